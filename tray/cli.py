@@ -1,0 +1,36 @@
+"""Command line: plain argparse, one function per subcommand in tray/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tray import __version__
+from tray.errors import run_guarded
+from tray.logs import setup_logging
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tray.commands import config_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="logtray",
+        description="Error-spike alerts from your local log stack, as desktop notifications.",
+    )
+    parser.add_argument("--version", action="version", version=f"logtray {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (config_cmd,):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(verbose=args.verbose)
+    if args.command is None:
+        # Until the tray app exists, no arguments means: listen and notify.
+        args = parser.parse_args([*(argv or sys.argv[1:]), "listen"])
+    return run_guarded(lambda: int(args.run(args)))
