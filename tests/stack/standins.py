@@ -77,15 +77,18 @@ def _build(client: docker.DockerClient, tag: str, files: dict[str, Path], docker
                             pull=False, labels={TEST_LABEL: "1"})
 
 
+_BUSYBOX_BASE = (
+    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+)
+
+
 def build_standins(client: docker.DockerClient) -> None:
     _build(client, BUSYBOX_IMAGE, {"busybox": busybox_binary()},
-           'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-           'CMD ["sh"]\n')
+           _BUSYBOX_BASE + 'CMD ["sh"]\n')
     _build(client, TANSU_IMAGE, {"tansu": tansu_binary()},
            'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n')
     _build(client, DEMO_STANDIN_IMAGE, {"busybox": busybox_binary()},
-           'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-           'CMD ["sh", "-c", "echo demo stand-in; exec sleep 1000000"]\n')
+           _BUSYBOX_BASE + 'CMD ["sh", "-c", "echo demo stand-in; exec sleep 1000000"]\n')
 
 
 def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tuple[str, ...]:
