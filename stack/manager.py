@@ -514,6 +514,16 @@ class StackManager:
             log_lines=lines,
         )
 
+    def published_url(self, service: str, cport: str) -> str | None:
+        """http://127.0.0.1:<host port> where a running service publishes `cport`."""
+        c = self.containers().get(service)
+        if c is None:
+            return None
+        for b in (c.attrs["NetworkSettings"].get("Ports") or {}).get(cport) or []:
+            if b.get("HostPort"):
+                return f"http://127.0.0.1:{b['HostPort']}"
+        return None
+
     def log_tail(self, container: Container, lines: int = LOG_TAIL) -> list[str]:
         try:
             raw = container.logs(tail=lines)

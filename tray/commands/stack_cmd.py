@@ -106,7 +106,9 @@ def run_up(args: argparse.Namespace) -> int:
     if not args.no_wait and "kibana" in manager.by_name:
         from stack.kibana import ensure_data_view
 
-        ensure_data_view(config.kibana.url, config.kibana.data_view)
+        url = manager.published_url("kibana", "5601/tcp") or config.kibana.url
+        ensure_data_view(url, config.kibana.data_view)
+        print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
     summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
     print(f"stack {config.stack.name!r} is up: {summary}")
     return 0
