@@ -460,10 +460,46 @@ class StackManager:
                         return f"container {c.name}"
         return None
 
+    def _probe(self, spec: ServiceSpec, container: Container, watcher: StatusWatcher,
+               done: threading.Event) -> None:
+        """Run the service's healthcheck test now and then until it passes or `done`.
+
+        Docker 20.10 runs the first check only one full interval after the start (no
+        start_interval), so a service is usually ready well before Docker says so. The same
+        test, run right away with a short backoff (one at a time, never more often than the
+        healthcheck's own interval once warmed up), gates dependents as soon as it is true.
+        """
+        hc = spec.healthcheck
+        if hc is None or not hc.test or hc.test[0] == "NONE":
+            return
+        cmd = ["/bin/sh", "-c", " ".join(hc.test[1:])] if hc.test[0] == "CMD-SHELL" \
+            else list(hc.test[1:])
+        delay = 0.05
+        while not done.is_set():
+            try:
+                exec_id = self.client.api.exec_create(container.id, cmd, stdout=False,
+                                                      stderr=False)["Id"]
+                self.client.api.exec_start(exec_id)
+                code = self.client.api.exec_inspect(exec_id).get("ExitCode")
+            except (docker.errors.APIError, requests.exceptions.RequestException):
+                code = None  # not running (yet or any more): events will tell
+            if code == 0:
+                watcher.probe_passed(spec.name, container.id or "")
+                return
+            done.wait(delay)
+            delay = min(delay * 1.5, hc.interval_s)
+
     def _wait_ready(self, spec: ServiceSpec, container: Container,
                     watcher: StatusWatcher) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
-        st = watcher.wait(spec.name, self.ready_timeout_s)
+        done = threading.Event()
+        prober = threading.Thread(target=self._probe, args=(spec, container, watcher, done),
+                                  name=f"probe-{spec.name}", daemon=True)
+        prober.start()
+        try:
+            st = watcher.wait(spec.name, self.ready_timeout_s)
+        finally:
+            done.set()
         if st.state not in READY_STATES:
             self._fail(spec, container, st)
         if spec.readiness is None:

@@ -48,8 +48,9 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "lite": ("kafka", "demo"),
 }
 
-# Env values that are secrets: shown as ${VAR} references in the compose output.
-SECRET_ENV = frozenset({"ALERT_TOKEN"})
+# Env values that are secrets -> the variable the compose output references instead. It is the
+# variable that also sets the value in logtray's own config ([listener] token).
+SECRET_ENV: dict[str, str] = {"ALERT_TOKEN": "LOGTRAY_LISTENER_TOKEN"}
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 

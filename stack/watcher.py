@@ -107,6 +107,16 @@ class StatusWatcher:
                     return  # events of this very start already arrived: they are newer
             self._set(service, status)
 
+    def probe_passed(self, service: str, container_id: str) -> None:
+        """The service's own healthcheck test just passed (run by the manager, which does not
+        wait for Docker's next interval): starting -> healthy, unless events say otherwise."""
+        with self._cond:
+            if self._ids.get(service) != container_id:
+                return
+            if self._status.get(service, ABSENT).state != "starting":
+                return
+        self._set(service, ServiceStatus("healthy"))
+
     def _set(self, service: str, status: ServiceStatus) -> None:
         with self._cond:
             if self._status.get(service) == status:

@@ -21,7 +21,7 @@ import docker.errors
 from tray.config import ServiceOverride, StackConfig
 
 TEST_LABEL = "io.logtray.test"
-BUSYBOX_IMAGE = "logtray-test/busybox:1"
+BUSYBOX_IMAGE = "logtray-test/busybox:2"
 TANSU_IMAGE = "logtray-test/tansu:1"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
 
@@ -63,7 +63,25 @@ def tansu_binary() -> Path:
     return cached
 
 
-def _build(client: docker.DockerClient, tag: str, files: dict[str, Path], dockerfile: str) -> None:
+# A one-file HTTP server for busybox `nc -ll -e`: answers every request (GET or POST) 200 with
+# Kibana's "available" status, so `up` can also create the data view on the stand-in.
+KIBANA_HANDLER = r"""#!/bin/sh
+read -r method path proto
+len=0
+while read -r line; do
+    line=$(printf '%s' "$line" | tr -d '\r')
+    [ -z "$line" ] && break
+    case "$line" in [Cc]ontent-[Ll]ength:*) len=${line#*: } ;; esac
+done
+[ "$len" -gt 0 ] && head -c "$len" >/dev/null
+body='{"status":{"overall":{"level":"available"}}}'
+printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
+    "${#body}" "$body"
+"""
+
+
+def _build(client: docker.DockerClient, tag: str, files: dict[str, Path | str],
+           dockerfile: str) -> None:
     try:
         client.images.get(tag)
         return
@@ -71,7 +89,11 @@ def _build(client: docker.DockerClient, tag: str, files: dict[str, Path], docker
         pass
     with tempfile.TemporaryDirectory() as tmp:
         for name, src in files.items():
-            shutil.copy2(src, Path(tmp) / name)
+            if isinstance(src, str):
+                (Path(tmp) / name).write_text(src)
+                (Path(tmp) / name).chmod(0o755)
+            else:
+                shutil.copy2(src, Path(tmp) / name)
         (Path(tmp) / "Dockerfile").write_text(dockerfile)
         client.images.build(path=tmp, tag=tag, network_mode="none", rm=True, forcerm=True,
                             pull=False, labels={TEST_LABEL: "1"})
@@ -83,8 +105,8 @@ _BUSYBOX_BASE = (
 
 
 def build_standins(client: docker.DockerClient) -> None:
-    _build(client, BUSYBOX_IMAGE, {"busybox": busybox_binary()},
-           _BUSYBOX_BASE + 'CMD ["sh"]\n')
+    _build(client, BUSYBOX_IMAGE, {"busybox": busybox_binary(), "kibana.sh": KIBANA_HANDLER},
+           _BUSYBOX_BASE + 'COPY kibana.sh /kibana.sh\nCMD ["sh"]\n')
     _build(client, TANSU_IMAGE, {"tansu": tansu_binary()},
            'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n')
     _build(client, DEMO_STANDIN_IMAGE, {"busybox": busybox_binary()},
@@ -103,7 +125,6 @@ def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tupl
 
 
 ES_HEALTH = '{"status":"yellow"}'
-KIBANA_STATUS = '{"status":{"overall":{"level":"available"}}}'
 INTERVAL = 0.25
 
 
@@ -138,7 +159,7 @@ def standin_services(es_delay_s: float = 0.0) -> dict[str, ServiceOverride]:
         ),
         "kibana": ServiceOverride(
             image=BUSYBOX_IMAGE,
-            command=http_command(5601, {"/api/status": KIBANA_STATUS}),
+            command=("nc", "-ll", "-p", "5601", "-e", "/kibana.sh"),
             ports={"5601": 0},
             healthcheck=tuple(p.format(port=5601, path="/api/status") for p in http_hc),
             healthcheck_interval_s=INTERVAL,

@@ -12,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from stack.kibana import ensure_data_view
 from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from stack.manager import PortTaken, ServiceFailed, StackError, StackManager
 from stack.specs import ServiceSpec, resolve
@@ -119,6 +120,11 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     env = dict(e.split("=", 1) for e in riemann.attrs["Config"]["Env"])
     assert env["ALERT_PORT"] == "10000" and env["ALERT_TOKEN"] == "test-token"
     assert "host.docker.internal:host-gateway" in riemann.attrs["HostConfig"]["ExtraHosts"]
+
+    # The Kibana stand-in takes the data view request on its published port.
+    url = manager.published_url("kibana", "5601/tcp")
+    assert url is not None and url.startswith("http://127.0.0.1:")
+    ensure_data_view(url)
 
     # Warm: re-running up on a healthy stack is a no-op, and fast.
     ids = {c.name: c.id for c in containers}

@@ -154,7 +154,7 @@ def test_compose_render_keeps_secrets_out_and_escapes_dollars() -> None:
     cfg = StackConfig(services={"demo": ServiceOverride(env={"PRICE": "$5"})})
     text = render("logtray", resolve(cfg, LISTENER))
     assert "s3cret" not in text
-    assert '"ALERT_TOKEN": "${LOGTRAY_ALERT_TOKEN}"' in text
+    assert '"ALERT_TOKEN": "${LOGTRAY_LISTENER_TOKEN}"' in text
     assert '"PRICE": "$$5"' in text
     assert '"127.0.0.1:9200:9200/tcp"' in text
     assert "condition: service_healthy" in text
@@ -166,7 +166,7 @@ def test_compose_output_is_valid_for_docker_compose(tmp_path: Path) -> None:
     cfg = StackConfig(services={"kafka": ServiceOverride(ports={"9094": 0})})
     path = tmp_path / "docker-compose.yml"
     path.write_text(render("logtray", resolve(cfg, LISTENER)))
-    env = {"LOGTRAY_ALERT_TOKEN": "t", "PATH": "/usr/bin"}
+    env = {"LOGTRAY_LISTENER_TOKEN": "t", "PATH": "/usr/bin"}
     out = subprocess.run(["docker-compose", "-f", str(path), "config"], capture_output=True,
                          text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
