@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent: make a Docker engine available for the stack tests on a fresh Debian 12 machine
 # (root), per ../shared/notes/docker-testing.md. Installs Debian's docker.io (engine 20.10),
-# busybox-static (the stand-in images) and docker-compose 1.29 (the benchmark's baseline) when
+# busybox-static (the stand-in images), docker-compose 1.29 (the benchmark's baseline) and
+# docker-registry (a loopback registry for the pull tests) when
 # missing, starts dockerd detached when it does not answer, and waits until it does.
 set -euo pipefail
 
@@ -13,6 +14,8 @@ missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+# A registry on 127.0.0.1 for the pull tests (its service is not started: the tests run it).
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "docker-setup: installing ${missing[*]}"

@@ -103,3 +103,41 @@ def stack_name(docker_client: docker.DockerClient) -> Iterator[str]:
     name = PREFIX + uuid.uuid4().hex[:8]
     yield name
     _remove_all(docker_client, name)
+
+
+@pytest.fixture(scope="session")
+def local_registry(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
+                   ) -> Iterator[str]:
+    """A Docker registry on 127.0.0.1 (Debian's docker-registry), so pulls can be tested
+    without reaching any outside registry. The engine trusts 127.0.0.0/8 over plain HTTP."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        msg = "docker-registry not installed (apt-get install docker-registry)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = tmp_path_factory.mktemp("registry")
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200:
+                    break
+            except requests.exceptions.RequestException:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the local registry did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
