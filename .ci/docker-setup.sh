@@ -2,8 +2,9 @@
 # Idempotent: make a Docker engine available for the stack tests on a fresh Debian 12 machine
 # (root), per ../shared/notes/docker-testing.md. Installs Debian's docker.io (engine 20.10),
 # busybox-static (the stand-in images), docker-compose 1.29 (the benchmark's baseline) and
-# docker-registry (a loopback registry for the pull tests) when
-# missing, starts dockerd detached when it does not answer, and waits until it does.
+# docker-registry (a loopback registry for the pull tests), and clojure with cheshire, clj-http
+# and tools.logging (to run riemann.config's code) when missing, starts dockerd detached when it
+# does not answer, and waits until it does.
 set -euo pipefail
 
 ping_docker() {
@@ -16,6 +17,12 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # A registry on 127.0.0.1 for the pull tests (its service is not started: the tests run it).
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+# Clojure + the libraries riemann.config uses, to run its own code in the tests (Riemann itself
+# cannot be pulled here). Pulls in a headless JRE.
+command -v clojure >/dev/null 2>&1 || missing+=(clojure)
+for lib in cheshire clj-http tools.logging; do
+    [ -e "/usr/share/java/$lib.jar" ] || missing+=("lib${lib/./-}-clojure")
+done
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "docker-setup: installing ${missing[*]}"
