@@ -68,7 +68,7 @@ def run(cmd: list[str], env: dict[str, str]) -> float:
 def wait_healthy(client: docker.DockerClient, name: str, count: int, t0: float) -> float:
     deadline = time.perf_counter() + TIMEOUT_S
     while time.perf_counter() < deadline:
-        containers = client.containers.list(filters=stack_filter(name))
+        containers = client.containers.list(filters=stack_filter(name), ignore_removed=True)
         ready = 0
         for c in containers:
             health = (c.attrs["State"].get("Health") or {}).get("Status")

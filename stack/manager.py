@@ -141,7 +141,8 @@ class StackManager:
 
     def containers(self) -> dict[str, Container]:
         out: dict[str, Container] = {}
-        for c in self.client.containers.list(all=True, filters=stack_filter(self.name)):
+        for c in self.client.containers.list(all=True, filters=stack_filter(self.name),
+                                               ignore_removed=True):
             svc = c.labels.get(LABEL_SERVICE)
             if svc:
                 out[svc] = c
@@ -325,7 +326,13 @@ class StackManager:
             if action in ("created", "recreated"):
                 with lock:
                     created.append(container)
-            if self._start(spec, container, watcher):
+            if action == "adopted" and spec.name == "riemann" and \
+                    self._consumer_dead(container):
+                # Riemann's consumer never recovers by itself (riemann#1016): restart it.
+                self.on_message(f"restarting {container.name}: its Kafka consumer had stopped")
+                self._restart(spec, container, watcher)
+                action = "restarted"
+            elif self._start(spec, container, watcher):
                 action = action if action != "adopted" else "started"
             with lock:
                 result.actions[spec.name] = action
@@ -430,6 +437,18 @@ class StackManager:
         watcher.mark(spec.name, status, container.id or "", started)
         return True
 
+    def _restart(self, spec: ServiceSpec, container: Container,
+                 watcher: StatusWatcher) -> None:
+        container.restart(timeout=STOP_TIMEOUT_S)
+        container.reload()
+        started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
+        status = ServiceStatus("starting") if spec.healthcheck is not None else \
+            status_from_inspect(container.attrs)
+        watcher.mark(spec.name, status, container.id or "", started)
+
+    def _consumer_dead(self, container: Container) -> bool:
+        return health.riemann_consumer_dead(self.log_tail(container, 500, since_start=True))
+
     def _raise_start_error(self, spec: ServiceSpec, container: Container,
                            exc: docker.errors.APIError) -> None:
         text = _api_message(exc)
@@ -453,7 +472,7 @@ class StackManager:
         raise StackError(f"cannot start {spec.name}: {text}") from None
 
     def _container_publishing(self, port: int) -> str | None:
-        for c in self.client.containers.list():
+        for c in self.client.containers.list(ignore_removed=True):
             for bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
                 for b in bindings or []:
                     if str(b.get("HostPort")) == str(port):
@@ -560,9 +579,16 @@ class StackManager:
                 return f"http://127.0.0.1:{b['HostPort']}"
         return None
 
-    def log_tail(self, container: Container, lines: int = LOG_TAIL) -> list[str]:
+    def log_tail(self, container: Container, lines: int = LOG_TAIL,
+                 since_start: bool = False) -> list[str]:
+        """The last log lines; with since_start, only those of the container's current run."""
+        kwargs: dict[str, Any] = {"tail": lines}
+        if since_start:
+            started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
+            if started:
+                kwargs["since"] = started // 1_000_000_000
         try:
-            raw = container.logs(tail=lines)
+            raw = container.logs(**kwargs)
         except docker.errors.APIError:
             return []
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
@@ -610,10 +636,10 @@ class StackManager:
         out = dict.fromkeys((s.name for s in self.specs), ABSENT)
         for svc, c in self.containers().items():
             st = status_from_inspect(c.attrs)
-            if svc == "riemann" and st.state in READY_STATES and \
-                    health.riemann_consumer_dead(self.log_tail(c, 500)):
+            if svc == "riemann" and st.state in READY_STATES and self._consumer_dead(c):
                 st = ServiceStatus(st.state, detail="its Kafka consumer stopped on a bad "
-                                   "message: `docker restart " f"{c.name}` recovers it")
+                                   "message: `logtray stack up` (or `docker restart "
+                                   f"{c.name}`) restarts it")
             out[svc] = st
         return out
 

@@ -61,7 +61,8 @@ class StatusWatcher:
         }
         self._stream = client.events(decode=True, filters=filters)
         self._closed = False
-        for c in client.containers.list(all=True, filters=stack_filter(stack_name)):
+        for c in client.containers.list(all=True, filters=stack_filter(stack_name),
+                                        ignore_removed=True):
             svc = c.labels.get(LABEL_SERVICE)
             if svc:
                 self._ids[svc] = c.id or ""

@@ -6,6 +6,7 @@ Under CI=true a missing engine FAILS the Docker tests instead of skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -74,7 +75,8 @@ def _ours(labels: dict[str, str] | None) -> bool:
 
 
 def _leftovers(client: docker.DockerClient) -> list[str]:
-    out = [f"container {c.name}" for c in client.containers.list(all=True) if _ours(c.labels)]
+    out = [f"container {c.name}" for c in client.containers.list(all=True, ignore_removed=True)
+           if _ours(c.labels)]
     out += [f"network {n.name}" for n in client.networks.list() if _ours(n.attrs.get("Labels"))]
     out += [f"volume {v.name}" for v in client.volumes.list() if _ours(v.attrs.get("Labels"))]
     return out
@@ -85,15 +87,19 @@ def _remove_all(client: docker.DockerClient, name: str | None = None) -> None:
         value = (labels or {}).get(LABEL_STACK, "")
         return value == name if name else value.startswith(PREFIX)
 
-    for c in client.containers.list(all=True):
+    gone = contextlib.suppress(docker.errors.NotFound)
+    for c in client.containers.list(all=True, ignore_removed=True):
         if match(c.labels):
-            c.remove(force=True)
+            with gone:
+                c.remove(force=True)
     for n in client.networks.list():
         if match(n.attrs.get("Labels")):
-            n.remove()
+            with gone:
+                n.remove()
     for v in client.volumes.list():
         if match(v.attrs.get("Labels")):
-            v.remove(force=True)
+            with gone:
+                v.remove(force=True)
 
 
 @pytest.fixture

@@ -70,6 +70,17 @@ def owned(client: docker.DockerClient, name: str) -> dict[str, list[str]]:
     }
 
 
+def docker_healthy(manager: StackManager, service: str) -> ServiceStatus:
+    """`up` returns once the healthcheck test passed (run by logtray); Docker's own status
+    follows at its next interval."""
+    deadline = time.monotonic() + 10
+    while True:
+        status = manager.status()[service]
+        if status.state == "healthy" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
 def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, stack_name):
     # Elasticsearch's stand-in takes 1.5 s to answer: Kibana and Riemann must wait for it.
     cfg = standin_stack(stack_name)
@@ -86,6 +97,8 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     result = manager.up()
     assert result.actions == dict.fromkeys(
         ["kafka", "elasticsearch", "riemann", "kibana", "demo"], "created")
+    for svc in ("kafka", "elasticsearch", "riemann", "kibana"):
+        docker_healthy(manager, svc)
     assert {s: st.state for s, st in manager.status().items()} == {
         "kafka": "healthy", "elasticsearch": "healthy", "riemann": "healthy",
         "kibana": "healthy", "demo": "running"}
@@ -343,3 +356,30 @@ def test_logs_tail(docker_client, stack_name):
 
 def test_standin_overrides_cover_every_service() -> None:
     assert set(standin_services()) == {"kafka", "elasticsearch", "riemann", "kibana", "demo"}
+
+
+def test_dead_riemann_consumer_is_reported_and_restarted(docker_client, stack_name):
+    from tests.stack.standins import http_command
+
+    serve = http_command(5555, {"/ok": "ok"})[2]
+    # The first run logs what Riemann logs when its Kafka consumer dies; a restart does not.
+    once = ("mkdir -p /tmp && { [ -e /tmp/ran ] || { touch /tmp/ran; "
+            "echo 'ERROR [riemann.kafka] Interrupted consumption'; }; } && ")
+    cfg = with_override(standin_stack(stack_name), "riemann", command=("sh", "-c", once + serve))
+    manager = make(docker_client, cfg)
+    manager.up()
+    status = docker_healthy(manager, "riemann")
+    assert "Kafka consumer stopped" in status.detail
+    again = make(docker_client, cfg).up()
+    assert again.actions["riemann"] == "restarted"
+    assert {a for s, a in again.actions.items() if s != "riemann"} == {"adopted"}
+    assert docker_healthy(manager, "riemann").detail == ""
+    manager.down(volumes=True)
+
+
+def test_not_enough_memory_is_refused_before_anything_is_created(docker_client, stack_name):
+    cfg = with_override(standin_stack(stack_name), "kafka", mem_limit="100000g")
+    with pytest.raises(StackError, match="not enough memory") as info:
+        make(docker_client, cfg).up()
+    assert info.value.fix is not None and "--profile lite" in info.value.fix
+    assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
