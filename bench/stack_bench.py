@@ -38,7 +38,7 @@ DC_NAME = "lt-bench-compose"
 TIMEOUT_S = 120
 
 
-def write_config(path: Path, name: str) -> None:
+def write_config(path: Path, name: str, interval_s: float) -> None:
     doc = tomlkit.document()
     doc["listener"] = {"token": "bench-token"}
     stack = tomlkit.table()
@@ -47,7 +47,7 @@ def write_config(path: Path, name: str) -> None:
     stack["pull"] = False
     stack["ready_timeout_s"] = 60
     services = tomlkit.table()
-    for svc, override in standin_services().items():
+    for svc, override in standin_services(interval_s=interval_s).items():
         table = {k: (list(v) if isinstance(v, tuple) else v)
                  for k, v in asdict(override).items() if v not in (None, {}, ())}
         services[svc] = table
@@ -80,21 +80,14 @@ def wait_healthy(client: docker.DockerClient, name: str, count: int, t0: float) 
     raise SystemExit(f"{name}: not healthy within {TIMEOUT_S} s")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    if not shutil.which("docker-compose"):
-        raise SystemExit("docker-compose not found: apt-get install docker-compose")
-    client = docker.from_env(timeout=120)
-    build_standins(client)
+def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp / "state"),
            "LOGTRAY_LISTENER_TOKEN": "bench-token"}
     lt_env = {**env, "LOGTRAY_CONFIG": str(tmp / "lt.toml")}
     dc_env = {**env, "LOGTRAY_CONFIG": str(tmp / "dc.toml")}
-    write_config(tmp / "lt.toml", LT_NAME)
-    write_config(tmp / "dc.toml", DC_NAME)
+    write_config(tmp / "lt.toml", LT_NAME, interval)
+    write_config(tmp / "dc.toml", DC_NAME, interval)
     compose_file = tmp / "docker-compose.yml"
     compose_file.write_text(subprocess.run(
         [sys.executable, "-m", "tray", "stack", "compose"], env=dc_env, check=True,
@@ -102,11 +95,16 @@ def main() -> int:
     logtray = [sys.executable, "-m", "tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
     results: dict[str, list[float]] = {k: [] for k in (
-        "logtray cold up", "logtray warm up", "logtray down",
-        "compose cold up", "compose warm up", "compose down")}
+        "logtray cold up", "logtray cold up, Docker says healthy", "logtray warm up",
+        "logtray down", "compose cold up", "compose warm up", "compose down")}
     try:
-        for i in range(args.runs):
+        for i in range(runs):
+            t0 = time.perf_counter()
             results["logtray cold up"].append(run([*logtray, "up"], lt_env))
+            # logtray returns when every healthcheck test passed (it runs them right away);
+            # Docker's own status follows at its next interval: measured too, for fairness.
+            results["logtray cold up, Docker says healthy"].append(
+                wait_healthy(client, LT_NAME, 5, t0))
             results["logtray warm up"].append(run([*logtray, "up"], lt_env))
             results["logtray down"].append(run([*logtray, "down", "--volumes"], lt_env))
 
@@ -117,7 +115,7 @@ def main() -> int:
             run([*compose, "up", "-d"], dc_env)
             results["compose warm up"].append(wait_healthy(client, DC_NAME, 5, t0))
             results["compose down"].append(run([*compose, "down", "--volumes"], dc_env))
-            print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
+            print(f"interval {interval} s: run {i + 1}/{runs} done", file=sys.stderr)
     finally:
         subprocess.run([*compose, "down", "--volumes"], env=dc_env, capture_output=True,
                        timeout=TIMEOUT_S)
@@ -126,12 +124,17 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"| step (median of {args.runs}) | logtray | docker-compose 1.29 | target |")
+    cold = med["logtray cold up"] / med["compose cold up"]
+    cold_docker = med["logtray cold up, Docker says healthy"] / med["compose cold up"]
+    print(f"\n### Healthcheck interval {interval:g} s (median of {runs})\n")
+    print("| step | logtray | docker-compose 1.29 | target |")
     print("|---|---|---|---|")
-    ratio = med["logtray cold up"] / med["compose cold up"]
-    print(f"| cold up to all healthy | {med['logtray cold up']:.2f} s | "
-          f"{med['compose cold up']:.2f} s | <= 0.8x compose: {ratio:.2f}x "
-          f"{'met' if ratio <= 0.8 else 'NOT met'} |")
+    print(f"| cold up, until `up` returns (all ready) | {med['logtray cold up']:.2f} s | "
+          f"{med['compose cold up']:.2f} s | <= 0.8x: {cold:.2f}x "
+          f"{'met' if cold <= 0.8 else 'NOT met'} |")
+    print(f"| cold up, until Docker reports all healthy | "
+          f"{med['logtray cold up, Docker says healthy']:.2f} s | "
+          f"{med['compose cold up']:.2f} s | {cold_docker:.2f}x |")
     print(f"| warm up (running stack) | {med['logtray warm up']:.2f} s | "
           f"{med['compose warm up']:.2f} s | < 1 s: "
           f"{'met' if med['logtray warm up'] < 1 else 'NOT met'} |")
@@ -139,6 +142,20 @@ def main() -> int:
           f"{'met' if med['logtray down'] < 3 else 'NOT met'} |")
     print("\nall runs (s): " + "; ".join(
         f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in results.items()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--intervals", type=float, nargs="+", default=[0.25, 2.0],
+                        help="healthcheck intervals to run with (s); 2-3 s is the real stack's")
+    args = parser.parse_args()
+    if not shutil.which("docker-compose"):
+        raise SystemExit("docker-compose not found: apt-get install docker-compose")
+    client = docker.from_env(timeout=120)
+    build_standins(client)
+    for interval in args.intervals:
+        bench(client, args.runs, interval)
     return 0
 
 

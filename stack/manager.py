@@ -37,6 +37,8 @@ from tray.errors import LogtrayError
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 10
+PROBE_MAX_DELAY_S = 1.0
+PROBE_MAX_INFLIGHT = 3
 LOG_TAIL = 30
 
 
@@ -485,28 +487,42 @@ class StackManager:
 
         Docker 20.10 runs the first check only one full interval after the start (no
         start_interval), so a service is usually ready well before Docker says so. The same
-        test, run right away with a short backoff (one at a time, never more often than the
-        healthcheck's own interval once warmed up), gates dependents as soon as it is true.
+        test, run right away with a short backoff, gates dependents as soon as it is true.
+        A test can block for a while when it starts before the service listens (clients
+        retrying), so a new run is launched on schedule even if an older one has not returned
+        (at most PROBE_MAX_INFLIGHT at once); the first that passes wins.
         """
         hc = spec.healthcheck
         if hc is None or not hc.test or hc.test[0] == "NONE":
             return
         cmd = ["/bin/sh", "-c", " ".join(hc.test[1:])] if hc.test[0] == "CMD-SHELL" \
             else list(hc.test[1:])
+        api = self.client.api
+        inflight: list[str] = []
         delay = 0.05
+        next_launch = time.monotonic()
         while not done.is_set():
             try:
-                exec_id = self.client.api.exec_create(container.id, cmd, stdout=False,
-                                                      stderr=False)["Id"]
-                self.client.api.exec_start(exec_id)
-                code = self.client.api.exec_inspect(exec_id).get("ExitCode")
+                for exec_id in list(inflight):
+                    info = api.exec_inspect(exec_id)
+                    if info.get("Running"):
+                        continue
+                    inflight.remove(exec_id)
+                    if info.get("ExitCode") == 0:
+                        watcher.probe_passed(spec.name, container.id or "")
+                        return
+                if len(inflight) < PROBE_MAX_INFLIGHT and time.monotonic() >= next_launch:
+                    exec_id = api.exec_create(container.id, cmd, stdout=False,
+                                              stderr=False)["Id"]
+                    api.exec_start(exec_id, detach=True)
+                    inflight.append(exec_id)
+                    next_launch = time.monotonic() + delay
+                    # At most once a second: a probe can be heavy (Kafka's starts a JVM).
+                    delay = min(delay * 1.5, hc.interval_s, PROBE_MAX_DELAY_S)
             except (docker.errors.APIError, requests.exceptions.RequestException):
-                code = None  # not running (yet or any more): events will tell
-            if code == 0:
-                watcher.probe_passed(spec.name, container.id or "")
-                return
-            done.wait(delay)
-            delay = min(delay * 1.5, hc.interval_s)
+                inflight.clear()  # not running (yet or any more): events will tell
+                next_launch = time.monotonic() + delay
+            done.wait(0.03)
 
     def _wait_ready(self, spec: ServiceSpec, container: Container,
                     watcher: StatusWatcher) -> None:

@@ -128,7 +128,8 @@ ES_HEALTH = '{"status":"yellow"}'
 INTERVAL = 0.25
 
 
-def standin_services(es_delay_s: float = 0.0) -> dict[str, ServiceOverride]:
+def standin_services(es_delay_s: float = 0.0, interval_s: float = INTERVAL,
+                     ) -> dict[str, ServiceOverride]:
     """Overrides turning the full stack into 5 fast local stand-ins, with healthchecks and the
     same dependencies and readiness probes as the real one. Host ports are any free port."""
     http_hc = ("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:{port}{path}")
@@ -139,7 +140,7 @@ def standin_services(es_delay_s: float = 0.0) -> dict[str, ServiceOverride]:
             env={"ADVERTISED_LISTENER_URL": "tcp://kafka:9092"},
             ports={"9094": 0},
             healthcheck=("CMD", "/tansu", "topic", "list", "--broker", "tcp://localhost:9092"),
-            healthcheck_interval_s=INTERVAL,
+            healthcheck_interval_s=interval_s,
             mem_limit="128m",
         ),
         "elasticsearch": ServiceOverride(
@@ -147,14 +148,14 @@ def standin_services(es_delay_s: float = 0.0) -> dict[str, ServiceOverride]:
             command=http_command(9200, {"/_cluster/health": ES_HEALTH}, es_delay_s),
             ports={"9200": 0},
             healthcheck=tuple(p.format(port=9200, path="/_cluster/health") for p in http_hc),
-            healthcheck_interval_s=INTERVAL,
+            healthcheck_interval_s=interval_s,
             mem_limit="64m",
         ),
         "riemann": ServiceOverride(
             image=BUSYBOX_IMAGE,
             command=http_command(5555, {"/ok": "ok"}),
             healthcheck=tuple(p.format(port=5555, path="/ok") for p in http_hc),
-            healthcheck_interval_s=INTERVAL,
+            healthcheck_interval_s=interval_s,
             mem_limit="64m",
         ),
         "kibana": ServiceOverride(
@@ -162,7 +163,7 @@ def standin_services(es_delay_s: float = 0.0) -> dict[str, ServiceOverride]:
             command=("nc", "-ll", "-p", "5601", "-e", "/kibana.sh"),
             ports={"5601": 0},
             healthcheck=tuple(p.format(port=5601, path="/api/status") for p in http_hc),
-            healthcheck_interval_s=INTERVAL,
+            healthcheck_interval_s=interval_s,
             mem_limit="64m",
         ),
         "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, mem_limit="64m"),

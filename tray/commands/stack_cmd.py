@@ -75,17 +75,24 @@ def run_up(args: argparse.Namespace) -> int:
 
         live = Live(render(), console=Console(), refresh_per_second=8, transient=False)
 
+    printed: dict[str, str] = {}
+
+    def line_for(status: ServiceStatus) -> str:
+        # Without a live table, pull progress is printed in steps of 25%.
+        if status.state == "pulling" and status.percent is not None:
+            return f"pulling {int(status.percent) // 25 * 25}%"
+        return status.describe()
+
     def on_status(service: str, status: ServiceStatus) -> None:
         with lock:
-            prev = table.get(service)
             table[service] = status
             if live is not None:
                 live.update(render())
-            elif (prev is None or prev.describe() != status.describe()) and (
-                status.state != "pulling" or status.percent is None
-                or int(status.percent) % 25 == 0
-            ):
-                print(f"{service}: {status.describe()}", flush=True)
+                return
+            text = line_for(status)
+            if printed.get(service) != text:
+                printed[service] = text
+                print(f"{service}: {text}", flush=True)
 
     def on_message(message: str) -> None:
         if live is not None:
