@@ -132,8 +132,19 @@ def start_desktop(root: Path, notification_server: bool = True) -> Desktop:
             raise RuntimeError("Xvfb did not start")
         env["DISPLAY"] = f":{display}"
 
+        # A bus of our own with no service directories: nothing gets D-Bus-activated behind
+        # the test's back (dunst ships an activation file for org.freedesktop.Notifications).
+        bus_config = root / "session.conf"
+        bus_config.write_text(
+            '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n'
+            ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
+            "<busconfig><type>session</type>"
+            f"<listen>unix:dir={root}</listen><auth>EXTERNAL</auth>"
+            '<policy context="default"><allow send_destination="*" eavesdrop="true"/>'
+            '<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>\n'
+        )
         bus = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+            ["dbus-daemon", f"--config-file={bus_config}", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
