@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -98,8 +99,10 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         received_at = time.perf_counter()
         self._last_activity = asyncio.get_running_loop().time()
-        for raw in self._framer.feed(data):
-            self._handle(raw, received_at)
+        self._listener.scheduler.submit(self, data, received_at)
+
+    def frame(self, data: bytes) -> list[bytes]:
+        messages = self._framer.feed(data)
         if self._framer.oversized > self._oversized_reported:
             if not self._oversized_reported:
                 log.warning(
@@ -110,11 +113,12 @@ class _Connection(asyncio.Protocol):
                 )
             self._listener.stats.oversized += self._framer.oversized - self._oversized_reported
             self._oversized_reported = self._framer.oversized
+        return messages
 
     def eof_received(self) -> bool:
-        received_at = time.perf_counter()
-        for raw in self._framer.close():
-            self._handle(raw, received_at)
+        messages = self._framer.close()
+        if messages:
+            self._listener.scheduler.submit(self, messages, time.perf_counter())
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -124,7 +128,15 @@ class _Connection(asyncio.Protocol):
             self._listener.active -= 1
             self._counted = False
 
-    def _handle(self, raw: bytes, received_at: float) -> None:
+    def pause(self) -> None:
+        if self._transport and not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._transport and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def handle(self, raw: bytes, received_at: float) -> None:
         listener = self._listener
         text = raw.decode("utf-8", errors="replace")
         if not text.strip():
@@ -148,6 +160,77 @@ class _Connection(asyncio.Protocol):
             log.exception("failed to process an alert from %s", self._peer)
 
 
+class _FairScheduler:
+    """Handles received messages in slices of at most `budget_s` per event-loop turn.
+
+    Under a flood, one turn can bring hundreds of ready connections with 64 KiB each. Handled
+    all at once, they would hold the loop for a second, and the notifier (and everything else
+    on the loop) would wait behind them. Past the budget, messages wait in a backlog, their
+    connections stop reading (TCP backpressure instead of memory), and the rest is handled
+    in later turns, interleaved with the notifier.
+    """
+
+    CHECK_EVERY = 32  # messages between clock reads
+
+    def __init__(self, budget_s: float = 0.002) -> None:
+        self.budget_s = budget_s
+        # (connection, raw bytes not yet framed or framed messages, perf_counter at receipt)
+        self._backlog: deque[tuple[_Connection, bytes | list[bytes], float]] = deque()
+        self._slice_start: float | None = None
+        self._drain_scheduled = False
+
+    def submit(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> None:
+        """Raw bytes from a connection (framed here, lazily) or messages (at EOF)."""
+        if self._backlog or self._over_budget():
+            self._defer(conn, data, received_at)  # even framing waits: it costs too
+            return
+        self._run(conn, data, received_at)
+
+    def _over_budget(self) -> bool:
+        now = time.perf_counter()
+        if self._slice_start is None:
+            self._slice_start = now
+            asyncio.get_running_loop().call_soon(self._end_slice)
+            return False
+        return now - self._slice_start > self.budget_s
+
+    def _end_slice(self) -> None:
+        self._slice_start = None
+
+    def _defer(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> None:
+        self._backlog.append((conn, data, received_at))
+        conn.pause()
+        self._schedule_drain()
+
+    def _run(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> bool:
+        """Handle messages until the budget runs out; defer the rest. True when all done."""
+        messages = conn.frame(data) if isinstance(data, bytes) else data
+        for index, raw in enumerate(messages):
+            if index and index % self.CHECK_EVERY == 0 and self._over_budget():
+                self._backlog.appendleft((conn, messages[index:], received_at))
+                conn.pause()
+                self._schedule_drain()
+                return False
+            conn.handle(raw, received_at)
+        return True
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        while self._backlog and not self._over_budget():
+            conn, data, received_at = self._backlog.popleft()
+            if not self._run(conn, data, received_at):
+                return
+            if not any(item[0] is conn for item in self._backlog):
+                conn.resume()
+        if self._backlog:
+            self._schedule_drain()
+
+
 class AlertListener:
     def __init__(self, config: ListenerConfig, sink: AlertSink) -> None:
         if not config.token:
@@ -155,6 +238,7 @@ class AlertListener:
         self.config = config
         self.sink = sink
         self.stats = ListenerStats()
+        self.scheduler = _FairScheduler()
         self.active = 0
         self._servers: list[asyncio.Server] = []
         self._warned: set[str] = set()

@@ -39,6 +39,10 @@ class DesktopNotifierBackend:
 
         return open_in_background
 
+    async def connect(self) -> None:
+        """Connect to the notification service now, so the first alert does not wait for it."""
+        await self._notifier.get_capabilities()
+
     async def show(self, notice: Notice) -> None:
         previous = self._shown.pop(notice.key, None)
         if previous and notice.replaces:

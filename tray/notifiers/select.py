@@ -66,7 +66,9 @@ async def select_notifier(
     if problem is None:
         from tray.notifiers.desktop import DesktopNotifierBackend
 
-        return DesktopNotifierBackend(open_url, app_icon())
+        desktop = DesktopNotifierBackend(open_url, app_icon())
+        await desktop.connect()
+        return desktop
     if backend == "auto" and not sys.platform.startswith("linux"):
         try:
             from tray.notifiers.plyer_notifier import PlyerNotifier
