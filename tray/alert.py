@@ -32,7 +32,7 @@ KNOWN_FIELDS = (
 _ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\d+))?\s*$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One received alert. `time` is seconds since the epoch (when it happened, if known)."""
 
@@ -168,23 +168,34 @@ def parse_time(value: Any) -> float | None:
     return None
 
 
+_CONVERTERS: dict[str, Any] = {
+    "title": _as_str,
+    "message": _as_str,
+    "pathname": _as_str,
+    "lineno": _as_int,
+    "count": _as_int,
+    "window_s": _as_float,
+    "threshold": _as_float,
+    "level": _as_str,
+    "service": _as_str,
+    "time": parse_time,
+    "url": _as_str,
+    "token": _as_str,
+}
+
+
 def from_json_object(obj: dict[str, Any]) -> Alert:
-    extra = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS and k != "extra"}
-    return Alert(
-        title=_as_str(obj.get("title")),
-        message=_as_str(obj.get("message")),
-        pathname=_as_str(obj.get("pathname")),
-        lineno=_as_int(obj.get("lineno")),
-        count=_as_int(obj.get("count")),
-        window_s=_as_float(obj.get("window_s")),
-        threshold=_as_float(obj.get("threshold")),
-        level=_as_str(obj.get("level")),
-        service=_as_str(obj.get("service")),
-        time=parse_time(obj.get("time")),
-        url=_as_str(obj.get("url")),
-        token=_as_str(obj.get("token")),
-        extra=extra,
-    )
+    # Only the keys present are looked at: this runs once per received line.
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in obj.items():
+        convert = _CONVERTERS.get(key)
+        if convert is None:
+            if key != "extra":
+                extra[key] = value
+        elif value is not None:
+            fields[key] = convert(value)
+    return Alert(**fields, extra=extra)
 
 
 def parse_message(text: str) -> Alert:
