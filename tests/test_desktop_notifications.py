@@ -152,3 +152,19 @@ def test_without_a_notification_server_it_says_so_and_prints(tmp_path):
             listener.stop()
     finally:
         bare.stop()
+
+
+def test_plyer_fallback_reaches_the_notification_server(desktop, desktop_env):
+    env, before = desktop_env
+    listener, port = start_listener(env, "--notifier", "plyer")
+    try:
+        assert "notifications: plyer" in listener.wait_stderr("listening on")
+        logtray("send", "--port", port, "FOUND PROBLEM IN /app/legacy.py:5", env=env)
+        [call] = desktop.wait_for(
+            lambda: desktop.notify_calls()[before:], what="a Notify call from plyer"
+        )
+    finally:
+        listener.stop()
+    assert call["title"] == "Problem in legacy.py:5"
+    # plyer has no actions: the Kibana link is in the text instead
+    assert "/app/discover#/" in str(call["body"])
