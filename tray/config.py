@@ -74,6 +74,12 @@ class KibanaConfig:
 
 
 @dataclass(frozen=True)
+class TrayConfig:
+    # Quit stops the stack too (otherwise it keeps running for the next start).
+    stop_stack_on_quit: bool = False
+
+
+@dataclass(frozen=True)
 class ServiceOverride:
     """Per-service overrides of the stack's built-in specs; None/empty means 'keep the spec'."""
 
@@ -98,6 +104,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     kibana: KibanaConfig = field(default_factory=KibanaConfig)
+    tray: TrayConfig = field(default_factory=TrayConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     # Where the file layer came from (it may not exist yet).
     path: Path = field(default_factory=paths.config_file, compare=False)
@@ -108,6 +115,7 @@ SECTIONS: dict[str, type[Any]] = {
     "alerts": AlertsConfig,
     "notifier": NotifierConfig,
     "kibana": KibanaConfig,
+    "tray": TrayConfig,
     "stack": StackConfig,
 }
 

@@ -1,7 +1,7 @@
-"""Is there a notification server on this Linux desktop? (D-Bus, via dbus-fast)
+"""What is on this Linux desktop's D-Bus session bus (via dbus-fast).
 
-Without one, desktop-notifier only logs cryptic D-Bus errors; we ask the bus first so we can
-say what is missing.
+Without a notification server desktop-notifier only logs cryptic D-Bus errors, and without a
+tray host the icon is invisible: we ask the bus first so we can say what is missing.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import asyncio
 import os
 
 NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
+STATUS_NOTIFIER_WATCHER = "org.kde.StatusNotifierWatcher"
 
 
-async def notification_server_problem(timeout: float = 2.0) -> str | None:
-    """None when a notification server is reachable; otherwise a sentence saying what is not."""
+async def session_bus_names(names: tuple[str, ...], timeout: float = 2.0) -> set[str] | str:
+    """Which of `names` are owned (or activatable) on the session bus; a sentence on failure."""
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS") and not os.path.exists(
         f"/run/user/{os.getuid()}/bus"
     ):
@@ -28,30 +29,36 @@ async def notification_server_problem(timeout: float = 2.0) -> str | None:
     except Exception as exc:
         return f"cannot connect to the D-Bus session bus ({exc})"
     try:
-        for method in ("NameHasOwner", "ListActivatableNames"):
+        found: set[str] = set()
+        for member in ("ListNames", "ListActivatableNames"):
             reply = await asyncio.wait_for(
                 bus.call(
                     Message(
                         destination="org.freedesktop.DBus",
                         path="/org/freedesktop/DBus",
                         interface="org.freedesktop.DBus",
-                        member=method,
-                        signature="s" if method == "NameHasOwner" else "",
-                        body=[NOTIFICATIONS_NAME] if method == "NameHasOwner" else [],
+                        member=member,
                     )
                 ),
                 timeout,
             )
-            if reply is None or not reply.body:
-                continue
-            found = reply.body[0]
-            if found is True or (isinstance(found, list) and NOTIFICATIONS_NAME in found):
-                return None
-        return (
-            "no notification server is running on the D-Bus session bus "
-            f"(nothing owns {NOTIFICATIONS_NAME})"
-        )
+            if reply is not None and reply.body and isinstance(reply.body[0], list):
+                found.update(n for n in reply.body[0] if n in names)
+        return found
     except Exception as exc:
         return f"cannot query the D-Bus session bus ({exc})"
     finally:
         bus.disconnect()
+
+
+async def notification_server_problem(timeout: float = 2.0) -> str | None:
+    """None when a notification server is reachable; otherwise a sentence saying what is not."""
+    found = await session_bus_names((NOTIFICATIONS_NAME,), timeout)
+    if isinstance(found, str):
+        return found
+    if NOTIFICATIONS_NAME in found:
+        return None
+    return (
+        "no notification server is running on the D-Bus session bus "
+        f"(nothing owns {NOTIFICATIONS_NAME})"
+    )
