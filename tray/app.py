@@ -208,13 +208,14 @@ class TrayApp:
                 break
             self._set(phase="unavailable", docker_problem=problem)
             await asyncio.sleep(DOCKER_RECHECK_S)
-        loop = asyncio.get_running_loop()
         services = await asyncio.to_thread(self.stack.status)
         self._services_changed(services)
-        await asyncio.to_thread(
-            self.stack.watch,
-            lambda views: loop.call_soon_threadsafe(self._services_changed, views),
-        )
+        await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
+
+    def _services_changed_elsewhere(self, services: tuple[ServiceView, ...]) -> None:
+        """From Docker's threads: hand the change to the loop."""
+        if self._loop and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._services_changed, services)
 
     def _services_changed(self, services: tuple[ServiceView, ...]) -> None:
         phase = phase_from_services(services, self._busy)
@@ -230,12 +231,8 @@ class TrayApp:
             return
         self._busy = True
         self._set(phase="starting", progress="preparing images", last_error=None)
-        loop = asyncio.get_running_loop()
         try:
-            await asyncio.to_thread(
-                self.stack.up,
-                lambda views: loop.call_soon_threadsafe(self._services_changed, views),
-            )
+            await asyncio.to_thread(self.stack.up, self._services_changed_elsewhere)
         except LogtrayError as exc:
             self._set(last_error=f"Start failed: {exc.message}")
             log.warning("stack up failed: %s", exc)

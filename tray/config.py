@@ -90,12 +90,22 @@ class ServiceOverride:
     ports: dict[str, int] = field(default_factory=dict)
     healthcheck: tuple[str, ...] | None = None
     mem_limit: str | None = None
+    # The container's command (arguments after the image's entrypoint).
+    command: tuple[str, ...] | None = None
+    # Seconds between healthcheck runs (also the delay before the first one).
+    healthcheck_interval_s: float | None = None
 
 
 @dataclass(frozen=True)
 class StackConfig:
     profile: StackProfile = "full"
     services: dict[str, ServiceOverride] = field(default_factory=dict)
+    # Prefix of the network, containers and volumes, and the value of the stack label.
+    name: str = "logtray"
+    # Pull missing images (on purpose, with progress); false fails fast instead (offline use).
+    pull: bool = True
+    # How long `up` waits for one service to become ready before giving up.
+    ready_timeout_s: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,146 @@
+"""Stack manager benchmark: `logtray stack up` (cold, warm) and `down` against Debian's
+docker-compose 1.29 running the output of `logtray stack compose`, on the same 5 stand-in
+services (healthchecks every 0.25 s; kafka+elasticsearch, then riemann+kibana+demo).
+
+    PYTHONPATH=. python bench/stack_bench.py --runs 3
+
+Both sides run as CLI subprocesses (interpreter start-up included). "Cold" is from nothing (no
+container, network or volume; images local) to every service ready: logtray's `up` returns
+then; for docker-compose, `up -d` (which gates dependents on `service_healthy`) is followed by
+waiting until every healthchecked container is healthy. Each command is bounded by a timeout
+and everything is removed at the end. Needs a Docker engine (.ci/docker-setup.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import docker
+import tomlkit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stack.labels import stack_filter  # noqa: E402
+from tests.stack.standins import build_standins, standin_services  # noqa: E402
+
+LT_NAME = "lt-bench-logtray"
+DC_NAME = "lt-bench-compose"
+TIMEOUT_S = 120
+
+
+def write_config(path: Path, name: str) -> None:
+    doc = tomlkit.document()
+    doc["listener"] = {"token": "bench-token"}
+    stack = tomlkit.table()
+    stack["profile"] = "full"
+    stack["name"] = name
+    stack["pull"] = False
+    stack["ready_timeout_s"] = 60
+    services = tomlkit.table()
+    for svc, override in standin_services().items():
+        table = {k: (list(v) if isinstance(v, tuple) else v)
+                 for k, v in asdict(override).items() if v not in (None, {}, ())}
+        services[svc] = table
+    stack["services"] = services
+    doc["stack"] = stack
+    path.write_text(tomlkit.dumps(doc))
+
+
+def run(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    elapsed = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
+    return elapsed
+
+
+def wait_healthy(client: docker.DockerClient, name: str, count: int, t0: float) -> float:
+    deadline = time.perf_counter() + TIMEOUT_S
+    while time.perf_counter() < deadline:
+        containers = client.containers.list(filters=stack_filter(name))
+        ready = 0
+        for c in containers:
+            health = (c.attrs["State"].get("Health") or {}).get("Status")
+            if c.attrs["State"]["Status"] == "running" and health in (None, "healthy"):
+                ready += 1
+        if ready == count:
+            return time.perf_counter() - t0
+        time.sleep(0.02)
+    raise SystemExit(f"{name}: not healthy within {TIMEOUT_S} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if not shutil.which("docker-compose"):
+        raise SystemExit("docker-compose not found: apt-get install docker-compose")
+    client = docker.from_env(timeout=120)
+    build_standins(client)
+    tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp / "state"),
+           "LOGTRAY_LISTENER_TOKEN": "bench-token"}
+    lt_env = {**env, "LOGTRAY_CONFIG": str(tmp / "lt.toml")}
+    dc_env = {**env, "LOGTRAY_CONFIG": str(tmp / "dc.toml")}
+    write_config(tmp / "lt.toml", LT_NAME)
+    write_config(tmp / "dc.toml", DC_NAME)
+    compose_file = tmp / "docker-compose.yml"
+    compose_file.write_text(subprocess.run(
+        [sys.executable, "-m", "tray", "stack", "compose"], env=dc_env, check=True,
+        capture_output=True, text=True).stdout)
+    logtray = [sys.executable, "-m", "tray", "stack"]
+    compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
+    results: dict[str, list[float]] = {k: [] for k in (
+        "logtray cold up", "logtray warm up", "logtray down",
+        "compose cold up", "compose warm up", "compose down")}
+    try:
+        for i in range(args.runs):
+            results["logtray cold up"].append(run([*logtray, "up"], lt_env))
+            results["logtray warm up"].append(run([*logtray, "up"], lt_env))
+            results["logtray down"].append(run([*logtray, "down", "--volumes"], lt_env))
+
+            t0 = time.perf_counter()
+            run([*compose, "up", "-d"], dc_env)
+            results["compose cold up"].append(wait_healthy(client, DC_NAME, 5, t0))
+            t0 = time.perf_counter()
+            run([*compose, "up", "-d"], dc_env)
+            results["compose warm up"].append(wait_healthy(client, DC_NAME, 5, t0))
+            results["compose down"].append(run([*compose, "down", "--volumes"], dc_env))
+            print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
+    finally:
+        subprocess.run([*compose, "down", "--volumes"], env=dc_env, capture_output=True,
+                       timeout=TIMEOUT_S)
+        subprocess.run([*logtray, "down", "--volumes"], env=lt_env, capture_output=True,
+                       timeout=TIMEOUT_S)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"| step (median of {args.runs}) | logtray | docker-compose 1.29 | target |")
+    print("|---|---|---|---|")
+    ratio = med["logtray cold up"] / med["compose cold up"]
+    print(f"| cold up to all healthy | {med['logtray cold up']:.2f} s | "
+          f"{med['compose cold up']:.2f} s | <= 0.8x compose: {ratio:.2f}x "
+          f"{'met' if ratio <= 0.8 else 'NOT met'} |")
+    print(f"| warm up (running stack) | {med['logtray warm up']:.2f} s | "
+          f"{med['compose warm up']:.2f} s | < 1 s: "
+          f"{'met' if med['logtray warm up'] < 1 else 'NOT met'} |")
+    print(f"| down | {med['logtray down']:.2f} s | {med['compose down']:.2f} s | < 3 s: "
+          f"{'met' if med['logtray down'] < 3 else 'NOT met'} |")
+    print("\nall runs (s): " + "; ".join(
+        f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in results.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,298 @@
+"""The stack declared as data, and the pure functions over it.
+
+`builtin_specs` is the stack as shipped; `resolve` applies the profile and the user's overrides
+from the config; `spec_hash` fingerprints what a container was created from (a changed hash
+means: recreate); `start_layers` orders services by their dependencies.
+
+Where the facts come from (checked 2026-11):
+- apache/kafka: the project's own image (docker/jvm/Dockerfile in apache/kafka: alpine base with
+  bash, Kafka in /opt/kafka, config from KAFKA_* env by /etc/kafka/docker/configure). KRaft env
+  per the Kafka docker docs (docker/examples in apache/kafka). Bitnami's tags were moved to a
+  legacy repo in 2025, so they are avoided.
+- Elasticsearch/Kibana 8.19: elastic.co "Install Elasticsearch with Docker" (single-node,
+  security off, ES_JAVA_OPTS) and "Install Kibana with Docker" (ELASTICSEARCH_HOSTS env);
+  readiness endpoints from the cluster-health and Kibana status API references.
+- riemannio/riemann:0.3.12: pushed by riemann's release workflow (0.3.12, 2025-05-26); the
+  image reads /etc/riemann.config; heap from EXTRA_JAVA_OPTS (../shared/notes/riemann.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from tray.config import ListenerConfig, StackConfig
+from tray.errors import LogtrayError
+
+STACK_DIR = Path(__file__).resolve().parent
+RIEMANN_CONFIG = STACK_DIR / "riemann" / "riemann.config"
+DEMO_DIR = STACK_DIR / "demo"
+
+KAFKA_IMAGE = "apache/kafka:4.1.0"
+ELASTIC_VERSION = "8.19.0"
+ES_IMAGE = f"docker.elastic.co/elasticsearch/elasticsearch:{ELASTIC_VERSION}"
+KIBANA_IMAGE = f"docker.elastic.co/kibana/kibana:{ELASTIC_VERSION}"
+RIEMANN_IMAGE = "riemannio/riemann:0.3.12"
+DEMO_IMAGE = "logtray/demo:local"
+
+# A fixed KRaft cluster id (22 chars of url-safe base64); one single-node cluster per machine.
+KAFKA_CLUSTER_ID = "bG9ndHJheS1rYWZrYS0xMQ"
+
+PROFILES: dict[str, tuple[str, ...]] = {
+    "full": ("kafka", "elasticsearch", "riemann", "kibana", "demo"),
+    # The embedded rule engine (pipeline issue) replaces Riemann; no Elasticsearch/Kibana.
+    "lite": ("kafka", "demo"),
+}
+
+# Env values that are secrets -> the variable the compose output references instead. It is the
+# variable that also sets the value in logtray's own config ([listener] token).
+SECRET_ENV: dict[str, str] = {"ALERT_TOKEN": "LOGTRAY_LISTENER_TOKEN"}
+
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A Docker healthcheck. Docker 20.10 has no start_interval: `interval_s` is also the
+    delay before the first check, so it is what bounds how fast a service can be gated."""
+
+    test: tuple[str, ...]
+    interval_s: float = 2.0
+    timeout_s: float = 5.0
+    retries: int = 30
+    start_period_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class HttpReadiness:
+    """Ready when GET http://127.0.0.1:<published port><path> answers 200 (and, when
+    `json_path` is set, the JSON value at that path equals `json_value`)."""
+
+    port: str
+    path: str
+    json_path: tuple[str, ...] = ()
+    json_value: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str
+    command: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    # container port ("9094/tcp") -> host port on 127.0.0.1 (0: any free port)
+    ports: Mapping[str, int] = field(default_factory=dict)
+    healthcheck: Healthcheck | None = None
+    readiness: HttpReadiness | None = None
+    mem_limit: str | None = None
+    depends_on: tuple[str, ...] = ()
+    # named volume suffix -> container path (volume name: <stack>-<suffix>)
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    # host file -> container path, read-only
+    binds: Mapping[str, str] = field(default_factory=dict)
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
+    # A directory with a Dockerfile: the image is built from it when missing (never pulled).
+    build: str | None = None
+
+
+def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
+    """The shipped stack. The listener's port and token go to Riemann, which alerts the host."""
+    kafka = ServiceSpec(
+        name="kafka",
+        image=KAFKA_IMAGE,
+        env={
+            "KAFKA_NODE_ID": "1",
+            "KAFKA_PROCESS_ROLES": "broker,controller",
+            "CLUSTER_ID": KAFKA_CLUSTER_ID,
+            "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093,EXTERNAL://:9094",
+            "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092,EXTERNAL://localhost:9094",
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
+            "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+            "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+            "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m",
+        },
+        ports={"9094/tcp": 9094},
+        healthcheck=Healthcheck(
+            test=("CMD-SHELL", "/opt/kafka/bin/kafka-broker-api-versions.sh "
+                  "--bootstrap-server localhost:9092 >/dev/null 2>&1"),
+            interval_s=3.0, timeout_s=20.0, retries=40,
+        ),
+        mem_limit="1g",
+        volumes={"kafka-data": "/var/lib/kafka/data"},
+    )
+    elasticsearch = ServiceSpec(
+        name="elasticsearch",
+        image=ES_IMAGE,
+        env={
+            "discovery.type": "single-node",
+            "xpack.security.enabled": "false",
+            "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
+        },
+        ports={"9200/tcp": 9200},
+        healthcheck=Healthcheck(
+            test=("CMD-SHELL", "curl -fsS 'http://localhost:9200/_cluster/health"
+                  "?wait_for_status=yellow&timeout=1s' >/dev/null"),
+            interval_s=3.0, timeout_s=10.0, retries=60,
+        ),
+        readiness=HttpReadiness("9200/tcp", "/_cluster/health?wait_for_status=yellow&timeout=1s"),
+        mem_limit="1g",
+        volumes={"es-data": "/usr/share/elasticsearch/data"},
+    )
+    riemann = ServiceSpec(
+        name="riemann",
+        image=RIEMANN_IMAGE,
+        env={
+            "KAFKA_BOOTSTRAP": "kafka:9092",
+            "KAFKA_TOPIC": "program-logs",
+            "KAFKA_GROUP_ID": "logtray-riemann",
+            "ES_URL": "http://elasticsearch:9200",
+            "ALERT_HOST": "host.docker.internal",
+            "ALERT_PORT": str(listener.port),
+            "ALERT_TOKEN": listener.token,
+            "THRESHOLD": "25",
+            "WINDOW_S": "10",
+            "THROTTLE_S": "30",
+            "EXTRA_JAVA_OPTS": "-Xms128m -Xmx256m",
+        },
+        healthcheck=Healthcheck(
+            # The image is Debian/Ubuntu based: bash's /dev/tcp needs no extra tool.
+            test=("CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5555"),
+            interval_s=2.0, timeout_s=5.0, retries=60,
+        ),
+        mem_limit="512m",
+        depends_on=("kafka", "elasticsearch"),
+        binds={str(RIEMANN_CONFIG): "/etc/riemann.config"},
+        extra_hosts={"host.docker.internal": "host-gateway"},
+    )
+    kibana = ServiceSpec(
+        name="kibana",
+        image=KIBANA_IMAGE,
+        env={"ELASTICSEARCH_HOSTS": "http://elasticsearch:9200"},
+        ports={"5601/tcp": 5601},
+        healthcheck=Healthcheck(
+            test=("CMD-SHELL", "curl -fsS http://localhost:5601/api/status "
+                  "| grep -q '\"level\":\"available\"'"),
+            interval_s=3.0, timeout_s=10.0, retries=100,
+        ),
+        readiness=HttpReadiness("5601/tcp", "/api/status", ("status", "overall", "level"),
+                                "available"),
+        mem_limit="1g",
+        depends_on=("elasticsearch",),
+    )
+    demo = ServiceSpec(
+        name="demo",
+        image=DEMO_IMAGE,
+        env={"KAFKA_BOOTSTRAP": "kafka:9092", "KAFKA_TOPIC": "program-logs"},
+        mem_limit="256m",
+        depends_on=("kafka",),
+        build=str(DEMO_DIR),
+    )
+    return {s.name: s for s in (kafka, elasticsearch, riemann, kibana, demo)}
+
+
+def _port_key(port: str) -> str:
+    return port if "/" in port else f"{port}/tcp"
+
+
+def resolve(stack: StackConfig, listener: ListenerConfig) -> list[ServiceSpec]:
+    """The effective, enabled specs in declaration order: profile, then overrides."""
+    if not _NAME_RE.match(stack.name):
+        raise LogtrayError(
+            f"[stack] name = {stack.name!r} is not a valid Docker name",
+            fix="use letters, digits, '_', '.' or '-', starting with a letter or digit",
+        )
+    specs = builtin_specs(listener)
+    unknown = sorted(set(stack.services) - set(specs))
+    if unknown:
+        raise LogtrayError(
+            f"[stack.services] has unknown service(s): {', '.join(unknown)}",
+            fix=f"use one of: {', '.join(specs)}",
+        )
+    enabled = set(PROFILES[stack.profile])
+    out: list[ServiceSpec] = []
+    for name, spec in specs.items():
+        override = stack.services.get(name)
+        if override is not None and override.enabled is not None:
+            on = override.enabled
+        else:
+            on = name in enabled
+        if not on:
+            continue
+        if override is not None:
+            changes: dict[str, object] = {}
+            if override.image:
+                changes["image"] = override.image
+                changes["build"] = None  # a user's own image is used as it is
+            if override.env:
+                changes["env"] = {**spec.env, **override.env}
+            if override.ports:
+                ports = dict(spec.ports)
+                for port, host in override.ports.items():
+                    ports[_port_key(port)] = host
+                changes["ports"] = ports
+            if override.command is not None:
+                changes["command"] = override.command
+            hc = spec.healthcheck
+            if override.healthcheck is not None:
+                # An empty list turns the healthcheck off.
+                test = tuple(override.healthcheck)
+                hc = None if not test else replace(hc or Healthcheck(test=test), test=test)
+                if hc is not None and hc.test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+                    hc = replace(hc, test=("CMD", *hc.test))
+            if hc is not None and override.healthcheck_interval_s is not None:
+                hc = replace(hc, interval_s=override.healthcheck_interval_s)
+            changes["healthcheck"] = hc
+            if override.mem_limit:
+                changes["mem_limit"] = override.mem_limit
+            spec = replace(spec, **changes)  # type: ignore[arg-type]
+        out.append(spec)
+    names = {s.name for s in out}
+    # A dependency that is not enabled is dropped: its dependents start without it.
+    return [replace(s, depends_on=tuple(d for d in s.depends_on if d in names)) for s in out]
+
+
+def spec_hash(spec: ServiceSpec, extra: Mapping[str, str] | None = None) -> str:
+    """A stable fingerprint of what a container is created from. `extra` carries what is not
+    in the spec but changes the container: the image id, digests of bind-mounted files."""
+    data = asdict(spec)
+    data["extra"] = dict(sorted((extra or {}).items()))
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def start_layers(specs: Sequence[ServiceSpec]) -> list[list[str]]:
+    """Services grouped so each group depends only on earlier groups (Kahn's algorithm)."""
+    deps = {s.name: set(s.depends_on) for s in specs}
+    missing = {d for ds in deps.values() for d in ds} - set(deps)
+    if missing:
+        raise ValueError(f"unknown dependencies: {sorted(missing)}")
+    order = [s.name for s in specs]
+    layers: list[list[str]] = []
+    done: set[str] = set()
+    while len(done) < len(order):
+        layer = [n for n in order if n not in done and deps[n] <= done]
+        if not layer:
+            cycle = sorted(set(order) - done)
+            raise LogtrayError(f"the stack's services depend on each other in a cycle: {cycle}")
+        layers.append(layer)
+        done.update(layer)
+    return layers
+
+
+def parse_mem(value: str) -> int:
+    """Docker's memory notation ("512m", "1g", "1024k", "1073741824") in bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*", value.lower())
+    if not m:
+        raise LogtrayError(f"memory limit {value!r} is not valid", fix="write e.g. 512m or 1g")
+    scale = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
+    return int(float(m.group(1)) * scale)

@@ -1,0 +1,189 @@
+"""Live per-service status, fed by the Docker events stream (filtered; no polling loop)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import docker
+
+from stack.labels import LABEL_SERVICE, LABEL_STACK, stack_filter
+from stack.status import ABSENT, READY_STATES, WATCHED_EVENTS, ServiceStatus, apply_event
+from stack.status import from_inspect as status_from_inspect
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str, ServiceStatus], None]
+
+
+def parse_docker_time(value: str) -> int:
+    """Docker's RFC 3339 time with nanoseconds ("2026-11-25T06:40:01.123456789Z") in ns."""
+    if not value or value.startswith("0001-"):
+        return 0
+    head, _, frac = value.rstrip("Z").partition(".")
+    frac_digits = "".join(ch for ch in frac if ch.isdigit())[:9].ljust(9, "0")
+    base = datetime.fromisoformat(head + "+00:00")
+    return int(base.timestamp()) * 1_000_000_000 + int(frac_digits)
+
+
+class StatusWatcher:
+    """Holds one status per service; a thread applies container events as they arrive.
+
+    Subscribes first, then takes a snapshot, so no change between the two is lost. Events of a
+    container other than the one a service is known to run (an old one being replaced), or
+    older than the last known start, are ignored.
+    """
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        stack_name: str,
+        has_healthcheck: Mapping[str, bool],
+        on_change: OnChange | None = None,
+    ) -> None:
+        self._client = client
+        self._stack = stack_name
+        self._has_hc = dict(has_healthcheck)
+        self._on_change = on_change
+        self._cond = threading.Condition()
+        self._status: dict[str, ServiceStatus] = dict.fromkeys(self._has_hc, ABSENT)
+        self._ids: dict[str, str] = {}
+        self._since: dict[str, int] = {}
+        self._last_ns: dict[str, int] = {}
+        filters: dict[str, Any] = {
+            "type": ["container"],
+            "event": list(WATCHED_EVENTS),
+            **stack_filter(stack_name),
+        }
+        self._stream = client.events(decode=True, filters=filters)
+        self._closed = False
+        for c in client.containers.list(all=True, filters=stack_filter(stack_name)):
+            svc = c.labels.get(LABEL_SERVICE)
+            if svc:
+                self._ids[svc] = c.id or ""
+                self._set(svc, status_from_inspect(c.attrs))
+        self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
+        self._thread.start()
+
+    # -- reading -------------------------------------------------------------------------
+    def get(self, service: str) -> ServiceStatus:
+        with self._cond:
+            return self._status.get(service, ABSENT)
+
+    def snapshot(self) -> dict[str, ServiceStatus]:
+        with self._cond:
+            return dict(self._status)
+
+    def wait(self, service: str, timeout: float) -> ServiceStatus:
+        """Block until the service is ready, has failed (exited/unhealthy), or time is up."""
+        deadline = time.monotonic() + timeout
+
+        def settled() -> bool:
+            st = self._status.get(service, ABSENT)
+            return st.state in READY_STATES or st.state in ("exited", "unhealthy")
+
+        with self._cond:
+            while not settled():
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    break
+                self._cond.wait(left)
+            return self._status.get(service, ABSENT)
+
+    # -- writing -------------------------------------------------------------------------
+    def mark(self, service: str, status: ServiceStatus, container_id: str | None = None,
+             since_ns: int = 0) -> None:
+        """Set a status the manager knows (pulling, or a container it just (re)started)."""
+        with self._cond:
+            if container_id is not None:
+                same = self._ids.get(service) == container_id
+                self._ids[service] = container_id
+                self._since[service] = since_ns
+                if same and self._last_ns.get(service, 0) >= since_ns > 0:
+                    return  # events of this very start already arrived: they are newer
+            self._set(service, status)
+
+    def probe_passed(self, service: str, container_id: str) -> None:
+        """The service's own healthcheck test just passed (run by the manager, which does not
+        wait for Docker's next interval): starting -> healthy, unless events say otherwise."""
+        with self._cond:
+            if self._ids.get(service) != container_id:
+                return
+            if self._status.get(service, ABSENT).state != "starting":
+                return
+        self._set(service, ServiceStatus("healthy"))
+
+    def _set(self, service: str, status: ServiceStatus) -> None:
+        with self._cond:
+            if self._status.get(service) == status:
+                return
+            self._status[service] = status
+            self._cond.notify_all()
+        if self._on_change is not None:
+            try:
+                self._on_change(service, status)
+            except Exception:  # a display callback must never stop the watcher
+                log.exception("status callback failed")
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        actor = event.get("Actor") or {}
+        attrs = actor.get("Attributes") or {}
+        if attrs.get(LABEL_STACK) != self._stack:
+            return
+        service = attrs.get(LABEL_SERVICE)
+        if not service:
+            return
+        cid = str(event.get("id") or actor.get("ID") or "")
+        action = str(event.get("Action") or event.get("status") or "")
+        t_ns = int(event.get("timeNano") or 0)
+        with self._cond:
+            known = self._ids.get(service)
+            if known and cid != known:
+                if action not in ("create", "start") or t_ns < self._since.get(service, 0):
+                    return  # the old container of a service being replaced
+                self._ids[service] = cid
+            elif not known:
+                self._ids[service] = cid
+            if t_ns and t_ns < self._since.get(service, 0):
+                return
+            if action == "destroy":
+                self._ids.pop(service, None)
+            self._last_ns[service] = max(t_ns, self._last_ns.get(service, 0))
+            prev = self._status.get(service, ABSENT)
+            new = apply_event(prev, event, self._has_hc.get(service, False))
+        self._set(service, new)
+
+    def _run(self) -> None:
+        try:
+            for event in self._stream:
+                if isinstance(event, dict):
+                    self.apply(event)
+        except Exception:
+            if not self._closed:
+                log.exception("the Docker events stream failed")
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._stream.close()
+        except Exception:  # closing a broken stream must not mask the real error
+            log.debug("closing the events stream failed", exc_info=True)
+        self._thread.join(timeout=2)
+
+    def __enter__(self) -> StatusWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def services_of(specs: Iterable[Any]) -> dict[str, bool]:
+    return {s.name: s.healthcheck is not None for s in specs}

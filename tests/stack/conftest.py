@@ -1,0 +1,143 @@
+"""Docker fixtures: a running engine (started here when we may), locally built stand-in
+images, and a unique, labelled stack per test that is removed whatever happens.
+
+Under CI=true a missing engine FAILS the Docker tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import docker
+import docker.errors
+import pytest
+import requests
+
+from stack.labels import LABEL_STACK
+from tests.stack.standins import build_standins
+
+# Every stack a test creates is named with this prefix: the leftover check looks for it.
+PREFIX = "lt-test-"
+SOCKET = "/var/run/docker.sock"
+
+
+def _ping() -> bool:
+    try:
+        client = docker.DockerClient(base_url=os.environ.get("DOCKER_HOST") or f"unix://{SOCKET}",
+                                     timeout=5)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return False
+
+
+def _start_dockerd() -> None:
+    """docker-testing.md: start Debian's dockerd detached when we are root and it is there."""
+    if os.environ.get("DOCKER_HOST") or os.geteuid() != 0 or not shutil.which("dockerd"):
+        return
+    with open("/tmp/dockerd.log", "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    for _ in range(300):
+        if _ping():
+            return
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    if not _ping():
+        _start_dockerd()
+    if not _ping():
+        msg = "no Docker engine (start dockerd, or run .ci/docker-setup.sh)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    client = docker.from_env(timeout=120)
+    build_standins(client)
+    yield client
+    leftovers = _leftovers(client)
+    _remove_all(client)
+    client.close()
+    assert not leftovers, f"tests left these behind: {leftovers}"
+
+
+def _ours(labels: dict[str, str] | None) -> bool:
+    return (labels or {}).get(LABEL_STACK, "").startswith(PREFIX)
+
+
+def _leftovers(client: docker.DockerClient) -> list[str]:
+    out = [f"container {c.name}" for c in client.containers.list(all=True) if _ours(c.labels)]
+    out += [f"network {n.name}" for n in client.networks.list() if _ours(n.attrs.get("Labels"))]
+    out += [f"volume {v.name}" for v in client.volumes.list() if _ours(v.attrs.get("Labels"))]
+    return out
+
+
+def _remove_all(client: docker.DockerClient, name: str | None = None) -> None:
+    def match(labels: dict[str, str] | None) -> bool:
+        value = (labels or {}).get(LABEL_STACK, "")
+        return value == name if name else value.startswith(PREFIX)
+
+    for c in client.containers.list(all=True):
+        if match(c.labels):
+            c.remove(force=True)
+    for n in client.networks.list():
+        if match(n.attrs.get("Labels")):
+            n.remove()
+    for v in client.volumes.list():
+        if match(v.attrs.get("Labels")):
+            v.remove(force=True)
+
+
+@pytest.fixture
+def stack_name(docker_client: docker.DockerClient) -> Iterator[str]:
+    """A fresh stack name; whatever the test leaves under it is removed afterwards (by label),
+    and the test fails if it left anything a `down --volumes` should have removed."""
+    name = PREFIX + uuid.uuid4().hex[:8]
+    yield name
+    _remove_all(docker_client, name)
+
+
+@pytest.fixture(scope="session")
+def local_registry(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
+                   ) -> Iterator[str]:
+    """A Docker registry on 127.0.0.1 (Debian's docker-registry), so pulls can be tested
+    without reaching any outside registry. The engine trusts 127.0.0.0/8 over plain HTTP."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        msg = "docker-registry not installed (apt-get install docker-registry)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = tmp_path_factory.mktemp("registry")
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200:
+                    break
+            except requests.exceptions.RequestException:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the local registry did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

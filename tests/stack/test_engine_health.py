@@ -1,0 +1,202 @@
+"""Connecting (contexts, a missing daemon), readiness probes, diagnoses, the Kibana data view.
+
+HTTP tests use a real server on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import socketserver
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import requests
+
+from stack import engine
+from stack.health import diagnose, probe_http, riemann_consumer_dead
+from stack.kibana import data_view_body, ensure_data_view
+from stack.specs import HttpReadiness
+from tray.errors import LogtrayError
+
+# -- docker contexts -------------------------------------------------------------------------
+
+
+def write_context(root: Path, name: str, host: str) -> None:
+    meta = root / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps(
+        {"Name": name, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+
+
+def test_active_context_is_honoured(tmp_path: Path) -> None:
+    write_context(tmp_path, "orbstack", "unix:///Users/me/.orbstack/run/docker.sock")
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "orbstack"}))
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    assert engine.docker_host(env) == "unix:///Users/me/.orbstack/run/docker.sock"
+    # DOCKER_CONTEXT wins over the config file; DOCKER_HOST wins over both.
+    write_context(tmp_path, "colima", "unix:///Users/me/.colima/default/docker.sock")
+    colima = engine.docker_host({**env, "DOCKER_CONTEXT": "colima"})
+    assert colima.endswith("colima/default/docker.sock")
+    assert engine.docker_host({**env, "DOCKER_HOST": "tcp://127.0.0.1:2375"}) == \
+        "tcp://127.0.0.1:2375"
+
+
+def test_default_context_and_broken_files(tmp_path: Path) -> None:
+    env = {"DOCKER_CONFIG": str(tmp_path)}
+    assert engine.docker_host(env) == engine.DEFAULT_SOCKET
+    (tmp_path / "config.json").write_text("{not json")
+    assert engine.docker_host(env) == engine.DEFAULT_SOCKET
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "gone"}))
+    assert engine.docker_host(env) == engine.DEFAULT_SOCKET
+
+
+def test_daemon_absent_says_not_running(tmp_path: Path) -> None:
+    host = f"unix://{tmp_path}/docker.sock"
+    with pytest.raises(engine.DockerUnavailable) as info:
+        engine.connect({"DOCKER_HOST": host})
+    assert "not running" in info.value.message or "not installed" in info.value.message
+    assert host in info.value.message or "docker" in info.value.message.lower()
+    assert info.value.fix
+
+
+def test_connection_refused_says_not_running(tmp_path: Path) -> None:
+    # A socket file nobody listens on: what a stopped Docker Desktop leaves behind.
+    import socket
+
+    path = tmp_path / "docker.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    with pytest.raises(engine.DockerUnavailable, match="Docker is not running"):
+        engine.connect({"DOCKER_HOST": f"unix://{path}"})
+
+
+def test_permission_denied_gets_the_docker_group_hint() -> None:
+    try:
+        try:
+            raise PermissionError(13, "Permission denied")
+        except PermissionError as inner:
+            raise requests.exceptions.ConnectionError("Connection aborted") from inner
+    except requests.exceptions.ConnectionError as exc:
+        err = engine.explain_connect_error("unix:///var/run/docker.sock", exc)
+    assert "permission denied" in err.message
+    assert err.fix is not None and "docker group" in err.fix
+
+
+def test_not_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    err = engine.explain_connect_error(f"unix://{tmp_path}/none.sock", ConnectionError("x"))
+    assert "not installed" in err.message
+
+
+# -- diagnoses ---------------------------------------------------------------------------------
+
+
+def test_diagnose_vm_max_map_count() -> None:
+    lines = ["starting", "ERROR: [1] bootstrap checks failed", "max virtual memory areas "
+             "vm.max_map_count [65530] is too low, increase to at least [262144]"]
+    hint = diagnose(lines)
+    assert hint is not None and "sysctl -w vm.max_map_count=262144" in hint
+    assert diagnose(["all good"]) is None
+    assert "memory" in (diagnose(["java.lang.OutOfMemoryError: Java heap space"]) or "")
+
+
+def test_riemann_dead_consumer() -> None:
+    assert riemann_consumer_dead(["INFO Starting kafka consumer",
+                                  "ERROR riemann.kafka - Interrupted consumption"])
+    # A restart after the failure brings a fresh consumer.
+    assert not riemann_consumer_dead(["ERROR riemann.kafka - Interrupted consumption",
+                                      "INFO riemann.core - Hyperspace core online"])
+    assert not riemann_consumer_dead([])
+
+
+# -- HTTP: readiness probe and Kibana -------------------------------------------------------------
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    routes: ClassVar[dict[str, tuple[int, bytes]]] = {}
+    posts: ClassVar[list[tuple[str, dict[str, str], Any]]] = []
+
+    def do_GET(self) -> None:
+        code, body = self.routes.get(self.path, (404, b"{}"))
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length))
+        type(self).posts.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        code = 200 if self.headers.get("kbn-xsrf") else 400
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    Handler.routes = {}
+    Handler.posts = []
+    srv = socketserver.TCPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_probe_http_status_and_json(server: int) -> None:
+    check = HttpReadiness("5601/tcp", "/api/status", ("status", "overall", "level"), "available")
+    Handler.routes["/api/status"] = (503, b"{}")
+    ok, seen = probe_http(check, server)
+    assert not ok and "503" in seen
+    Handler.routes["/api/status"] = (200, b'{"status":{"overall":{"level":"degraded"}}}')
+    ok, seen = probe_http(check, server)
+    assert not ok and "degraded" in seen
+    Handler.routes["/api/status"] = (200, b'{"status":{"overall":{"level":"available"}}}')
+    assert probe_http(check, server)[0]
+    plain = HttpReadiness("9200/tcp", "/_cluster/health?wait_for_status=yellow&timeout=1s")
+    Handler.routes["/_cluster/health?wait_for_status=yellow&timeout=1s"] = (408, b"{}")
+    assert not probe_http(plain, server)[0]
+
+
+def test_probe_http_nobody_listening() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ok, seen = probe_http(HttpReadiness("1/tcp", "/"), port, timeout=1)
+    assert not ok and str(port) in seen
+
+
+def test_ensure_data_view_posts_idempotent_request(server: int) -> None:
+    ensure_data_view(f"http://127.0.0.1:{server}/")
+    ensure_data_view(f"http://127.0.0.1:{server}")
+    assert len(Handler.posts) == 2
+    path, headers, body = Handler.posts[0]
+    assert path == "/api/data_views/data_view"
+    assert headers["kbn-xsrf"] == "true"
+    assert body == data_view_body() and body["override"] is True
+    assert body["data_view"]["title"] == "program-logs-*"
+    assert body["data_view"]["timeFieldName"] == "@timestamp"
+
+
+def test_ensure_data_view_unreachable() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(LogtrayError, match="cannot reach Kibana"):
+        ensure_data_view(f"http://127.0.0.1:{port}", timeout=2)

@@ -1,0 +1,345 @@
+"""The stack manager against a real Docker engine, with locally built stand-in images."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import pytest
+
+from stack.kibana import ensure_data_view
+from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
+from stack.manager import PortTaken, ServiceFailed, StackError, StackManager
+from stack.specs import ServiceSpec, resolve
+from stack.status import ServiceStatus
+from tests.stack.standins import (
+    BUSYBOX_IMAGE,
+    TEST_LABEL,
+    standin_services,
+    standin_stack,
+)
+from tray.config import ListenerConfig, ServiceOverride, StackConfig
+
+pytestmark = pytest.mark.docker
+
+LISTENER = ListenerConfig(port=10000, token="test-token")
+
+
+class Recorder:
+    """Status changes in arrival order, with a monotonic timestamp."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str, ServiceStatus]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, service: str, status: ServiceStatus) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), service, status))
+
+    def first(self, service: str, pred: Callable[[ServiceStatus], bool]) -> float:
+        for t, svc, st in self.events:
+            if svc == service and pred(st):
+                return t
+        raise AssertionError(f"{service}: no such status in {self.events}")
+
+
+def make(client: docker.DockerClient, cfg: StackConfig, rec: Recorder | None = None,
+         ) -> StackManager:
+    return StackManager(client, cfg.name, resolve(cfg, LISTENER), pull=cfg.pull,
+                        ready_timeout_s=cfg.ready_timeout_s, on_status=rec)
+
+
+def with_override(cfg: StackConfig, service: str, **changes: object) -> StackConfig:
+    services = dict(cfg.services)
+    services[service] = dataclasses.replace(services.get(service, ServiceOverride()),
+                                            **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(cfg, services=services)
+
+
+def owned(client: docker.DockerClient, name: str) -> dict[str, list[str]]:
+    f = stack_filter(name)
+    return {
+        "containers": sorted(c.name for c in client.containers.list(all=True, filters=f)),
+        "networks": sorted(n.name for n in client.networks.list(filters=f)),
+        "volumes": sorted(v.name for v in client.volumes.list(filters=f)),
+    }
+
+
+def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, stack_name):
+    # Elasticsearch's stand-in takes 1.5 s to answer: Kibana and Riemann must wait for it.
+    cfg = standin_stack(stack_name)
+    services = dict(cfg.services)
+    es = services["elasticsearch"]
+    from tests.stack.standins import ES_HEALTH, http_command
+
+    services["elasticsearch"] = dataclasses.replace(
+        es, command=http_command(9200, {"/_cluster/health": ES_HEALTH}, delay_s=1.5))
+    cfg = dataclasses.replace(cfg, services=services)
+    rec = Recorder()
+    manager = make(docker_client, cfg, rec)
+
+    result = manager.up()
+    assert result.actions == dict.fromkeys(
+        ["kafka", "elasticsearch", "riemann", "kibana", "demo"], "created")
+    assert {s: st.state for s, st in manager.status().items()} == {
+        "kafka": "healthy", "elasticsearch": "healthy", "riemann": "healthy",
+        "kibana": "healthy", "demo": "running"}
+
+    # Ordering: no dependent was created before its dependencies were ready.
+    def healthy(st: ServiceStatus) -> bool:
+        return st.state == "healthy"
+
+    def seen(st: ServiceStatus) -> bool:
+        return True
+
+    es_ready = rec.first("elasticsearch", healthy)
+    kafka_ready = rec.first("kafka", healthy)
+    assert rec.first("kibana", seen) >= es_ready
+    assert rec.first("riemann", seen) >= max(es_ready, kafka_ready)
+    assert rec.first("demo", seen) >= kafka_ready
+    # Independent services start in parallel: demo did not wait for Elasticsearch.
+    assert rec.first("demo", seen) < es_ready
+
+    # Everything is labelled, named by the stack, published on loopback only.
+    containers = docker_client.containers.list(filters=stack_filter(stack_name))
+    assert sorted(c.name for c in containers) == sorted(
+        f"{stack_name}-{s}" for s in ["kafka", "elasticsearch", "riemann", "kibana", "demo"])
+    for c in containers:
+        assert c.labels[LABEL_STACK] == stack_name
+        assert c.labels[LABEL_HASH]
+        assert c.attrs["HostConfig"]["Init"] is True
+        for bindings in (c.attrs["NetworkSettings"]["Ports"] or {}).values():
+            for b in bindings or []:
+                assert b["HostIp"] == "127.0.0.1"
+    riemann = docker_client.containers.get(f"{stack_name}-riemann")
+    env = dict(e.split("=", 1) for e in riemann.attrs["Config"]["Env"])
+    assert env["ALERT_PORT"] == "10000" and env["ALERT_TOKEN"] == "test-token"
+    assert "host.docker.internal:host-gateway" in riemann.attrs["HostConfig"]["ExtraHosts"]
+
+    # The Kibana stand-in takes the data view request on its published port.
+    url = manager.published_url("kibana", "5601/tcp")
+    assert url is not None and url.startswith("http://127.0.0.1:")
+    ensure_data_view(url)
+
+    # Warm: re-running up on a healthy stack is a no-op, and fast.
+    ids = {c.name: c.id for c in containers}
+    t0 = time.monotonic()
+    again = make(docker_client, cfg).up()
+    assert time.monotonic() - t0 < 1.0
+    assert set(again.actions.values()) == {"adopted"}
+    assert {c.name: c.id for c in docker_client.containers.list(
+        filters=stack_filter(stack_name))} == ids
+
+    # A changed spec recreates only that service.
+    changed = with_override(cfg, "demo", env={"DEMO_MODE": "spiky"})
+    third = make(docker_client, changed).up()
+    assert third.actions["demo"] == "recreated"
+    assert {s for s, a in third.actions.items() if a != "adopted"} == {"demo"}
+    assert docker_client.containers.get(f"{stack_name}-demo").id != ids[f"{stack_name}-demo"]
+
+    # A disabled service is removed by the next up.
+    fewer = with_override(changed, "kibana", enabled=False)
+    make(docker_client, fewer).up()
+    assert f"{stack_name}-kibana" not in owned(docker_client, stack_name)["containers"]
+
+    # down: containers and network gone, data volumes kept.
+    down = make(docker_client, cfg).down()
+    assert len(down.containers) == 4
+    left = owned(docker_client, stack_name)
+    assert left["containers"] == [] and left["networks"] == []
+    assert left["volumes"] == sorted([f"{stack_name}-es-data", f"{stack_name}-kafka-data"])
+
+    # down --volumes (the reset) deletes the data as well.
+    reset = make(docker_client, cfg).down(volumes=True)
+    assert sorted(reset.volumes) == left["volumes"]
+    assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_lite_profile_and_stopped_container_is_started_again(docker_client, stack_name):
+    cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
+    manager = make(docker_client, cfg)
+    assert [s.name for s in manager.specs] == ["kafka", "demo"]
+    manager.up()
+    docker_client.containers.get(f"{stack_name}-demo").stop(timeout=1)
+    result = make(docker_client, cfg).up()
+    assert result.actions == {"kafka": "adopted", "demo": "started"}
+    assert make(docker_client, cfg).status()["demo"].state == "running"
+    manager.down(volumes=True)
+    assert owned(docker_client, stack_name)["containers"] == []
+
+
+def test_never_healthy_fails_with_logs_and_leaves_nothing(docker_client, stack_name):
+    cfg = with_override(standin_stack(stack_name), "riemann",
+                        command=("sh", "-c", "echo riemann stand-in cannot start; "
+                                 "exec sleep 1000"))
+    cfg = dataclasses.replace(cfg, ready_timeout_s=2.0)
+    t0 = time.monotonic()
+    with pytest.raises(ServiceFailed) as info:
+        make(docker_client, cfg).up()
+    assert time.monotonic() - t0 < 20
+    err = info.value
+    assert err.service == "riemann"
+    assert "not ready within 2 s" in err.message
+    assert "riemann stand-in cannot start" in err.message
+    # Rolled back: nothing this up created is left, not even the network or volumes.
+    assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_unhealthy_container_fails_fast(docker_client, stack_name):
+    cfg = with_override(standin_stack(stack_name), "kibana",
+                        healthcheck=("CMD", "false"), healthcheck_interval_s=0.1)
+    cfg = dataclasses.replace(cfg, profile="full")
+    services = resolve(cfg, LISTENER)
+    # Few retries: Docker calls it unhealthy after 3 failed checks.
+    services = [dataclasses.replace(s, healthcheck=dataclasses.replace(s.healthcheck, retries=3))
+                if s.name == "kibana" and s.healthcheck else s for s in services]
+    manager = StackManager(docker_client, stack_name, services, pull=False, ready_timeout_s=30)
+    t0 = time.monotonic()
+    with pytest.raises(ServiceFailed, match="kibana never became healthy"):
+        manager.up()
+    assert time.monotonic() - t0 < 15
+    assert owned(docker_client, stack_name)["containers"] == []
+
+
+def test_exit_while_starting_shows_last_log_lines(docker_client, stack_name):
+    cfg = with_override(standin_stack(stack_name), "elasticsearch",
+                        command=("sh", "-c", "echo 'max virtual memory areas "
+                                 "vm.max_map_count [65530] is too low, increase to at least "
+                                 "[262144]'; exit 78"))
+    with pytest.raises(ServiceFailed) as info:
+        make(docker_client, cfg).up()
+    text = str(info.value)
+    assert "elasticsearch exited with code 78" in text
+    assert "vm.max_map_count [65530]" in text
+    assert "sysctl -w vm.max_map_count=262144" in text  # the fix names the sysctl
+    assert owned(docker_client, stack_name)["containers"] == []
+
+
+def test_port_taken_names_port_and_holder_and_removes_container(docker_client, stack_name):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        cfg = with_override(standin_stack(stack_name), "kibana", ports={"5601": port})
+        with pytest.raises(PortTaken) as info:
+            make(docker_client, cfg).up()
+    text = str(info.value)
+    assert f"127.0.0.1:{port}" in text
+    assert "python" in text.lower()  # the holder: this test process
+    assert "[stack.services.kibana.ports]" in text
+    assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_missing_image_is_never_pulled_implicitly(docker_client, stack_name):
+    cfg = with_override(standin_stack(stack_name), "demo",
+                        image="logtray-test/not-here:0")
+    with pytest.raises(StackError) as info:
+        make(docker_client, cfg).up()
+    assert "logtray-test/not-here:0" in info.value.message
+    assert "pulling is turned off" in info.value.message
+    assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get("logtray-test/not-here:0")
+
+
+def test_builds_a_service_image_from_its_directory(docker_client, stack_name, tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BUSYBOX_IMAGE}\nCMD [\"sh\", \"-c\", \"echo built; exec sleep 1000\"]\n")
+    tag = f"logtray-test/built-{stack_name}:1"
+    spec = ServiceSpec(name="demo", image=tag, build=str(tmp_path))
+    manager = StackManager(docker_client, stack_name, [spec], pull=False, ready_timeout_s=20)
+    try:
+        assert manager.up().actions == {"demo": "created"}
+        image = docker_client.images.get(tag)
+        assert image.labels[LABEL_STACK] == stack_name
+        assert image.labels[LABEL_SERVICE] == "demo"
+    finally:
+        manager.down()
+        docker_client.images.remove(tag, force=True)
+
+
+def test_status_is_fed_by_the_events_stream(docker_client, stack_name):
+    cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
+    manager = make(docker_client, cfg)
+    manager.up()
+    rec = Recorder()
+    watcher = manager.watch(rec)
+    try:
+        assert watcher.get("demo").state == "running"
+        # From here on the watcher may not inspect anything: only events move it.
+        calls: list[str] = []
+        real_list = docker_client.containers.list
+        real_get = docker_client.containers.get
+
+        def spy_list(*a: object, **k: object) -> object:
+            calls.append("list")
+            return real_list(*a, **k)  # type: ignore[arg-type]
+
+        def spy_get(*a: object, **k: object) -> object:
+            calls.append("get")
+            return real_get(*a, **k)  # type: ignore[arg-type]
+
+        docker_client.containers.list = spy_list  # type: ignore[method-assign]
+        docker_client.containers.get = spy_get  # type: ignore[method-assign]
+        try:
+            demo = real_get(f"{stack_name}-demo")
+            demo.kill()
+            deadline = time.monotonic() + 5
+            while watcher.get("demo").state != "exited" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            st = watcher.get("demo")
+            assert st.state == "exited" and st.exit_code == 137
+            demo.remove()
+            deadline = time.monotonic() + 5
+            while watcher.get("demo").state != "absent" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert watcher.get("demo").state == "absent"
+            # An unrelated container without our label is not seen.
+            other = docker_client.containers.create(BUSYBOX_IMAGE, ["true"],
+                                                    labels={TEST_LABEL: "1"})
+            other.remove()
+            assert all(svc in ("kafka", "demo") for _, svc, _ in rec.events)
+        finally:
+            docker_client.containers.list = real_list  # type: ignore[method-assign]
+            docker_client.containers.get = real_get  # type: ignore[method-assign]
+        assert calls == []
+        assert [st.state for _, svc, st in rec.events if svc == "demo"][-2:] == [
+            "exited", "absent"]
+    finally:
+        watcher.close()
+    manager.down(volumes=True)
+
+
+def test_foreign_container_with_our_name_is_not_touched(docker_client, stack_name):
+    foreign = docker_client.containers.create(BUSYBOX_IMAGE, ["true"],
+                                              name=f"{stack_name}-demo", labels={TEST_LABEL: "1"})
+    try:
+        cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
+        with pytest.raises(StackError, match="logtray did not create"):
+            make(docker_client, cfg).up()
+        foreign.reload()  # still there
+        assert owned(docker_client, stack_name)["containers"] == []
+    finally:
+        foreign.remove(force=True)
+
+
+def test_logs_tail(docker_client, stack_name):
+    cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
+    manager = make(docker_client, cfg)
+    manager.up()
+    try:
+        text = b"".join(manager.logs("demo", tail=10)).decode()
+        assert "demo stand-in" in text
+        with pytest.raises(StackError, match="not running"):
+            list(manager.logs("kibana"))
+    finally:
+        manager.down(volumes=True)
+
+
+def test_standin_overrides_cover_every_service() -> None:
+    assert set(standin_services()) == {"kafka", "elasticsearch", "riemann", "kibana", "demo"}

@@ -1,0 +1,70 @@
+"""Pulling on purpose, with progress, from a registry on 127.0.0.1 (never from outside)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from stack.manager import StackError, StackManager
+from stack.specs import ServiceSpec
+from stack.status import ServiceStatus
+from tests.stack.standins import BUSYBOX_IMAGE, TEST_LABEL
+
+pytestmark = pytest.mark.docker
+
+
+def push_fresh_image(client: docker.DockerClient, tag: str) -> None:
+    """An image with its own 2 MB layer (so the pull really downloads), pushed, then
+    removed locally."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "blob").write_bytes(os.urandom(2 * 1024 * 1024))
+        (Path(tmp) / "Dockerfile").write_text(
+            f"FROM {BUSYBOX_IMAGE}\nCOPY blob /blob\nCMD [\"sh\", \"-c\", \"exec sleep 1000\"]\n")
+        client.images.build(path=tmp, tag=tag, network_mode="none", rm=True, pull=False,
+                            labels={TEST_LABEL: "1"})
+    for line in client.images.push(tag, stream=True, decode=True):
+        assert "error" not in line, line
+    client.images.remove(tag, force=True)
+
+
+def test_missing_image_is_pulled_with_progress(docker_client, stack_name, local_registry):
+    tag = f"{local_registry}/logtray-test/pulled-{stack_name}:1"
+    push_fresh_image(docker_client, tag)
+    seen: list[ServiceStatus] = []
+    spec = ServiceSpec(name="demo", image=tag)
+    manager = StackManager(docker_client, stack_name, [spec], pull=True, ready_timeout_s=20,
+                           on_status=lambda svc, st: seen.append(st))
+    try:
+        assert manager.up().actions == {"demo": "created"}
+        pulling = [st.percent for st in seen if st.state == "pulling"]
+        assert pulling, seen
+        known = [p for p in pulling if p is not None]
+        assert known == sorted(known) and known[-1] == 100.0
+        docker_client.images.get(tag)
+        # The image is there now: a second up pulls nothing.
+        seen.clear()
+        manager.up()
+        assert not [st for st in seen if st.state == "pulling"]
+    finally:
+        manager.down()
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(tag, force=True)
+
+
+def test_image_missing_from_the_registry_fails_clearly(docker_client, stack_name,
+                                                       local_registry):
+    tag = f"{local_registry}/logtray-test/never-pushed:1"
+    manager = StackManager(docker_client, stack_name, [ServiceSpec(name="demo", image=tag)],
+                           pull=True, ready_timeout_s=20)
+    with pytest.raises(StackError) as info:
+        manager.up()
+    assert f"cannot pull {tag}" in info.value.message
+    assert info.value.fix is not None and "docker load" in info.value.fix
+    assert docker_client.containers.list(all=True, filters={"label": [
+        f"io.logtray.stack={stack_name}"]}) == []

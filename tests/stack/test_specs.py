@@ -1,0 +1,174 @@
+"""Spec resolution, hashing, ordering and compose rendering: pure functions, no engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from stack.compose import render
+from stack.specs import (
+    PROFILES,
+    RIEMANN_CONFIG,
+    builtin_specs,
+    parse_mem,
+    resolve,
+    spec_hash,
+    start_layers,
+)
+from tray.config import ListenerConfig, ServiceOverride, StackConfig, load_config
+from tray.errors import LogtrayError
+
+LISTENER = ListenerConfig(port=10123, token="s3cret")
+
+
+def names(cfg: StackConfig) -> list[str]:
+    return [s.name for s in resolve(cfg, LISTENER)]
+
+
+def test_profiles() -> None:
+    assert names(StackConfig()) == list(PROFILES["full"])
+    assert names(StackConfig(profile="lite")) == ["kafka", "demo"]
+
+
+def test_disable_and_enable_per_service() -> None:
+    cfg = StackConfig(services={"riemann": ServiceOverride(enabled=False)})
+    assert "riemann" not in names(cfg)
+    lite_plus = StackConfig(profile="lite",
+                            services={"elasticsearch": ServiceOverride(enabled=True)})
+    assert names(lite_plus) == ["kafka", "elasticsearch", "demo"]
+
+
+def test_disabled_dependency_is_dropped_from_dependents() -> None:
+    cfg = StackConfig(services={"elasticsearch": ServiceOverride(enabled=False)})
+    specs = {s.name: s for s in resolve(cfg, LISTENER)}
+    assert specs["riemann"].depends_on == ("kafka",)
+    assert "kibana" in specs and specs["kibana"].depends_on == ()
+
+
+def test_overrides_apply() -> None:
+    cfg = StackConfig(services={"kafka": ServiceOverride(
+        image="my/kafka:1", env={"EXTRA": "1", "KAFKA_NODE_ID": "7"}, ports={"9094": 19094},
+        healthcheck=("/bin/check", "--fast"), healthcheck_interval_s=0.5, mem_limit="2g",
+        command=("run",))})
+    kafka = resolve(cfg, LISTENER)[0]
+    assert kafka.image == "my/kafka:1"
+    assert kafka.env["EXTRA"] == "1" and kafka.env["KAFKA_NODE_ID"] == "7"
+    assert kafka.env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # the rest is kept
+    assert kafka.ports == {"9094/tcp": 19094}
+    assert kafka.healthcheck is not None
+    assert kafka.healthcheck.test == ("CMD", "/bin/check", "--fast")
+    assert kafka.healthcheck.interval_s == 0.5
+    assert kafka.mem_limit == "2g" and kafka.command == ("run",)
+
+
+def test_empty_healthcheck_override_turns_it_off() -> None:
+    cfg = StackConfig(services={"kafka": ServiceOverride(healthcheck=())})
+    assert resolve(cfg, LISTENER)[0].healthcheck is None
+
+
+def test_user_image_replaces_the_local_build() -> None:
+    demo = {s.name: s for s in resolve(StackConfig(), LISTENER)}["demo"]
+    assert demo.build is not None and Path(demo.build, "Dockerfile").exists()
+    cfg = StackConfig(services={"demo": ServiceOverride(image="me/demo:2")})
+    demo2 = {s.name: s for s in resolve(cfg, LISTENER)}["demo"]
+    assert demo2.build is None and demo2.image == "me/demo:2"
+
+
+def test_unknown_service_and_bad_name_fail_clearly() -> None:
+    with pytest.raises(LogtrayError, match=r"unknown service.*kafak"):
+        resolve(StackConfig(services={"kafak": ServiceOverride()}), LISTENER)
+    with pytest.raises(LogtrayError, match="not a valid Docker name"):
+        resolve(StackConfig(name="has space"), LISTENER)
+
+
+def test_riemann_gets_listener_port_token_and_host_gateway() -> None:
+    riemann = builtin_specs(LISTENER)["riemann"]
+    assert riemann.env["ALERT_PORT"] == "10123"
+    assert riemann.env["ALERT_TOKEN"] == "s3cret"
+    assert riemann.env["ALERT_HOST"] == "host.docker.internal"
+    assert riemann.extra_hosts == {"host.docker.internal": "host-gateway"}
+    assert riemann.binds == {str(RIEMANN_CONFIG): "/etc/riemann.config"}
+    assert RIEMANN_CONFIG.exists()
+
+
+def test_every_published_port_is_fixed_on_loopback_in_the_real_stack() -> None:
+    for spec in builtin_specs(LISTENER).values():
+        for host_port in spec.ports.values():
+            assert 1024 <= host_port <= 65535
+
+
+def test_spec_hash_is_stable_and_sensitive() -> None:
+    kafka = builtin_specs(LISTENER)["kafka"]
+    assert spec_hash(kafka, {"image_id": "a"}) == spec_hash(kafka, {"image_id": "a"})
+    assert spec_hash(kafka, {"image_id": "a"}) != spec_hash(kafka, {"image_id": "b"})
+    changed = dataclasses.replace(kafka, env={**kafka.env, "X": "1"})
+    assert spec_hash(kafka) != spec_hash(changed)
+    reordered = dataclasses.replace(kafka, env=dict(reversed(list(kafka.env.items()))))
+    assert spec_hash(kafka) == spec_hash(reordered)
+
+
+def test_start_layers() -> None:
+    assert start_layers(resolve(StackConfig(), LISTENER)) == [
+        ["kafka", "elasticsearch"], ["riemann", "kibana", "demo"]]
+    specs = list(builtin_specs(LISTENER).values())
+    cyclic = [dataclasses.replace(s, depends_on=("riemann",)) if s.name == "kafka" else s
+              for s in specs]
+    with pytest.raises(LogtrayError, match="cycle"):
+        start_layers(cyclic)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("512m", 512 * 1024**2), ("1g", 1024**3), ("1.5G", int(1.5 * 1024**3)), ("100", 100),
+    ("64k", 65536), ("2gb", 2 * 1024**3)])
+def test_parse_mem(text: str, value: int) -> None:
+    assert parse_mem(text) == value
+
+
+def test_parse_mem_rejects_garbage() -> None:
+    with pytest.raises(LogtrayError):
+        parse_mem("lots")
+
+
+def test_overrides_load_from_the_toml_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[stack]\nprofile = "lite"\nname = "mystack"\npull = false\n'
+        '[stack.services.kafka]\nimage = "local/kafka:1"\nports = { "9094" = 19094 }\n'
+        'healthcheck = ["CMD", "true"]\nhealthcheck_interval_s = 1.5\n'
+        'command = ["broker"]\n'
+        '[stack.services.elasticsearch]\nenabled = true\nmem_limit = "2g"\n')
+    cfg = load_config(path=path, environ={})
+    assert cfg.stack.name == "mystack" and cfg.stack.pull is False
+    specs = {s.name: s for s in resolve(cfg.stack, cfg.listener)}
+    assert list(specs) == ["kafka", "elasticsearch", "demo"]
+    assert specs["kafka"].image == "local/kafka:1"
+    assert specs["kafka"].command == ("broker",)
+    assert specs["elasticsearch"].mem_limit == "2g"
+
+
+def test_compose_render_keeps_secrets_out_and_escapes_dollars() -> None:
+    cfg = StackConfig(services={"demo": ServiceOverride(env={"PRICE": "$5"})})
+    text = render("logtray", resolve(cfg, LISTENER))
+    assert "s3cret" not in text
+    assert '"ALERT_TOKEN": "${LOGTRAY_LISTENER_TOKEN}"' in text
+    assert '"PRICE": "$$5"' in text
+    assert '"127.0.0.1:9200:9200/tcp"' in text
+    assert "condition: service_healthy" in text
+    assert "init: true" in text
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose not installed")
+def test_compose_output_is_valid_for_docker_compose(tmp_path: Path) -> None:
+    cfg = StackConfig(services={"kafka": ServiceOverride(ports={"9094": 0})})
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(render("logtray", resolve(cfg, LISTENER)))
+    env = {"LOGTRAY_LISTENER_TOKEN": "t", "PATH": "/usr/bin"}
+    out = subprocess.run(["docker-compose", "-f", str(path), "config"], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "condition: service_healthy" in out.stdout
+    assert "127.0.0.1" in out.stdout

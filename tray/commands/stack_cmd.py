@@ -1,0 +1,158 @@
+"""`logtray stack up|down|status|logs|compose`: the thin CLI over stack.manager."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from typing import Any
+
+from tray.config import Config, ensure_token, load_config
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("stack", help="run the local log stack (Kafka, Riemann, ES, Kibana)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="pull/build what is missing, start in order, wait healthy")
+    up.add_argument("--profile", choices=("full", "lite"), help="which services (default: config)")
+    up.add_argument("--no-wait", action="store_true",
+                    help="start in dependency order without waiting for readiness")
+    up.set_defaults(run=run_up)
+    down = actions.add_parser("down", help="stop and remove the containers (data is kept)")
+    down.add_argument("--volumes", action="store_true",
+                      help="also delete the data volumes (Kafka and Elasticsearch data)")
+    down.set_defaults(run=run_down)
+    status = actions.add_parser("status", help="per-service status")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=run_status)
+    logs = actions.add_parser("logs", help="show (and follow) one service's log")
+    logs.add_argument("service")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-n", "--tail", type=int, default=100, help="lines of history")
+    logs.set_defaults(run=run_logs)
+    compose = actions.add_parser("compose", help="print the effective stack as docker-compose YAML")
+    compose.set_defaults(run=run_compose)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    flags: dict[str, dict[str, Any]] = {}
+    if getattr(args, "profile", None):
+        flags["stack"] = {"profile": args.profile}
+    return load_config(flags=flags)
+
+
+def _manager(config: Config, **kwargs: Any) -> Any:
+    from stack.engine import connect
+    from stack.manager import StackManager
+    from stack.specs import resolve
+
+    specs = resolve(config.stack, config.listener)
+    return StackManager(connect(), config.stack.name, specs, pull=config.stack.pull,
+                        ready_timeout_s=config.stack.ready_timeout_s, **kwargs)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from stack.status import ServiceStatus
+
+    config = ensure_token(_config(args))  # Riemann needs the listener's token
+    lock = threading.Lock()
+    table: dict[str, ServiceStatus] = {}
+    live: Any = None
+    render: Any = None
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.live import Live
+        from rich.table import Table
+
+        def render() -> Table:
+            t = Table(title=f"stack {config.stack.name!r}")
+            t.add_column("service")
+            t.add_column("status")
+            for svc, st in table.items():
+                t.add_row(svc, st.describe())
+            return t
+
+        live = Live(render(), console=Console(), refresh_per_second=8, transient=False)
+
+    def on_status(service: str, status: ServiceStatus) -> None:
+        with lock:
+            prev = table.get(service)
+            table[service] = status
+            if live is not None:
+                live.update(render())
+            elif (prev is None or prev.describe() != status.describe()) and (
+                status.state != "pulling" or status.percent is None
+                or int(status.percent) % 25 == 0
+            ):
+                print(f"{service}: {status.describe()}", flush=True)
+
+    def on_message(message: str) -> None:
+        if live is not None:
+            live.console.print(message)
+        else:
+            print(message, flush=True)
+
+    manager = _manager(config, on_status=on_status, on_message=on_message)
+    for spec in manager.specs:
+        table[spec.name] = ServiceStatus("absent")
+    if live is not None:
+        live.start()
+    try:
+        result = manager.up(wait=not args.no_wait)
+    finally:
+        if live is not None:
+            live.stop()
+    if not args.no_wait and "kibana" in manager.by_name:
+        from stack.kibana import ensure_data_view
+
+        url = manager.published_url("kibana", "5601/tcp") or config.kibana.url
+        ensure_data_view(url, config.kibana.data_view)
+        print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
+    summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
+    print(f"stack {config.stack.name!r} is up: {summary}")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    config = _config(args)
+    result = _manager(config).down(volumes=args.volumes)
+    print(f"removed {len(result.containers)} container(s)"
+          + (f": {', '.join(result.containers)}" if result.containers else ""))
+    if args.volumes:
+        print(f"deleted {len(result.volumes)} data volume(s) and their data"
+              + (f": {', '.join(result.volumes)}" if result.volumes else ""))
+    else:
+        print("data volumes kept (`logtray stack down --volumes` deletes them)")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    statuses = _manager(config).status()
+    if args.json:
+        print(json.dumps({svc: st.to_json() for svc, st in statuses.items()}, indent=2))
+    else:
+        width = max((len(s) for s in statuses), default=0)
+        for svc, st in statuses.items():
+            extra = f"  ({st.detail})" if st.detail else ""
+            print(f"{svc:<{width}}  {st.describe()}{extra}")
+    return 0
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    config = _config(args)
+    out = sys.stdout.buffer
+    for chunk in _manager(config).logs(args.service, follow=args.follow, tail=args.tail):
+        out.write(chunk)
+        out.flush()
+    return 0
+
+
+def run_compose(args: argparse.Namespace) -> int:
+    from stack.compose import render
+    from stack.specs import resolve
+
+    config = _config(args)
+    print(render(config.stack.name, resolve(config.stack, config.listener)), end="")
+    return 0
