@@ -111,12 +111,32 @@ class TrayApp:
             daemon=True,
         )
         log.info("tray backend: %s", view.backend)
+        self._quit_on_signals()
         view.run(setup=worker.start)
         self.request_quit()
         worker.join(timeout=60)
         if started.done() and started.exception():
             raise started.exception()  # type: ignore[misc]
         return 0
+
+    def _quit_on_signals(self) -> None:
+        """SIGINT/SIGTERM quit cleanly; GTK's main loop runs in C, so ask GLib to watch them."""
+        if sys.platform.startswith("linux"):
+            try:
+                from gi.repository import GLib
+
+                def on_signal() -> bool:
+                    self.request_quit()
+                    return False
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, on_signal)
+                return
+            except (ImportError, AttributeError):
+                pass
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, lambda *_: self.request_quit())
 
     async def _run_headless(self) -> None:
         started: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -143,8 +163,11 @@ class TrayApp:
         started.set_result(None)
         assert self.service.listener is not None
         where = ", ".join(f"{h}:{p}" for h, p in self.service.listener.addresses)
-        print(f"logtray: listening on {where}; notifications: {self.service.notifier_name}",
-              file=sys.stderr, flush=True)
+        print(
+            f"logtray: listening on {where}; notifications: {self.service.notifier_name}",
+            file=sys.stderr,
+            flush=True,
+        )
         self._set(listening=where)
         self._refresh_alerts()
         watch = asyncio.create_task(self._watch_stack())
