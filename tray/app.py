@@ -195,7 +195,10 @@ class TrayApp:
     # -- state ------------------------------------------------------------------------------------
     def _set(self, **changes: Any) -> None:
         """Change the state (loop thread only) and redraw."""
+        previous = self.state
         self.state = dataclasses.replace(self.state, **changes)
+        if self.state.phase != previous.phase:
+            log.info("stack phase: %s", self.state.phase)
         self._show(self.state)
 
     def _alerts_changed(self) -> None:

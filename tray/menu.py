@@ -49,8 +49,12 @@ def build_menu(state: AppState) -> tuple[Entry, ...]:
 def _stack_entries(state: AppState) -> list[Entry]:
     profile = f" ({state.profile})"
     if state.phase == "unavailable":
-        reason = state.docker_problem or "Docker is unavailable"
-        return [Entry(f"Start stack{profile}: {reason}", enabled=False)]
+        # The first clause only ("Docker is not running"): the details belong to `doctor`.
+        reason = (state.docker_problem or "Docker is unavailable").split(" (")[0][:70]
+        return [
+            Entry(f"Start stack{profile}: {reason}", enabled=False),
+            Entry("Run `logtray doctor` for the fix", enabled=False),
+        ]
     entries: list[Entry] = []
     if state.phase in ("starting", "stopping"):
         entries.append(Entry(state.progress or f"{state.phase.capitalize()}…", enabled=False))

@@ -15,7 +15,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REQUIRED = ("Xvfb", "dbus-daemon", "dbus-monitor", "dunst", "dunstctl")
+REQUIRED = (
+    "Xvfb",
+    "dbus-daemon",
+    "dbus-monitor",
+    "dunst",
+    "dunstctl",
+    "trayer",
+    "xdotool",
+    "import",
+)
 
 
 def missing_tools() -> list[str]:
@@ -97,7 +106,23 @@ def _wait_bus_name(env: dict[str, str], name: str, timeout: float = 10.0) -> Non
     raise RuntimeError(f"{name} did not appear on the session bus")
 
 
-def start_desktop(root: Path, notification_server: bool = True) -> Desktop:
+def _wait_tray_host(env: dict[str, str], timeout: float = 10.0) -> None:
+    from Xlib import X, display
+
+    deadline = time.monotonic() + timeout
+    dpy = display.Display(env["DISPLAY"])
+    try:
+        atom = dpy.intern_atom("_NET_SYSTEM_TRAY_S0")
+        while time.monotonic() < deadline:
+            if dpy.get_selection_owner(atom) != X.NONE:
+                return
+            time.sleep(0.05)
+    finally:
+        dpy.close()
+    raise RuntimeError("trayer did not take the system tray selection")
+
+
+def start_desktop(root: Path, notification_server: bool = True, tray_host: bool = False) -> Desktop:
     root.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DBUS_", "DISPLAY"))}
     env.update(NO_AT_BRIDGE="1", XDG_RUNTIME_DIR=str(root))
@@ -195,6 +220,26 @@ def start_desktop(root: Path, notification_server: bool = True) -> Desktop:
             _wait_bus_name(env, "org.freedesktop.Notifications")
             # dbus-monitor must be listening before the first Notify.
             _wait_bus_name(env, "org.freedesktop.DBus")
+        if tray_host:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "trayer",
+                        "--edge",
+                        "bottom",
+                        "--align",
+                        "right",
+                        "--widthtype",
+                        "request",
+                        "--height",
+                        "32",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            _wait_tray_host(env)
     except BaseException:
         desktop.stop()
         raise
