@@ -18,7 +18,7 @@ from tests.support.processes import Running, logtray
 from tests.support.tray import TrayIcon
 from tray.icon import STATUS_COLOURS
 from tray.paths import history_file
-from tray.state import AppState, RecentAlert, ServiceView
+from tray.state import AppState, RecentAlert
 
 pytestmark = pytest.mark.desktop
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "tray"
@@ -69,7 +69,7 @@ def base_state(**changes):
 
 
 def test_icon_appears_menu_opens_and_open_kibana_opens_the_browser(desktop, tray):
-    app, icon, env, port = tray
+    _app, icon, _env, _port = tray
     icon.wait_colour(STATUS_COLOURS["stopped"], timeout=10)
     icon.image("icon-stopped")
     icon.open_menu()
@@ -81,7 +81,7 @@ def test_icon_appears_menu_opens_and_open_kibana_opens_the_browser(desktop, tray
 
 
 def test_recent_alert_opens_its_discover_link_and_badge_shows(desktop, tray):
-    app, icon, env, port = tray
+    _app, icon, env, port = tray
     logtray("send", "--port", port, "FOUND PROBLEM IN /app/orders.py:7", env=env)
     desktop.wait_for(lambda: desktop.notify_calls(), what="the notification")
     time.sleep(0.6)  # the tray redraws at most every 0.3 s
@@ -94,7 +94,7 @@ def test_recent_alert_opens_its_discover_link_and_badge_shows(desktop, tray):
 
 
 def test_snooze_holds_notifications_but_keeps_history(desktop, tray):
-    app, icon, env, port = tray
+    _app, icon, env, port = tray
     icon.choose(base_state(), lambda e: e.action == "snooze:900")
     icon.wait_colour(STATUS_COLOURS["snoozed"], timeout=10)
     icon.image("icon-snoozed")
@@ -111,7 +111,7 @@ def test_snooze_holds_notifications_but_keeps_history(desktop, tray):
 
 
 def test_start_at_login_writes_and_removes_the_autostart_entry(desktop, tray):
-    app, icon, env, port = tray
+    _app, icon, _env, _port = tray
     entry = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / "logtray.desktop"
     assert not entry.exists()
     icon.choose(base_state(), lambda e: e.action == "autostart.toggle")
@@ -128,7 +128,7 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(desktop, tray):
 def test_docker_unavailable_is_said_in_the_menu_and_quit_works(desktop, tray):
     from tray.menu import build_menu
 
-    app, icon, env, port = tray
+    app, icon, _env, _port = tray
     time.sleep(0.5)
     first = build_menu(base_state(docker_problem="Docker is not running"))[0]
     assert first.enabled is False and first.text.startswith("Start stack (full): ")
