@@ -78,7 +78,12 @@ class TrayApp:
     def __init__(self, config: Config, stack: StackLink | None = None) -> None:
         self.config = ensure_token(config)  # Riemann needs it; first run creates it
         self.stack = stack or StackLink(self.config)
-        self.state = AppState(profile=self.config.stack.profile, autostart=autostart.is_enabled())
+        self.state = AppState(
+            phase="unavailable",
+            docker_problem="checking Docker…",
+            profile=self.config.stack.profile,
+            autostart=autostart.is_enabled(),
+        )
         self._show: Callable[[AppState], None] = lambda state: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -197,8 +202,10 @@ class TrayApp:
         """Change the state (loop thread only) and redraw."""
         previous = self.state
         self.state = dataclasses.replace(self.state, **changes)
-        if self.state.phase != previous.phase:
-            log.info("stack phase: %s", self.state.phase)
+        state = self.state
+        if (state.phase, state.docker_problem) != (previous.phase, previous.docker_problem):
+            why = f" ({state.docker_problem})" if state.phase == "unavailable" else ""
+            log.info("stack phase: %s%s", state.phase, why)
         self._show(self.state)
 
     def _alerts_changed(self) -> None:
