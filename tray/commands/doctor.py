@@ -55,19 +55,21 @@ def check_display() -> Check:
 
 
 def check_tray_backend() -> Check:
-    if not sys.platform.startswith("linux"):
-        return Check("tray backend", True, "native")
-    try:
-        import gi  # noqa: F401
-    except ImportError:
+    from tray.traycheck import tray_problem
+
+    problem = tray_problem()
+    if problem:
         return Check(
-            "tray backend",
+            "tray",
             False,
-            "PyGObject (gi) is missing: the tray icon would have no menu",
-            "pip install 'logtray[gtk]' (needs libgirepository1.0-dev libcairo2-dev) or, on "
-            "Debian/Ubuntu, apt install python3-gi gir1.2-ayatanaappindicator3-0.1",
+            problem,
+            "see the README's Platforms section; without a tray logtray runs headless",
         )
-    return Check("tray backend", True, "PyGObject available (appindicator/gtk)")
+    return Check(
+        "tray",
+        True,
+        "a tray host and PyGObject are available" if sys.platform.startswith("linux") else "native",
+    )
 
 
 def check_notifications() -> Check:
