@@ -48,8 +48,11 @@ def write_config(path: Path, name: str) -> None:
     stack["ready_timeout_s"] = 60
     services = tomlkit.table()
     for svc, override in standin_services().items():
-        table = {k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in asdict(override).items() if v not in (None, {}, ())}
+        table = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(override).items()
+            if v not in (None, {}, ())
+        }
         services[svc] = table
     stack["services"] = services
     doc["stack"] = stack
@@ -89,21 +92,39 @@ def main() -> int:
     client = docker.from_env(timeout=120)
     build_standins(client)
     tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp / "state"),
-           "LOGTRAY_LISTENER_TOKEN": "bench-token"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "XDG_STATE_HOME": str(tmp / "state"),
+        "LOGTRAY_LISTENER_TOKEN": "bench-token",
+    }
     lt_env = {**env, "LOGTRAY_CONFIG": str(tmp / "lt.toml")}
     dc_env = {**env, "LOGTRAY_CONFIG": str(tmp / "dc.toml")}
     write_config(tmp / "lt.toml", LT_NAME)
     write_config(tmp / "dc.toml", DC_NAME)
     compose_file = tmp / "docker-compose.yml"
-    compose_file.write_text(subprocess.run(
-        [sys.executable, "-m", "tray", "stack", "compose"], env=dc_env, check=True,
-        capture_output=True, text=True).stdout)
+    compose_file.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "tray", "stack", "compose"],
+            env=dc_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     logtray = [sys.executable, "-m", "tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
-    results: dict[str, list[float]] = {k: [] for k in (
-        "logtray cold up", "logtray warm up", "logtray down",
-        "compose cold up", "compose warm up", "compose down")}
+    results: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "logtray cold up",
+            "logtray warm up",
+            "logtray down",
+            "compose cold up",
+            "compose warm up",
+            "compose down",
+        )
+    }
     try:
         for i in range(args.runs):
             results["logtray cold up"].append(run([*logtray, "up"], lt_env))
@@ -119,26 +140,36 @@ def main() -> int:
             results["compose down"].append(run([*compose, "down", "--volumes"], dc_env))
             print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
     finally:
-        subprocess.run([*compose, "down", "--volumes"], env=dc_env, capture_output=True,
-                       timeout=TIMEOUT_S)
-        subprocess.run([*logtray, "down", "--volumes"], env=lt_env, capture_output=True,
-                       timeout=TIMEOUT_S)
+        subprocess.run(
+            [*compose, "down", "--volumes"], env=dc_env, capture_output=True, timeout=TIMEOUT_S
+        )
+        subprocess.run(
+            [*logtray, "down", "--volumes"], env=lt_env, capture_output=True, timeout=TIMEOUT_S
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"| step (median of {args.runs}) | logtray | docker-compose 1.29 | target |")
     print("|---|---|---|---|")
     ratio = med["logtray cold up"] / med["compose cold up"]
-    print(f"| cold up to all healthy | {med['logtray cold up']:.2f} s | "
-          f"{med['compose cold up']:.2f} s | <= 0.8x compose: {ratio:.2f}x "
-          f"{'met' if ratio <= 0.8 else 'NOT met'} |")
-    print(f"| warm up (running stack) | {med['logtray warm up']:.2f} s | "
-          f"{med['compose warm up']:.2f} s | < 1 s: "
-          f"{'met' if med['logtray warm up'] < 1 else 'NOT met'} |")
-    print(f"| down | {med['logtray down']:.2f} s | {med['compose down']:.2f} s | < 3 s: "
-          f"{'met' if med['logtray down'] < 3 else 'NOT met'} |")
-    print("\nall runs (s): " + "; ".join(
-        f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in results.items()))
+    print(
+        f"| cold up to all healthy | {med['logtray cold up']:.2f} s | "
+        f"{med['compose cold up']:.2f} s | <= 0.8x compose: {ratio:.2f}x "
+        f"{'met' if ratio <= 0.8 else 'NOT met'} |"
+    )
+    print(
+        f"| warm up (running stack) | {med['logtray warm up']:.2f} s | "
+        f"{med['compose warm up']:.2f} s | < 1 s: "
+        f"{'met' if med['logtray warm up'] < 1 else 'NOT met'} |"
+    )
+    print(
+        f"| down | {med['logtray down']:.2f} s | {med['compose down']:.2f} s | < 3 s: "
+        f"{'met' if med['logtray down'] < 3 else 'NOT met'} |"
+    )
+    print(
+        "\nall runs (s): "
+        + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in results.items())
+    )
     return 0
 
 
