@@ -82,16 +82,26 @@ def wait_healthy(client: docker.DockerClient, name: str, count: int, t0: float) 
 
 def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp / "state"),
-           "LOGTRAY_LISTENER_TOKEN": "bench-token"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "XDG_STATE_HOME": str(tmp / "state"),
+        "LOGTRAY_LISTENER_TOKEN": "bench-token",
+    }
     lt_env = {**env, "LOGTRAY_CONFIG": str(tmp / "lt.toml")}
     dc_env = {**env, "LOGTRAY_CONFIG": str(tmp / "dc.toml")}
     write_config(tmp / "lt.toml", LT_NAME, interval)
     write_config(tmp / "dc.toml", DC_NAME, interval)
     compose_file = tmp / "docker-compose.yml"
-    compose_file.write_text(subprocess.run(
-        [sys.executable, "-m", "tray", "stack", "compose"], env=dc_env, check=True,
-        capture_output=True, text=True).stdout)
+    compose_file.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "tray", "stack", "compose"],
+            env=dc_env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     logtray = [sys.executable, "-m", "tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
     results: dict[str, list[float]] = {k: [] for k in (
@@ -117,10 +127,12 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
             results["compose down"].append(run([*compose, "down", "--volumes"], dc_env))
             print(f"interval {interval} s: run {i + 1}/{runs} done", file=sys.stderr)
     finally:
-        subprocess.run([*compose, "down", "--volumes"], env=dc_env, capture_output=True,
-                       timeout=TIMEOUT_S)
-        subprocess.run([*logtray, "down", "--volumes"], env=lt_env, capture_output=True,
-                       timeout=TIMEOUT_S)
+        subprocess.run(
+            [*compose, "down", "--volumes"], env=dc_env, capture_output=True, timeout=TIMEOUT_S
+        )
+        subprocess.run(
+            [*logtray, "down", "--volumes"], env=lt_env, capture_output=True, timeout=TIMEOUT_S
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
     med = {k: statistics.median(v) for k, v in results.items()}

@@ -12,7 +12,7 @@ from tray.logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tray.commands import config_cmd, stack_cmd
+    from tray.commands import config_cmd, doctor, listen, send, stack_cmd, tray_cmd
 
     parser = argparse.ArgumentParser(
         prog="logtray",
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"logtray {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (config_cmd, stack_cmd):
+    for module in (tray_cmd, listen, send, stack_cmd, doctor, config_cmd):
         module.add_parser(sub)
     return parser
 
@@ -31,6 +31,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(verbose=args.verbose)
     if args.command is None:
-        # Until the tray app exists, no arguments means: listen and notify.
-        args = parser.parse_args([*(argv or sys.argv[1:]), "listen"])
+        # No command: the tray app.
+        args = parser.parse_args([*(argv or sys.argv[1:]), "tray"])
     return run_guarded(lambda: int(args.run(args)))

@@ -74,6 +74,12 @@ class KibanaConfig:
 
 
 @dataclass(frozen=True)
+class TrayConfig:
+    # Quit stops the stack too (otherwise it keeps running for the next start).
+    stop_stack_on_quit: bool = False
+
+
+@dataclass(frozen=True)
 class ServiceOverride:
     """Per-service overrides of the stack's built-in specs; None/empty means 'keep the spec'."""
 
@@ -108,6 +114,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     kibana: KibanaConfig = field(default_factory=KibanaConfig)
+    tray: TrayConfig = field(default_factory=TrayConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     # Where the file layer came from (it may not exist yet).
     path: Path = field(default_factory=paths.config_file, compare=False)
@@ -118,6 +125,7 @@ SECTIONS: dict[str, type[Any]] = {
     "alerts": AlertsConfig,
     "notifier": NotifierConfig,
     "kibana": KibanaConfig,
+    "tray": TrayConfig,
     "stack": StackConfig,
 }
 
@@ -131,7 +139,7 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("listener", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("listener", "max_connections"): (lambda v: v >= 1, "an integer >= 1"),
     ("listener", "idle_timeout_s"): (lambda v: v > 0, "a number of seconds > 0"),
-    ("listener", "max_line_bytes"): (lambda v: 256 <= v, "an integer >= 256"),
+    ("listener", "max_line_bytes"): (lambda v: v >= 256, "an integer >= 256"),
     ("alerts", "cooldown_s"): (lambda v: v >= 0, "a number of seconds >= 0"),
     ("alerts", "update_interval_s"): (lambda v: v >= 0, "a number of seconds >= 0"),
     ("alerts", "storm_keys"): (lambda v: v >= 1, "an integer >= 1"),
@@ -228,9 +236,7 @@ def _coerce(value: Any, tp: Any, where: str, from_text: bool) -> Any:
         if not isinstance(value, Mapping):
             raise bad()
         value_type = get_args(tp)[1]
-        return {
-            str(k): _coerce(v, value_type, f"{where}.{k}", from_text) for k, v in value.items()
-        }
+        return {str(k): _coerce(v, value_type, f"{where}.{k}", from_text) for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise bad()
@@ -244,7 +250,9 @@ def _build(cls: Any, table: Mapping[str, Any], where: str, from_text: bool) -> A
     kwargs = {}
     for key, value in table.items():
         if key not in known:
-            log.warning("%s: unknown key %r ignored (known: %s)", where, key, ", ".join(sorted(known)))
+            log.warning(
+                "%s: unknown key %r ignored (known: %s)", where, key, ", ".join(sorted(known))
+            )
             continue
         kwargs[key] = _coerce(value, hints[key], f"{where}.{key}", from_text)
     return cls(**kwargs)
@@ -283,8 +291,9 @@ def _apply(config: Config, layer: Mapping[str, Any], where: str, from_text: bool
     changes = {}
     for section, table in layer.items():
         if section not in SECTIONS:
-            log.warning("%s: unknown section [%s] ignored (known: %s)", where, section,
-                        ", ".join(SECTIONS))
+            log.warning(
+                "%s: unknown section [%s] ignored (known: %s)", where, section, ", ".join(SECTIONS)
+            )
             continue
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: [{section}] must be a table", fix="see the README")
@@ -300,10 +309,10 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     for name, value in environ.items():
         if not name.startswith("LOGTRAY_") or name in ("LOGTRAY_CONFIG",):
             continue
-        rest = name[len("LOGTRAY_"):].lower()
+        rest = name[len("LOGTRAY_") :].lower()
         for section in SECTIONS:
             if rest.startswith(section + "_"):
-                layer.setdefault(section, {})[rest[len(section) + 1:]] = value
+                layer.setdefault(section, {})[rest[len(section) + 1 :]] = value
                 break
         else:
             log.warning("environment: unknown variable %s ignored", name)
@@ -342,7 +351,9 @@ def ensure_token(config: Config) -> Config:
     token = secrets.token_urlsafe(24)
     path = config.path
     try:
-        doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+        doc = (
+            tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+        )
         if "listener" not in doc:
             doc["listener"] = tomlkit.table()
         listener = doc["listener"]

@@ -29,8 +29,9 @@ SOCKET = "/var/run/docker.sock"
 
 def _ping() -> bool:
     try:
-        client = docker.DockerClient(base_url=os.environ.get("DOCKER_HOST") or f"unix://{SOCKET}",
-                                     timeout=5)
+        client = docker.DockerClient(
+            base_url=os.environ.get("DOCKER_HOST") or f"unix://{SOCKET}", timeout=5
+        )
         try:
             return bool(client.ping())
         finally:
@@ -44,8 +45,9 @@ def _start_dockerd() -> None:
     if os.environ.get("DOCKER_HOST") or os.geteuid() != 0 or not shutil.which("dockerd"):
         return
     with open("/tmp/dockerd.log", "ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                         start_new_session=True)
+        subprocess.Popen(
+            ["dockerd"], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     for _ in range(300):
         if _ping():
             return
@@ -112,8 +114,10 @@ def stack_name(docker_client: docker.DockerClient) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def local_registry(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
-                   ) -> Iterator[str]:
+def local_registry(
+    docker_client: docker.DockerClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
     """A Docker registry on 127.0.0.1 (Debian's docker-registry), so pulls can be tested
     without reaching any outside registry. The engine trusts 127.0.0.0/8 over plain HTTP."""
     binary = shutil.which("docker-registry")
@@ -131,9 +135,11 @@ def local_registry(docker_client: docker.DockerClient, tmp_path_factory: pytest.
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         for _ in range(100):
             try:

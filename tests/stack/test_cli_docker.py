@@ -42,8 +42,11 @@ image = "{DEMO_STANDIN_IMAGE}"
 """
 
 
-def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     full_env = {
         **os.environ,
         "LOGTRAY_CONFIG": str(tmp_path / "config.toml"),
@@ -53,8 +56,14 @@ def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
         "PYTHONPATH": str(ROOT),
         **(env or {}),
     }
-    return subprocess.run([sys.executable, "-m", "tray", *args], capture_output=True,
-                          text=True, env=full_env, timeout=120, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "tray", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        cwd=tmp_path,
+    )
 
 
 def test_compose_needs_no_engine(tmp_path: Path) -> None:
@@ -73,8 +82,9 @@ def test_daemon_absent_is_one_clear_sentence(tmp_path: Path) -> None:
 
 
 @pytest.mark.docker
-def test_up_status_logs_down(docker_client: docker.DockerClient, stack_name: str,
-                             tmp_path: Path) -> None:
+def test_up_status_logs_down(
+    docker_client: docker.DockerClient, stack_name: str, tmp_path: Path
+) -> None:
     (tmp_path / "config.toml").write_text(config_toml(stack_name))
     up = run(tmp_path, "stack", "up")
     assert up.returncode == 0, up.stderr + up.stdout
@@ -82,8 +92,10 @@ def test_up_status_logs_down(docker_client: docker.DockerClient, stack_name: str
 
     status = run(tmp_path, "stack", "status", "--json")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout) == {"kafka": {"state": "healthy"},
-                                         "demo": {"state": "running"}}
+    assert json.loads(status.stdout) == {
+        "kafka": {"state": "healthy"},
+        "demo": {"state": "running"},
+    }
 
     logs = run(tmp_path, "stack", "logs", "demo")
     assert "demo stand-in" in logs.stdout

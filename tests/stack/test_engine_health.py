@@ -29,8 +29,9 @@ from tray.errors import LogtrayError
 def write_context(root: Path, name: str, host: str) -> None:
     meta = root / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps(
-        {"Name": name, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": name, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}})
+    )
 
 
 def test_active_context_is_honoured(tmp_path: Path) -> None:
@@ -42,8 +43,9 @@ def test_active_context_is_honoured(tmp_path: Path) -> None:
     write_context(tmp_path, "colima", "unix:///Users/me/.colima/default/docker.sock")
     colima = engine.docker_host({**env, "DOCKER_CONTEXT": "colima"})
     assert colima.endswith("colima/default/docker.sock")
-    assert engine.docker_host({**env, "DOCKER_HOST": "tcp://127.0.0.1:2375"}) == \
-        "tcp://127.0.0.1:2375"
+    assert (
+        engine.docker_host({**env, "DOCKER_HOST": "tcp://127.0.0.1:2375"}) == "tcp://127.0.0.1:2375"
+    )
 
 
 def test_default_context_and_broken_files(tmp_path: Path) -> None:
@@ -98,8 +100,12 @@ def test_not_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_diagnose_vm_max_map_count() -> None:
-    lines = ["starting", "ERROR: [1] bootstrap checks failed", "max virtual memory areas "
-             "vm.max_map_count [65530] is too low, increase to at least [262144]"]
+    lines = [
+        "starting",
+        "ERROR: [1] bootstrap checks failed",
+        "max virtual memory areas "
+        "vm.max_map_count [65530] is too low, increase to at least [262144]",
+    ]
     hint = diagnose(lines)
     assert hint is not None and "sysctl -w vm.max_map_count=262144" in hint
     assert diagnose(["all good"]) is None
@@ -107,11 +113,16 @@ def test_diagnose_vm_max_map_count() -> None:
 
 
 def test_riemann_dead_consumer() -> None:
-    assert riemann_consumer_dead(["INFO Starting kafka consumer",
-                                  "ERROR riemann.kafka - Interrupted consumption"])
+    assert riemann_consumer_dead(
+        ["INFO Starting kafka consumer", "ERROR riemann.kafka - Interrupted consumption"]
+    )
     # A restart after the failure brings a fresh consumer.
-    assert not riemann_consumer_dead(["ERROR riemann.kafka - Interrupted consumption",
-                                      "INFO riemann.core - Hyperspace core online"])
+    assert not riemann_consumer_dead(
+        [
+            "ERROR riemann.kafka - Interrupted consumption",
+            "INFO riemann.core - Hyperspace core online",
+        ]
+    )
     assert not riemann_consumer_dead([])
 
 

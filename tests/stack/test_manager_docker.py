@@ -48,16 +48,24 @@ class Recorder:
         raise AssertionError(f"{service}: no such status in {self.events}")
 
 
-def make(client: docker.DockerClient, cfg: StackConfig, rec: Recorder | None = None,
-         ) -> StackManager:
-    return StackManager(client, cfg.name, resolve(cfg, LISTENER), pull=cfg.pull,
-                        ready_timeout_s=cfg.ready_timeout_s, on_status=rec)
+def make(
+    client: docker.DockerClient,
+    cfg: StackConfig,
+    rec: Recorder | None = None,
+) -> StackManager:
+    return StackManager(
+        client,
+        cfg.name,
+        resolve(cfg, LISTENER),
+        pull=cfg.pull,
+        ready_timeout_s=cfg.ready_timeout_s,
+        on_status=rec,
+    )
 
 
 def with_override(cfg: StackConfig, service: str, **changes: object) -> StackConfig:
     services = dict(cfg.services)
-    services[service] = dataclasses.replace(services.get(service, ServiceOverride()),
-                                            **changes)  # type: ignore[arg-type]
+    services[service] = dataclasses.replace(services.get(service, ServiceOverride()), **changes)  # type: ignore[arg-type]
     return dataclasses.replace(cfg, services=services)
 
 
@@ -89,7 +97,8 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     from tests.stack.standins import ES_HEALTH, http_command
 
     services["elasticsearch"] = dataclasses.replace(
-        es, command=http_command(9200, {"/_cluster/health": ES_HEALTH}, delay_s=1.5))
+        es, command=http_command(9200, {"/_cluster/health": ES_HEALTH}, delay_s=1.5)
+    )
     cfg = dataclasses.replace(cfg, services=services)
     rec = Recorder()
     manager = make(docker_client, cfg, rec)
@@ -100,8 +109,12 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     for svc in ("kafka", "elasticsearch", "riemann", "kibana"):
         docker_healthy(manager, svc)
     assert {s: st.state for s, st in manager.status().items()} == {
-        "kafka": "healthy", "elasticsearch": "healthy", "riemann": "healthy",
-        "kibana": "healthy", "demo": "running"}
+        "kafka": "healthy",
+        "elasticsearch": "healthy",
+        "riemann": "healthy",
+        "kibana": "healthy",
+        "demo": "running",
+    }
 
     # Ordering: no dependent was created before its dependencies were ready.
     def healthy(st: ServiceStatus) -> bool:
@@ -121,7 +134,8 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     # Everything is labelled, named by the stack, published on loopback only.
     containers = docker_client.containers.list(filters=stack_filter(stack_name))
     assert sorted(c.name for c in containers) == sorted(
-        f"{stack_name}-{s}" for s in ["kafka", "elasticsearch", "riemann", "kibana", "demo"])
+        f"{stack_name}-{s}" for s in ["kafka", "elasticsearch", "riemann", "kibana", "demo"]
+    )
     for c in containers:
         assert c.labels[LABEL_STACK] == stack_name
         assert c.labels[LABEL_HASH]
@@ -145,8 +159,9 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     again = make(docker_client, cfg).up()
     assert time.monotonic() - t0 < 1.0
     assert set(again.actions.values()) == {"adopted"}
-    assert {c.name: c.id for c in docker_client.containers.list(
-        filters=stack_filter(stack_name))} == ids
+    assert {
+        c.name: c.id for c in docker_client.containers.list(filters=stack_filter(stack_name))
+    } == ids
 
     # A changed spec recreates only that service.
     changed = with_override(cfg, "demo", env={"DEMO_MODE": "spiky"})
@@ -187,9 +202,11 @@ def test_lite_profile_and_stopped_container_is_started_again(docker_client, stac
 
 
 def test_never_healthy_fails_with_logs_and_leaves_nothing(docker_client, stack_name):
-    cfg = with_override(standin_stack(stack_name), "riemann",
-                        command=("sh", "-c", "echo riemann stand-in cannot start; "
-                                 "exec sleep 1000"))
+    cfg = with_override(
+        standin_stack(stack_name),
+        "riemann",
+        command=("sh", "-c", "echo riemann stand-in cannot start; exec sleep 1000"),
+    )
     cfg = dataclasses.replace(cfg, ready_timeout_s=2.0)
     t0 = time.monotonic()
     with pytest.raises(ServiceFailed) as info:
@@ -204,13 +221,21 @@ def test_never_healthy_fails_with_logs_and_leaves_nothing(docker_client, stack_n
 
 
 def test_unhealthy_container_fails_fast(docker_client, stack_name):
-    cfg = with_override(standin_stack(stack_name), "kibana",
-                        healthcheck=("CMD", "false"), healthcheck_interval_s=0.1)
+    cfg = with_override(
+        standin_stack(stack_name),
+        "kibana",
+        healthcheck=("CMD", "false"),
+        healthcheck_interval_s=0.1,
+    )
     cfg = dataclasses.replace(cfg, profile="full")
     services = resolve(cfg, LISTENER)
     # Few retries: Docker calls it unhealthy after 3 failed checks.
-    services = [dataclasses.replace(s, healthcheck=dataclasses.replace(s.healthcheck, retries=3))
-                if s.name == "kibana" and s.healthcheck else s for s in services]
+    services = [
+        dataclasses.replace(s, healthcheck=dataclasses.replace(s.healthcheck, retries=3))
+        if s.name == "kibana" and s.healthcheck
+        else s
+        for s in services
+    ]
     manager = StackManager(docker_client, stack_name, services, pull=False, ready_timeout_s=30)
     t0 = time.monotonic()
     with pytest.raises(ServiceFailed, match="kibana never became healthy"):
@@ -220,10 +245,17 @@ def test_unhealthy_container_fails_fast(docker_client, stack_name):
 
 
 def test_exit_while_starting_shows_last_log_lines(docker_client, stack_name):
-    cfg = with_override(standin_stack(stack_name), "elasticsearch",
-                        command=("sh", "-c", "echo 'max virtual memory areas "
-                                 "vm.max_map_count [65530] is too low, increase to at least "
-                                 "[262144]'; exit 78"))
+    cfg = with_override(
+        standin_stack(stack_name),
+        "elasticsearch",
+        command=(
+            "sh",
+            "-c",
+            "echo 'max virtual memory areas "
+            "vm.max_map_count [65530] is too low, increase to at least "
+            "[262144]'; exit 78",
+        ),
+    )
     with pytest.raises(ServiceFailed) as info:
         make(docker_client, cfg).up()
     text = str(info.value)
@@ -249,8 +281,7 @@ def test_port_taken_names_port_and_holder_and_removes_container(docker_client, s
 
 
 def test_missing_image_is_never_pulled_implicitly(docker_client, stack_name):
-    cfg = with_override(standin_stack(stack_name), "demo",
-                        image="logtray-test/not-here:0")
+    cfg = with_override(standin_stack(stack_name), "demo", image="logtray-test/not-here:0")
     with pytest.raises(StackError) as info:
         make(docker_client, cfg).up()
     assert "logtray-test/not-here:0" in info.value.message
@@ -262,7 +293,8 @@ def test_missing_image_is_never_pulled_implicitly(docker_client, stack_name):
 
 def test_builds_a_service_image_from_its_directory(docker_client, stack_name, tmp_path: Path):
     (tmp_path / "Dockerfile").write_text(
-        f"FROM {BUSYBOX_IMAGE}\nCMD [\"sh\", \"-c\", \"echo built; exec sleep 1000\"]\n")
+        f'FROM {BUSYBOX_IMAGE}\nCMD ["sh", "-c", "echo built; exec sleep 1000"]\n'
+    )
     tag = f"logtray-test/built-{stack_name}:1"
     spec = ServiceSpec(name="demo", image=tag, build=str(tmp_path))
     manager = StackManager(docker_client, stack_name, [spec], pull=False, ready_timeout_s=20)
@@ -313,24 +345,25 @@ def test_status_is_fed_by_the_events_stream(docker_client, stack_name):
                 time.sleep(0.02)
             assert watcher.get("demo").state == "absent"
             # An unrelated container without our label is not seen.
-            other = docker_client.containers.create(BUSYBOX_IMAGE, ["true"],
-                                                    labels={TEST_LABEL: "1"})
+            other = docker_client.containers.create(
+                BUSYBOX_IMAGE, ["true"], labels={TEST_LABEL: "1"}
+            )
             other.remove()
             assert all(svc in ("kafka", "demo") for _, svc, _ in rec.events)
         finally:
             docker_client.containers.list = real_list  # type: ignore[method-assign]
             docker_client.containers.get = real_get  # type: ignore[method-assign]
         assert calls == []
-        assert [st.state for _, svc, st in rec.events if svc == "demo"][-2:] == [
-            "exited", "absent"]
+        assert [st.state for _, svc, st in rec.events if svc == "demo"][-2:] == ["exited", "absent"]
     finally:
         watcher.close()
     manager.down(volumes=True)
 
 
 def test_foreign_container_with_our_name_is_not_touched(docker_client, stack_name):
-    foreign = docker_client.containers.create(BUSYBOX_IMAGE, ["true"],
-                                              name=f"{stack_name}-demo", labels={TEST_LABEL: "1"})
+    foreign = docker_client.containers.create(
+        BUSYBOX_IMAGE, ["true"], name=f"{stack_name}-demo", labels={TEST_LABEL: "1"}
+    )
     try:
         cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
         with pytest.raises(StackError, match="logtray did not create"):

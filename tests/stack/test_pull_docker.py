@@ -25,9 +25,11 @@ def push_fresh_image(client: docker.DockerClient, tag: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "blob").write_bytes(os.urandom(2 * 1024 * 1024))
         (Path(tmp) / "Dockerfile").write_text(
-            f"FROM {BUSYBOX_IMAGE}\nCOPY blob /blob\nCMD [\"sh\", \"-c\", \"exec sleep 1000\"]\n")
-        client.images.build(path=tmp, tag=tag, network_mode="none", rm=True, pull=False,
-                            labels={TEST_LABEL: "1"})
+            f'FROM {BUSYBOX_IMAGE}\nCOPY blob /blob\nCMD ["sh", "-c", "exec sleep 1000"]\n'
+        )
+        client.images.build(
+            path=tmp, tag=tag, network_mode="none", rm=True, pull=False, labels={TEST_LABEL: "1"}
+        )
     for line in client.images.push(tag, stream=True, decode=True):
         assert "error" not in line, line
     client.images.remove(tag, force=True)
@@ -38,8 +40,14 @@ def test_missing_image_is_pulled_with_progress(docker_client, stack_name, local_
     push_fresh_image(docker_client, tag)
     seen: list[ServiceStatus] = []
     spec = ServiceSpec(name="demo", image=tag)
-    manager = StackManager(docker_client, stack_name, [spec], pull=True, ready_timeout_s=20,
-                           on_status=lambda svc, st: seen.append(st))
+    manager = StackManager(
+        docker_client,
+        stack_name,
+        [spec],
+        pull=True,
+        ready_timeout_s=20,
+        on_status=lambda svc, st: seen.append(st),
+    )
     try:
         assert manager.up().actions == {"demo": "created"}
         pulling = [st.percent for st in seen if st.state == "pulling"]
@@ -57,14 +65,22 @@ def test_missing_image_is_pulled_with_progress(docker_client, stack_name, local_
             docker_client.images.remove(tag, force=True)
 
 
-def test_image_missing_from_the_registry_fails_clearly(docker_client, stack_name,
-                                                       local_registry):
+def test_image_missing_from_the_registry_fails_clearly(docker_client, stack_name, local_registry):
     tag = f"{local_registry}/logtray-test/never-pushed:1"
-    manager = StackManager(docker_client, stack_name, [ServiceSpec(name="demo", image=tag)],
-                           pull=True, ready_timeout_s=20)
+    manager = StackManager(
+        docker_client,
+        stack_name,
+        [ServiceSpec(name="demo", image=tag)],
+        pull=True,
+        ready_timeout_s=20,
+    )
     with pytest.raises(StackError) as info:
         manager.up()
     assert f"cannot pull {tag}" in info.value.message
     assert info.value.fix is not None and "docker load" in info.value.fix
-    assert docker_client.containers.list(all=True, filters={"label": [
-        f"io.logtray.stack={stack_name}"]}) == []
+    assert (
+        docker_client.containers.list(
+            all=True, filters={"label": [f"io.logtray.stack={stack_name}"]}
+        )
+        == []
+    )

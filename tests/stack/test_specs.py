@@ -37,8 +37,9 @@ def test_profiles() -> None:
 def test_disable_and_enable_per_service() -> None:
     cfg = StackConfig(services={"riemann": ServiceOverride(enabled=False)})
     assert "riemann" not in names(cfg)
-    lite_plus = StackConfig(profile="lite",
-                            services={"elasticsearch": ServiceOverride(enabled=True)})
+    lite_plus = StackConfig(
+        profile="lite", services={"elasticsearch": ServiceOverride(enabled=True)}
+    )
     assert names(lite_plus) == ["kafka", "elasticsearch", "demo"]
 
 
@@ -50,10 +51,19 @@ def test_disabled_dependency_is_dropped_from_dependents() -> None:
 
 
 def test_overrides_apply() -> None:
-    cfg = StackConfig(services={"kafka": ServiceOverride(
-        image="my/kafka:1", env={"EXTRA": "1", "KAFKA_NODE_ID": "7"}, ports={"9094": 19094},
-        healthcheck=("/bin/check", "--fast"), healthcheck_interval_s=0.5, mem_limit="2g",
-        command=("run",))})
+    cfg = StackConfig(
+        services={
+            "kafka": ServiceOverride(
+                image="my/kafka:1",
+                env={"EXTRA": "1", "KAFKA_NODE_ID": "7"},
+                ports={"9094": 19094},
+                healthcheck=("/bin/check", "--fast"),
+                healthcheck_interval_s=0.5,
+                mem_limit="2g",
+                command=("run",),
+            )
+        }
+    )
     kafka = resolve(cfg, LISTENER)[0]
     assert kafka.image == "my/kafka:1"
     assert kafka.env["EXTRA"] == "1" and kafka.env["KAFKA_NODE_ID"] == "7"
@@ -113,17 +123,28 @@ def test_spec_hash_is_stable_and_sensitive() -> None:
 
 def test_start_layers() -> None:
     assert start_layers(resolve(StackConfig(), LISTENER)) == [
-        ["kafka", "elasticsearch"], ["riemann", "kibana", "demo"]]
+        ["kafka", "elasticsearch"],
+        ["riemann", "kibana", "demo"],
+    ]
     specs = list(builtin_specs(LISTENER).values())
-    cyclic = [dataclasses.replace(s, depends_on=("riemann",)) if s.name == "kafka" else s
-              for s in specs]
+    cyclic = [
+        dataclasses.replace(s, depends_on=("riemann",)) if s.name == "kafka" else s for s in specs
+    ]
     with pytest.raises(LogtrayError, match="cycle"):
         start_layers(cyclic)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("512m", 512 * 1024**2), ("1g", 1024**3), ("1.5G", int(1.5 * 1024**3)), ("100", 100),
-    ("64k", 65536), ("2gb", 2 * 1024**3)])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("512m", 512 * 1024**2),
+        ("1g", 1024**3),
+        ("1.5G", int(1.5 * 1024**3)),
+        ("100", 100),
+        ("64k", 65536),
+        ("2gb", 2 * 1024**3),
+    ],
+)
 def test_parse_mem(text: str, value: int) -> None:
     assert parse_mem(text) == value
 
@@ -140,7 +161,8 @@ def test_overrides_load_from_the_toml_config(tmp_path: Path) -> None:
         '[stack.services.kafka]\nimage = "local/kafka:1"\nports = { "9094" = 19094 }\n'
         'healthcheck = ["CMD", "true"]\nhealthcheck_interval_s = 1.5\n'
         'command = ["broker"]\n'
-        '[stack.services.elasticsearch]\nenabled = true\nmem_limit = "2g"\n')
+        '[stack.services.elasticsearch]\nenabled = true\nmem_limit = "2g"\n'
+    )
     cfg = load_config(path=path, environ={})
     assert cfg.stack.name == "mystack" and cfg.stack.pull is False
     specs = {s.name: s for s in resolve(cfg.stack, cfg.listener)}
@@ -167,8 +189,13 @@ def test_compose_output_is_valid_for_docker_compose(tmp_path: Path) -> None:
     path = tmp_path / "docker-compose.yml"
     path.write_text(render("logtray", resolve(cfg, LISTENER)))
     env = {"LOGTRAY_LISTENER_TOKEN": "t", "PATH": "/usr/bin"}
-    out = subprocess.run(["docker-compose", "-f", str(path), "config"], capture_output=True,
-                         text=True, timeout=60, env=env)
+    out = subprocess.run(
+        ["docker-compose", "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     assert "condition: service_healthy" in out.stdout
     assert "127.0.0.1" in out.stdout

@@ -84,14 +84,31 @@ def test_pull_progress_all_layers_exist() -> None:
     assert p.percent == 100.0
 
 
-messages = st.lists(st.fixed_dictionaries({
-    "status": st.sampled_from(["Pulling fs layer", "Downloading", "Download complete",
-                               "Pull complete", "Already exists", "Waiting", "Extracting"]),
-    "id": st.sampled_from(["a", "b", "c", "d"]),
-    "progressDetail": st.fixed_dictionaries({
-        "current": st.integers(min_value=0, max_value=10**9),
-        "total": st.integers(min_value=1, max_value=10**9)}),
-}), max_size=60)
+messages = st.lists(
+    st.fixed_dictionaries(
+        {
+            "status": st.sampled_from(
+                [
+                    "Pulling fs layer",
+                    "Downloading",
+                    "Download complete",
+                    "Pull complete",
+                    "Already exists",
+                    "Waiting",
+                    "Extracting",
+                ]
+            ),
+            "id": st.sampled_from(["a", "b", "c", "d"]),
+            "progressDetail": st.fixed_dictionaries(
+                {
+                    "current": st.integers(min_value=0, max_value=10**9),
+                    "total": st.integers(min_value=1, max_value=10**9),
+                }
+            ),
+        }
+    ),
+    max_size=60,
+)
 
 
 @given(messages)

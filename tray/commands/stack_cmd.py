@@ -16,12 +16,18 @@ def add_parser(sub: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="pull/build what is missing, start in order, wait healthy")
     up.add_argument("--profile", choices=("full", "lite"), help="which services (default: config)")
-    up.add_argument("--no-wait", action="store_true",
-                    help="start in dependency order without waiting for readiness")
+    up.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start in dependency order without waiting for readiness",
+    )
     up.set_defaults(run=run_up)
     down = actions.add_parser("down", help="stop and remove the containers (data is kept)")
-    down.add_argument("--volumes", action="store_true",
-                      help="also delete the data volumes (Kafka and Elasticsearch data)")
+    down.add_argument(
+        "--volumes",
+        action="store_true",
+        help="also delete the data volumes (Kafka and Elasticsearch data)",
+    )
     down.set_defaults(run=run_down)
     status = actions.add_parser("status", help="per-service status")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -48,8 +54,14 @@ def _manager(config: Config, **kwargs: Any) -> Any:
     from stack.specs import resolve
 
     specs = resolve(config.stack, config.listener)
-    return StackManager(connect(), config.stack.name, specs, pull=config.stack.pull,
-                        ready_timeout_s=config.stack.ready_timeout_s, **kwargs)
+    return StackManager(
+        connect(),
+        config.stack.name,
+        specs,
+        pull=config.stack.pull,
+        ready_timeout_s=config.stack.ready_timeout_s,
+        **kwargs,
+    )
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -124,11 +136,15 @@ def run_up(args: argparse.Namespace) -> int:
 def run_down(args: argparse.Namespace) -> int:
     config = _config(args)
     result = _manager(config).down(volumes=args.volumes)
-    print(f"removed {len(result.containers)} container(s)"
-          + (f": {', '.join(result.containers)}" if result.containers else ""))
+    print(
+        f"removed {len(result.containers)} container(s)"
+        + (f": {', '.join(result.containers)}" if result.containers else "")
+    )
     if args.volumes:
-        print(f"deleted {len(result.volumes)} data volume(s) and their data"
-              + (f": {', '.join(result.volumes)}" if result.volumes else ""))
+        print(
+            f"deleted {len(result.volumes)} data volume(s) and their data"
+            + (f": {', '.join(result.volumes)}" if result.volumes else "")
+        )
     else:
         print("data volumes kept (`logtray stack down --volumes` deletes them)")
     return 0

@@ -1,0 +1,119 @@
+"""The real `logtray` command: listen, send, config, doctor, and the error boundary."""
+
+import json
+import socket
+import subprocess
+import threading
+
+from tests.conftest import free_port
+from tests.support.processes import LOGTRAY, Running, logtray
+from tray.paths import config_file, history_file
+
+
+def test_version():
+    result = logtray("--version")
+    assert result.returncode == 0 and result.stdout.startswith("logtray ")
+
+
+def test_listen_console_receives_two_senders_at_once_and_keeps_history():
+    port = str(free_port())
+    listener = Running("listen", "--notifier", "console", "--port", port, "--host", "127.0.0.1")
+    try:
+        listener.wait_stderr("listening on 127.0.0.1:" + port)
+        senders = [
+            ["send", "--port", port, "FOUND PROBLEM IN /app/a.py:12"],
+            [
+                "send",
+                "--port",
+                port,
+                "--json",
+                '{"pathname": "/app/b.py", "count": 31, "window_s": 10}',
+            ],
+        ]
+        threads = [threading.Thread(target=logtray, args=args) for args in senders]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        shown = {n["title"]: n for n in listener.json_lines(2)}
+        assert set(shown) == {"Problem in a.py:12", "b.py: 31 errors in 10 s"}
+        assert shown["b.py: 31 errors in 10 s"]["url"].startswith(
+            "http://127.0.0.1:5601/app/discover#/"
+        )
+    finally:
+        assert listener.stop() == 0
+    entries = [json.loads(line) for line in history_file().read_text().splitlines()]
+    assert {e["pathname"] for e in entries} == {"/app/a.py", "/app/b.py"}
+    assert all("token" not in e for e in entries)
+    # the token was generated on first run and kept in the config file
+    assert "token = " in config_file().read_text()
+
+
+def test_original_netcat_style_sender_works():
+    port = free_port()
+    listener = Running(
+        "listen", "--notifier", "console", "--port", str(port), "--host", "127.0.0.1"
+    )
+    try:
+        listener.wait_stderr("listening on")
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"FOUND PROBLEM IN /app/c.py:3")  # no newline, then close
+        [notice] = listener.json_lines(1)
+        assert notice["title"] == "Problem in c.py:3"
+    finally:
+        listener.stop()
+
+
+def test_taken_port_is_one_sentence_not_a_traceback():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        result = logtray("listen", "--notifier", "console", "--port", port, "--host", "127.0.0.1")
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "fix:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_config_value_names_the_file_and_key():
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("[listener]\nport = 0.5\n")
+    result = logtray("listen")
+    assert result.returncode == 1
+    assert str(path) in result.stderr and "[listener] port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_send_without_a_listener_says_how_to_start_one():
+    result = logtray("send", "--port", str(free_port()), "hello")
+    assert result.returncode == 1
+    assert "nothing is listening" in result.stderr and "logtray listen" in result.stderr
+
+
+def test_send_rejects_bad_json():
+    result = logtray("send", "--json", "[1,2]")
+    assert result.returncode == 1 and "must be a JSON object" in result.stderr
+
+
+def test_config_path_and_show_hide_the_token():
+    assert logtray("config", "path").stdout.strip() == str(config_file())
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('[listener]\ntoken = "s3cret"\n')
+    shown = logtray("config", "show").stdout
+    assert "port = 10000" in shown and "s3cret" not in shown
+
+
+def test_doctor_prints_a_fix_for_each_failure():
+    env = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
+    }
+    result = subprocess.run(
+        [LOGTRAY, "doctor"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "FAIL  display" in result.stdout
+    assert "FAIL  notifications" in result.stdout
+    assert result.stdout.count("fix:") >= 2
+    assert result.returncode == 1

@@ -1,0 +1,100 @@
+import logging
+import stat
+
+import pytest
+
+from tray.config import ConfigError, ensure_token, load_config, to_toml
+from tray.paths import config_file
+
+
+def write(text):
+    path = config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file():
+    config = load_config(environ={})
+    assert config.listener.port == 10000
+    assert config.listener.hosts == ()
+    assert config.notifier.backend == "auto"
+
+
+def test_layers_file_then_env_then_flags():
+    write("[listener]\nport = 11000\nmax_connections = 9\n[alerts]\ncooldown_s = 30\n")
+    env = {"LOGTRAY_LISTENER_PORT": "12000", "LOGTRAY_LISTENER_HOSTS": "127.0.0.1, ::1"}
+    config = load_config(flags={"listener": {"port": 13000}}, environ=env)
+    assert config.listener.port == 13000
+    assert config.listener.max_connections == 9
+    assert config.listener.hosts == ("127.0.0.1", "::1")
+    assert config.alerts.cooldown_s == 30.0
+    assert load_config(environ=env).listener.port == 12000
+
+
+def test_bad_value_names_file_key_and_expected_form():
+    path = write('[listener]\nport = "ten thousand"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={})
+    assert str(path) in info.value.message
+    assert "[listener] port" in info.value.message
+    assert "expected an integer" in info.value.message
+
+
+def test_out_of_range_and_bad_choice():
+    write("[listener]\nport = 70000\n")
+    with pytest.raises(ConfigError, match="from 1 to 65535"):
+        load_config(environ={})
+    write('[notifier]\nbackend = "growl"\n')
+    with pytest.raises(ConfigError, match="one of 'auto', 'desktop', 'plyer', 'console'"):
+        load_config(environ={})
+
+
+def test_env_value_errors_name_the_environment():
+    with pytest.raises(ConfigError, match="environment"):
+        load_config(environ={"LOGTRAY_ALERTS_COOLDOWN_S": "soon"})
+
+
+def test_broken_toml_names_the_file():
+    path = write("[listener\n")
+    with pytest.raises(ConfigError, match="is not valid TOML") as info:
+        load_config(environ={})
+    assert str(path) in info.value.message
+
+
+def test_unknown_keys_warn(caplog):
+    write("[listener]\nprot = 1\n[colours]\nx = 1\n")
+    with caplog.at_level(logging.WARNING):
+        load_config(environ={"LOGTRAY_NOPE": "1"})
+    text = caplog.text
+    assert "unknown key [listener] prot" in text
+    assert "unknown section [colours]" in text
+    assert "LOGTRAY_NOPE" in text
+
+
+def test_stack_service_overrides_are_typed():
+    write(
+        '[stack.services.kafka]\nimage = "local/kafka:test"\nports = {"9094" = 19094}\n'
+        'enabled = false\nhealthcheck = ["CMD", "true"]\n'
+    )
+    kafka = load_config(environ={}).stack.services["kafka"]
+    assert kafka.image == "local/kafka:test"
+    assert kafka.ports == {"9094": 19094}
+    assert kafka.enabled is False
+    assert kafka.healthcheck == ("CMD", "true")
+    write('[stack.services.kafka]\nports = {"9094" = "high"}\n')
+    with pytest.raises(ConfigError, match=r"ports.9094"):
+        load_config(environ={})
+
+
+def test_token_is_generated_once_kept_private_and_hidden_from_show():
+    write("# my settings\n[alerts]\ncooldown_s = 30\n")
+    config = ensure_token(load_config(environ={}))
+    assert len(config.listener.token) >= 24
+    again = load_config(environ={})
+    assert again.listener.token == config.listener.token
+    assert ensure_token(again).listener.token == config.listener.token
+    text = config_file().read_text()
+    assert "# my settings" in text and "cooldown_s = 30" in text
+    assert stat.S_IMODE(config_file().stat().st_mode) == 0o600
+    assert config.listener.token not in to_toml(again)

@@ -1,0 +1,170 @@
+"""Real notifications: `logtray listen` talking to dunst on a private D-Bus session bus."""
+
+import os
+import time
+
+import pytest
+
+from tests.conftest import free_port, need
+from tests.support.desktop import missing_tools, start_desktop
+from tests.support.processes import Running, logtray
+
+pytestmark = pytest.mark.desktop
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory):
+    missing = missing_tools()
+    need(not missing, f"desktop test tools missing: {', '.join(missing)} (see .ci/run)")
+    session = start_desktop(tmp_path_factory.mktemp("desktop"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def desktop_env(desktop):
+    desktop.reset()
+    keep = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER", "NO_AT_BRIDGE", "XDG_RUNTIME_DIR")
+    env = {**os.environ, **{k: desktop.env[k] for k in keep}}
+    before = len(desktop.notify_calls())
+    yield env, before
+
+
+def start_listener(env, *extra):
+    port = str(free_port())
+    proc = Running("listen", "--port", port, "--host", "127.0.0.1", *extra, env=env)
+    proc.wait_stderr("listening on")
+    return proc, port
+
+
+def test_original_line_and_json_alert_become_notifications_with_an_action(desktop, desktop_env):
+    env, before = desktop_env
+    listener, port = start_listener(env, "--notifier", "desktop")
+    try:
+        assert "notifications: desktop" in listener.wait_stderr("listening on")
+        logtray("send", "--port", port, "FOUND PROBLEM IN /app/a.py:12", env=env)
+        logtray(
+            "send",
+            "--port",
+            port,
+            "--json",
+            '{"pathname": "/app/b.py", "count": 31, "window_s": 10, "threshold": 25}',
+            env=env,
+        )
+        calls = desktop.wait_for(
+            lambda: (c := desktop.notify_calls()[before:]) and len(c) >= 2 and c,
+            what="two Notify calls",
+        )
+    finally:
+        listener.stop()
+    by_title = {c["title"]: c for c in calls}
+    assert set(by_title) == {"Problem in a.py:12", "b.py: 31 errors in 10 s"}
+    assert by_title["b.py: 31 errors in 10 s"]["app"] == "logtray"
+    assert "/app/b.py" in by_title["b.py: 31 errors in 10 s"]["body"]
+    assert "threshold 25" in by_title["b.py: 31 errors in 10 s"]["body"]
+    for call in calls:
+        assert "Open in Kibana" in call["strings"]  # the action's label
+        assert "default" in call["strings"]  # a click on the body is an action too
+    assert "Currently displayed: 2" in desktop.dunstctl("count")
+
+
+def test_coalesced_alerts_replace_one_notification(desktop, desktop_env):
+    env, before = desktop_env
+    env = {**env, "LOGTRAY_ALERTS_UPDATE_INTERVAL_S": "0"}
+    closes_before = desktop.close_calls()
+    listener, port = start_listener(env, "--notifier", "desktop")
+    try:
+        for count in (30, 40, 50):
+            logtray(
+                "send",
+                "--port",
+                port,
+                "--json",
+                f'{{"pathname": "/app/pay.py", "count": {count}, "window_s": 10}}',
+                env=env,
+            )
+            desktop.wait_for(
+                lambda c=count: any(
+                    x["title"] == f"pay.py: {c} errors in 10 s"
+                    for x in desktop.notify_calls()[before:]
+                ),
+                what=f"notification for {count}",
+            )
+    finally:
+        listener.stop()
+    calls = desktop.notify_calls()[before:]
+    assert [c["title"] for c in calls] == [f"pay.py: {n} errors in 10 s" for n in (30, 40, 50)]
+    assert "3 alerts since" in calls[-1]["body"]
+    assert desktop.close_calls() - closes_before == 2
+    desktop.wait_for(
+        lambda: "Currently displayed: 1" in desktop.dunstctl("count"),
+        what="one notification on screen",
+    )
+
+
+def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_env):
+    env, before = desktop_env
+    listener, port = start_listener(env, "--notifier", "desktop")
+    try:
+        logtray("send", "--port", port, "FOUND PROBLEM IN /app/orders.py:7", env=env)
+        desktop.wait_for(lambda: len(desktop.notify_calls()) > before, what="Notify")
+        time.sleep(0.2)  # let dunst map the notification before choosing from its menu
+        desktop.invoke_action("Open in Kibana")
+        opened = desktop.wait_for(
+            lambda: desktop.browser_log.read_text().strip(), what="the browser to be called"
+        )
+        assert opened.startswith("http://127.0.0.1:5601/app/discover#/?_g=(time:(from:")
+        assert "pathname:%22/app/orders.py%22" in opened
+
+        # dunst keeps a notification on screen after a context-menu action; clear the screen
+        # so that position 0 is the new one.
+        desktop.reset()
+        logtray("send", "--port", port, "FOUND PROBLEM IN /app/users.py:9", env=env)
+        desktop.wait_for(lambda: len(desktop.notify_calls()) > before + 1, what="second Notify")
+        time.sleep(0.2)
+        desktop.dunstctl("action", "0")  # a click on the newest notification
+        clicked = desktop.wait_for(
+            lambda: desktop.browser_log.read_text().strip(), what="the browser after a click"
+        )
+        assert "pathname:%22/app/users.py%22" in clicked
+    finally:
+        listener.stop()
+
+
+def test_without_a_notification_server_it_says_so_and_prints(tmp_path):
+    missing = missing_tools()
+    need(not missing, f"desktop test tools missing: {', '.join(missing)}")
+    bare = start_desktop(tmp_path / "bare", notification_server=False)
+    try:
+        env = {
+            **os.environ,
+            "DISPLAY": bare.env["DISPLAY"],
+            "DBUS_SESSION_BUS_ADDRESS": bare.env["DBUS_SESSION_BUS_ADDRESS"],
+        }
+        listener, port = start_listener(env)
+        try:
+            assert "notifications: console" in listener.wait_stderr("listening on")
+            assert any("no notification server" in line for line in listener.stderr_lines)
+            logtray("send", "--port", port, "still delivered", env=env)
+            [notice] = listener.json_lines(1)
+            assert notice["body"] == "still delivered"
+        finally:
+            listener.stop()
+    finally:
+        bare.stop()
+
+
+def test_plyer_fallback_reaches_the_notification_server(desktop, desktop_env):
+    env, before = desktop_env
+    listener, port = start_listener(env, "--notifier", "plyer")
+    try:
+        assert "notifications: plyer" in listener.wait_stderr("listening on")
+        logtray("send", "--port", port, "FOUND PROBLEM IN /app/legacy.py:5", env=env)
+        [call] = desktop.wait_for(
+            lambda: desktop.notify_calls()[before:], what="a Notify call from plyer"
+        )
+    finally:
+        listener.stop()
+    assert call["title"] == "Problem in legacy.py:5"
+    # plyer has no actions: the Kibana link is in the text instead
+    assert "/app/discover#/" in str(call["body"])

@@ -1,0 +1,53 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tray.framing import LineFramer
+
+
+def frame(chunks, max_bytes=65536):
+    framer = LineFramer(max_bytes)
+    out = []
+    for chunk in chunks:
+        out += framer.feed(chunk)
+    return out + framer.close(), framer.oversized
+
+
+def test_lines_crlf_and_unterminated_tail():
+    messages, _ = frame([b"a\r\nb\n", b"c"])
+    assert messages == [b"a", b"b", b"c"]
+
+
+def test_oversized_line_is_discarded_up_to_the_next_newline():
+    messages, oversized = frame([b"x" * 50, b"y" * 60, b"z\nok\n"], max_bytes=100)
+    assert messages == [b"ok"]
+    assert oversized == 1
+
+
+def test_oversized_unterminated_tail_is_not_delivered_on_close():
+    messages, oversized = frame([b"x" * 200], max_bytes=100)
+    assert messages == [] and oversized == 1
+
+
+def test_buffer_never_exceeds_the_limit():
+    framer = LineFramer(100)
+    for _ in range(1000):
+        framer.feed(b"x" * 99)
+        assert len(framer._buffer) <= 100
+
+
+lines = st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20)
+
+
+@given(lines, st.data())
+def test_chunking_never_changes_the_messages(messages, data):
+    stream = b"".join(m + b"\n" for m in messages)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    got, _ = frame(chunks)
+    assert got == [m.removesuffix(b"\r") for m in messages]
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30))
+def test_arbitrary_bytes_never_break_the_framer(chunks):
+    got, _ = frame(chunks, max_bytes=256)
+    assert all(len(m) <= 256 for m in got)

@@ -1,0 +1,34 @@
+from urllib.parse import unquote
+
+import prison
+
+from tray.alert import Alert
+from tray.config import KibanaConfig
+from tray.kibana import discover_url, kql_quote
+
+
+def decode(url):
+    base, fragment = url.split("#/?", 1)
+    parts = dict(part.split("=", 1) for part in fragment.split("&"))
+    return base, prison.loads(unquote(parts["_g"])), prison.loads(unquote(parts["_a"]))
+
+
+def test_discover_url_filters_pathname_level_and_time():
+    alert = Alert(pathname='/app/we"ird path.py', level="error")
+    base, g, a = decode(discover_url(KibanaConfig(), alert, at=1_700_000_000))
+    assert base == "http://127.0.0.1:5601/app/discover"
+    assert g == {"time": {"from": "2023-11-14T21:58:20.000Z", "to": "2023-11-14T22:18:20.000Z"}}
+    assert a["dataSource"] == {"dataViewId": "program-logs", "type": "dataView"}
+    assert a["query"] == {
+        "language": "kuery",
+        "query": 'pathname:"/app/we\\"ird path.py" and level:"error"',
+    }
+
+
+def test_summary_link_has_no_pathname_filter():
+    _, _, a = decode(discover_url(KibanaConfig(url="http://k:1/"), None, at=0))
+    assert a["query"]["query"] == 'level:"error"'
+
+
+def test_kql_quote_escapes_backslashes():
+    assert kql_quote("C:\\app\\a.py") == '"C:\\\\app\\\\a.py"'

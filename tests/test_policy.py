@@ -1,0 +1,114 @@
+from tray.alert import Alert
+from tray.config import AlertsConfig
+from tray.policy import SNOOZE_SUMMARY_KEY, STORM_KEY, AlertPolicy
+
+
+def link(alert, at):
+    return f"kibana/{alert.pathname if alert else '*'}@{at:g}"
+
+
+def make(**overrides):
+    config = AlertsConfig(
+        **{
+            "cooldown_s": 60,
+            "update_interval_s": 5,
+            "storm_keys": 3,
+            "storm_window_s": 10,
+            **overrides,
+        }
+    )
+    return AlertPolicy(config, link)
+
+
+def spike(path, count=30):
+    return Alert(pathname=path, count=count, window_s=10, threshold=25)
+
+
+def test_first_alert_pops_with_a_kibana_link():
+    [notice] = make().on_alert(spike("/app/a.py"), now=100)
+    assert notice.title == "a.py: 30 errors in 10 s"
+    assert notice.url == "kibana//app/a.py@100"
+    assert not notice.replaces and notice.count == 1
+
+
+def test_repeats_within_cooldown_update_one_notification_at_most_every_interval():
+    policy = make()
+    policy.on_alert(spike("/app/a.py"), now=100)
+    assert policy.on_alert(spike("/app/a.py", 40), now=101) == []  # merged, update pending
+    assert policy.next_wakeup() == 105
+    assert policy.tick(104) == []
+    [update] = policy.tick(105)
+    assert update.replaces and update.count == 2
+    assert update.title == "a.py: 40 errors in 10 s"
+    [update] = policy.on_alert(spike("/app/a.py", 50), now=111)
+    assert update.replaces and update.count == 3
+
+
+def test_after_the_cooldown_a_repeat_pops_again():
+    policy = make()
+    policy.on_alert(spike("/app/a.py"), now=100)
+    [notice] = policy.on_alert(spike("/app/a.py"), now=161)
+    assert not notice.replaces and notice.count == 1
+
+
+def test_key_falls_back_to_title():
+    policy = make()
+    policy.on_alert(Alert(title="disk full"), now=0)
+    [update] = policy.on_alert(Alert(title="disk full"), now=6)
+    assert update.replaces
+
+
+def test_storm_of_new_keys_becomes_one_summary():
+    policy = make(storm_keys=3)
+    notices = []
+    for i in range(50):
+        notices += policy.on_alert(spike(f"/app/f{i}.py"), now=100 + i * 0.01)
+    singles = [n for n in notices if n.key != STORM_KEY]
+    storms = [n for n in notices if n.key == STORM_KEY]
+    assert len(singles) == 3
+    assert len(storms) == 1 and not storms[0].replaces
+    [update] = [n for n in policy.tick(105.5) if n.key == STORM_KEY]
+    assert update.replaces and update.title == "Alert storm: 47 more sources failing"
+    # calm for a window: the storm ends and a new key pops on its own again
+    policy.tick(120)
+    [single] = policy.on_alert(spike("/app/new.py"), now=121)
+    assert single.key == "/app/new.py"
+
+
+def test_snooze_records_nothing_shown_then_one_summary():
+    policy = make()
+    policy.snooze(until=1000, now=100)
+    for i in range(4):
+        assert policy.on_alert(spike(f"/app/f{i % 2}.py"), now=200 + i) == []
+    assert policy.next_wakeup() == 1000
+    [summary] = policy.tick(1000)
+    assert summary.key == SNOOZE_SUMMARY_KEY
+    assert summary.title == "While snoozed: 4 alerts from 2 sources"
+    assert "f0.py ×2" in summary.body
+    assert not policy.quiet
+
+
+def test_resume_ends_snooze_early_and_dnd_holds_until_turned_off():
+    policy = make()
+    policy.snooze(until=1000, now=0)
+    policy.on_alert(spike("/app/a.py"), now=1)
+    [summary] = policy.resume(now=2)
+    assert summary.count == 1
+    assert policy.set_do_not_disturb(True, now=3) == []
+    assert policy.on_alert(spike("/app/b.py"), now=4) == []
+    [summary] = policy.set_do_not_disturb(False, now=5)
+    assert summary.count == 1
+
+
+def test_snooze_without_alerts_ends_silently():
+    policy = make()
+    policy.snooze(until=10, now=0)
+    assert policy.tick(10) == []
+
+
+def test_old_keys_are_forgotten():
+    policy = make()
+    for i in range(3):
+        policy.on_alert(Alert(message=f"unique {i}"), now=i)
+    policy.tick(1000)
+    assert policy._keys == {}

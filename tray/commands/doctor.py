@@ -1,0 +1,133 @@
+"""`logtray doctor`: check what logtray needs on this machine; print the fix for each failure."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from tray.config import Config, ConfigError, load_config
+from tray.notifiers.select import NOTIFICATION_SERVER_FIX
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "doctor", help="check display, tray, notifications, Docker, port, config"
+    )
+    parser.set_defaults(run=run)
+
+
+def check_config() -> tuple[Check, Config | None]:
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        return Check("config", False, exc.message, exc.fix or ""), None
+    where = config.path if config.path.exists() else f"{config.path} (not created yet: defaults)"
+    return Check("config", True, str(where)), config
+
+
+def check_display() -> Check:
+    if not sys.platform.startswith("linux"):
+        return Check("display", True, sys.platform)
+    display = os.environ.get("WAYLAND_DISPLAY") or os.environ.get("DISPLAY")
+    if not display:
+        return Check(
+            "display",
+            False,
+            "no DISPLAY or WAYLAND_DISPLAY: no graphical session",
+            "run logtray inside your desktop session; headless, use `logtray listen "
+            "--notifier console`",
+        )
+    return Check("display", True, display)
+
+
+def check_tray_backend() -> Check:
+    from tray.traycheck import tray_problem
+
+    problem = tray_problem()
+    if problem:
+        return Check(
+            "tray",
+            False,
+            problem,
+            "see the README's Platforms section; without a tray logtray runs headless",
+        )
+    return Check(
+        "tray",
+        True,
+        "a tray host and PyGObject are available" if sys.platform.startswith("linux") else "native",
+    )
+
+
+def check_notifications() -> Check:
+    if not sys.platform.startswith("linux"):
+        return Check("notifications", True, "native (desktop-notifier)")
+    from tray.notifiers.linux_server import notification_server_problem
+
+    problem = asyncio.run(notification_server_problem())
+    if problem:
+        return Check("notifications", False, problem, NOTIFICATION_SERVER_FIX)
+    return Check("notifications", True, "a notification server is on the session bus")
+
+
+def check_docker() -> Check:
+    from stack.reachability import docker_problem
+
+    problem, detail = docker_problem()
+    if problem:
+        return Check("docker", False, problem, detail)
+    return Check("docker", True, detail)
+
+
+def check_port(config: Config) -> Check:
+    port = config.listener.port
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                from tray.listener import _port_holder
+
+                holder = _port_holder(port)
+                return Check(
+                    "listener port",
+                    False,
+                    f"127.0.0.1:{port} is taken" + (f" by {holder}" if holder else ""),
+                    "if that is a running logtray, all is well; otherwise stop it or set "
+                    "[listener] port",
+                )
+            return Check("listener port", False, f"cannot bind 127.0.0.1:{port}: {exc}")
+    return Check("listener port", True, f"127.0.0.1:{port} is free")
+
+
+def run_checks() -> list[Check]:
+    config_check, config = check_config()
+    checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
+    checks.append(check_docker())
+    if config:
+        checks.append(check_port(config))
+    return checks
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = run_checks()
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"      fix: {check.fix}")
+    failed = sum(not c.ok for c in checks)
+    print(f"\n{len(checks) - failed} ok, {failed} to fix")
+    return 1 if failed else 0

@@ -1,0 +1,81 @@
+"""The alert service: listener -> router (history, policy, notifier), as one lifecycle.
+
+The headless `logtray listen` runs it alone; the tray app runs it beside the stack manager.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import webbrowser
+from collections.abc import Callable
+
+from tray import paths
+from tray.alert import Alert
+from tray.config import Config
+from tray.history import AlertHistory
+from tray.hosts import default_hosts
+from tray.kibana import discover_url
+from tray.listener import AlertListener
+from tray.notifiers import Notifier
+from tray.notifiers.select import select_notifier
+from tray.policy import AlertPolicy
+from tray.router import AlertRouter
+
+log = logging.getLogger(__name__)
+
+
+def _link(config: Config, alert: Alert | None, at: float) -> str | None:
+    return discover_url(config.kibana, alert, at)
+
+
+class AlertService:
+    def __init__(
+        self,
+        config: Config,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.time,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._notifier = notifier
+        self._clock = clock
+        self._on_change = on_change
+        self.router: AlertRouter | None = None
+        self.listener: AlertListener | None = None
+
+    async def start(self, listen: bool = True) -> None:
+        config = self.config
+        notifier = self._notifier or await select_notifier(config.notifier.backend, webbrowser.open)
+        try:
+            history = AlertHistory(paths.history_file(), config.alerts.history_size)
+        except OSError as exc:
+            from tray.errors import LogtrayError
+
+            raise LogtrayError(
+                f"cannot open the alert history {paths.history_file()}: {exc.strerror}",
+                fix="make the user data directory writable",
+            ) from None
+        policy = AlertPolicy(config.alerts, functools.partial(_link, config))
+        self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
+        self.router.start()
+        if listen:
+            self.listener = AlertListener(config.listener, self.router.accept)
+            hosts, optional = default_hosts(config.listener.hosts)
+            try:
+                await self.listener.start(hosts, optional)
+            except BaseException:
+                await self.router.aclose()
+                raise
+
+    @property
+    def notifier_name(self) -> str:
+        return self.router.notifier.name if self.router else "none"
+
+    async def stop(self) -> None:
+        if self.listener:
+            await self.listener.stop()
+        if self.router:
+            await self.router.aclose()
+            self.router.history.close()

@@ -1,0 +1,107 @@
+"""The app's view of the stack: stack.manager behind a few blocking calls that speak in
+ServiceViews (so the app and the menu stay free of Docker types).
+
+Every method blocks (Docker calls); the app runs them through asyncio.to_thread. Callbacks
+come from Docker's event thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tray.config import Config
+from tray.errors import LogtrayError
+from tray.state import ServiceView
+
+OnServices = Callable[[tuple[ServiceView, ...]], None]
+
+
+class StackLink:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._manager: Any = None
+        self._watcher: Any = None
+        self._lock = threading.Lock()
+
+    def connect(self) -> str | None:
+        """None when Docker answers; otherwise the sentence to show in the menu."""
+        from stack.engine import connect
+        from stack.manager import StackManager
+        from stack.specs import resolve
+
+        try:
+            client = connect()
+        except LogtrayError as exc:
+            return exc.message
+        stack = self.config.stack
+        specs = resolve(stack, self.config.listener)
+        self._manager = StackManager(
+            client, stack.name, specs, pull=stack.pull, ready_timeout_s=stack.ready_timeout_s
+        )
+        return None
+
+    def _views(self, statuses: dict[str, Any]) -> tuple[ServiceView, ...]:
+        order = [spec.name for spec in self._manager.specs]
+        return tuple(
+            ServiceView(name, statuses[name].state, statuses[name].describe())
+            for name in order
+            if name in statuses
+        )
+
+    def status(self) -> tuple[ServiceView, ...]:
+        if self._manager is None:
+            return ()
+        return self._views(self._manager.status())
+
+    def watch(self, on_change: OnServices) -> None:
+        """Start following Docker events (returns at once; stops on close())."""
+        if self._manager is None:
+            return
+        holder: dict[str, Any] = {}
+
+        def changed(service: str, status: Any) -> None:
+            watcher = holder.get("watcher")
+            if watcher is not None:
+                on_change(self._views(watcher.snapshot()))
+
+        with self._lock:
+            self._watcher = self._manager.watch(changed)
+            holder["watcher"] = self._watcher
+
+    def up(self, on_change: OnServices) -> None:
+        if self._manager is None:
+            raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
+        from stack.status import ABSENT
+
+        statuses: dict[str, Any] = {spec.name: ABSENT for spec in self._manager.specs}
+        lock = threading.Lock()
+
+        def changed(service: str, status: Any) -> None:
+            with lock:
+                statuses[service] = status
+                snapshot = dict(statuses)
+            on_change(self._views(snapshot))
+
+        self._manager.on_status = changed
+        try:
+            self._manager.up(wait=True)
+        finally:
+            self._manager.on_status = None
+
+    def down(self) -> None:
+        if self._manager is not None:
+            self._manager.down(volumes=False)
+
+    def logs(self, service: str, lines: int = 1000) -> str:
+        if self._manager is None:
+            raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
+        chunks = self._manager.logs(service, follow=False, tail=lines)
+        return b"".join(chunks).decode("utf-8", errors="replace")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None

@@ -1,0 +1,100 @@
+"""The one app state the tray shows: the icon and the menu are pure functions of it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+# What the stack as a whole is doing, as the icon shows it.
+Phase = Literal["unavailable", "stopped", "starting", "healthy", "degraded", "stopping"]
+IconKind = Literal["stopped", "starting", "healthy", "degraded", "snoozed"]
+
+BAD_SERVICE_STATES = frozenset({"unhealthy", "exited"})
+GOOD_SERVICE_STATES = frozenset({"healthy", "running"})
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    name: str
+    state: str  # absent | pulling | starting | running | healthy | unhealthy | exited
+    text: str  # e.g. "pulling 42%", "exited (1)"
+
+
+@dataclass(frozen=True)
+class RecentAlert:
+    received: float
+    title: str
+    count: int
+    url: str | None
+
+
+@dataclass(frozen=True)
+class AppState:
+    phase: Phase = "stopped"
+    profile: str = "full"
+    services: tuple[ServiceView, ...] = ()
+    docker_problem: str | None = None  # why Start is disabled
+    progress: str | None = None  # "pulling kafka 42%", "starting kibana"
+    last_error: str | None = None
+    recent: tuple[RecentAlert, ...] = ()
+    unseen: int = 0
+    alerts_today: int = 0
+    snoozed_until: float | None = None
+    do_not_disturb: bool = False
+    autostart: bool = False
+    listening: str = ""  # "127.0.0.1:10000"
+    notices: tuple[str, ...] = field(default_factory=tuple)  # problems shown atop the menu
+
+
+def phase_from_services(services: tuple[ServiceView, ...], busy: bool) -> Phase:
+    """Healthy when all run; degraded when any failed; starting while we are bringing it up."""
+    if busy:
+        return "starting"
+    present = [s for s in services if s.state != "absent"]
+    if not present:
+        return "stopped"
+    if any(s.state in BAD_SERVICE_STATES for s in present):
+        return "degraded"
+    if len(present) == len(services) and all(s.state in GOOD_SERVICE_STATES for s in present):
+        return "healthy"
+    if all(s.state in GOOD_SERVICE_STATES for s in present):
+        return "degraded"  # some services are missing
+    return "starting"
+
+
+def icon_kind(state: AppState) -> IconKind:
+    if state.do_not_disturb or state.snoozed_until is not None:
+        return "snoozed"
+    if state.phase in ("starting", "stopping"):
+        return "starting"
+    if state.phase == "healthy":
+        return "healthy"
+    if state.phase == "degraded":
+        return "degraded"
+    return "stopped"
+
+
+def tooltip(state: AppState, now: float | None = None) -> str:
+    """One line: '5/5 healthy · 3 alerts today'."""
+    parts = []
+    if state.phase == "unavailable":
+        parts.append("Docker unavailable")
+    elif state.services:
+        good = sum(s.state in GOOD_SERVICE_STATES for s in state.services)
+        if state.phase in ("starting", "stopping") and state.progress:
+            parts.append(state.progress)
+        elif state.phase == "stopped":
+            parts.append("stack stopped")
+        else:
+            parts.append(f"{good}/{len(state.services)} healthy")
+    else:
+        parts.append("stack stopped")
+    noun = "alert" if state.alerts_today == 1 else "alerts"
+    parts.append(f"{state.alerts_today} {noun} today")
+    if state.do_not_disturb:
+        parts.append("do not disturb")
+    elif state.snoozed_until is not None:
+        until = time.strftime("%H:%M", time.localtime(state.snoozed_until))
+        parts.append(f"snoozed until {until}")
+    return "logtray: " + " · ".join(parts)
