@@ -48,8 +48,11 @@ def write_config(path: Path, name: str, interval_s: float) -> None:
     stack["ready_timeout_s"] = 60
     services = tomlkit.table()
     for svc, override in standin_services(interval_s=interval_s).items():
-        table = {k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in asdict(override).items() if v not in (None, {}, ())}
+        table = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(override).items()
+            if v not in (None, {}, ())
+        }
         services[svc] = table
     stack["services"] = services
     doc["stack"] = stack
@@ -104,9 +107,18 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
     )
     logtray = [sys.executable, "-m", "tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
-    results: dict[str, list[float]] = {k: [] for k in (
-        "logtray cold up", "logtray cold up, Docker says healthy", "logtray warm up",
-        "logtray down", "compose cold up", "compose warm up", "compose down")}
+    results: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "logtray cold up",
+            "logtray cold up, Docker says healthy",
+            "logtray warm up",
+            "logtray down",
+            "compose cold up",
+            "compose warm up",
+            "compose down",
+        )
+    }
     try:
         for i in range(runs):
             t0 = time.perf_counter()
@@ -114,7 +126,8 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
             # logtray returns when every healthcheck test passed (it runs them right away);
             # Docker's own status follows at its next interval: measured too, for fairness.
             results["logtray cold up, Docker says healthy"].append(
-                wait_healthy(client, LT_NAME, 5, t0))
+                wait_healthy(client, LT_NAME, 5, t0)
+            )
             results["logtray warm up"].append(run([*logtray, "up"], lt_env))
             results["logtray down"].append(run([*logtray, "down", "--volumes"], lt_env))
 
@@ -141,26 +154,41 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
     print(f"\n### Healthcheck interval {interval:g} s (median of {runs})\n")
     print("| step | logtray | docker-compose 1.29 | target |")
     print("|---|---|---|---|")
-    print(f"| cold up, until `up` returns (all ready) | {med['logtray cold up']:.2f} s | "
-          f"{med['compose cold up']:.2f} s | <= 0.8x: {cold:.2f}x "
-          f"{'met' if cold <= 0.8 else 'NOT met'} |")
-    print(f"| cold up, until Docker reports all healthy | "
-          f"{med['logtray cold up, Docker says healthy']:.2f} s | "
-          f"{med['compose cold up']:.2f} s | {cold_docker:.2f}x |")
-    print(f"| warm up (running stack) | {med['logtray warm up']:.2f} s | "
-          f"{med['compose warm up']:.2f} s | < 1 s: "
-          f"{'met' if med['logtray warm up'] < 1 else 'NOT met'} |")
-    print(f"| down | {med['logtray down']:.2f} s | {med['compose down']:.2f} s | < 3 s: "
-          f"{'met' if med['logtray down'] < 3 else 'NOT met'} |")
-    print("\nall runs (s): " + "; ".join(
-        f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in results.items()))
+    print(
+        f"| cold up, until `up` returns (all ready) | {med['logtray cold up']:.2f} s | "
+        f"{med['compose cold up']:.2f} s | <= 0.8x: {cold:.2f}x "
+        f"{'met' if cold <= 0.8 else 'NOT met'} |"
+    )
+    print(
+        f"| cold up, until Docker reports all healthy | "
+        f"{med['logtray cold up, Docker says healthy']:.2f} s | "
+        f"{med['compose cold up']:.2f} s | {cold_docker:.2f}x |"
+    )
+    print(
+        f"| warm up (running stack) | {med['logtray warm up']:.2f} s | "
+        f"{med['compose warm up']:.2f} s | < 1 s: "
+        f"{'met' if med['logtray warm up'] < 1 else 'NOT met'} |"
+    )
+    print(
+        f"| down | {med['logtray down']:.2f} s | {med['compose down']:.2f} s | < 3 s: "
+        f"{'met' if med['logtray down'] < 3 else 'NOT met'} |"
+    )
+    print(
+        "\nall runs (s): "
+        + "; ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in results.items())
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--intervals", type=float, nargs="+", default=[0.25, 2.0],
-                        help="healthcheck intervals to run with (s); 2-3 s is the real stack's")
+    parser.add_argument(
+        "--intervals",
+        type=float,
+        nargs="+",
+        default=[0.25, 2.0],
+        help="healthcheck intervals to run with (s); 2-3 s is the real stack's",
+    )
     args = parser.parse_args()
     if not shutil.which("docker-compose"):
         raise SystemExit("docker-compose not found: apt-get install docker-compose")

@@ -77,8 +77,11 @@ def _ours(labels: dict[str, str] | None) -> bool:
 
 
 def _leftovers(client: docker.DockerClient) -> list[str]:
-    out = [f"container {c.name}" for c in client.containers.list(all=True, ignore_removed=True)
-           if _ours(c.labels)]
+    out = [
+        f"container {c.name}"
+        for c in client.containers.list(all=True, ignore_removed=True)
+        if _ours(c.labels)
+    ]
     out += [f"network {n.name}" for n in client.networks.list() if _ours(n.attrs.get("Labels"))]
     out += [f"volume {v.name}" for v in client.volumes.list() if _ours(v.attrs.get("Labels"))]
     return out

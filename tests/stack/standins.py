@@ -157,8 +157,10 @@ ES_HEALTH = '{"status":"yellow"}'
 INTERVAL = 0.25
 
 
-def standin_services(es_delay_s: float = 0.0, interval_s: float = INTERVAL,
-                     ) -> dict[str, ServiceOverride]:
+def standin_services(
+    es_delay_s: float = 0.0,
+    interval_s: float = INTERVAL,
+) -> dict[str, ServiceOverride]:
     """Overrides turning the full stack into 5 fast local stand-ins, with healthchecks and the
     same dependencies and readiness probes as the real one. Host ports are any free port."""
     http_hc = ("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:{port}{path}")

@@ -105,7 +105,8 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
 
     result = manager.up()
     assert result.actions == dict.fromkeys(
-        ["kafka", "elasticsearch", "riemann", "kibana", "demo"], "created")
+        ["kafka", "elasticsearch", "riemann", "kibana", "demo"], "created"
+    )
     for svc in ("kafka", "elasticsearch", "riemann", "kibana"):
         docker_healthy(manager, svc)
     assert {s: st.state for s, st in manager.status().items()} == {
@@ -396,8 +397,10 @@ def test_dead_riemann_consumer_is_reported_and_restarted(docker_client, stack_na
 
     serve = http_command(5555, {"/ok": "ok"})[2]
     # The first run logs what Riemann logs when its Kafka consumer dies; a restart does not.
-    once = ("mkdir -p /tmp && { [ -e /tmp/ran ] || { touch /tmp/ran; "
-            "echo 'ERROR [riemann.kafka] Interrupted consumption'; }; } && ")
+    once = (
+        "mkdir -p /tmp && { [ -e /tmp/ran ] || { touch /tmp/ran; "
+        "echo 'ERROR [riemann.kafka] Interrupted consumption'; }; } && "
+    )
     cfg = with_override(standin_stack(stack_name), "riemann", command=("sh", "-c", once + serve))
     manager = make(docker_client, cfg)
     manager.up()

@@ -95,12 +95,14 @@ def test_clojure_reads_every_form() -> None:
 def _have_clojure_libs() -> bool:
     jars = Path("/usr/share/java")
     return bool(shutil.which("clojure")) and all(
-        (jars / f"{name}.jar").exists() for name in ("cheshire", "clj-http", "tools.logging"))
+        (jars / f"{name}.jar").exists() for name in ("cheshire", "clj-http", "tools.logging")
+    )
 
 
-@pytest.mark.skipif(not _have_clojure_libs(),
-                    reason="needs clojure, libcheshire-clojure, libclj-http-clojure, "
-                           "libtools-logging-clojure")
+@pytest.mark.skipif(
+    not _have_clojure_libs(),
+    reason="needs clojure, libcheshire-clojure, libclj-http-clojure, libtools-logging-clojure",
+)
 def test_outputs_and_helpers_run(tmp_path: Path) -> None:
     """The config's own code, run by Clojure with Riemann stubbed: alert line over TCP with
     the token, an ES _bulk request without mapping types, every field kept."""
@@ -146,8 +148,9 @@ def test_outputs_and_helpers_run(tmp_path: Path) -> None:
         "WINDOW_S": "10",
     }
     try:
-        out = subprocess.run(["clojure", str(HARNESS)], capture_output=True, text=True,
-                             env=env, timeout=120)
+        out = subprocess.run(
+            ["clojure", str(HARNESS)], capture_output=True, text=True, env=env, timeout=120
+        )
         acceptor.join(timeout=5)
     finally:
         es.shutdown()
@@ -155,7 +158,7 @@ def test_outputs_and_helpers_run(tmp_path: Path) -> None:
         listener.close()
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULTS "))
-    res = json.loads(line[len("RESULTS "):])
+    res = json.loads(line[len("RESULTS ") :])
 
     assert res["error"] == [True, True, True, False, False]
     assert res["index"] == "program-logs-2025.11.24"
