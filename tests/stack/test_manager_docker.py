@@ -419,3 +419,21 @@ def test_not_enough_memory_is_refused_before_anything_is_created(docker_client, 
         make(docker_client, cfg).up()
     assert info.value.fix is not None and "--profile lite" in info.value.fix
     assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_no_wait_starts_everything_in_order_without_waiting(docker_client, stack_name):
+    # Elasticsearch's stand-in would take 3 s to answer; --no-wait does not wait for it.
+    from tests.stack.standins import ES_HEALTH, http_command
+
+    cfg = with_override(
+        standin_stack(stack_name),
+        "elasticsearch",
+        command=http_command(9200, {"/_cluster/health": ES_HEALTH}, delay_s=3),
+    )
+    manager = make(docker_client, cfg)
+    t0 = time.monotonic()
+    result = manager.up(wait=False)
+    assert time.monotonic() - t0 < 3
+    assert set(result.actions.values()) == {"created"}
+    assert len(owned(docker_client, stack_name)["containers"]) == 5
+    manager.down(volumes=True)
