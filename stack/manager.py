@@ -341,11 +341,22 @@ class StackManager:
             if wait:
                 self._wait_ready(spec, container, watcher)
 
+        def bring_up_or_abort(spec: ServiceSpec) -> None:
+            try:
+                bring_up(spec)
+            except _DependencyFailed:
+                raise
+            except BaseException:
+                # Fail fast: wake every other wait; nothing more will be started.
+                failure.set()
+                watcher.abort()
+                raise
+
         # One thread per service: each waits only on its own dependencies.
         with ThreadPoolExecutor(max_workers=max(1, len(self.specs))) as pool:
             for layer in start_layers(self.specs):
                 for name in layer:
-                    futures[name] = pool.submit(bring_up, self.by_name[name])
+                    futures[name] = pool.submit(bring_up_or_abort, self.by_name[name])
             errors: list[BaseException] = []
             for name in [n for layer in start_layers(self.specs) for n in layer]:
                 try:
@@ -535,6 +546,8 @@ class StackManager:
             st = watcher.wait(spec.name, self.ready_timeout_s)
         finally:
             done.set()
+        if watcher.aborted and st.state not in READY_STATES:
+            raise _DependencyFailed("another service failed")
         if st.state not in READY_STATES:
             self._fail(spec, container, st)
         if spec.readiness is None:
@@ -548,6 +561,8 @@ class StackManager:
             st = watcher.get(spec.name)
             if st.state not in READY_STATES:
                 self._fail(spec, container, st)
+            if watcher.aborted:
+                raise _DependencyFailed("another service failed")
             time.sleep(0.2)
         self._fail(spec, container, watcher.get(spec.name), seen)
 

@@ -61,6 +61,7 @@ class StatusWatcher:
         }
         self._stream = client.events(decode=True, filters=filters)
         self._closed = False
+        self._aborted = False
         for c in client.containers.list(all=True, filters=stack_filter(stack_name),
                                         ignore_removed=True):
             svc = c.labels.get(LABEL_SERVICE)
@@ -90,7 +91,7 @@ class StatusWatcher:
         with self._cond:
             while not settled():
                 left = deadline - time.monotonic()
-                if left <= 0 or self._closed:
+                if left <= 0 or self._closed or self._aborted:
                     break
                 self._cond.wait(left)
             return self._status.get(service, ABSENT)
@@ -170,6 +171,16 @@ class StatusWatcher:
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
+
+    def abort(self) -> None:
+        """Wake every `wait` now: the operation waiting has failed elsewhere."""
+        with self._cond:
+            self._aborted = True
+            self._cond.notify_all()
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
 
     def close(self) -> None:
         self._closed = True

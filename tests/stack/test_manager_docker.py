@@ -437,3 +437,21 @@ def test_no_wait_starts_everything_in_order_without_waiting(docker_client, stack
     assert set(result.actions.values()) == {"created"}
     assert len(owned(docker_client, stack_name)["containers"]) == 5
     manager.down(volumes=True)
+
+
+def test_one_failure_stops_the_other_waits(docker_client, stack_name):
+    # Kafka exits at once while Elasticsearch would need 20 s: up fails now, about Kafka.
+    from tests.stack.standins import ES_HEALTH, http_command
+
+    cfg = with_override(
+        standin_stack(stack_name),
+        "elasticsearch",
+        command=http_command(9200, {"/_cluster/health": ES_HEALTH}, delay_s=20),
+    )
+    cfg = with_override(cfg, "kafka", command=("topic", "no-such-command"))
+    t0 = time.monotonic()
+    with pytest.raises(ServiceFailed) as info:
+        make(docker_client, cfg).up()
+    assert time.monotonic() - t0 < 12
+    assert info.value.service == "kafka" and "exited with code" in info.value.message
+    assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
