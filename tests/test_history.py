@@ -36,3 +36,11 @@ def test_clear(tmp_path):
     history.append({"n": 2})
     history.close()
     assert AlertHistory(tmp_path / "h.jsonl").recent() == [{"n": 2}]
+
+
+def test_values_orjson_cannot_write_are_still_kept(tmp_path):
+    history = AlertHistory(tmp_path / "h.jsonl")
+    history.append({"n": 2**70, "obj": object()})
+    history.close()
+    [entry] = AlertHistory(tmp_path / "h.jsonl").recent()
+    assert entry["n"] == 2**70

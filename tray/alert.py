@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any
 
+import orjson
+
 KNOWN_FIELDS = (
     "title",
     "message",
@@ -203,8 +205,8 @@ def parse_message(text: str) -> Alert:
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
-            obj = json.loads(stripped)
-        except ValueError:
+            obj = orjson.loads(stripped)
+        except orjson.JSONDecodeError:  # also NaN and integers beyond 64 bits: kept as text
             obj = None
         if isinstance(obj, dict):
             return from_json_object(obj)

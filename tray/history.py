@@ -15,6 +15,8 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 
@@ -47,7 +49,10 @@ class AlertHistory:
             log.warning("%s: skipped %d unreadable line(s)", self.path, bad)
 
     def append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            line = orjson.dumps(entry).decode() + "\n"
+        except TypeError:  # a value orjson cannot write (e.g. a huge int): never lose the alert
+            line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         self._lines.append(line)
         self._file.write(line)
         self._lines_in_file += 1

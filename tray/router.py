@@ -2,7 +2,8 @@
 
 Runs on the asyncio loop. Every accepted alert is written to the history first (so nothing is
 lost, snoozed or not); the policy decides what to show; notices go to the notifier one at a
-time, in order, through a queue (so an update never overtakes the notice it replaces).
+time per key, in order (so an update never overtakes the notice it replaces), while notices
+for different keys go out side by side (one slow D-Bus round trip does not hold up the rest).
 """
 
 from __future__ import annotations
@@ -36,9 +37,8 @@ class AlertRouter:
         self.notifier = notifier
         self._clock = clock
         self._on_change = on_change
-        # (notice, perf_counter when its message was read, when it was handled)
-        self._queue: asyncio.Queue[tuple[Notice, float, float]] = asyncio.Queue()
-        self._worker: asyncio.Task[None] | None = None
+        # The latest show() per notice key: the next one for that key waits for it.
+        self._showing: dict[str, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._flush_pending = False
@@ -50,14 +50,13 @@ class AlertRouter:
         self.handling_latencies: deque[float] = deque(maxlen=100_000)
 
     def start(self) -> None:
-        self._worker = asyncio.get_running_loop().create_task(self._run_notifier())
+        """Nothing to start: notices are shown as they come (kept for the lifecycle's sake)."""
 
     async def aclose(self) -> None:
         if self._timer:
             self._timer.cancel()
-        await self._queue.join()
-        if self._worker:
-            self._worker.cancel()
+        while self._showing:
+            await asyncio.gather(*self._showing.values(), return_exceptions=True)
         self.history.flush()
         await self.notifier.aclose()
 
@@ -74,7 +73,7 @@ class AlertRouter:
         self._schedule_flush()
         handled_at = time.perf_counter()
         for notice in self.policy.on_alert(alert, now):
-            self._queue.put_nowait((notice, received_at, handled_at))
+            self._dispatch(notice, received_at, handled_at)
         self._reschedule()
         if self._on_change:
             self._on_change()
@@ -95,7 +94,7 @@ class AlertRouter:
     def _emit(self, notices: list[Notice]) -> None:
         received = time.perf_counter()
         for notice in notices:
-            self._queue.put_nowait((notice, received, received))
+            self._dispatch(notice, received, received)
         self._reschedule(force=True)
         if self._on_change:
             self._on_change()
@@ -130,17 +129,33 @@ class AlertRouter:
         self._timer_at = None
         self._emit(self.policy.tick(self._clock()))
 
-    async def _run_notifier(self) -> None:
-        while True:
-            notice, received_at, handled_at = await self._queue.get()
-            try:
-                called_at = time.perf_counter()
-                self.latencies.append(called_at - received_at)
-                self.handling_latencies.append(called_at - handled_at)
-                await self.notifier.show(notice)
-                self.shown += 1
-            except Exception:
-                # A notifier failure must never stop the alert path; the alert is in the history.
-                log.exception("the %s notifier failed to show %r", self.notifier.name, notice.title)
-            finally:
-                self._queue.task_done()
+    def _dispatch(self, notice: Notice, received_at: float, handled_at: float) -> None:
+        previous = self._showing.get(notice.key)
+        task = asyncio.get_running_loop().create_task(
+            self._show(notice, previous, received_at, handled_at)
+        )
+        self._showing[notice.key] = task
+        task.add_done_callback(lambda done: self._forget(notice.key, done))
+
+    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._showing.get(key) is task:
+            del self._showing[key]
+
+    async def _show(
+        self,
+        notice: Notice,
+        previous: asyncio.Task[None] | None,
+        received_at: float,
+        handled_at: float,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # its failure is logged there, not raised here
+        try:
+            called_at = time.perf_counter()
+            self.latencies.append(called_at - received_at)
+            self.handling_latencies.append(called_at - handled_at)
+            await self.notifier.show(notice)
+            self.shown += 1
+        except Exception:
+            # A notifier failure must never stop the alert path; the alert is in the history.
+            log.exception("the %s notifier failed to show %r", self.notifier.name, notice.title)
