@@ -192,36 +192,44 @@ class StackManager:
 
     def _obtain(self, spec: ServiceSpec, watcher: StatusWatcher | None) -> str:
         if spec.build:
+            # A build would pull a missing base image by itself: pull it on purpose first.
+            dockerfile = Path(spec.build, "Dockerfile").read_text(encoding="utf-8")
+            for base in base_images(dockerfile):
+                if self._image_id(base) is None:
+                    self._pull(spec.name, base, watcher)
             return self._build(spec)
+        return self._pull(spec.name, spec.image, watcher)
+
+    def _pull(self, service: str, image: str, watcher: StatusWatcher | None) -> str:
         if not self.pull:
             raise StackError(
-                f"image {spec.image} (service {spec.name}) is not on this machine and pulling "
+                f"image {image} (service {service}) is not on this machine and pulling "
                 "is turned off",
-                fix=f"`docker pull {spec.image}` (or `docker load` it), set [stack] pull = true, "
-                    f"or point [stack.services.{spec.name}] image at one you have",
+                fix=f"`docker pull {image}` (or `docker load` it), set [stack] pull = true, "
+                    f"or point [stack.services.{service}] image at one you have",
             )
-        self.on_message(f"pulling {spec.image} for {spec.name}")
+        self.on_message(f"pulling {image} for {service}")
         progress = PullProgress()
-        repo, tag = _split_tag(spec.image)
+        repo, tag = _split_tag(image)
         try:
             for msg in self.client.api.pull(repo, tag=tag, stream=True, decode=True):
                 if "error" in msg:
                     raise docker.errors.APIError(str(msg["error"]))
                 pct = progress.update(msg)
                 if watcher is not None:
-                    watcher.mark(spec.name, ServiceStatus("pulling", percent=pct))
+                    watcher.mark(service, ServiceStatus("pulling", percent=pct))
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise StackError(
-                f"cannot pull {spec.image} for {spec.name}: {_api_message(exc)}",
+                f"cannot pull {image} for {service}: {_api_message(exc)}",
                 fix="check the network connection and the image name; offline, load the image "
-                    f"with `docker load` or point [stack.services.{spec.name}] image at a local "
+                    f"with `docker load` or point [stack.services.{service}] image at a local "
                     "one",
             ) from None
-        image_id = self._image_id(spec.image)
+        image_id = self._image_id(image)
         if image_id is None:
-            raise StackError(f"pulling {spec.image} finished but the image is not there")
+            raise StackError(f"pulling {image} finished but the image is not there")
         if watcher is not None:
-            watcher.mark(spec.name, ABSENT)
+            watcher.mark(service, ABSENT)
         return image_id
 
     def _build(self, spec: ServiceSpec) -> str:
@@ -687,6 +695,27 @@ class StackManager:
             yield from c.logs(stream=True, follow=True, tail=tail)
         else:
             yield c.logs(tail=tail)
+
+
+def base_images(dockerfile: str) -> list[str]:
+    """The images a Dockerfile builds FROM (not `scratch`, not its own earlier stages)."""
+    stages: set[str] = set()
+    out: list[str] = []
+    for raw in dockerfile.splitlines():
+        parts = raw.split()
+        if len(parts) < 2 or parts[0].upper() != "FROM":
+            continue
+        args = [p for p in parts[1:] if not p.startswith("--")]
+        if not args:
+            continue
+        image = args[0]
+        if len(args) >= 3 and args[1].upper() == "AS":
+            stages.add(args[2].lower())
+        if image.lower() in stages or image == "scratch" or "$" in image:
+            continue
+        if image not in out:
+            out.append(image)
+    return out
 
 
 def _split_tag(image: str) -> tuple[str, str]:

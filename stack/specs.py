@@ -255,10 +255,22 @@ def resolve(stack: StackConfig, listener: ListenerConfig) -> list[ServiceSpec]:
             if override.mem_limit:
                 changes["mem_limit"] = override.mem_limit
             spec = replace(spec, **changes)  # type: ignore[arg-type]
+            if name == "kafka" and "KAFKA_ADVERTISED_LISTENERS" not in override.env:
+                spec = _advertise_host_port(spec)
         out.append(spec)
     names = {s.name for s in out}
     # A dependency that is not enabled is dropped: its dependents start without it.
     return [replace(s, depends_on=tuple(d for d in s.depends_on if d in names)) for s in out]
+
+
+def _advertise_host_port(kafka: ServiceSpec) -> ServiceSpec:
+    """Host clients connect to what Kafka advertises: keep EXTERNAL on the published port."""
+    host_port = kafka.ports.get("9094/tcp")
+    listeners = kafka.env.get("KAFKA_ADVERTISED_LISTENERS", "")
+    if not host_port or "EXTERNAL://localhost:9094" not in listeners:
+        return kafka
+    fixed = listeners.replace("EXTERNAL://localhost:9094", f"EXTERNAL://localhost:{host_port}")
+    return replace(kafka, env={**kafka.env, "KAFKA_ADVERTISED_LISTENERS": fixed})
 
 
 def spec_hash(spec: ServiceSpec, extra: Mapping[str, str] | None = None) -> str:

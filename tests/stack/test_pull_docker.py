@@ -84,3 +84,34 @@ def test_image_missing_from_the_registry_fails_clearly(docker_client, stack_name
         )
         == []
     )
+
+
+def test_a_build_pulls_its_missing_base_on_purpose(
+    docker_client, stack_name, local_registry, tmp_path
+):
+    base = f"{local_registry}/logtray-test/base-{stack_name}:1"
+    push_fresh_image(docker_client, base)
+    (tmp_path / "Dockerfile").write_text(f'FROM {base}\nCMD ["sh", "-c", "exec sleep 1000"]\n')
+    tag = f"logtray-test/on-base-{stack_name}:1"
+    spec = ServiceSpec(name="demo", image=tag, build=str(tmp_path))
+    seen: list[ServiceStatus] = []
+    offline = StackManager(docker_client, stack_name, [spec], pull=False, ready_timeout_s=20)
+    with pytest.raises(StackError, match="pulling is turned off"):
+        offline.up()
+    manager = StackManager(
+        docker_client,
+        stack_name,
+        [spec],
+        pull=True,
+        ready_timeout_s=20,
+        on_status=lambda svc, st: seen.append(st),
+    )
+    try:
+        assert manager.up().actions == {"demo": "created"}
+        assert any(st.state == "pulling" for st in seen)
+        docker_client.images.get(base)
+    finally:
+        manager.down()
+        for image in (tag, base):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(image, force=True)

@@ -199,3 +199,35 @@ def test_compose_output_is_valid_for_docker_compose(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "condition: service_healthy" in out.stdout
     assert "127.0.0.1" in out.stdout
+
+
+def test_kafka_advertises_the_published_host_port() -> None:
+    cfg = StackConfig(services={"kafka": ServiceOverride(ports={"9094": 19094})})
+    kafka = resolve(cfg, LISTENER)[0]
+    assert "EXTERNAL://localhost:19094" in kafka.env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "PLAINTEXT://kafka:9092" in kafka.env["KAFKA_ADVERTISED_LISTENERS"]
+    assert (
+        "EXTERNAL://localhost:9094"
+        in resolve(StackConfig(), LISTENER)[0].env["KAFKA_ADVERTISED_LISTENERS"]
+    )
+    own = StackConfig(
+        services={
+            "kafka": ServiceOverride(
+                ports={"9094": 19094}, env={"KAFKA_ADVERTISED_LISTENERS": "EXTERNAL://me:1"}
+            )
+        }
+    )
+    assert resolve(own, LISTENER)[0].env["KAFKA_ADVERTISED_LISTENERS"] == "EXTERNAL://me:1"
+
+
+def test_base_images_of_a_dockerfile() -> None:
+    from stack.manager import base_images
+
+    text = (
+        "# syntax\nFROM python:3.12-slim AS build\nRUN x\n"
+        "FROM --platform=linux/amd64 build\nFROM scratch\nfrom debian:12\nFROM $BASE\n"
+        "FROM python:3.12-slim\n"
+    )
+    assert base_images(text) == ["python:3.12-slim", "debian:12"]
+    demo = (Path(__file__).resolve().parents[2] / "stack" / "demo" / "Dockerfile").read_text()
+    assert base_images(demo) == ["python:3.12-slim"]
