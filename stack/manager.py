@@ -183,11 +183,14 @@ class StackManager:
                 missing.append(s)
         if not missing:
             return ids
-        # Distinct images pull in parallel; each reports its own percent.
-        with ThreadPoolExecutor(max_workers=min(4, len(missing))) as pool:
-            futures = {s.name: pool.submit(self._obtain, s, watcher) for s in missing}
-            for svc, fut in futures.items():
-                ids[svc] = fut.result()
+        # Distinct images are obtained once each, in parallel, each with its own percent.
+        first: dict[str, ServiceSpec] = {}
+        for s in missing:
+            first.setdefault(s.image, s)
+        with ThreadPoolExecutor(max_workers=min(4, len(first))) as pool:
+            futures = {image: pool.submit(self._obtain, s, watcher) for image, s in first.items()}
+            for s in missing:
+                ids[s.name] = futures[s.image].result()
         return ids
 
     def _obtain(self, spec: ServiceSpec, watcher: StatusWatcher | None) -> str:
