@@ -12,8 +12,11 @@ Where the facts come from (checked 2026-11):
 - Elasticsearch/Kibana 8.19: elastic.co "Install Elasticsearch with Docker" (single-node,
   security off, ES_JAVA_OPTS) and "Install Kibana with Docker" (ELASTICSEARCH_HOSTS env);
   readiness endpoints from the cluster-health and Kibana status API references.
-- riemannio/riemann:0.3.12: pushed by riemann's release workflow (0.3.12, 2025-05-26); the
-  image reads /etc/riemann.config; heap from EXTRA_JAVA_OPTS (../shared/notes/riemann.md).
+- riemannio/riemann:0.3.12: pushed by riemann's release workflow (0.3.12, 2025-05-26). Its
+  Dockerfile (riemann/riemann, master after 0.3.12): base eclipse-temurin:21-jre-noble (Ubuntu:
+  bash, no curl/nc), `CMD ["/bin/riemann", "/etc/riemann.config"]`; pkg/tar/riemann passes
+  EXTRA_JAVA_OPTS to java. riemann.config's helpers were checked against src/riemann/config.clj
+  (kafka-consumer registers itself as a service; async-queue! [name opts & children]).
 """
 
 from __future__ import annotations
