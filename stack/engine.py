@@ -76,21 +76,20 @@ def explain_connect_error(host: str, exc: BaseException) -> DockerUnavailable:
         return DockerUnavailable(
             f"permission denied on the Docker socket ({host})",
             fix="add yourself to the docker group (`sudo usermod -aG docker $USER`, then log out "
-                "and in again), or use rootless Docker / Docker Desktop",
+            "and in again), or use rootless Docker / Docker Desktop",
         )
-    socket_path = host[len("unix://"):] if host.startswith("unix://") else None
+    socket_path = host[len("unix://") :] if host.startswith("unix://") else None
     installed = bool(shutil.which("docker") or shutil.which("dockerd"))
     if socket_path and not Path(socket_path).exists() and not installed:
         return DockerUnavailable(
-            "Docker is not installed (no docker command, no socket at "
-            f"{socket_path})",
+            f"Docker is not installed (no docker command, no socket at {socket_path})",
             fix="install Docker Engine (Linux: your distribution's docker.io package) or "
-                "Docker Desktop / OrbStack / Colima",
+            "Docker Desktop / OrbStack / Colima",
         )
     return DockerUnavailable(
         f"Docker is not running (cannot reach {host})",
         fix="start it (`sudo systemctl start docker`, or open Docker Desktop), "
-            "or point DOCKER_HOST / `docker context use` at a running engine",
+        "or point DOCKER_HOST / `docker context use` at a running engine",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 from tray.errors import LogtrayError
 
@@ -47,3 +48,17 @@ def ensure_data_view(base_url: str, view_id: str = DATA_VIEW_ID, timeout: float 
             f"cannot reach Kibana at {base_url} to create the data view: {exc}",
             fix="check `logtray stack status`, then run `logtray stack up` again",
         ) from None
+
+
+def prepare_stack_kibana(
+    manager: Any, fallback_url: str, view_id: str = DATA_VIEW_ID
+) -> str | None:
+    """After `up`: create the data view on the stack's Kibana (if the stack has one).
+
+    Returns the Kibana URL used, or None when the stack runs without Kibana.
+    """
+    if "kibana" not in manager.by_name:
+        return None
+    url = manager.published_url("kibana", "5601/tcp") or fallback_url
+    ensure_data_view(url, view_id)
+    return str(url)

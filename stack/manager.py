@@ -47,8 +47,9 @@ class StackError(LogtrayError):
 
 
 class ServiceFailed(StackError):
-    def __init__(self, service: str, message: str, fix: str | None = None,
-                 log_lines: Sequence[str] = ()) -> None:
+    def __init__(
+        self, service: str, message: str, fix: str | None = None, log_lines: Sequence[str] = ()
+    ) -> None:
         hint = health.diagnose(log_lines)
         text = message
         if log_lines:
@@ -143,8 +144,9 @@ class StackManager:
 
     def containers(self) -> dict[str, Container]:
         out: dict[str, Container] = {}
-        for c in self.client.containers.list(all=True, filters=stack_filter(self.name),
-                                               ignore_removed=True):
+        for c in self.client.containers.list(
+            all=True, filters=stack_filter(self.name), ignore_removed=True
+        ):
             svc = c.labels.get(LABEL_SERVICE)
             if svc:
                 out[svc] = c
@@ -160,8 +162,8 @@ class StackManager:
                 f"not enough memory for this stack: its services may use {need / gib:.1f} GiB, "
                 f"Docker has {have / gib:.1f} GiB",
                 fix="use `--profile lite`, disable services or lower their mem_limit in "
-                    "[stack.services.<name>], or give Docker more memory (Docker Desktop: "
-                    "Settings > Resources)",
+                "[stack.services.<name>], or give Docker more memory (Docker Desktop: "
+                "Settings > Resources)",
             )
 
     # -- images --------------------------------------------------------------------------
@@ -209,7 +211,7 @@ class StackManager:
                 f"image {image} (service {service}) is not on this machine and pulling "
                 "is turned off",
                 fix=f"`docker pull {image}` (or `docker load` it), set [stack] pull = true, "
-                    f"or point [stack.services.{service}] image at one you have",
+                f"or point [stack.services.{service}] image at one you have",
             )
         self.on_message(f"pulling {image} for {service}")
         progress = PullProgress()
@@ -225,8 +227,8 @@ class StackManager:
             raise StackError(
                 f"cannot pull {image} for {service}: {_api_message(exc)}",
                 fix="check the network connection and the image name; offline, load the image "
-                    f"with `docker load` or point [stack.services.{service}] image at a local "
-                    "one",
+                f"with `docker load` or point [stack.services.{service}] image at a local "
+                "one",
             ) from None
         image_id = self._image_id(image)
         if image_id is None:
@@ -240,14 +242,21 @@ class StackManager:
         self.on_message(f"building {spec.image} from {spec.build}")
         try:
             image, _ = self.client.images.build(
-                path=spec.build, tag=spec.image, rm=True, forcerm=True,
-                labels=self._labels(spec.name), pull=False,
+                path=spec.build,
+                tag=spec.image,
+                rm=True,
+                forcerm=True,
+                labels=self._labels(spec.name),
+                pull=False,
             )
         except docker.errors.BuildError as exc:
-            lines = [str(chunk.get("stream") or chunk.get("error") or "").rstrip()
-                     for chunk in exc.build_log]
+            lines = [
+                str(chunk.get("stream") or chunk.get("error") or "").rstrip()
+                for chunk in exc.build_log
+            ]
             raise ServiceFailed(
-                spec.name, f"building {spec.image} from {spec.build} failed: {exc.msg}",
+                spec.name,
+                f"building {spec.image} from {spec.build} failed: {exc.msg}",
                 fix="a base image may be missing while offline: pull it once with network",
                 log_lines=[ln for ln in lines if ln][-LOG_TAIL:],
             ) from None
@@ -260,8 +269,9 @@ class StackManager:
         if self.client.networks.list(names=[self.name], filters=stack_filter(self.name)):
             return False
         if self.client.networks.list(names=[self.name]):
-            others = [n for n in self.client.networks.list(names=[self.name])
-                      if n.name == self.name]
+            others = [
+                n for n in self.client.networks.list(names=[self.name]) if n.name == self.name
+            ]
             if others:
                 raise StackError(
                     f"a Docker network named {self.name!r} exists that logtray did not create",
@@ -319,9 +329,15 @@ class StackManager:
         finally:
             watcher.close()
 
-    def _start_all(self, existing: dict[str, Container], hashes: dict[str, str], wait: bool,
-                   watcher: StatusWatcher, result: UpResult,
-                   created: list[Container]) -> None:
+    def _start_all(
+        self,
+        existing: dict[str, Container],
+        hashes: dict[str, str],
+        wait: bool,
+        watcher: StatusWatcher,
+        result: UpResult,
+        created: list[Container],
+    ) -> None:
         lock = threading.Lock()
         futures: dict[str, Future[None]] = {}
         failure = threading.Event()
@@ -334,13 +350,13 @@ class StackManager:
                     raise _DependencyFailed(dep) from None
             if failure.is_set():
                 raise _DependencyFailed("another service")
-            action, container = self._ensure_container(spec, existing.get(spec.name),
-                                                       hashes[spec.name])
+            action, container = self._ensure_container(
+                spec, existing.get(spec.name), hashes[spec.name]
+            )
             if action in ("created", "recreated"):
                 with lock:
                     created.append(container)
-            if action == "adopted" and spec.name == "riemann" and \
-                    self._consumer_dead(container):
+            if action == "adopted" and spec.name == "riemann" and self._consumer_dead(container):
                 # Riemann's consumer never recovers by itself (riemann#1016): restart it.
                 self.on_message(f"restarting {container.name}: its Kafka consumer had stopped")
                 self._restart(spec, container, watcher)
@@ -380,8 +396,9 @@ class StackManager:
         if errors:
             raise errors[0]
 
-    def _ensure_container(self, spec: ServiceSpec, container: Container | None,
-                          want_hash: str) -> tuple[str, Container]:
+    def _ensure_container(
+        self, spec: ServiceSpec, container: Container | None, want_hash: str
+    ) -> tuple[str, Container]:
         if container is not None:
             if container.labels.get(LABEL_HASH) == want_hash:
                 return "adopted", container
@@ -420,8 +437,10 @@ class StackManager:
                 init=True,
                 mem_limit=spec.mem_limit,
                 # ("127.0.0.1",): any free port, on loopback only.
-                ports={p: ("127.0.0.1", h) if h else ("127.0.0.1",)  # type: ignore[misc]
-                       for p, h in spec.ports.items()},
+                ports={
+                    p: ("127.0.0.1", h) if h else ("127.0.0.1",)  # type: ignore[misc]
+                    for p, h in spec.ports.items()
+                },
                 healthcheck=hc,
                 network=self.name,
                 networking_config={self.name: endpoint},
@@ -461,23 +480,26 @@ class StackManager:
         watcher.mark(spec.name, status, container.id or "", started)
         return True
 
-    def _restart(self, spec: ServiceSpec, container: Container,
-                 watcher: StatusWatcher) -> None:
+    def _restart(self, spec: ServiceSpec, container: Container, watcher: StatusWatcher) -> None:
         container.restart(timeout=STOP_TIMEOUT_S)
         container.reload()
         started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
-        status = ServiceStatus("starting") if spec.healthcheck is not None else \
-            status_from_inspect(container.attrs)
+        status = (
+            ServiceStatus("starting")
+            if spec.healthcheck is not None
+            else status_from_inspect(container.attrs)
+        )
         watcher.mark(spec.name, status, container.id or "", started)
 
     def _consumer_dead(self, container: Container) -> bool:
         return health.riemann_consumer_dead(self.log_tail(container, 500, since_start=True))
 
-    def _raise_start_error(self, spec: ServiceSpec, container: Container,
-                           exc: docker.errors.APIError) -> None:
+    def _raise_start_error(
+        self, spec: ServiceSpec, container: Container, exc: docker.errors.APIError
+    ) -> None:
         text = _api_message(exc)
         m = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::\]|::):(\d+)", text)
-        taken = ("address already in use" in text or "port is already allocated" in text)
+        taken = "address already in use" in text or "port is already allocated" in text
         # A container that never started is useless: do not leave it behind.
         _stop_remove(container)
         if taken:
@@ -491,7 +513,7 @@ class StackManager:
                 f"{spec.name} cannot publish 127.0.0.1:{port or '?'}: the port is already "
                 f"in use{who}",
                 fix=f"stop what holds it, or map {spec.name}'s {cport} elsewhere: "
-                    f"[stack.services.{spec.name}.ports] \"{cport.split('/')[0]}\" = <free port>",
+                f'[stack.services.{spec.name}.ports] "{cport.split("/")[0]}" = <free port>',
             ) from None
         raise StackError(f"cannot start {spec.name}: {text}") from None
 
@@ -503,8 +525,9 @@ class StackManager:
                         return f"container {c.name}"
         return None
 
-    def _probe(self, spec: ServiceSpec, container: Container, watcher: StatusWatcher,
-               done: threading.Event) -> None:
+    def _probe(
+        self, spec: ServiceSpec, container: Container, watcher: StatusWatcher, done: threading.Event
+    ) -> None:
         """Run the service's healthcheck test now and then until it passes or `done`.
 
         Docker 20.10 runs the first check only one full interval after the start (no
@@ -517,8 +540,11 @@ class StackManager:
         hc = spec.healthcheck
         if hc is None or not hc.test or hc.test[0] == "NONE":
             return
-        cmd = ["/bin/sh", "-c", " ".join(hc.test[1:])] if hc.test[0] == "CMD-SHELL" \
+        cmd = (
+            ["/bin/sh", "-c", " ".join(hc.test[1:])]
+            if hc.test[0] == "CMD-SHELL"
             else list(hc.test[1:])
+        )
         api = self.client.api
         inflight: list[str] = []
         delay = 0.05
@@ -534,8 +560,7 @@ class StackManager:
                         watcher.probe_passed(spec.name, container.id or "")
                         return
                 if len(inflight) < PROBE_MAX_INFLIGHT and time.monotonic() >= next_launch:
-                    exec_id = api.exec_create(container.id, cmd, stdout=False,
-                                              stderr=False)["Id"]
+                    exec_id = api.exec_create(container.id, cmd, stdout=False, stderr=False)["Id"]
                     api.exec_start(exec_id, detach=True)
                     inflight.append(exec_id)
                     next_launch = time.monotonic() + delay
@@ -546,12 +571,15 @@ class StackManager:
                 next_launch = time.monotonic() + delay
             done.wait(0.03)
 
-    def _wait_ready(self, spec: ServiceSpec, container: Container,
-                    watcher: StatusWatcher) -> None:
+    def _wait_ready(self, spec: ServiceSpec, container: Container, watcher: StatusWatcher) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         done = threading.Event()
-        prober = threading.Thread(target=self._probe, args=(spec, container, watcher, done),
-                                  name=f"probe-{spec.name}", daemon=True)
+        prober = threading.Thread(
+            target=self._probe,
+            args=(spec, container, watcher, done),
+            name=f"probe-{spec.name}",
+            daemon=True,
+        )
         prober.start()
         try:
             st = watcher.wait(spec.name, self.ready_timeout_s)
@@ -583,11 +611,14 @@ class StackManager:
         for b in bindings:
             if b.get("HostPort"):
                 return int(b["HostPort"])
-        raise StackError(f"{container.name} does not publish {cport}: its readiness probe needs it",
-                         fix=f"publish {cport} in [stack.services.<name>.ports]")
+        raise StackError(
+            f"{container.name} does not publish {cport}: its readiness probe needs it",
+            fix=f"publish {cport} in [stack.services.<name>.ports]",
+        )
 
-    def _fail(self, spec: ServiceSpec, container: Container, st: ServiceStatus,
-              seen: str = "") -> None:
+    def _fail(
+        self, spec: ServiceSpec, container: Container, st: ServiceStatus, seen: str = ""
+    ) -> None:
         lines = self.log_tail(container)
         if st.state == "exited":
             msg = f"{spec.name} exited with code {st.exit_code} while starting"
@@ -597,17 +628,22 @@ class StackManager:
                 container.reload()
                 hlog = container.attrs["State"]["Health"]["Log"]
                 if hlog:
-                    msg += f" (last healthcheck: exit {hlog[-1].get('ExitCode')}, " \
-                           f"{str(hlog[-1].get('Output', '')).strip()[:200]!r})"
+                    msg += (
+                        f" (last healthcheck: exit {hlog[-1].get('ExitCode')}, "
+                        f"{str(hlog[-1].get('Output', '')).strip()[:200]!r})"
+                    )
             except (KeyError, TypeError, docker.errors.APIError):
                 pass
         else:
-            msg = (f"{spec.name} was not ready within {self.ready_timeout_s:.0f} s "
-                   f"(status: {st.describe()}{'; ' + seen if seen else ''})")
+            msg = (
+                f"{spec.name} was not ready within {self.ready_timeout_s:.0f} s "
+                f"(status: {st.describe()}{'; ' + seen if seen else ''})"
+            )
         raise ServiceFailed(
-            spec.name, msg,
+            spec.name,
+            msg,
             fix=f"see `logtray stack logs {spec.name}`; raise [stack] ready_timeout_s if it is "
-                "only slow",
+            "only slow",
             log_lines=lines,
         )
 
@@ -621,8 +657,9 @@ class StackManager:
                 return f"http://127.0.0.1:{b['HostPort']}"
         return None
 
-    def log_tail(self, container: Container, lines: int = LOG_TAIL,
-                 since_start: bool = False) -> list[str]:
+    def log_tail(
+        self, container: Container, lines: int = LOG_TAIL, since_start: bool = False
+    ) -> list[str]:
         """The last log lines; with since_start, only those of the container's current run."""
         kwargs: dict[str, Any] = {"tail": lines}
         if since_start:
@@ -679,9 +716,12 @@ class StackManager:
         for svc, c in self.containers().items():
             st = status_from_inspect(c.attrs)
             if svc == "riemann" and st.state in READY_STATES and self._consumer_dead(c):
-                st = ServiceStatus(st.state, detail="its Kafka consumer stopped on a bad "
-                                   "message: `logtray stack up` (or `docker restart "
-                                   f"{c.name}`) restarts it")
+                st = ServiceStatus(
+                    st.state,
+                    detail="its Kafka consumer stopped on a bad "
+                    "message: `logtray stack up` (or `docker restart "
+                    f"{c.name}`) restarts it",
+                )
             out[svc] = st
         return out
 
@@ -692,8 +732,10 @@ class StackManager:
     def logs(self, service: str, follow: bool = False, tail: int = 100) -> Iterator[bytes]:
         c = self.containers().get(service)
         if c is None:
-            raise StackError(f"{service} is not running in stack {self.name!r}",
-                             fix="`logtray stack status` lists the services")
+            raise StackError(
+                f"{service} is not running in stack {self.name!r}",
+                fix="`logtray stack status` lists the services",
+            )
         if follow:
             yield from c.logs(stream=True, follow=True, tail=tail)
         else:

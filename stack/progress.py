@@ -53,8 +53,9 @@ class PullProgress:
         else:
             total = sum(self.totals.values())
             got = sum(
-                self.totals[lay] if lay in self.done else min(self.current.get(lay, 0),
-                                                              self.totals[lay])
+                self.totals[lay]
+                if lay in self.done
+                else min(self.current.get(lay, 0), self.totals[lay])
                 for lay in known
             )
             # Layers whose size is not known yet weigh as the average known layer.

@@ -113,8 +113,9 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
             "CLUSTER_ID": KAFKA_CLUSTER_ID,
             "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093,EXTERNAL://:9094",
             "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092,EXTERNAL://localhost:9094",
-            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
-                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT"
+            ),
             "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
             "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
             "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
@@ -126,9 +127,14 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         },
         ports={"9094/tcp": 9094},
         healthcheck=Healthcheck(
-            test=("CMD-SHELL", "/opt/kafka/bin/kafka-broker-api-versions.sh "
-                  "--bootstrap-server localhost:9092 >/dev/null 2>&1"),
-            interval_s=3.0, timeout_s=20.0, retries=40,
+            test=(
+                "CMD-SHELL",
+                "/opt/kafka/bin/kafka-broker-api-versions.sh "
+                "--bootstrap-server localhost:9092 >/dev/null 2>&1",
+            ),
+            interval_s=3.0,
+            timeout_s=20.0,
+            retries=40,
         ),
         mem_limit="1g",
         volumes={"kafka-data": "/var/lib/kafka/data"},
@@ -143,9 +149,14 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         },
         ports={"9200/tcp": 9200},
         healthcheck=Healthcheck(
-            test=("CMD-SHELL", "curl -fsS 'http://localhost:9200/_cluster/health"
-                  "?wait_for_status=yellow&timeout=1s' >/dev/null"),
-            interval_s=3.0, timeout_s=10.0, retries=60,
+            test=(
+                "CMD-SHELL",
+                "curl -fsS 'http://localhost:9200/_cluster/health"
+                "?wait_for_status=yellow&timeout=1s' >/dev/null",
+            ),
+            interval_s=3.0,
+            timeout_s=10.0,
+            retries=60,
         ),
         readiness=HttpReadiness("9200/tcp", "/_cluster/health?wait_for_status=yellow&timeout=1s"),
         mem_limit="1g",
@@ -170,7 +181,9 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         healthcheck=Healthcheck(
             # The image is Debian/Ubuntu based: bash's /dev/tcp needs no extra tool.
             test=("CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5555"),
-            interval_s=2.0, timeout_s=5.0, retries=60,
+            interval_s=2.0,
+            timeout_s=5.0,
+            retries=60,
         ),
         mem_limit="512m",
         depends_on=("kafka", "elasticsearch"),
@@ -183,12 +196,17 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         env={"ELASTICSEARCH_HOSTS": "http://elasticsearch:9200"},
         ports={"5601/tcp": 5601},
         healthcheck=Healthcheck(
-            test=("CMD-SHELL", "curl -fsS http://localhost:5601/api/status "
-                  "| grep -q '\"level\":\"available\"'"),
-            interval_s=3.0, timeout_s=10.0, retries=100,
+            test=(
+                "CMD-SHELL",
+                'curl -fsS http://localhost:5601/api/status | grep -q \'"level":"available"\'',
+            ),
+            interval_s=3.0,
+            timeout_s=10.0,
+            retries=100,
         ),
-        readiness=HttpReadiness("5601/tcp", "/api/status", ("status", "overall", "level"),
-                                "available"),
+        readiness=HttpReadiness(
+            "5601/tcp", "/api/status", ("status", "overall", "level"), "available"
+        ),
         mem_limit="1g",
         depends_on=("elasticsearch",),
     )

@@ -62,8 +62,9 @@ class StatusWatcher:
         self._stream = client.events(decode=True, filters=filters)
         self._closed = False
         self._aborted = False
-        for c in client.containers.list(all=True, filters=stack_filter(stack_name),
-                                        ignore_removed=True):
+        for c in client.containers.list(
+            all=True, filters=stack_filter(stack_name), ignore_removed=True
+        ):
             svc = c.labels.get(LABEL_SERVICE)
             if svc:
                 self._ids[svc] = c.id or ""
@@ -97,8 +98,13 @@ class StatusWatcher:
             return self._status.get(service, ABSENT)
 
     # -- writing -------------------------------------------------------------------------
-    def mark(self, service: str, status: ServiceStatus, container_id: str | None = None,
-             since_ns: int = 0) -> None:
+    def mark(
+        self,
+        service: str,
+        status: ServiceStatus,
+        container_id: str | None = None,
+        since_ns: int = 0,
+    ) -> None:
         """Set a status the manager knows (pulling, or a container it just (re)started)."""
         with self._cond:
             if container_id is not None:

@@ -84,11 +84,14 @@ class StackLink:
                 snapshot = dict(statuses)
             on_change(self._views(snapshot))
 
+        from stack.kibana import prepare_stack_kibana
+
         self._manager.on_status = changed
         try:
             self._manager.up(wait=True)
         finally:
             self._manager.on_status = None
+        prepare_stack_kibana(self._manager, self.config.kibana.url, self.config.kibana.data_view)
 
     def down(self) -> None:
         if self._manager is not None:

@@ -122,12 +122,12 @@ def run_up(args: argparse.Namespace) -> int:
     finally:
         if live is not None:
             live.stop()
-    if not args.no_wait and "kibana" in manager.by_name:
-        from stack.kibana import ensure_data_view
+    if not args.no_wait:
+        from stack.kibana import prepare_stack_kibana
 
-        url = manager.published_url("kibana", "5601/tcp") or config.kibana.url
-        ensure_data_view(url, config.kibana.data_view)
-        print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
+        url = prepare_stack_kibana(manager, config.kibana.url, config.kibana.data_view)
+        if url:
+            print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
     summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
     print(f"stack {config.stack.name!r} is up: {summary}")
     return 0
