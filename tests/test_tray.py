@@ -55,11 +55,7 @@ def tray(desktop, tmp_path):
     app.wait_stderr("listening on")
     icon = TrayIcon(env, ARTIFACTS)
     icon.find()
-    log_file = Path(os.environ["XDG_STATE_HOME"]) / "logtray" / "log" / "logtray.log"
-    desktop.wait_for(
-        lambda: log_file.exists() and "stack phase: unavailable" in log_file.read_text(),
-        what="the app to find Docker unavailable",
-    )
+    icon.wait_phase("unavailable (Docker")
     yield app, icon, env, port
     assert app.stop() == 0
 

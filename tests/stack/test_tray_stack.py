@@ -43,11 +43,7 @@ def test_start_stack_from_the_menu_turns_the_icon_healthy(
         app.wait_stderr("listening on")
         icon = TrayIcon(env, ARTIFACTS)
         icon.find()
-        log_file = Path(os.environ["XDG_STATE_HOME"]) / "logtray" / "log" / "logtray.log"
-        desktop.wait_for(
-            lambda: log_file.exists() and "stack phase: stopped" in log_file.read_text(),
-            what="the app to see the stack stopped",
-        )
+        icon.wait_phase("stopped")
         stopped = AppState(
             phase="stopped",
             profile="lite",
@@ -57,6 +53,12 @@ def test_start_stack_from_the_menu_turns_the_icon_healthy(
             ),
         )
         icon.choose(stopped, lambda e: e.action == "stack.start")
+        try:
+            icon.wait_phase("starting", timeout=5)
+        except AssertionError:  # the keystrokes beat the menu's appearance: choose again
+            icon.xdotool("key", "Escape", "Escape")
+            icon.choose(stopped, lambda e: e.action == "stack.start")
+            icon.wait_phase("starting", timeout=10)
         icon.wait_colour(STATUS_COLOURS["healthy"], timeout=90)
         icon.image("icon-healthy")
         running = docker_client.containers.list(filters=stack_filter(stack_name))

@@ -7,6 +7,7 @@ GTK's keyboard navigation skips separators and disabled items, and so does `step
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -93,9 +94,19 @@ class TrayIcon:
             time.sleep(0.2)
         raise AssertionError(f"icon status colour {seen}, expected about {rgb}")
 
+    def wait_phase(self, phase: str, timeout: float = 30) -> None:
+        """Wait until the app logs that the stack is in `phase` (its state is then settled)."""
+        log_file = Path(os.environ["XDG_STATE_HOME"]) / "logtray" / "log" / "logtray.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if log_file.exists() and f"stack phase: {phase}" in log_file.read_text():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"the app never reported the stack phase {phase!r}")
+
     def open_menu(self) -> None:
         self.xdotool("mousemove", "--window", self.window, "8", "8", "click", "3")
-        time.sleep(0.4)
+        time.sleep(0.6)  # GTK maps the menu asynchronously
 
     def choose(self, state: AppState, predicate, submenu_steps: int | None = None) -> None:  # type: ignore[no-untyped-def]
         """Open the menu and choose the entry matching `predicate` (in a submenu: then Right and
