@@ -104,9 +104,21 @@ class TrayIcon:
             time.sleep(0.05)
         raise AssertionError(f"the app never reported the stack phase {phase!r}")
 
+    def _visible_windows(self) -> int:
+        return len(self.xdotool("search", "--onlyvisible", "--class", "logtray").split())
+
     def open_menu(self) -> None:
-        self.xdotool("mousemove", "--window", self.window, "8", "8", "click", "3")
-        time.sleep(0.6)  # GTK maps the menu asynchronously
+        """Right-click the icon until the menu's window is mapped (GTK maps it asynchronously)."""
+        closed = self._visible_windows()
+        for _ in range(3):
+            self.xdotool("mousemove", "--window", self.window, "8", "8", "click", "3")
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                if self._visible_windows() > closed:
+                    time.sleep(0.1)
+                    return
+                time.sleep(0.05)
+        raise AssertionError("the tray menu did not open")
 
     def choose(self, state: AppState, predicate, submenu_steps: int | None = None) -> None:  # type: ignore[no-untyped-def]
         """Open the menu and choose the entry matching `predicate` (in a submenu: then Right and
