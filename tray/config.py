@@ -74,6 +74,38 @@ class KibanaConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """The embedded rule engine (lite profile): the same spike rule as riemann.config."""
+
+    bootstrap: str = "127.0.0.1:9094"
+    topic: str = "program-logs"
+    # Events are grouped by this field; only events whose `level` equals `level` count.
+    group_by: str = "pathname"
+    level: str = "error"
+    window_s: float = 10.0
+    # More than this many events in one window alerts (at the crossing).
+    threshold: int = 25
+    # After an alert, the same group stays quiet this long.
+    throttle_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class AlertsTopicConfig:
+    """Alerts from a shared Kafka topic (a team's Riemann or engine publishes them there)."""
+
+    enabled: bool = False
+    bootstrap: str = "127.0.0.1:9094"
+    topic: str = "logtray-alerts"
+    # aiokafka's security options: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    # A CA bundle for SSL; empty uses the system's trust store.
+    ssl_cafile: str = ""
+
+
+@dataclass(frozen=True)
 class TrayConfig:
     # Quit stops the stack too (otherwise it keeps running for the next start).
     stop_stack_on_quit: bool = False
@@ -114,6 +146,8 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     kibana: KibanaConfig = field(default_factory=KibanaConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    alerts_topic: AlertsTopicConfig = field(default_factory=AlertsTopicConfig)
     tray: TrayConfig = field(default_factory=TrayConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     # Where the file layer came from (it may not exist yet).
@@ -125,6 +159,8 @@ SECTIONS: dict[str, type[Any]] = {
     "alerts": AlertsConfig,
     "notifier": NotifierConfig,
     "kibana": KibanaConfig,
+    "engine": EngineConfig,
+    "alerts_topic": AlertsTopicConfig,
     "tray": TrayConfig,
     "stack": StackConfig,
 }
