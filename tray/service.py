@@ -5,6 +5,8 @@ The headless `logtray listen` runs it alone; the tray app runs it beside the sta
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -13,9 +15,12 @@ from collections.abc import Callable
 
 from tray import paths
 from tray.alert import Alert
+from tray.alerts_topic import run_alerts_topic
 from tray.config import Config
+from tray.engine import RuleEngine
 from tray.history import AlertHistory
 from tray.hosts import default_hosts
+from tray.kafka_source import consume_forever
 from tray.kibana import discover_url
 from tray.listener import AlertListener
 from tray.notifiers import Notifier
@@ -44,6 +49,10 @@ class AlertService:
         self._on_change = on_change
         self.router: AlertRouter | None = None
         self.listener: AlertListener | None = None
+        # Kafka sources feeding the same router: the alerts topic, the embedded rule engine.
+        self._sources_stop = asyncio.Event()
+        self._sources: list[asyncio.Task[object]] = []
+        self.engine: RuleEngine | None = None
 
     async def start(self, listen: bool = True) -> None:
         config = self.config
@@ -68,12 +77,46 @@ class AlertService:
             except BaseException:
                 await self.router.aclose()
                 raise
+        if config.alerts_topic.enabled:
+            self._sources.append(
+                asyncio.create_task(
+                    run_alerts_topic(config.alerts_topic, self.router.accept, self._sources_stop)
+                )
+            )
+
+    def start_engine(self) -> RuleEngine:
+        """Run the embedded rule engine (lite profile) into this service's router."""
+        assert self.router is not None, "start() first"
+        router = self.router
+        engine = RuleEngine(
+            self.config.engine,
+            lambda alert: router.accept(alert, "engine", time.perf_counter()),
+            self._clock,
+        )
+        self.engine = engine
+        engine_config = self.config.engine
+        self._sources.append(
+            asyncio.create_task(
+                consume_forever(
+                    engine_config.topic,
+                    engine_config.bootstrap,
+                    engine.on_records,
+                    self._sources_stop,
+                )
+            )
+        )
+        return engine
 
     @property
     def notifier_name(self) -> str:
         return self.router.notifier.name if self.router else "none"
 
     async def stop(self) -> None:
+        self._sources_stop.set()
+        for task in self._sources:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10.0)
+        self._sources.clear()
         if self.listener:
             await self.listener.stop()
         if self.router:

@@ -1,0 +1,48 @@
+"""`logtray demo`: the demo log generator on this host (no Docker needed)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from typing import Any
+
+from stack.demo.app import DemoSettings
+from stack.demo.app import run as run_demo
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("demo", help="send demo logs to Kafka (steady, spikes on demand)")
+    parser.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default 127.0.0.1:9094)")
+    parser.add_argument("--topic", help="log topic (default program-logs)")
+    parser.add_argument("--spike", action="store_true", help="start with an error spike")
+    parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default="127.0.0.1:8089",
+        help="spike endpoint (POST /spike; default 127.0.0.1:8089, '' for none)",
+    )
+    parser.set_defaults(run=run)
+
+
+def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> DemoSettings:
+    base = DemoSettings.from_env(environ)
+    return DemoSettings(
+        bootstrap=args.bootstrap or base.bootstrap,
+        topic=args.topic or base.topic,
+        service=base.service,
+        info_rate=base.info_rate,
+        error_rate=base.error_rate,
+        spike_rate=base.spike_rate,
+        spike_s=base.spike_s,
+        http=args.http,
+        spike_at_start=args.spike or base.spike_at_start,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return run_demo(settings_from(args, dict(os.environ)), stop)

@@ -1,0 +1,168 @@
+"""The embedded rule engine of the lite profile: riemann.config's error-spike rule, in-process.
+
+More than `threshold` events whose `level` is `level`, for one value of `group_by` (pathname),
+within `window_s` seconds -> one alert at the crossing; then that group stays quiet for
+`throttle_s`. Windows run on the engine's clock at arrival (injected), not on the producers'
+clocks, so a laptop with a skewed clock in a container cannot hide or invent a spike.
+
+`SpikeRule` and `parse_event` are pure; `run_engine` is the Kafka loop that feeds the router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tray.alert import Alert
+from tray.config import EngineConfig
+from tray.kafka_source import Records, consume_forever
+
+log = logging.getLogger(__name__)
+
+
+def parse_event(raw: bytes | None, group_by: str) -> dict[str, Any] | None:
+    """A log event, or None for what the rule cannot use (counted as malformed by the caller).
+
+    Malformed: not JSON, not an object, no string `level` or group field, or a string `time`
+    (the producer bug that stops Riemann's consumer: counted here so it shows up).
+    """
+    if not raw:
+        return None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if not isinstance(obj.get("level"), str) or not isinstance(obj.get(group_by), str):
+        return None
+    if isinstance(obj.get("time"), str):
+        return None
+    return obj
+
+
+@dataclass
+class _Group:
+    times: deque[float]
+    last_alert: float | None = None
+
+
+class SpikeRule:
+    """The sliding-window count per group (pure: the caller passes `now`)."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._level = config.level.lower()
+        self._groups: dict[str, _Group] = {}
+        self.events = 0
+        self.matched = 0
+        self.alerts = 0
+
+    def observe(self, event: dict[str, Any], now: float) -> Alert | None:
+        """Count one event; an Alert when its group crosses the threshold (and is not throttled)."""
+        self.events += 1
+        if str(event["level"]).lower() != self._level:
+            return None
+        self.matched += 1
+        key = str(event[self.config.group_by])
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(deque())
+        times = group.times
+        horizon = now - self.config.window_s
+        while times and times[0] <= horizon:
+            times.popleft()
+        times.append(now)
+        if len(times) <= self.config.threshold:
+            return None
+        if group.last_alert is not None and now - group.last_alert < self.config.throttle_s:
+            return None
+        group.last_alert = now
+        self.alerts += 1
+        lineno = event.get("lineno")
+        return Alert(
+            title=f"Error spike in {key}",
+            message=str(event.get("message", "")),
+            pathname=key,
+            lineno=lineno if isinstance(lineno, int) else None,
+            count=len(times),
+            window_s=self.config.window_s,
+            threshold=self.config.threshold,
+            level=self._level,
+            service=event.get("service") if isinstance(event.get("service"), str) else None,
+            time=now,
+        )
+
+    def sweep(self, now: float) -> None:
+        """Forget groups with nothing in the window and no throttle running (bounded memory)."""
+        horizon = now - self.config.window_s
+        for key in list(self._groups):
+            group = self._groups[key]
+            while group.times and group.times[0] <= horizon:
+                group.times.popleft()
+            quiet = group.last_alert is None or now - group.last_alert >= self.config.throttle_s
+            if not group.times and quiet:
+                del self._groups[key]
+
+    @property
+    def groups(self) -> int:
+        return len(self._groups)
+
+
+class RuleEngine:
+    """Records -> rule -> `accept(alert)`; counts malformed messages and never stops on one."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        accept: Callable[[Alert], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.rule = SpikeRule(config)
+        self._accept = accept
+        self._clock = clock
+        self.malformed = 0
+        self._last_sweep = 0.0
+
+    def feed(self, values: list[bytes | None]) -> None:
+        now = self._clock()
+        group_by = self.config.group_by
+        for raw in values:
+            event = parse_event(raw, group_by)
+            if event is None:
+                self.malformed += 1
+                if self.malformed in (1, 100, 10_000) or self.malformed % 1_000_000 == 0:
+                    log.warning("skipped %d malformed log message(s) so far", self.malformed)
+                continue
+            alert = self.rule.observe(event, now)
+            if alert is not None:
+                self._accept(alert)
+        if now - self._last_sweep >= self.config.window_s:
+            self._last_sweep = now
+            self.rule.sweep(now)
+
+    def on_records(self, records: Records) -> None:
+        self.feed([record.value for record in records])
+
+
+async def run_engine(
+    config: EngineConfig,
+    accept: Callable[[Alert], None],
+    stop: asyncio.Event,
+    clock: Callable[[], float] = time.time,
+    on_status: Callable[[str], None] | None = None,
+) -> RuleEngine:
+    """Run the rule on `config.topic` until `stop` is set; returns the engine (for its counts)."""
+    engine = RuleEngine(config, accept, clock)
+    await consume_forever(
+        config.topic, config.bootstrap, engine.on_records, stop, on_status=on_status
+    )
+    return engine

@@ -1,0 +1,82 @@
+"""Consume a Kafka topic for as long as asked, surviving a broker that is down or restarts.
+
+Shared by the rule engine (program-logs) and the alerts-topic subscription. No consumer group:
+the consumer takes every partition itself, so every desktop reads every message (no desktop
+steals another's), and nothing needs committing (we only want what arrives from now on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Records = list[Any]  # aiokafka ConsumerRecord objects
+
+
+async def consume_forever(
+    topic: str,
+    bootstrap: str,
+    on_records: Callable[[Records], None],
+    stop: asyncio.Event,
+    *,
+    options: dict[str, Any] | None = None,
+    retry_s: float = 1.0,
+    on_status: Callable[[str], None] | None = None,
+) -> None:
+    """Feed batches of records to `on_records` until `stop` is set. Never raises for Kafka.
+
+    A down broker is one log line (not one per retry, and never a traceback); it is retried
+    every `retry_s` seconds. aiokafka reconnects a started consumer by itself.
+    """
+    from aiokafka import AIOKafkaConsumer
+
+    said_down = False
+    while not stop.is_set():
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            metadata_max_age_ms=5_000,  # notice a topic recreated by a restarted broker soon
+            **(options or {}),
+        )
+        try:
+            await consumer.start()
+        except Exception as exc:
+            if not said_down:
+                said_down = True
+                text = f"cannot reach Kafka at {bootstrap} ({exc}); retrying every {retry_s:g} s"
+                log.warning("%s", text)
+                if on_status:
+                    on_status(text)
+            await _sleep(stop, retry_s)
+            continue
+        if said_down or on_status:
+            log.info("reading %s from Kafka at %s", topic, bootstrap)
+            if on_status:
+                on_status(f"reading {topic} from {bootstrap}")
+        said_down = False
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
+                for records in batches.values():
+                    on_records(records)
+        except Exception as exc:  # aiokafka gave up on something: start a fresh consumer
+            log.warning("lost Kafka at %s (%s); reconnecting", bootstrap, exc)
+            await _sleep(stop, retry_s)
+        finally:
+            try:
+                await asyncio.wait_for(consumer.stop(), 5.0)
+            except Exception as exc:
+                log.debug("consumer stop: %s", exc)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
