@@ -346,7 +346,8 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         if not name.startswith("LOGTRAY_") or name in ("LOGTRAY_CONFIG",):
             continue
         rest = name[len("LOGTRAY_") :].lower()
-        for section in SECTIONS:
+        # Longest name first: LOGTRAY_ALERTS_TOPIC_ENABLED is [alerts_topic], not [alerts].
+        for section in sorted(SECTIONS, key=len, reverse=True):
             if rest.startswith(section + "_"):
                 layer.setdefault(section, {})[rest[len(section) + 1 :]] = value
                 break

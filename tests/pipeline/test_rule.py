@@ -1,0 +1,106 @@
+"""The spike rule and the malformed-message filter: pure, on an injected clock."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tray.config import EngineConfig
+from tray.engine import RuleEngine, SpikeRule, parse_event
+
+CONFIG = EngineConfig(window_s=10.0, threshold=25, throttle_s=60.0)
+
+
+def error(path: str = "/app/a.py", **more: object) -> dict[str, object]:
+    return {"level": "error", "pathname": path, "message": "boom", "lineno": 3, **more}
+
+
+def test_alerts_once_at_the_crossing_not_before():
+    rule = SpikeRule(CONFIG)
+    alerts = [rule.observe(error(), now=100.0 + i * 0.1) for i in range(40)]
+    fired = [(i, a) for i, a in enumerate(alerts) if a]
+    assert len(fired) == 1
+    index, alert = fired[0]
+    assert index == 25  # the 26th error: "more than 25"
+    assert alert.count == 26 and alert.threshold == 25 and alert.window_s == 10.0
+    assert alert.pathname == "/app/a.py" and alert.lineno == 3 and alert.message == "boom"
+
+
+def test_errors_spread_wider_than_the_window_never_alert():
+    rule = SpikeRule(CONFIG)
+    # 2 errors/s for two minutes: 20 per 10 s window, never more than 25.
+    assert not any(rule.observe(error(), now=i * 0.5) for i in range(240))
+
+
+def test_other_levels_and_groups_count_apart():
+    rule = SpikeRule(CONFIG)
+    for i in range(100):
+        assert rule.observe({"level": "info", "pathname": "/a.py"}, now=i * 0.01) is None
+    for i in range(25):
+        assert rule.observe(error("/a.py"), now=1 + i * 0.01) is None
+        assert rule.observe(error("/b.py"), now=1 + i * 0.01) is None
+    assert rule.observe(error("/b.py"), now=2.0) is not None
+    assert rule.observe(error("/a.py"), now=2.0) is not None  # its own crossing
+
+
+def test_throttled_per_group_then_alerts_again():
+    rule = SpikeRule(CONFIG)
+    times = [i * 0.1 for i in range(1200)]  # 10 errors/s for 120 s: always above threshold
+    fired = [t for t in times if rule.observe(error(), now=t)]
+    assert fired[0] == times[25]
+    assert [round(b - a, 6) >= 60.0 for a, b in zip(fired, fired[1:])] == [True] * (len(fired) - 1)
+    assert len(fired) == 2
+
+
+def test_level_and_group_by_are_configurable():
+    rule = SpikeRule(EngineConfig(group_by="service", level="warning", threshold=2))
+    events = [{"level": "WARNING", "service": "billing"} for _ in range(3)]
+    alerts = [rule.observe(e, now=1.0) for e in events]
+    assert alerts[2] is not None and alerts[2].pathname == "billing"
+
+
+def test_sweep_forgets_quiet_groups():
+    rule = SpikeRule(CONFIG)
+    for i in range(100):
+        rule.observe(error(f"/f{i}.py"), now=0.0)
+    rule.sweep(now=5.0)
+    assert rule.groups == 100
+    rule.sweep(now=11.0)
+    assert rule.groups == 0
+
+
+def test_malformed_messages_are_none():
+    for raw in (
+        b"",
+        None,
+        b"not json",
+        b"[1, 2]",
+        b'"a string"',
+        b"42",
+        b'{"pathname": "/a.py"}',  # no level
+        b'{"level": "error"}',  # no pathname
+        b'{"level": "error", "pathname": 3}',
+        b'{"level": "error", "pathname": "/a.py", "time": "2024-01-01"}',
+        b"\xff\xfe",
+    ):
+        assert parse_event(raw, "pathname") is None, raw
+    assert parse_event(b'{"level":"error","pathname":"/a.py","time":1.5}', "pathname")
+
+
+def test_engine_counts_malformed_and_keeps_going():
+    alerts = []
+    clock = iter(float(i) for i in range(1000))
+    engine = RuleEngine(EngineConfig(threshold=2), alerts.append, clock=lambda: next(clock))
+    good = json.dumps(error()).encode()
+    engine.feed([b"garbage", good, b"[]", good, b'{"level": "error", "time": "x"}', good])
+    assert engine.malformed == 3
+    assert len(alerts) == 1 and alerts[0].count == 3
+
+
+@given(st.lists(st.floats(min_value=0, max_value=500), max_size=300))
+def test_never_more_than_one_alert_per_throttle_period(offsets):
+    rule = SpikeRule(EngineConfig(threshold=3, throttle_s=30.0))
+    fired = [t for t in sorted(offsets) if rule.observe(error(), now=t)]
+    assert all(b - a >= 30.0 for a, b in zip(fired, fired[1:]))
