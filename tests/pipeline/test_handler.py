@@ -86,9 +86,7 @@ def test_broker_down_bounded_buffer_one_warning_then_resumes(tansu_binary, tmp_p
             worst = max(worst, time.perf_counter() - start)
         assert worst < 0.05  # never waits for the network
         assert len(handler._buffer) == 1000 and handler.dropped == 4000
-        warnings = [
-            line for line in capfd.readouterr().err.splitlines() if "kafka handler" in line
-        ]
+        warnings = [line for line in capfd.readouterr().err.splitlines() if "kafka handler" in line]
         assert len(warnings) <= 2 and "Traceback" not in "".join(warnings)
 
         broker.start()  # the broker comes back: the buffer drains by itself
@@ -126,5 +124,3 @@ def test_broker_lost_mid_stream_never_raises(broker):
         assert handler.sent >= 50
     finally:
         handler.close()
-
-
