@@ -15,12 +15,12 @@ from collections.abc import Callable
 
 from stack.demo.app import SOURCES, DemoSettings, Generator
 from stack.kafka_handler import KafkaJSONHandler
+from tests.pipeline.kafka_util import produce
 from tray.alert import Alert
 from tray.alerts_topic import run_alerts_topic
 from tray.config import AlertsTopicConfig, EngineConfig
 from tray.engine import RuleEngine
 from tray.kafka_source import consume_forever
-from tests.pipeline.kafka_util import produce
 
 
 async def until(predicate: Callable[[], object], timeout: float, what: str) -> None:

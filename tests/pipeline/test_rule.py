@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from hypothesis import given
@@ -50,7 +51,9 @@ def test_throttled_per_group_then_alerts_again():
     times = [i * 0.1 for i in range(1200)]  # 10 errors/s for 120 s: always above threshold
     fired = [t for t in times if rule.observe(error(), now=t)]
     assert fired[0] == times[25]
-    assert [round(b - a, 6) >= 60.0 for a, b in zip(fired, fired[1:])] == [True] * (len(fired) - 1)
+    assert [round(b - a, 6) >= 60.0 for a, b in itertools.pairwise(fired)] == [True] * (
+        len(fired) - 1
+    )
     assert len(fired) == 2
 
 
@@ -103,4 +106,4 @@ def test_engine_counts_malformed_and_keeps_going():
 def test_never_more_than_one_alert_per_throttle_period(offsets):
     rule = SpikeRule(EngineConfig(threshold=3, throttle_s=30.0))
     fired = [t for t in sorted(offsets) if rule.observe(error(), now=t)]
-    assert all(b - a >= 30.0 for a, b in zip(fired, fired[1:]))
+    assert all(b - a >= 30.0 for a, b in itertools.pairwise(fired))
