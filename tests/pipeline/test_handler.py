@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import sys
 import time
 
-from stack.kafka_handler import KafkaJSONHandler, record_to_dict
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stack.kafka_handler import KafkaJSONHandler, iso_utc, record_to_dict
 from tests.pipeline.kafka_util import read_topic
 
 
@@ -124,3 +128,9 @@ def test_broker_lost_mid_stream_never_raises(broker):
         assert handler.sent >= 50
     finally:
         handler.close()
+
+
+@given(st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
+def test_iso_timestamp_matches_datetime(created):
+    reference = datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc)
+    assert iso_utc(created) == reference.isoformat(timespec="milliseconds").replace("+00:00", "Z")
