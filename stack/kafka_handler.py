@@ -176,6 +176,9 @@ class KafkaJSONHandler(logging.Handler):
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 linger_ms=5,
+                # Big batches: per-batch work is Python on the GIL the callers need too.
+                max_batch_size=512 * 1024,
+                max_request_size=2 * 1024 * 1024,
                 request_timeout_ms=10_000,
                 **self.producer_options,
             )
