@@ -137,6 +137,8 @@ class KafkaJSONHandler(logging.Handler):
 
     # -- caller thread ---------------------------------------------------------------------------
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("aiokafka"):
+            return  # the client's own complaints about Kafka would only feed back into Kafka
         try:
             if len(self._buffer) >= self.max_buffer:
                 self.dropped += 1

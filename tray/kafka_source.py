@@ -35,6 +35,7 @@ async def consume_forever(
     """
     from aiokafka import AIOKafkaConsumer
 
+    quiet_aiokafka()
     said_down = False
     while not stop.is_set():
         consumer = AIOKafkaConsumer(
@@ -49,6 +50,8 @@ async def consume_forever(
         try:
             await consumer.start()
         except Exception as exc:
+            with contextlib.suppress(Exception):
+                await consumer.stop()  # a half-started consumer still holds its client
             if not said_down:
                 said_down = True
                 text = f"cannot reach Kafka at {bootstrap} ({exc}); retrying every {retry_s:g} s"
@@ -75,6 +78,13 @@ async def consume_forever(
                 await asyncio.wait_for(consumer.stop(), 5.0)
             except Exception as exc:
                 log.debug("consumer stop: %s", exc)
+
+
+def quiet_aiokafka() -> None:
+    """aiokafka logs an ERROR per failed connect, every retry: we say it once ourselves."""
+    aiokafka_log = logging.getLogger("aiokafka")
+    if aiokafka_log.level == logging.NOTSET:
+        aiokafka_log.setLevel(logging.CRITICAL)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

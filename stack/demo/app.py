@@ -134,6 +134,8 @@ def serve_control(address: str, generator: Generator) -> http.server.ThreadingHT
 
 
 def run(settings: DemoSettings, stop: threading.Event | None = None) -> int:
+    # The handler says once that Kafka is down; aiokafka would say it at every retry.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     handler = KafkaJSONHandler(settings.bootstrap, settings.topic, service=settings.service)
     logger = logging.getLogger("demo")
     logger.setLevel(logging.INFO)
