@@ -134,3 +134,17 @@ def test_broker_lost_mid_stream_never_raises(broker):
 def test_iso_timestamp_matches_datetime(created):
     reference = datetime.datetime.fromtimestamp(created, tz=datetime.timezone.utc)
     assert iso_utc(created) == reference.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_aiokafka_own_records_are_not_fed_back(tmp_path):
+    from tests.conftest import free_port
+
+    handler = KafkaJSONHandler(f"127.0.0.1:{free_port()}", "t", flush_timeout_s=0.1)
+    try:
+        handler.handle(
+            logging.LogRecord("aiokafka.conn", 40, "x.py", 1, "cannot connect", (), None)
+        )
+        handler.handle(make_record())
+        assert len(handler._buffer) == 1
+    finally:
+        handler.close()
