@@ -41,7 +41,9 @@ def render(stack_name: str, specs: Sequence[ServiceSpec]) -> str:
         lines.append(f"  {s.name}:")
         lines.append(f"    image: {_q(s.image)}")
         if s.build:
-            lines.append(f"    build: {_q(s.build)}")
+            lines.append("    build:")
+            lines.append(f"      context: {_q(s.build)}")
+            lines.append(f"      dockerfile: {_q(s.dockerfile)}")
         lines.append(f"    container_name: {_q(f'{stack_name}-{s.name}')}")
         lines.append("    init: true")
         if s.command is not None:

@@ -198,7 +198,7 @@ class StackManager:
     def _obtain(self, spec: ServiceSpec, watcher: StatusWatcher | None) -> str:
         if spec.build:
             # A build would pull a missing base image by itself: pull it on purpose first.
-            dockerfile = Path(spec.build, "Dockerfile").read_text(encoding="utf-8")
+            dockerfile = Path(spec.build, spec.dockerfile).read_text(encoding="utf-8")
             for base in base_images(dockerfile):
                 if self._image_id(base) is None:
                     self._pull(spec.name, base, watcher)
@@ -243,6 +243,7 @@ class StackManager:
         try:
             image, _ = self.client.images.build(
                 path=spec.build,
+                dockerfile=spec.dockerfile,
                 tag=spec.image,
                 rm=True,
                 forcerm=True,

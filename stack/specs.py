@@ -98,8 +98,10 @@ class ServiceSpec:
     # host file -> container path, read-only
     binds: Mapping[str, str] = field(default_factory=dict)
     extra_hosts: Mapping[str, str] = field(default_factory=dict)
-    # A directory with a Dockerfile: the image is built from it when missing (never pulled).
+    # A build context directory: the image is built from it when missing (never pulled).
     build: str | None = None
+    # The Dockerfile, relative to the build context.
+    dockerfile: str = "Dockerfile"
 
 
 def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
@@ -214,9 +216,13 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         name="demo",
         image=DEMO_IMAGE,
         env={"KAFKA_BOOTSTRAP": "kafka:9092", "KAFKA_TOPIC": "program-logs"},
+        # POST http://127.0.0.1:8089/spike triggers an error spike on demand.
+        ports={"8089/tcp": 8089},
         mem_limit="256m",
         depends_on=("kafka",),
-        build=str(DEMO_DIR),
+        # The context is stack/: the image needs stack/kafka_handler.py beside demo/app.py.
+        build=str(STACK_DIR),
+        dockerfile=str(DEMO_DIR.relative_to(STACK_DIR) / "Dockerfile"),
     )
     return {s.name: s for s in (kafka, elasticsearch, riemann, kibana, demo)}
 

@@ -165,6 +165,9 @@ class TrayApp:
             started.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             close_view()
             return
+        if self.config.stack.profile == "lite":
+            # No Riemann in the lite profile: the embedded rule engine reads Kafka instead.
+            self.service.start_engine()
         started.set_result(None)
         assert self.service.listener is not None
         where = ", ".join(f"{h}:{p}" for h, p in self.service.listener.addresses)

@@ -82,7 +82,8 @@ def test_empty_healthcheck_override_turns_it_off() -> None:
 
 def test_user_image_replaces_the_local_build() -> None:
     demo = {s.name: s for s in resolve(StackConfig(), LISTENER)}["demo"]
-    assert demo.build is not None and Path(demo.build, "Dockerfile").exists()
+    assert demo.build is not None and Path(demo.build, demo.dockerfile).exists()
+    assert demo.ports == {"8089/tcp": 8089}  # the spike endpoint, on 127.0.0.1
     cfg = StackConfig(services={"demo": ServiceOverride(image="me/demo:2")})
     demo2 = {s.name: s for s in resolve(cfg, LISTENER)}["demo"]
     assert demo2.build is None and demo2.image == "me/demo:2"
