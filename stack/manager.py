@@ -33,6 +33,7 @@ from stack.status import ABSENT, READY_STATES, ServiceStatus
 from stack.status import from_inspect as status_from_inspect
 from stack.watcher import OnChange, StatusWatcher, parse_docker_time, services_of
 from tray.errors import LogtrayError
+from tray.ports import port_holder
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +87,6 @@ def _file_digest(path: str) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     except OSError:
         return "missing"
-
-
-def _holder_of_port(port: int) -> str | None:
-    """Who listens on a TCP port on this machine, if we may know (psutil; may need root)."""
-    try:
-        import psutil
-
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                if conn.pid:
-                    try:
-                        return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
-                    except psutil.Error:
-                        return f"pid {conn.pid}"
-                return None
-    except Exception:  # psutil.AccessDenied on macOS without root, etc.
-        return None
-    return None
 
 
 class StackManager:
@@ -505,7 +488,7 @@ class StackManager:
         _stop_remove(container)
         if taken:
             port = int(m.group(1)) if m else 0
-            holder = _holder_of_port(port) if port else None
+            holder = port_holder(port) if port else None
             if holder and "docker-proxy" in holder:
                 holder = self._container_publishing(port) or holder
             who = f", held by {holder}" if holder else ""

@@ -22,6 +22,7 @@ from tray.alert import Alert, parse_message
 from tray.config import ListenerConfig
 from tray.errors import LogtrayError
 from tray.framing import LineFramer
+from tray.ports import port_holder
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ class AlertListener:
 
 def _bind_error(host: str, port: int, exc: OSError) -> LogtrayError:
     if exc.errno == errno.EADDRINUSE:
-        holder = _port_holder(port)
+        holder = port_holder(port)
         who = f" by {holder}" if holder else ""
         return LogtrayError(
             f"port {port} on {host} is already in use{who}",
@@ -305,17 +306,3 @@ def _bind_error(host: str, port: int, exc: OSError) -> LogtrayError:
             fix="use a port above 1023 (--port)",
         )
     return LogtrayError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-
-
-def _port_holder(port: int) -> str | None:
-    """Name the process holding a TCP port, when the OS lets us see it."""
-    try:
-        import psutil
-
-        for conn in psutil.net_connections(kind="tcp"):
-            listening = conn.status == psutil.CONN_LISTEN
-            if conn.laddr and conn.laddr.port == port and listening and conn.pid:
-                return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
-    except Exception:
-        return None
-    return None

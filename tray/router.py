@@ -49,9 +49,6 @@ class AlertRouter:
         self.latencies: deque[float] = deque(maxlen=100_000)
         self.handling_latencies: deque[float] = deque(maxlen=100_000)
 
-    def start(self) -> None:
-        """Nothing to start: notices are shown as they come (kept for the lifecycle's sake)."""
-
     async def aclose(self) -> None:
         if self._timer:
             self._timer.cancel()

@@ -68,7 +68,6 @@ class AlertService:
             ) from None
         policy = AlertPolicy(config.alerts, functools.partial(_link, config))
         self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
-        self.router.start()
         if listen:
             self.listener = AlertListener(config.listener, self.router.accept)
             hosts, optional = default_hosts(config.listener.hosts)

@@ -84,12 +84,19 @@ def check_notifications() -> Check:
 
 
 def check_docker() -> Check:
-    from stack.reachability import docker_problem
+    from stack.engine import connect
+    from tray.errors import LogtrayError
 
-    problem, detail = docker_problem()
-    if problem:
-        return Check("docker", False, problem, detail)
-    return Check("docker", True, detail)
+    try:
+        client = connect(timeout=5)
+    except LogtrayError as exc:
+        return Check("docker", False, exc.message, exc.fix or "")
+    try:
+        version = client.version()
+    finally:
+        client.close()
+    engine, api = version.get("Version", "?"), version.get("ApiVersion", "?")
+    return Check("docker", True, f"Docker engine {engine} (API {api})")
 
 
 def check_port(config: Config) -> Check:
@@ -99,9 +106,9 @@ def check_port(config: Config) -> Check:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                from tray.listener import _port_holder
+                from tray.ports import port_holder
 
-                holder = _port_holder(port)
+                holder = port_holder(port)
                 return Check(
                     "listener port",
                     False,

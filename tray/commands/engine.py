@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
-import sys
 from typing import Any
 
+from tray.commands.common import add_notifier_option, notifier_flags, serve_until_signalled
 from tray.config import load_config
 from tray.service import AlertService
 
@@ -19,11 +17,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default 127.0.0.1:9094)")
     parser.add_argument("--topic", help="log topic (default program-logs)")
-    parser.add_argument(
-        "--notifier",
-        choices=["auto", "desktop", "plyer", "console"],
-        help="how to show alerts (default: auto)",
-    )
+    add_notifier_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -33,8 +27,7 @@ def flags_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         flags.setdefault("engine", {})["bootstrap"] = args.bootstrap
     if args.topic:
         flags.setdefault("engine", {})["topic"] = args.topic
-    if args.notifier:
-        flags["notifier"] = {"backend": args.notifier}
+    notifier_flags(args, flags)
     return flags
 
 
@@ -44,22 +37,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(service: AlertService) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
-            loop.add_signal_handler(sig, stop.set)
-    await service.start(listen=False)
-    service.start_engine()
-    engine = service.config.engine
-    print(
-        f"logtray: engine on {engine.topic} at {engine.bootstrap}: more than {engine.threshold} "
-        f"{engine.level} events per {engine.group_by} within {engine.window_s:g} s alerts; "
-        f"notifications: {service.notifier_name}. Ctrl+C stops.",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        await stop.wait()
-    finally:
-        await service.stop()
+    async def start() -> str:
+        await service.start(listen=False)
+        service.start_engine()
+        engine = service.config.engine
+        return (
+            f"engine on {engine.topic} at {engine.bootstrap}: more than {engine.threshold} "
+            f"{engine.level} events per {engine.group_by} within {engine.window_s:g} s alerts; "
+            f"notifications: {service.notifier_name}"
+        )
+
+    await serve_until_signalled(service, start)

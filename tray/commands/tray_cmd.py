@@ -5,20 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tray.commands.listen import flags_from
+from tray.commands.common import add_listener_options, listener_flags
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("tray", help="the tray icon (what `logtray` alone runs)")
-    parser.add_argument("--port", type=int, help="listener TCP port (default 10000)")
-    parser.add_argument(
-        "--host", action="append", dest="hosts", metavar="HOST", help="listener address, repeatable"
-    )
-    parser.add_argument(
-        "--notifier",
-        choices=["auto", "desktop", "plyer", "console"],
-        help="how to show alerts (default: auto)",
-    )
+    add_listener_options(parser)
     parser.add_argument("--profile", choices=["full", "lite"], help="stack profile")
     parser.set_defaults(run=run)
 
@@ -27,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from tray.app import TrayApp
     from tray.config import load_config
 
-    flags = flags_from(args)
+    flags = listener_flags(args)
     if args.profile:
         flags["stack"] = {"profile": args.profile}
     return TrayApp(load_config(flags)).run()

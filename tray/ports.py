@@ -1,0 +1,21 @@
+"""Who holds a TCP port on this machine (for "port taken" messages)."""
+
+from __future__ import annotations
+
+import psutil
+
+
+def port_holder(port: int) -> str | None:
+    """The process listening on `port`, if the OS lets us see it (it may need root)."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                if not conn.pid:
+                    return None
+                try:
+                    return f"{psutil.Process(conn.pid).name()} (pid {conn.pid})"
+                except psutil.Error:
+                    return f"pid {conn.pid}"
+    except Exception:  # psutil.AccessDenied on macOS without root, etc.
+        return None
+    return None
