@@ -649,7 +649,9 @@ class StackManager:
         if since_start:
             started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
             if started:
-                kwargs["since"] = started // 1_000_000_000
+                # Sub-second: whole seconds would return the previous run's last lines when a
+                # restart happens within the same second (the engine accepts fractional seconds).
+                kwargs["since"] = started / 1_000_000_000
         try:
             raw = container.logs(**kwargs)
         except docker.errors.APIError:
