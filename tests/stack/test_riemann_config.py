@@ -151,13 +151,19 @@ def harness() -> Iterator[HarnessRun]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
+    listener.settimeout(0.2)
+    done = threading.Event()
 
     def accept() -> None:
+        # Reads every connection the run made (one line each), then stops once the run is over
+        # and nothing is left waiting: a bounded poll, as closing a socket does not wake accept().
         while True:
             try:
                 conn, _ = listener.accept()
-            except OSError:
-                return  # closed: the run is over
+            except TimeoutError:
+                if done.is_set():
+                    return
+                continue
             with conn:
                 conn.settimeout(30)
                 alert_lines.append(conn.makefile("rb").readline())
@@ -183,10 +189,10 @@ def harness() -> Iterator[HarnessRun]:
     finally:
         es.shutdown()
         es.server_close()
-        # Every connection was written and closed before the JVM exited; closing the listener
-        # ends the acceptor once it has read them.
+        done.set()
+        acceptor.join(timeout=60)
         listener.close()
-        acceptor.join(timeout=30)
+    assert not acceptor.is_alive(), "the alert listener did not finish reading"
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULTS "))
     yield HarnessRun(json.loads(line[len("RESULTS ") :]), alert_lines, bulks)
