@@ -5,6 +5,7 @@
 ; ES_URL) only where `deliver?` is on; elsewhere the queues record what they are given.
 (ns riemann.config
   (:require [cheshire.core :as json]
+            [clojure.string :as str]
             [clojure.tools.logging :as log]))
 
 ; ---------------------------------------------------------- Riemann 0.3.12, mirrored (the edge)
@@ -14,13 +15,19 @@
 (defn unix-time [] @clock)
 
 ; riemann.streams/call-rescue: each child in turn; an exception is logged, never passed on.
+; Here also counted in `rescued`: the config's own code should never need it.
+(def rescued (atom []))
 (defmacro call-rescue [event children]
   `(do
      (doseq [child# ~children]
        (try
          (child# ~event)
-         (catch Exception e# (log/warn e# (str child# " threw")))
-         (catch AssertionError e# (log/warn e# (str child# " threw")))))
+         (catch Exception e#
+           (swap! rescued conj (str e#))
+           (log/warn e# (str child# " threw")))
+         (catch AssertionError e#
+           (swap! rescued conj (str e#))
+           (log/warn e# (str child# " threw")))))
      true))
 
 ; riemann.streams/where-partition-clauses and where*.
@@ -269,8 +276,56 @@
       (consume! [(log-json @clock "pathname" "/app/late.py")])
       {:spike spike :many many :after-idle (count (:paths @rule-state))})))
 
+(defn fuzz
+  "Strangers' fields of every type through the whole config (seeded): nothing throws, and every
+  alert line and _bulk body can be written, with the evidence within its bounds."
+  []
+  (fresh! t0)
+  (reset! rescued [])
+  (let [rnd (java.util.Random. 11)
+        pick (fn [xs] (nth xs (.nextInt rnd (count xs))))
+        big (apply str (repeat 5000 "ab\n"))
+        field-values {"@timestamp" [nil 42 {} [] "" "garbage" (iso t0) (iso (+ t0 1e9)) (iso 0.0)
+                                    "2025-11-24T16:00:00.5+05:30" "9999-12-31T23:59:59.999Z"]
+                      "time" [nil 0 -1 1.5 t0 (* 1000 t0) 1e300 -1e300 (long t0)]
+                      "level" [nil "error" "ERROR" "critical" "fatal" 40 {} ["error"] true]
+                      "levelname" [nil "ERROR" "info"]
+                      "pathname" [nil "/app/a.py" "/app/b.py" "" "   " 7 {} ["/x"]
+                                  (apply str (repeat 2000 "p"))]
+                      "message" [nil "boom" "" big 12 {"a" [1 2]} ["x" "y"] "\uD83D\uDE00"]
+                      "msg" [nil "fallback"]
+                      "lineno" [nil 1 -5 "12" 99999999999999 1.5 [] 12]
+                      "exception" [nil "" "one line" big 5 {"tb" "x"}
+                                   "Traceback (most recent call last):\nKeyError: 'k'"]
+                      "exc_info" [nil true "E: x\n"]
+                      "tags" [nil "riemann" ["riemann"] ["app"] 5]}
+        values (for [i (range 3000)]
+                 (json/generate-string
+                   (into {} (for [[k vs] field-values
+                                  :let [v (pick vs)]
+                                  :when (some? v)]
+                              [k v]))))
+        statuses (doall (for [vs (partition-all 100 values)]
+                          (do (swap! clock + 0.5) (consume! vs))))]
+    (tick!)
+    (let [lines (map #(json/parse-string (alert-line %)) (alerts))
+          evs (keep #(get % "evidence") lines)]
+      {:statuses (frequencies statuses)
+       :rescued (vec (take 3 @rescued))
+       :alerts (count lines)
+       :bulk-lines (reduce + (map #(count (str/split-lines (bulk-body %)))
+                                  (get @queued :elasticsearch)))
+       :max-messages (reduce max 0 (map #(count (get % "messages")) evs))
+       :max-message-chars (reduce max 0 (for [e evs m (get e "messages")]
+                                          (count (get m "message"))))
+       :max-lines (reduce max 0 (map #(count (get % "lines")) evs))
+       :lines-ints (every? #(every? integer? (get % "lines")) evs)
+       :max-traceback-chars (reduce max 0 (map #(count (get % "traceback" "")) evs))
+       :paths (count (:paths @rule-state))})))
+
 (def results
   (assoc helpers
+         :fuzz (fuzz)
          :down down-results
          :crossing (crossing)
          :gate (gate)

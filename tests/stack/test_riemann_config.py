@@ -343,3 +343,17 @@ def test_the_rule_state_is_bounded(harness: HarnessRun) -> None:
     # 1,500 pathnames at once: at most 1,000 kept; once idle, they are dropped.
     assert bounds["many"] <= 1000
     assert bounds["after-idle"] == 1
+
+
+def test_strangers_fields_of_any_type_break_nothing(harness: HarnessRun) -> None:
+    """3,000 seeded messages whose fields take every JSON type (and huge or far-off values) go
+    through the whole config: no exception, every _bulk body and alert line can be written, and
+    the evidence stays within its bounds."""
+    fuzz = harness.results["fuzz"]
+    assert fuzz["statuses"] == {"consumed": 30}
+    assert fuzz["rescued"] == []
+    assert fuzz["bulk-lines"] > 2 * 1000
+    assert fuzz["alerts"] >= 1
+    assert fuzz["max-messages"] <= 5 and fuzz["max-message-chars"] <= 300
+    assert fuzz["max-lines"] <= 20 and fuzz["lines-ints"]
+    assert fuzz["max-traceback-chars"] <= 300
