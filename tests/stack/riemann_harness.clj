@@ -1,38 +1,339 @@
-; Loads stack/riemann/riemann.config with Riemann's services and stream DSL stubbed out, then
-; exercises the config's own functions and outputs against servers that the Python test runs on
-; 127.0.0.1 (ALERT_HOST/ALERT_PORT, ES_URL). Prints one line: RESULTS <json>.
-(ns riemann.config)
+; Loads stack/riemann/riemann.config into Riemann's config namespace, with the Riemann 0.3.12
+; functions it uses mirrored from Riemann's own source (semantics kept, services stubbed), then
+; feeds it Kafka message values the way Riemann's consumer does and prints one line:
+; RESULTS <json>. Outputs reach servers the Python test runs on 127.0.0.1 (ALERT_HOST/ALERT_PORT,
+; ES_URL) only where `deliver?` is on; elsewhere the queues record what they are given.
+(ns riemann.config
+  (:require [cheshire.core :as json]
+            [clojure.string :as str]
+            [clojure.tools.logging :as log]))
 
+; ---------------------------------------------------------- Riemann 0.3.12, mirrored (the edge)
+
+; riemann.time/unix-time: Riemann's clock, controlled here (riemann.time.controlled does the same).
+(def clock (atom 1764000000.0))                  ; 2025-11-24T16:00:00Z
+(defn unix-time [] @clock)
+
+; riemann.streams/call-rescue: each child in turn; an exception is logged, never passed on.
+; Here also counted in `rescued`: the config's own code should never need it.
+(def rescued (atom []))
+(defmacro call-rescue [event children]
+  `(do
+     (doseq [child# ~children]
+       (try
+         (child# ~event)
+         (catch Exception e#
+           (swap! rescued conj (str e#))
+           (log/warn e# (str child# " threw")))
+         (catch AssertionError e#
+           (swap! rescued conj (str e#))
+           (log/warn e# (str child# " threw")))))
+     true))
+
+; riemann.streams/where-partition-clauses and where*.
+(defn where-partition-clauses [exprs]
+  (map vec
+       ((juxt remove (comp (partial mapcat rest) filter))
+        (fn [expr] (when (list? expr) (= 'else (first expr))))
+        exprs)))
+
+(defmacro where* [f & children]
+  (let [[true-kids else-kids] (where-partition-clauses children)]
+    `(let [true-kids# ~true-kids
+           else-kids# ~else-kids
+           predicate# ~f]
+       (fn stream# [event#]
+         (let [value# (predicate# event#)]
+           (if value#
+             (call-rescue event# true-kids#)
+             (call-rescue event# else-kids#))
+           value#)))))
+
+; riemann.streams/batch: full batches flush at once; the rest at each dt tick of Riemann's
+; scheduler, which `tick!` stands for here.
+(def batches (atom []))
+(defn batch [n _dt & children]
+  (let [state (atom [])
+        flush (fn [] (let [[b] (reset-vals! state [])] (when (seq b) (call-rescue b children))))]
+    (swap! batches conj flush)
+    (fn stream [event]
+      (let [[old _] (swap-vals! state (fn [b] (let [b (conj b event)] (if (<= n (count b)) [] b))))]
+        (when (<= n (inc (count old)))
+          (call-rescue (conj old event) children))))))
+(defn tick! [] (doseq [f @batches] (f)))
+
+; riemann.config/async-queue! (execute-on a thread pool): synchronous here, and recorded.
+(def deliver? (atom false))
+(def queued (atom {}))
+(defn async-queue! [qname _opts & children]
+  (fn stream [event]
+    (swap! queued update qname (fnil conj []) event)
+    (when @deliver? (call-rescue event children))))
+
+; riemann.config/streams adds top-level streams; riemann.core/stream! calls them, unguarded.
+(def top-streams (atom []))
+(defn streams [& things] (swap! top-streams into things))
+(defn stream! [event] (doseq [s @top-streams] (s event)))
+
+(def consumer-opts (atom nil))
+(defn kafka-consumer [opts] (reset! consumer-opts opts))
 (defn tcp-server [& _] nil)
-(defn kafka-consumer [& _] nil)
 (defn periodically-expire [& _] nil)
-(defn async-queue! [_name _opts f] f)   ; synchronous here
-(defmacro streams [& _] nil)             ; the stream DSL is Riemann's: not exercised here
 
-(load-file (System/getenv "RIEMANN_CONFIG"))
+; riemann.codec/Event and riemann.common/event, with clojure.math.numeric-tower's round.
+(defrecord Event [host service state description metric tags time ttl])
+(defn round [x]
+  (cond (integer? x) x
+        (float? x) (Math/round (double x))
+        (ratio? x) (long (Math/floor (+ x 1/2)))
+        :else (throw (IllegalArgumentException.
+                       (str "No implementation of method: :round for " (class x))))))
+(defn event [opts]
+  (let [t (long (round (or (:time opts) (unix-time))))]
+    (map->Event (merge opts {:time t}))))
 
-(def t 1764000000)                       ; 2025-11-24T16:00:00Z
+; riemann.kafka: json-deserializer and the consume loop (only NullPointerException is caught per
+; record; anything else ends consumption). Returns :consumed or :interrupted.
+(defn deserialize [^String value]
+  (when value
+    (try (json/parse-string value true)
+         (catch Exception e (log/error e "Could not decode message")))))
+(defn consume! [values]
+  (try
+    (doseq [v values]
+      (try (stream! (event (deserialize v)))
+           (catch NullPointerException _ nil)))
+    :consumed
+    (catch Exception e
+      (log/error e "Interrupted consumption")
+      :interrupted)))
 
-(def results
+; ---------------------------------------------------------------------------------- scenarios
+
+(def config-path (System/getenv "RIEMANN_CONFIG"))
+(def t0 1764000000.0)
+
+(declare rule-state initial-rule-state)
+
+(defn fresh!
+  "The rule's state as the config made it, batches flushed, queues empty, the clock at `now`."
+  [now]
+  (reset! clock now)
+  (reset! rule-state initial-rule-state)
+  (tick!)
+  (reset! queued {}))
+
+(defn iso [seconds] (str (java.time.Instant/ofEpochMilli (Math/round (* 1000.0 seconds)))))
+
+(defn log-json
+  "A Kafka message value as logtray's handler writes it (@timestamp, no numeric time)."
+  [at & {:as fields}]
+  (json/generate-string (merge {"@timestamp" (iso at) "level" "error" "message" "boom"
+                                "pathname" "/app/a.py" "lineno" 12}
+                               fields)))
+
+(defn alerts [] (get @queued :alerts []))
+(defn alert-summary [] (mapv #(select-keys % [:pathname :count :rule-time]) (alerts)))
+
+(load-file config-path)
+(def initial-rule-state @rule-state)
+
+; The config's own helpers, and its outputs over real sockets.
+(def helpers
   {:error (mapv error-event? [{:levelname "ERROR"} {:level "error"} {:levelname "CRITICAL"}
                               {:levelname "INFO"} {}])
-   :index (index-name {:time t})
+   :index (index-name {:time (long t0)})
    :alert (json/parse-string
-            (alert-line {:pathname "/app/a.py" :count 26 :message "boom" :time t :lineno 12
+            (alert-line {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0) :lineno 12
                          :service "payments"}))
-   :bulk (bulk-body [{:time t :pathname "/app/a.py" :message "x" :extra {:k 1} :nothing nil}
-                     {:time t (keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}])
-   :safe (do ((safe (fn [_] (throw (RuntimeException. "boom")))) {}) "survived")})
+   :bulk (bulk-body [{:time (long t0) :pathname "/app/a.py" :message "x" :extra {:k 1} :nothing nil}
+                     {:time (long t0) (keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}])
+   :safe (do ((safe (fn [_] (throw (RuntimeException. "boom")))) {}) "survived")
+   :consumer @consumer-opts
+   :times (mapv #(own-time {(keyword "@timestamp") %})
+                ["2025-11-24T16:00:00.250Z" "2025-11-24T17:00:00.250+01:00"
+                 "2025-11-24T16:00:00.250" "yesterday" "+999999999-12-31T23:59:59Z"])
+   ; The cached fast path reads the usual shape exactly as java.time does.
+   :fast (mapv (fn [s] [(parse-utc s) (/ (.toEpochMilli (java.time.Instant/parse s)) 1000.0)])
+               ["2025-11-24T16:00:00Z" "2025-11-24T16:00:00.1Z" "2025-11-24T16:00:00.123456789Z"
+                "2025-11-24T16:00:01.999Z" "1999-01-01T00:00:00.5Z"])
+   :not-times (mapv parse-timestamp ["2025-13-24T16:00:00Z" "24/11/2025 16:00"
+                                     "2025-11-24T16:00:00.1234567890Z" 1764000000 nil])
+   :bounded {:ms (bounded-time {:time (long (* 1000 t0))} t0)
+             :future (bounded-time {(keyword "@timestamp") (iso (+ t0 86400))} t0)
+             :ahead-4s (bounded-time {:time (+ t0 4)} t0)
+             :old (rule-time {:time (- t0 7200)} t0)
+             :recent (rule-time {:time (- t0 1800)} t0)}
+   :clip (mapv #(count (clip % 300)) [(apply str (repeat 10000 "x"))
+                                      (str (apply str (repeat 299 "x")) "\uD83D\uDE00")])
+   :tb (traceback-line {:exception "Traceback (most recent call last):\n  File \"a.py\"\nValueError: bad\n\n"})})
 
-(send-alert! {:pathname "/app/a.py" :count 26 :message "boom" :time t})
-(post-bulk! [{:time t :pathname "/app/a.py" :message "x"}])
+(send-alert! {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0)})
+(post-bulk! [{:time (long t0) :pathname "/app/a.py" :message "x"}])
 ; Outputs must not throw when nobody listens.
 (def down-results
-  (binding [*out* *out*]
-    (with-redefs [alert-port 1 es-url "http://127.0.0.1:1"]
-      (send-alert! {:pathname "/x" :count 1})
-      (post-bulk! [{:time t :message "lost"}])
-      "no exception")))
+  (with-redefs [alert-port 1 es-url "http://127.0.0.1:1"]
+    (send-alert! {:pathname "/x" :count 1})
+    (post-bulk! [{:time (long t0) :message "lost"}])
+    "no exception"))
 
-(println "RESULTS" (json/generate-string (assoc results :down down-results)))
+(defn crossing
+  "25 errors within the window raise nothing; the 26th raises one alert."
+  []
+  (fresh! t0)
+  (consume! (for [i (range 25)] (log-json (+ t0 (* 0.1 i)))))
+  (let [before (count (alerts))]
+    (consume! [(log-json (+ t0 2.5))])
+    {:before before :after (alert-summary)}))
+
+(defn gate
+  "Two spikes, the clock moving with the events (one error every 0.25 s): alerts at most one per
+  THROTTLE_S from the last one sent, whatever window a fixed-window throttle would be in."
+  []
+  (fresh! t0)
+  (doseq [at (concat (range t0 (+ t0 8) 0.25) (range (+ t0 28) (+ t0 100) 0.25))]
+    (reset! clock at)
+    (consume! [(log-json at)]))
+  (mapv #(- (:rule-time %) t0) (alerts)))
+
+(defn backlog
+  "Read at once (Riemann's clock stands still): windowed on the events' own time."
+  []
+  (letfn [(run [values] (fresh! t0) (consume! values) (alert-summary))]
+    {:timestamp (run (for [m (range 30 0 -1)] (log-json (- t0 (* 60 m)))))
+     :numeric (run (for [m (range 30 0 -1)]
+                     (json/generate-string {"time" (- t0 (* 60 m)) "level" "error"
+                                            "pathname" "/app/a.py" "message" "boom"})))
+     :spike-30min-ago (run (for [i (range 26)] (log-json (+ (- t0 1800) (* 0.1 i)))))
+     :spike-2h-ago (run (for [i (range 26)] (log-json (+ (- t0 7200) (* 0.1 i)))))
+     :arrival-time (run (for [m (range 30 0 -1)]    ; what windowing on arrival would see
+                          (json/generate-string {"level" "error" "pathname" "/app/a.py"})))}))
+
+(defn far-from-now
+  "One error with a time far from now first, then a spike on time: the spike still alerts."
+  []
+  (letfn [(run [first-value]
+            (fresh! t0)
+            (consume! [first-value])
+            (consume! (for [i (range 26)] (log-json (+ t0 1 (* 0.1 i)))))
+            (mapv :count (alerts)))]
+    {:milliseconds (run (json/generate-string {"time" (long (* 1000 t0)) "level" "error"
+                                               "pathname" "/app/a.py"}))
+     :future (run (log-json (+ t0 (* 365 86400))))
+     :far-past (run (log-json 0.0))}))
+
+(defn indexing
+  "What reaches the Elasticsearch queue, and what the consumer makes of each message shape."
+  []
+  (fresh! t0)
+  (let [shapes ["not json {" "[]" "null"
+                "{\"message\":\"kept\",\"level\":\"info\"}"
+                "[{\"message\":\"merged\"},{\"level\":\"info\"}]"
+                "{\"message\":\"own\",\"tags\":[\"riemann\"]}"]
+        results (mapv #(consume! [%]) shapes)]
+    (tick!)
+    {:consumed results
+     :indexed (mapv #(select-keys % [:message :level]) (apply concat (get @queued :elasticsearch)))
+     :interrupting (into {} (for [v ["\"a bare string\"" "42" "true" "[1,2]"
+                                     "{\"time\":\"2025-11-24T16:00:00Z\"}" "{\"time\":{}}"
+                                     "{\"time\":100000000000000000000}" "{\"time\":1.7e9}"]]
+                              [v (consume! [v])]))}))
+
+(defn evidence-over-the-wire
+  "A spike whose alert goes through the whole pipeline to the listener: 6 distinct messages
+  (the most frequent 10,000 characters long), several lines, a traceback on the last record."
+  []
+  (fresh! (+ t0 5))
+  (reset! deliver? true)
+  (let [big (apply str (repeat 10000 "x"))
+        plan (concat (repeat 10 [big 12]) (repeat 6 ["m2" 40]) (repeat 4 ["m3" 7])
+                     (repeat 3 ["m4" 12]) (repeat 2 ["m5" 40]) [["m6" 99]])
+        values (map-indexed (fn [i [m line]]
+                              (log-json (+ t0 (* 0.2 i)) "message" m "lineno" line
+                                        "exception" (when (= i 25)
+                                                      (str "Traceback (most recent call last):\n"
+                                                           "  File \"/app/a.py\", line 99\n"
+                                                           "ValueError: bad amount\n"))))
+                            plan)]
+    (try
+      (consume! values)
+      (count (alerts))
+      (finally (reset! deliver? false)))))
+
+(defn bounds
+  "State stays bounded: a long spike, many pathnames, idle pathnames dropped."
+  []
+  (fresh! t0)
+  (doseq [at (range t0 (+ t0 30) 0.02)]
+    (reset! clock at)
+    (consume! [(log-json at "message" (str "m" (mod (Math/round (* at 50)) 97)))]))
+  (let [ps (get-in @rule-state [:paths "/app/a.py"])
+        spike {:steps (count (:steps ps)) :sample (count (:sample ps)) :n (:n ps)}]
+    (fresh! t0)
+    (consume! (for [i (range 1500)] (log-json t0 "pathname" (str "/app/p" i ".py"))))
+    (let [many (count (:paths @rule-state))]
+      (reset! clock (+ t0 idle-s 11))
+      (consume! [(log-json @clock "pathname" "/app/late.py")])
+      {:spike spike :many many :after-idle (count (:paths @rule-state))})))
+
+(defn fuzz
+  "Strangers' fields of every type through the whole config (seeded): nothing throws, and every
+  alert line and _bulk body can be written, with the evidence within its bounds."
+  []
+  (fresh! t0)
+  (reset! rescued [])
+  (let [rnd (java.util.Random. 11)
+        pick (fn [xs] (nth xs (.nextInt rnd (count xs))))
+        big (apply str (repeat 5000 "ab\n"))
+        field-values {"@timestamp" [nil 42 {} [] "" "garbage" (iso t0) (iso (+ t0 1e9)) (iso 0.0)
+                                    "2025-11-24T16:00:00.5+05:30" "9999-12-31T23:59:59.999Z"]
+                      "time" [nil 0 -1 1.5 t0 (* 1000 t0) 1e300 -1e300 (long t0)]
+                      "level" [nil "error" "ERROR" "critical" "fatal" 40 {} ["error"] true]
+                      "levelname" [nil "ERROR" "info"]
+                      "pathname" [nil "/app/a.py" "/app/b.py" "" "   " 7 {} ["/x"]
+                                  (apply str (repeat 2000 "p"))]
+                      "message" [nil "boom" "" big 12 {"a" [1 2]} ["x" "y"] "\uD83D\uDE00"]
+                      "msg" [nil "fallback"]
+                      "lineno" [nil 1 -5 "12" 99999999999999 1.5 [] 12]
+                      "exception" [nil "" "one line" big 5 {"tb" "x"}
+                                   "Traceback (most recent call last):\nKeyError: 'k'"]
+                      "exc_info" [nil true "E: x\n"]
+                      "tags" [nil "riemann" ["riemann"] ["app"] 5]}
+        values (for [i (range 3000)]
+                 (json/generate-string
+                   (into {} (for [[k vs] field-values
+                                  :let [v (pick vs)]
+                                  :when (some? v)]
+                              [k v]))))
+        statuses (doall (for [vs (partition-all 100 values)]
+                          (do (swap! clock + 0.5) (consume! vs))))]
+    (tick!)
+    (let [lines (map #(json/parse-string (alert-line %)) (alerts))
+          evs (keep #(get % "evidence") lines)]
+      {:statuses (frequencies statuses)
+       :rescued (vec (take 3 @rescued))
+       :alerts (count lines)
+       :bulk-lines (reduce + (map #(count (str/split-lines (bulk-body %)))
+                                  (get @queued :elasticsearch)))
+       :max-messages (reduce max 0 (map #(count (get % "messages")) evs))
+       :max-message-chars (reduce max 0 (for [e evs m (get e "messages")]
+                                          (count (get m "message"))))
+       :max-lines (reduce max 0 (map #(count (get % "lines")) evs))
+       :lines-ints (every? #(every? integer? (get % "lines")) evs)
+       :max-traceback-chars (reduce max 0 (map #(count (get % "traceback" "")) evs))
+       :paths (count (:paths @rule-state))})))
+
+(def results
+  (assoc helpers
+         :fuzz (fuzz)
+         :down down-results
+         :crossing (crossing)
+         :gate (gate)
+         :backlog (backlog)
+         :far-from-now (far-from-now)
+         :indexing (indexing)
+         :evidence-alerts (evidence-over-the-wire)
+         :bounds (bounds)))
+
+(println "RESULTS" (json/generate-string results))
 (shutdown-agents)

@@ -1,12 +1,17 @@
-"""stack/riemann/riemann.config: well-formed, and in step with the env the manager sets.
+"""stack/riemann/riemann.config: well-formed, in step with the env the manager sets, and its rule
+and outputs exercised.
 
-Riemann itself cannot run here (no registry); its stream semantics were checked against the
-0.3.12 source (../shared/notes/riemann.md). This guards the file's shape and its contract.
+Riemann itself cannot run here (no registry). tests/stack/riemann_harness.clj loads the config
+with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source (where*,
+batch, call-rescue, async-queue!, the Kafka consumer's JSON decoding and event making) and the
+clock under control, feeds it Kafka message values, and reports what came out: alerts, indexed
+events, the rule's state, and what went over real sockets to a listener and a _bulk endpoint.
 """
 
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
 import os
 import re
@@ -15,11 +20,15 @@ import socket
 import socketserver
 import subprocess
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stack.specs import RIEMANN_CONFIG, builtin_specs
+from tests.conftest import need
 from tray.config import ListenerConfig
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
@@ -64,23 +73,28 @@ def test_env_contract_matches_the_manager() -> None:
 
 
 def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
-    assert ":group.id kafka-group" in TEXT
-    assert "(moving-time-window window-s" in TEXT
-    assert "(> n threshold)" in TEXT
-    assert "(throttle 1 throttle-s alert-out)" in TEXT
-    assert "(by [:pathname]" in TEXT
-    assert '(where (not (tagged "riemann"))' in TEXT
+    code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())  # comments out
+    assert ":group.id kafka-group" in code
+    assert ':auto.offset.reset "earliest"' in code
+    # Our own window and gate: 0.3.12's throttle counts in fixed windows, and its
+    # moving-time-window can be held in the future by one event.
+    assert "(throttle " not in code and "(moving-time-window " not in code
+    assert "(> (:n added) threshold)" in code
+    assert "(>= (- now alerted) throttle-s)" in code
+    assert "(where* rule-event?" in code and "(spike-rule rule-state alert-out)" in code
+    assert "(has-fields? e)" in code and "(riemann-internal? e)" in code
     # ES 8/9: bulk without mapping types, and the whole event kept.
-    assert "_type" not in TEXT
-    assert '"/_bulk"' in TEXT and "program-logs-" in TEXT
+    assert "_type" not in code
+    assert '"/_bulk"' in code and "program-logs-" in code
     # Outputs behind async queues, defined once at top level.
-    assert TEXT.count("(async-queue! ") == 2
+    assert code.count("(async-queue! ") == 2
     for key in (":pathname", ":count", ":window_s", ":threshold", ":message", ":time", ":token"):
-        assert key in TEXT
+        assert key in code
+    assert ":evidence" in code
 
 
-@pytest.mark.skipif(not shutil.which("clojure"), reason="clojure not installed")
 def test_clojure_reads_every_form() -> None:
+    need(bool(shutil.which("clojure")), "clojure is not installed")
     path = json.dumps(str(RIEMANN_CONFIG))
     code = (
         f"(with-open [r (java.io.PushbackReader. (clojure.java.io/reader {path}))]"
@@ -99,14 +113,24 @@ def _have_clojure_libs() -> bool:
     )
 
 
-@pytest.mark.skipif(
-    not _have_clojure_libs(),
-    reason="needs clojure, libcheshire-clojure, libclj-http-clojure, libtools-logging-clojure",
-)
-def test_outputs_and_helpers_run(tmp_path: Path) -> None:
-    """The config's own code, run by Clojure with Riemann stubbed: alert line over TCP with
-    the token, an ES _bulk request without mapping types, every field kept."""
-    alerts: list[bytes] = []
+T0 = 1764000000.0  # the harness's clock at the start of each scenario: 2025-11-24T16:00:00Z
+
+
+@dataclass
+class HarnessRun:
+    results: dict[str, Any]
+    alert_lines: list[bytes]  # what reached the alert listener, one line per connection
+    bulks: list[tuple[str, str, bytes]]  # (path, content type, body) of each _bulk request
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[HarnessRun]:
+    """One JVM for every scenario (starting Clojure with clj-http takes seconds)."""
+    need(
+        _have_clojure_libs(),
+        "needs clojure, libcheshire-clojure, libclj-http-clojure, libtools-logging-clojure",
+    )
+    alert_lines: list[bytes] = []
     bulks: list[tuple[str, str, bytes]] = []
 
     class Bulk(http.server.BaseHTTPRequestHandler):
@@ -127,12 +151,22 @@ def test_outputs_and_helpers_run(tmp_path: Path) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    listener.settimeout(60)
+    listener.settimeout(0.2)
+    done = threading.Event()
 
     def accept() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            alerts.append(conn.makefile("rb").readline())
+        # Reads every connection the run made (one line each), then stops once the run is over
+        # and nothing is left waiting: a bounded poll, as closing a socket does not wake accept().
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                if done.is_set():
+                    return
+                continue
+            with conn:
+                conn.settimeout(30)
+                alert_lines.append(conn.makefile("rb").readline())
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
@@ -146,20 +180,28 @@ def test_outputs_and_helpers_run(tmp_path: Path) -> None:
         "ES_URL": f"http://127.0.0.1:{es.server_address[1]}/",
         "THRESHOLD": "25",
         "WINDOW_S": "10",
+        "THROTTLE_S": "30",
     }
     try:
         out = subprocess.run(
-            ["clojure", str(HARNESS)], capture_output=True, text=True, env=env, timeout=120
+            ["clojure", str(HARNESS)], capture_output=True, text=True, env=env, timeout=600
         )
-        acceptor.join(timeout=5)
     finally:
         es.shutdown()
         es.server_close()
+        done.set()
+        acceptor.join(timeout=60)
         listener.close()
+    assert not acceptor.is_alive(), "the alert listener did not finish reading"
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULTS "))
-    res = json.loads(line[len("RESULTS ") :])
+    yield HarnessRun(json.loads(line[len("RESULTS ") :]), alert_lines, bulks)
 
+
+def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
+    """The config's own code with Riemann stubbed: alert line over TCP with the token, an ES
+    _bulk request without mapping types, every field kept."""
+    res = harness.results
     assert res["error"] == [True, True, True, False, False]
     assert res["index"] == "program-logs-2025.11.24"
     alert = res["alert"]
@@ -175,12 +217,143 @@ def test_outputs_and_helpers_run(tmp_path: Path) -> None:
     assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the producer's own
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
-    # What really went over the sockets.
-    assert len(alerts) == 1
-    sent = json.loads(alerts[0])
+    # What really went over the sockets: the direct send, then the pipeline's evidence alert.
+    assert len(harness.alert_lines) == 2
+    sent = json.loads(harness.alert_lines[0])
     assert sent["token"] == "tok-123" and sent["pathname"] == "/app/a.py"
-    assert alerts[0].endswith(b"\n")
-    assert len(bulks) == 1
-    path, ctype, body = bulks[0]
+    assert all(line.endswith(b"\n") for line in harness.alert_lines)
+    assert len(harness.bulks) == 1
+    path, ctype, body = harness.bulks[0]
     assert path == "/_bulk" and "ndjson" in ctype
     assert b"_type" not in body and body.endswith(b"\n")
+
+
+def test_a_new_consumer_group_starts_at_the_earliest_offset(harness: HarnessRun) -> None:
+    opts = harness.results["consumer"]
+    assert opts["consumer.config"] == {
+        "bootstrap.servers": "kafka:9092",
+        "group.id": "logtray-riemann",
+        "auto.offset.reset": "earliest",
+    }
+    assert opts["topics"] == ["program-logs"]
+
+
+def test_event_time_parsing_and_far_from_now_bounds(harness: HarnessRun) -> None:
+    res = harness.results
+    # @timestamp: Z, an offset, none (UTC); not a time; beyond a long of milliseconds.
+    assert res["times"] == [T0 + 0.25, T0 + 0.25, T0 + 0.25, None, None]
+    assert all(fast == general for fast, general in res["fast"])
+    assert [fast for fast, _ in res["fast"]][:2] == [T0, T0 + 0.1]
+    assert res["not-times"] == [None] * 5
+    bounded = res["bounded"]
+    assert bounded["ms"] == T0  # milliseconds sent as seconds: the arrival time
+    assert bounded["future"] == T0  # a day ahead: the arrival time
+    assert bounded["ahead-4s"] == T0 + 4  # within 5 s of the clock: its own
+    assert bounded["old"] is None  # 2 h old: not counted by the rule
+    assert bounded["recent"] == T0 - 1800
+    assert res["clip"] == [300, 299]  # never half a surrogate pair
+    assert res["tb"] == "ValueError: bad"
+
+
+def test_more_than_threshold_in_the_window_alerts_at_the_crossing_event(
+    harness: HarnessRun,
+) -> None:
+    crossing = harness.results["crossing"]
+    assert crossing["before"] == 0
+    assert crossing["after"] == [{"pathname": "/app/a.py", "count": 26, "rule-time": T0 + 2.5}]
+
+
+def test_at_most_one_alert_per_throttle_from_the_last_alert_sent(harness: HarnessRun) -> None:
+    # Spike 1 crosses at +6.25. Spike 2 crosses at +34.25, only 28 s later: held until +36.25
+    # (0.3.12's throttle, counting in fixed 30 s windows from +0, would have let it through).
+    gate = harness.results["gate"]
+    assert gate == [6.25, 36.25, 66.25, 96.25]
+    assert all(b - a >= 30 for a, b in itertools.pairwise(gate))
+
+
+def test_a_backlog_read_at_once_is_windowed_on_its_own_time(harness: HarnessRun) -> None:
+    backlog = harness.results["backlog"]
+    # 30 errors one minute apart, read in one go: no alert, from @timestamp or a numeric time.
+    assert backlog["timestamp"] == [] and backlog["numeric"] == []
+    # A real spike half an hour ago: one alert, at its own time; two hours ago: none.
+    assert backlog["spike-30min-ago"] == [
+        {"pathname": "/app/a.py", "count": 26, "rule-time": T0 - 1800 + 2.5}
+    ]
+    assert backlog["spike-2h-ago"] == []
+    # Messages without any time are windowed on arrival (what every message used to be).
+    assert [a["count"] for a in backlog["arrival-time"]] == [26]
+
+
+def test_a_time_far_from_now_cannot_silence_its_pathname(harness: HarnessRun) -> None:
+    assert harness.results["far-from-now"] == {
+        "milliseconds": [26],  # counted at its arrival, with the spike
+        "future": [26],
+        "far-past": [26],  # not counted: the spike alone crosses
+    }
+
+
+def test_events_without_fields_are_not_indexed(harness: HarnessRun) -> None:
+    indexing = harness.results["indexing"]
+    assert indexing["consumed"] == ["consumed"] * 6
+    # Non-JSON, [] and null carry only a time; Riemann's own events (tagged) stay out; an array
+    # of objects is one merged event.
+    assert indexing["indexed"] == [
+        {"message": "kept", "level": "info"},
+        {"message": "merged", "level": "info"},
+    ]
+    # What the header says stops Riemann's consumer (riemann.kafka's loop, mirrored).
+    assert indexing["interrupting"] == {
+        '"a bare string"': "interrupted",
+        "42": "interrupted",
+        "true": "interrupted",
+        "[1,2]": "interrupted",
+        '{"time":"2025-11-24T16:00:00Z"}': "interrupted",
+        '{"time":{}}': "interrupted",
+        '{"time":100000000000000000000}': "interrupted",
+        '{"time":1.7e9}': "consumed",
+    }
+
+
+def test_the_alert_sent_carries_bounded_evidence(harness: HarnessRun) -> None:
+    assert harness.results["evidence-alerts"] == 1
+    alert = json.loads(harness.alert_lines[1])
+    assert alert["token"] == "tok-123" and alert["count"] == 26
+    assert alert["message"] == "m6" and alert["lineno"] == 99  # the crossing event
+    ev = alert["evidence"]
+    # 6 distinct messages: the 5 most frequent, the 10,000-character one clipped to 300.
+    assert ev["messages"] == [
+        {"message": "x" * 300, "count": 10},
+        {"message": "m2", "count": 6},
+        {"message": "m3", "count": 4},
+        {"message": "m4", "count": 3},
+        {"message": "m5", "count": 2},
+    ]
+    assert ev["lines"] == [7, 12, 40, 99]
+    assert ev["first"] == T0 and ev["last"] == T0 + 5.0
+    assert ev["traceback"] == "ValueError: bad amount"
+    assert len(harness.alert_lines[1]) < 3000
+
+
+def test_the_rule_state_is_bounded(harness: HarnessRun) -> None:
+    bounds = harness.results["bounds"]
+    # 50 errors/s for 30 s of one pathname: the window's 0.1 s steps and the sample stay small.
+    assert bounds["spike"]["steps"] <= 10 * 10 + 1
+    assert bounds["spike"]["sample"] == 50
+    assert 450 <= bounds["spike"]["n"] <= 501
+    # 1,500 pathnames at once: at most 1,000 kept; once idle, they are dropped.
+    assert bounds["many"] <= 1000
+    assert bounds["after-idle"] == 1
+
+
+def test_strangers_fields_of_any_type_break_nothing(harness: HarnessRun) -> None:
+    """3,000 seeded messages whose fields take every JSON type (and huge or far-off values) go
+    through the whole config: no exception, every _bulk body and alert line can be written, and
+    the evidence stays within its bounds."""
+    fuzz = harness.results["fuzz"]
+    assert fuzz["statuses"] == {"consumed": 30}
+    assert fuzz["rescued"] == []
+    assert fuzz["bulk-lines"] > 2 * 1000
+    assert fuzz["alerts"] >= 1
+    assert fuzz["max-messages"] <= 5 and fuzz["max-message-chars"] <= 300
+    assert fuzz["max-lines"] <= 20 and fuzz["lines-ints"]
+    assert fuzz["max-traceback-chars"] <= 300
