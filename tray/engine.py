@@ -22,6 +22,7 @@ import orjson
 
 from tray.alert import Alert
 from tray.config import EngineConfig
+from tray.evidence import RecentErrors
 from tray.kafka_source import Records, consume_forever
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ class SpikeRule:
         self.config = config
         self._level = config.level.lower()
         self._groups: dict[str, _Group] = {}
+        # The last error records per file: the alert's evidence and the error view's list.
+        # At least threshold + 1 per file, so the counts at a crossing cover the whole window.
+        self.recent: RecentErrors | None = (
+            RecentErrors(max(config.evidence_records, config.threshold + 1), config.evidence_files)
+            if config.evidence_records
+            else None
+        )
         self.events = 0
         self.matched = 0
         self.alerts = 0
@@ -75,6 +83,9 @@ class SpikeRule:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(deque())
+        recent = self.recent
+        if recent is not None:
+            recent.add(key, now, event)
         times = group.times
         horizon = now - self.config.window_s
         while times and times[0] <= horizon:
@@ -87,9 +98,12 @@ class SpikeRule:
         group.last_alert = now
         self.alerts += 1
         lineno = event.get("lineno")
+        evidence = recent.evidence(key, horizon) if recent is not None else None
+        message = evidence.top_message if evidence else None
         return Alert(
             title=f"Error spike in {key}",
-            message=str(event.get("message", "")),
+            # The most frequent message of the window (the popup shows it), else this one's.
+            message=message or str(event.get("message", "")),
             pathname=key,
             lineno=lineno if isinstance(lineno, int) else None,
             count=len(times),
@@ -98,6 +112,7 @@ class SpikeRule:
             level=self._level,
             service=event.get("service") if isinstance(event.get("service"), str) else None,
             time=now,
+            evidence=evidence or None,
         )
 
     def sweep(self, now: float) -> None:

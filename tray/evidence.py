@@ -1,0 +1,250 @@
+"""The evidence an alert carries: what failed, as a bounded sample (issue 11).
+
+Two pure halves:
+- `parse_evidence` validates the "evidence" object of a received alert. Senders are strangers:
+  every part is optional, bounded, type-checked and cleaned of control characters; anything
+  unusable is dropped, never raised.
+- `RecentErrors` is what the embedded engine keeps per source file: a ring of the last error
+  records (message, level, time, line, traceback), bounded per file and in the number of files,
+  from which `evidence()` builds the alert's sample and the error view lists the records.
+
+The wire format (shared with riemann.config):
+    {"messages": [{"message": str, "count": int}, ...],  # <= 5, most frequent first
+     "lines": [int, ...],                                 # distinct line numbers, ascending, <= 20
+     "first": float, "last": float,                       # epoch seconds
+     "traceback": str}                                    # the last traceback's final line
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+MAX_MESSAGES = 5
+MAX_TEXT = 300
+MAX_LINES = 20
+# A sender's lists are looked at up to this many entries (the rest is ignored, not an error).
+MAX_SCAN = 100
+MAX_LINENO = 10_000_000
+MAX_COUNT = 2**53
+MAX_EPOCH = 1e11  # the year 5138: beyond it a number is not epoch seconds
+# What the engine keeps of one record's traceback: its tail, where the error itself is.
+MAX_TRACEBACK_KEPT = 2000
+MAX_LEVEL = 20
+
+# C0/C1 controls, DEL and the bidirectional overrides that can disguise text: each becomes a
+# space, so a message stays one readable line in a popup and in a terminal.
+_CONTROL: dict[int, str | None] = {c: " " for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
+_CONTROL.update({c: " " for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_CONTROL.update({0x200B: None, 0xFEFF: None})
+
+
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    """One line of at most `limit` characters: controls become spaces, ends stripped."""
+    return value[: limit * 2].translate(_CONTROL).strip()[:limit]
+
+
+def final_line(traceback: str) -> str:
+    """The last non-empty line of a traceback ('ValueError: bad amount'), cleaned."""
+    for line in reversed(traceback[-MAX_TRACEBACK_KEPT:].splitlines()):
+        if line.strip():
+            return clean_text(line)
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A bounded sample of what failed. `messages` are (text, count), most frequent first."""
+
+    messages: tuple[tuple[str, int], ...] = ()
+    lines: tuple[int, ...] = ()
+    first: float | None = None
+    last: float | None = None
+    traceback: str | None = None
+
+    @property
+    def top_message(self) -> str | None:
+        return self.messages[0][0] if self.messages else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.messages:
+            out["messages"] = [{"message": m, "count": c} for m, c in self.messages]
+        if self.lines:
+            out["lines"] = list(self.lines)
+        if self.first is not None:
+            out["first"] = self.first
+        if self.last is not None:
+            out["last"] = self.last
+        if self.traceback:
+            out["traceback"] = self.traceback
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.lines or self.first or self.last or self.traceback)
+
+
+def _int(value: Any, low: int, high: int) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and low <= value <= high:
+        return value
+    return None
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    result = float(value)
+    return result if math.isfinite(result) and 0 <= result < MAX_EPOCH else None
+
+
+def _messages(value: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, list):
+        return ()
+    counts: Counter[str] = Counter()
+    for item in value[:MAX_SCAN]:
+        if not isinstance(item, Mapping):
+            continue
+        text = item.get("message")
+        count = _int(item.get("count", 1), 1, MAX_COUNT)
+        if not isinstance(text, str) or count is None:
+            continue
+        text = clean_text(text)
+        if text:
+            counts[text] = min(MAX_COUNT, counts[text] + count)  # truncation may merge two
+    return _top(counts)
+
+
+def _top(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    # Most frequent first; ties in text order, so the result does not depend on input order.
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(ranked[:MAX_MESSAGES])
+
+
+def parse_evidence(value: Any) -> Evidence | None:
+    """A received "evidence" value to Evidence, or None when nothing in it is usable."""
+    if not isinstance(value, Mapping):
+        return None
+    lines_in = value.get("lines")
+    lines: set[int] = set()
+    if isinstance(lines_in, list):
+        for item in lines_in[:MAX_SCAN]:
+            line = _int(item, 0, MAX_LINENO)
+            if line is not None:
+                lines.add(line)
+    first, last = _epoch(value.get("first")), _epoch(value.get("last"))
+    if first is not None and last is not None and first > last:
+        first, last = last, first
+    traceback = value.get("traceback")
+    evidence = Evidence(
+        messages=_messages(value.get("messages")),
+        lines=tuple(sorted(lines)[:MAX_LINES]),
+        first=first,
+        last=last,
+        traceback=(final_line(traceback) or None) if isinstance(traceback, str) else None,
+    )
+    return evidence if evidence else None
+
+
+class ErrorRecord(NamedTuple):
+    """One error record as the engine keeps it (texts already bounded)."""
+
+    time: float  # the engine's clock at arrival (the clock the window runs on)
+    level: str
+    message: str
+    lineno: int | None
+    traceback: str | None
+
+
+def _message_of(event: Mapping[str, Any]) -> str:
+    message = event.get("message")
+    if not isinstance(message, str):
+        message = event.get("msg")
+        if not isinstance(message, str):
+            return ""
+    # Slicing a short str returns the same object: no copy on the hot path.
+    return message[:MAX_TEXT]
+
+
+class RecentErrors:
+    """Per source file, a ring of the last `per_file` error records; at most `files` files.
+
+    Memory is bounded by `per_file * files` records of at most MAX_TEXT + MAX_TRACEBACK_KEPT +
+    MAX_LEVEL characters each. When a new file arrives and `files` are kept, the file with the
+    oldest newest record goes (least recently failing).
+    """
+
+    def __init__(self, per_file: int, files: int) -> None:
+        self.per_file = per_file
+        self.files = files
+        self._rings: OrderedDict[str, deque[tuple[float, str, str, int | None, str | None]]] = (
+            OrderedDict()
+        )
+
+    def add(self, key: str, now: float, event: Mapping[str, Any]) -> None:
+        """Keep one error event (a parsed log record) of file `key`. Hot path: no copies."""
+        rings = self._rings
+        ring = rings.get(key)
+        if ring is None:
+            if len(rings) >= self.files:
+                rings.popitem(last=False)
+            ring = rings[key] = deque(maxlen=self.per_file)
+        else:
+            rings.move_to_end(key)
+        lineno = event.get("lineno")
+        if type(lineno) is not int or not 0 <= lineno <= MAX_LINENO:
+            lineno = None
+        traceback = event.get("exception") or event.get("exc_info")
+        if type(traceback) is not str:
+            traceback = None
+        elif len(traceback) > MAX_TRACEBACK_KEPT:
+            traceback = traceback[-MAX_TRACEBACK_KEPT:]
+        ring.append(
+            (now, str(event.get("level", ""))[:MAX_LEVEL], _message_of(event), lineno, traceback)
+        )
+
+    def records(self, key: str) -> list[ErrorRecord]:
+        """The kept records of file `key`, oldest first."""
+        return [ErrorRecord(*r) for r in self._rings.get(key, ())]
+
+    def evidence(self, key: str, since: float) -> Evidence:
+        """The sample of `key`'s records newer than `since` (the window at an alert)."""
+        return summarize(r for r in self.records(key) if r.time > since)
+
+    def __len__(self) -> int:
+        return len(self._rings)
+
+    def forget(self, key: str) -> None:
+        self._rings.pop(key, None)
+
+
+def summarize(records: Iterable[ErrorRecord]) -> Evidence:
+    """Evidence from records in time order (pure)."""
+    counts: Counter[str] = Counter()
+    lines: set[int] = set()
+    first = last = None
+    traceback = None
+    for record in records:
+        if first is None:
+            first = record.time
+        last = record.time
+        text = clean_text(record.message)
+        if text:
+            counts[text] += 1
+        if record.lineno is not None:
+            lines.add(record.lineno)
+        if record.traceback:
+            traceback = record.traceback
+    return Evidence(
+        messages=_top(counts),
+        lines=tuple(sorted(lines)[:MAX_LINES]),
+        first=first,
+        last=last,
+        traceback=(final_line(traceback) or None) if traceback else None,
+    )
