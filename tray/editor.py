@@ -15,7 +15,7 @@ import shlex
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import quote
 
 from tray.config import EditorConfig
@@ -50,7 +50,7 @@ def map_path(paths: Mapping[str, str], pathname: str) -> Path | str:
         root = prefix.replace("\\", "/").rstrip("/")
         if normal != root and not normal.startswith(root + "/"):
             continue
-        parts = PurePosixPath(normal[len(root) :].lstrip("/")).parts
+        parts = [part for part in normal[len(root) :].split("/") if part]
         if not parts or any(part in ("..", ".") for part in parts):
             return f"{pathname!r} is not a file inside {prefix!r}"
         local_root = Path(os.path.normpath(os.path.expanduser(paths[prefix])))
@@ -81,9 +81,10 @@ def resolve(
     if not (isinstance(line, int) and not isinstance(line, bool) and 1 <= line <= MAX_LINENO):
         line = None
     if config.url:
-        url = config.url.replace("{path}", quote(str(mapped), safe="/")).replace(
-            "{line}", str(line or 1)
-        )
+        quoted = quote(mapped.as_posix(), safe="/:")
+        if "/{path}" in config.url:  # vscode://file/{path}: one slash before the path, not two
+            quoted = quoted.lstrip("/")
+        url = config.url.replace("{path}", quoted).replace("{line}", str(line or 1))
         return EditorTarget(mapped, line, url=url)
     environ = os.environ if environ is None else environ
     command = config.command or environ.get("VISUAL") or environ.get("EDITOR") or ""
