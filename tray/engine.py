@@ -22,7 +22,7 @@ import orjson
 
 from tray.alert import Alert
 from tray.config import EngineConfig
-from tray.evidence import RecentErrors
+from tray.evidence import MAX_RAW, ErrorRecord, RecentErrors, Ring, compact, records, summarize
 from tray.kafka_source import Records, consume_forever
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def parse_event(raw: bytes | None, group_by: str) -> dict[str, Any] | None:
 class _Group:
     times: deque[float]
     last_alert: float | None = None
+    # The last error records of this file (evidence on): appended to on the hot path.
+    ring: Ring | None = None
 
 
 class SpikeRule:
@@ -64,6 +66,7 @@ class SpikeRule:
         self._groups: dict[str, _Group] = {}
         # The last error records per file: the alert's evidence and the error view's list.
         # At least threshold + 1 per file, so the counts at a crossing cover the whole window.
+        # A live group holds its ring; `recent` keeps those of groups the rule has forgotten.
         self.recent: RecentErrors | None = (
             RecentErrors(max(config.evidence_records, config.threshold + 1), config.evidence_files)
             if config.evidence_records
@@ -73,8 +76,11 @@ class SpikeRule:
         self.matched = 0
         self.alerts = 0
 
-    def observe(self, event: dict[str, Any], now: float) -> Alert | None:
-        """Count one event; an Alert when its group crosses the threshold (and is not throttled)."""
+    def observe(self, event: dict[str, Any], now: float, raw: bytes | None = None) -> Alert | None:
+        """Count one event; an Alert when its group crosses the threshold (and is not throttled).
+
+        `raw` is the event as received: kept as it is in the file's ring when small enough.
+        """
         self.events += 1
         if str(event["level"]).lower() != self._level:
             return None
@@ -82,10 +88,13 @@ class SpikeRule:
         key = str(event[self.config.group_by])
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(deque())
-        recent = self.recent
-        if recent is not None:
-            recent.add(key, now, event)
+            recent = self.recent
+            group = self._groups[key] = _Group(
+                deque(), ring=None if recent is None else recent.open(key)
+            )
+        ring = group.ring
+        if ring is not None:
+            ring.append((now, raw if raw is not None and len(raw) <= MAX_RAW else compact(event)))
         times = group.times
         horizon = now - self.config.window_s
         while times and times[0] <= horizon:
@@ -98,7 +107,9 @@ class SpikeRule:
         group.last_alert = now
         self.alerts += 1
         lineno = event.get("lineno")
-        evidence = recent.evidence(key, horizon) if recent is not None else None
+        evidence = (
+            summarize(r for r in records(ring) if r.time > horizon) if ring is not None else None
+        )
         message = evidence.top_message if evidence else None
         return Alert(
             title=f"Error spike in {key}",
@@ -125,6 +136,14 @@ class SpikeRule:
             quiet = group.last_alert is None or now - group.last_alert >= self.config.throttle_s
             if not group.times and quiet:
                 del self._groups[key]
+                if group.ring is not None and self.recent is not None:
+                    self.recent.retire(key, group.ring)
+
+    def records(self, key: str) -> list[ErrorRecord]:
+        """The kept error records of file `key`, oldest first (for the error view)."""
+        group = self._groups.get(key)
+        ring = group.ring if group else None if self.recent is None else self.recent.get(key)
+        return records(ring) if ring else []
 
     @property
     def groups(self) -> int:
@@ -157,7 +176,7 @@ class RuleEngine:
                 if self.malformed in (1, 100, 10_000) or self.malformed % 1_000_000 == 0:
                     log.warning("skipped %d malformed log message(s) so far", self.malformed)
                 continue
-            alert = self.rule.observe(event, now)
+            alert = self.rule.observe(event, now, raw)
             if alert is not None:
                 self._accept(alert)
         if now - self._last_sweep >= self.config.window_s:

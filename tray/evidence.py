@@ -4,9 +4,10 @@ Two pure halves:
 - `parse_evidence` validates the "evidence" object of a received alert. Senders are strangers:
   every part is optional, bounded, type-checked and cleaned of control characters; anything
   unusable is dropped, never raised.
-- `RecentErrors` is what the embedded engine keeps per source file: a ring of the last error
-  records (message, level, time, line, traceback), bounded per file and in the number of files,
-  from which `evidence()` builds the alert's sample and the error view lists the records.
+- Rings of the last error records per source file (the embedded engine's, lite profile):
+  `records` decodes one into bounded ErrorRecords (message, level, time, line, traceback),
+  `summarize` builds the alert's sample from them, and `RecentErrors` keeps the rings of files
+  the rule has stopped watching, bounded in number, for the error view.
 
 The wire format (shared with riemann.config):
     {"messages": [{"message": str, "count": int}, ...],  # <= 5, most frequent first
@@ -23,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
+
 MAX_MESSAGES = 5
 MAX_TEXT = 300
 MAX_LINES = 20
@@ -34,6 +37,8 @@ MAX_EPOCH = 1e11  # the year 5138: beyond it a number is not epoch seconds
 # What the engine keeps of one record's traceback: its tail, where the error itself is.
 MAX_TRACEBACK_KEPT = 2000
 MAX_LEVEL = 20
+# A record up to this size is kept as received; a bigger one only with its bounded fields.
+MAX_RAW = 4096
 
 # C0/C1 controls, DEL and the bidirectional overrides that can disguise text: each becomes a
 # space, so a message stays one readable line in a popup and in a terminal.
@@ -153,7 +158,7 @@ def parse_evidence(value: Any) -> Evidence | None:
 
 
 class ErrorRecord(NamedTuple):
-    """One error record as the engine keeps it (texts already bounded)."""
+    """One kept error record, decoded and bounded."""
 
     time: float  # the engine's clock at arrival (the clock the window runs on)
     level: str
@@ -162,66 +167,84 @@ class ErrorRecord(NamedTuple):
     traceback: str | None
 
 
-def _message_of(event: Mapping[str, Any]) -> str:
+# A ring keeps (arrival time, the record's bytes as received): the hot path only appends; the
+# fields are decoded when an alert or the error view reads them (rarely, and at most a ring).
+Ring = deque[tuple[float, bytes]]
+
+
+def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
+    """The bounded fields of one log record (a stranger's object)."""
     message = event.get("message")
     if not isinstance(message, str):
         message = event.get("msg")
-        if not isinstance(message, str):
-            return ""
-    # Slicing a short str returns the same object: no copy on the hot path.
-    return message[:MAX_TEXT]
+    lineno = event.get("lineno")
+    traceback = event.get("exception") or event.get("exc_info")
+    level = event.get("level")
+    return ErrorRecord(
+        time=now,
+        level=level[:MAX_LEVEL] if isinstance(level, str) else "",
+        message=message[:MAX_TEXT] if isinstance(message, str) else "",
+        lineno=_int(lineno, 0, MAX_LINENO) if type(lineno) is int else None,
+        traceback=traceback[-MAX_TRACEBACK_KEPT:] if isinstance(traceback, str) else None,
+    )
+
+
+def compact(event: Mapping[str, Any]) -> bytes:
+    """A record too big to keep as received (or given without its bytes): its bounded fields."""
+    record = record_of(0.0, event)
+    return orjson.dumps(
+        {
+            "level": record.level,
+            "message": record.message,
+            "lineno": record.lineno,
+            "exception": record.traceback,
+        }
+    )
+
+
+def records(ring: Iterable[tuple[float, bytes]]) -> list[ErrorRecord]:
+    """Decode a ring, oldest first (what cannot be decoded is skipped)."""
+    out = []
+    for now, raw in ring:
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            out.append(record_of(now, event))
+    return out
 
 
 class RecentErrors:
-    """Per source file, a ring of the last `per_file` error records; at most `files` files.
+    """Rings of files whose spike-rule group has ended, so the error view still finds them.
 
-    Memory is bounded by `per_file * files` records of at most MAX_TEXT + MAX_TRACEBACK_KEPT +
-    MAX_LEVEL characters each. When a new file arrives and `files` are kept, the file with the
-    oldest newest record goes (least recently failing).
+    A live group holds its own ring (tray/engine.py); when the rule forgets the group, the
+    ring is retired here, and taken back if the file fails again. At most `files` retired rings
+    are kept: the least recently retired goes first.
     """
 
     def __init__(self, per_file: int, files: int) -> None:
         self.per_file = per_file
         self.files = files
-        self._rings: OrderedDict[str, deque[tuple[float, str, str, int | None, str | None]]] = (
-            OrderedDict()
-        )
+        self._retired: OrderedDict[str, Ring] = OrderedDict()
 
-    def add(self, key: str, now: float, event: Mapping[str, Any]) -> None:
-        """Keep one error event (a parsed log record) of file `key`. Hot path: no copies."""
-        rings = self._rings
-        ring = rings.get(key)
-        if ring is None:
-            if len(rings) >= self.files:
-                rings.popitem(last=False)
-            ring = rings[key] = deque(maxlen=self.per_file)
-        else:
-            rings.move_to_end(key)
-        lineno = event.get("lineno")
-        if type(lineno) is not int or not 0 <= lineno <= MAX_LINENO:
-            lineno = None
-        traceback = event.get("exception") or event.get("exc_info")
-        if type(traceback) is not str:
-            traceback = None
-        elif len(traceback) > MAX_TRACEBACK_KEPT:
-            traceback = traceback[-MAX_TRACEBACK_KEPT:]
-        ring.append(
-            (now, str(event.get("level", ""))[:MAX_LEVEL], _message_of(event), lineno, traceback)
-        )
+    def open(self, key: str) -> Ring:
+        """The ring for a new live group of `key`: its retired one, or a new one."""
+        return self._retired.pop(key, None) or deque(maxlen=self.per_file)
 
-    def records(self, key: str) -> list[ErrorRecord]:
-        """The kept records of file `key`, oldest first."""
-        return [ErrorRecord(*r) for r in self._rings.get(key, ())]
+    def retire(self, key: str, ring: Ring) -> None:
+        if not ring:
+            return
+        self._retired[key] = ring
+        self._retired.move_to_end(key)
+        while len(self._retired) > self.files:
+            self._retired.popitem(last=False)
 
-    def evidence(self, key: str, since: float) -> Evidence:
-        """The sample of `key`'s records newer than `since` (the window at an alert)."""
-        return summarize(r for r in self.records(key) if r.time > since)
+    def get(self, key: str) -> Ring | None:
+        return self._retired.get(key)
 
     def __len__(self) -> int:
-        return len(self._rings)
-
-    def forget(self, key: str) -> None:
-        self._rings.pop(key, None)
+        return len(self._retired)
 
 
 def summarize(records: Iterable[ErrorRecord]) -> Evidence:

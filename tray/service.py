@@ -98,9 +98,7 @@ class AlertService:
             self._clock,
         )
         self.engine = engine
-        recent = engine.rule.recent
-        if recent is not None:
-            self.actions.set_records(recent.records)
+        self.actions.set_records(engine.rule.records)
         engine_config = self.config.engine
         self._sources.append(
             asyncio.create_task(
