@@ -94,7 +94,8 @@ class SpikeRule:
             )
         ring = group.ring
         if ring is not None:
-            ring.append((now, raw if raw is not None and len(raw) <= MAX_RAW else compact(event)))
+            ring.times.append(now)
+            ring.raws.append(raw if raw is not None and len(raw) <= MAX_RAW else compact(event))
         times = group.times
         horizon = now - self.config.window_s
         while times and times[0] <= horizon:

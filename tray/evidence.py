@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -167,9 +167,29 @@ class ErrorRecord(NamedTuple):
     traceback: str | None
 
 
-# A ring keeps (arrival time, the record's bytes as received): the hot path only appends; the
-# fields are decoded when an alert or the error view reads them (rarely, and at most a ring).
-Ring = deque[tuple[float, bytes]]
+class Ring:
+    """The last `size` error records of one file: arrival times and the bytes as received.
+
+    The hot path only appends (a float and a bytes object: neither is tracked by the garbage
+    collector, so a full ring costs no GC time, unlike a tuple per record); the fields are
+    decoded when an alert or the error view reads them (rarely, and at most one ring).
+    """
+
+    __slots__ = ("raws", "times")
+
+    def __init__(self, size: int) -> None:
+        self.times: deque[float] = deque(maxlen=size)
+        self.raws: deque[bytes] = deque(maxlen=size)
+
+    def append(self, now: float, raw: bytes) -> None:
+        self.times.append(now)
+        self.raws.append(raw)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[tuple[float, bytes]]:
+        return zip(self.times, self.raws, strict=True)
 
 
 def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
@@ -230,7 +250,8 @@ class RecentErrors:
 
     def open(self, key: str) -> Ring:
         """The ring for a new live group of `key`: its retired one, or a new one."""
-        return self._retired.pop(key, None) or deque(maxlen=self.per_file)
+        ring = self._retired.pop(key, None)
+        return Ring(self.per_file) if ring is None else ring
 
     def retire(self, key: str, ring: Ring) -> None:
         if not ring:
