@@ -216,13 +216,17 @@ def test_rings_are_bounded_per_file_and_outlive_the_rule_s_group_boundedly():
     kept = rule.records("/app/a.py")
     # At least threshold + 1 records per file, so the counts at a crossing are exact.
     assert [r.message for r in kept] == ["m7", "m8", "m9"]
-    for n, path in enumerate(("/b.py", "/c.py", "/d.py")):
+    for n, path in enumerate(("/b.py", "/c.py")):
         rule.observe({**error(), "pathname": path}, now=1.0 + n * 0.01)
-    rule.sweep(now=100.0)  # every group is forgotten; their rings are retired, 2 at most
+    assert rule.records("/b.py") and rule.records("/c.py") == []  # 2 live rings at most
+    rule.sweep(now=100.0)  # every group is forgotten; their rings are retired
     assert rule.groups == 0 and rule.recent is not None and len(rule.recent) == 2
-    assert rule.records("/app/a.py") == [] and rule.records("/d.py")
-    rule.observe({**error("again"), "pathname": "/d.py"}, now=101.0)  # taken back
-    assert [r.message for r in rule.records("/d.py")] == ["boom", "again"]
+    assert [r.message for r in rule.records("/app/a.py")] == ["m7", "m8", "m9"]
+    rule.observe({**error("again"), "pathname": "/b.py"}, now=101.0)  # its ring taken back
+    assert [r.message for r in rule.records("/b.py")] == ["boom", "again"]
+    rule.observe({**error(), "pathname": "/c.py"}, now=101.0)
+    rule.sweep(now=200.0)  # three retired: the least recently retired (/app/a.py) goes
+    assert rule.records("/app/a.py") == [] and rule.records("/b.py") and rule.records("/c.py")
 
 
 @settings(max_examples=60, deadline=None)
@@ -247,3 +251,15 @@ def test_any_record_fields_never_break_the_ring(events):
     kept = rule.records("/a.py")
     assert len(kept) == len(events)  # the ring holds threshold + 1 = 1001
     assert_bounded(summarize(kept))
+
+
+def test_a_flood_of_distinct_paths_keeps_at_most_evidence_files_rings():
+    rule = SpikeRule(EngineConfig(threshold=1, evidence_records=5, evidence_files=3))
+    for i in range(1000):
+        rule.observe({**error(), "pathname": f"/flood/{i}.py"}, now=1.0)
+    assert sum(bool(rule.records(f"/flood/{i}.py")) for i in range(1000)) == 3
+    rule.sweep(now=1000.0)
+    assert rule.recent is not None and len(rule.recent) == 3
+    for i in range(2):  # a real file failing after the flood gets its ring again
+        alert = rule.observe(error("real"), now=1001.0 + i)
+    assert alert is not None and alert.evidence and alert.evidence.top_message == "real"

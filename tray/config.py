@@ -89,9 +89,10 @@ class EngineConfig:
     throttle_s: float = 60.0
     # Evidence (issue 11): the last error records kept per source file, for the alert's sample
     # and the error view (at least threshold + 1 are kept); 0 turns evidence off.
-    evidence_records: int = 100
-    # ... for at most this many source files (the least recently failing one goes first).
-    evidence_files: int = 200
+    evidence_records: int = 50
+    # ... for at most this many files the rule watches, and as many it stopped watching (the
+    # least recently failing goes first). Memory: docs/pipeline.md.
+    evidence_files: int = 50
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ class SpikeRule:
             if config.evidence_records
             else None
         )
+        self._live_rings = 0
         self.events = 0
         self.matched = 0
         self.alerts = 0
@@ -88,10 +89,13 @@ class SpikeRule:
         key = str(event[self.config.group_by])
         group = self._groups.get(key)
         if group is None:
-            recent = self.recent
-            group = self._groups[key] = _Group(
-                deque(), ring=None if recent is None else recent.open(key)
-            )
+            ring = None
+            # At most evidence_files live rings too: a flood of distinct paths cannot make us
+            # keep a ring for each (those alerts come without evidence).
+            if self.recent is not None and self._live_rings < self.config.evidence_files:
+                ring = self.recent.open(key)
+                self._live_rings += 1
+            group = self._groups[key] = _Group(deque(), ring=ring)
         ring = group.ring
         if ring is not None:
             ring.times.append(now)
@@ -138,6 +142,7 @@ class SpikeRule:
             if not group.times and quiet:
                 del self._groups[key]
                 if group.ring is not None and self.recent is not None:
+                    self._live_rings -= 1
                     self.recent.retire(key, group.ring)
 
     def records(self, key: str) -> list[ErrorRecord]:
