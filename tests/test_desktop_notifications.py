@@ -1,6 +1,7 @@
 """Real notifications: `logtray listen` talking to dunst on a private D-Bus session bus."""
 
 import os
+import socket
 import time
 
 import pytest
@@ -22,10 +23,17 @@ def desktop(tmp_path_factory):
 
 
 @pytest.fixture
-def desktop_env(desktop):
+def kibana():
+    """A listening socket where Kibana would be: "Open in Kibana" is offered while it answers."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.fixture
+def desktop_env(desktop, kibana):
     desktop.reset()
     keep = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER", "NO_AT_BRIDGE", "XDG_RUNTIME_DIR")
-    env = {**os.environ, **{k: desktop.env[k] for k in keep}}
+    env = {**os.environ, **{k: desktop.env[k] for k in keep}, "LOGTRAY_KIBANA_URL": kibana}
     before = len(desktop.notify_calls())
     yield env, before
 
@@ -63,7 +71,8 @@ def test_original_line_and_json_alert_become_notifications_with_an_action(deskto
     assert "/app/b.py" in by_title["b.py: 31 errors in 10 s"]["body"]
     assert "threshold 25" in by_title["b.py: 31 errors in 10 s"]["body"]
     for call in calls:
-        assert "Open in Kibana" in call["strings"]  # the action's label
+        assert "Show errors" in call["strings"]  # the actions' labels
+        assert "Open in Kibana" in call["strings"]
         assert "default" in call["strings"]  # a click on the body is an action too
     assert "Currently displayed: 2" in desktop.dunstctl("count")
 
@@ -102,7 +111,7 @@ def test_coalesced_alerts_replace_one_notification(desktop, desktop_env):
     )
 
 
-def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_env):
+def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_env, kibana):
     env, before = desktop_env
     listener, port = start_listener(env, "--notifier", "desktop")
     try:
@@ -113,7 +122,7 @@ def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_
         opened = desktop.wait_for(
             lambda: desktop.browser_log.read_text().strip(), what="the browser to be called"
         )
-        assert opened.startswith("http://127.0.0.1:5601/app/discover#/?_g=(time:(from:")
+        assert opened.startswith(f"{kibana}/app/discover#/?_g=(time:(from:")
         assert "pathname:%22/app/orders.py%22" in opened
 
         # dunst keeps a notification on screen after a context-menu action; clear the screen

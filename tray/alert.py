@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from tray.evidence import Evidence, parse_evidence
+
 KNOWN_FIELDS = (
     "title",
     "message",
@@ -51,6 +53,8 @@ class Alert:
     url: str | None = None
     token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # A bounded sample of what failed (tray/evidence.py); None from senders without one.
+    evidence: Evidence | None = None
 
     @property
     def key(self) -> str:
@@ -98,6 +102,8 @@ class Alert:
         }
         if self.extra:
             record["extra"] = self.extra
+        if self.evidence:
+            record["evidence"] = self.evidence.to_json()
         return record
 
     @classmethod
@@ -183,6 +189,7 @@ _CONVERTERS: dict[str, Any] = {
     "time": parse_time,
     "url": _as_str,
     "token": _as_str,
+    "evidence": parse_evidence,
 }
 
 
@@ -197,6 +204,9 @@ def from_json_object(obj: dict[str, Any]) -> Alert:
                 extra[key] = value
         elif value is not None:
             fields[key] = convert(value)
+    evidence = fields.get("evidence")
+    if evidence and not fields.get("message") and evidence.top_message:
+        fields["message"] = evidence.top_message  # the popup shows the top message
     return Alert(**fields, extra=extra)
 
 

@@ -12,7 +12,17 @@ from tray.logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tray.commands import config_cmd, demo, doctor, engine, listen, send, stack_cmd, tray_cmd
+    from tray.commands import (
+        alerts,
+        config_cmd,
+        demo,
+        doctor,
+        engine,
+        listen,
+        send,
+        stack_cmd,
+        tray_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="logtray",
@@ -21,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"logtray {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (tray_cmd, listen, send, engine, demo, stack_cmd, doctor, config_cmd):
+    for module in (tray_cmd, listen, send, engine, demo, stack_cmd, alerts, doctor, config_cmd):
         module.add_parser(sub)
     return parser
 

@@ -87,6 +87,24 @@ class EngineConfig:
     threshold: int = 25
     # After an alert, the same group stays quiet this long.
     throttle_s: float = 60.0
+    # Evidence (issue 11): the last error records kept per source file, for the alert's sample
+    # and the error view (at least threshold + 1 are kept); 0 turns evidence off.
+    evidence_records: int = 50
+    # ... for at most this many files the rule watches, and as many it stopped watching (the
+    # least recently failing goes first). Memory: docs/pipeline.md.
+    evidence_files: int = 50
+
+
+@dataclass(frozen=True)
+class EditorConfig:
+    """Open in editor: container path prefixes mapped to local source folders."""
+
+    # e.g. {"/app" = "~/src/payments"}: /app/pay.py opens ~/src/payments/pay.py
+    paths: dict[str, str] = field(default_factory=dict)
+    # A URL template, e.g. "vscode://file/{path}:{line}"; empty: run `command`.
+    url: str = ""
+    # The editor command ("+LINE" and the file are added); empty: $VISUAL, then $EDITOR.
+    command: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +166,7 @@ class Config:
     kibana: KibanaConfig = field(default_factory=KibanaConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     alerts_topic: AlertsTopicConfig = field(default_factory=AlertsTopicConfig)
+    editor: EditorConfig = field(default_factory=EditorConfig)
     tray: TrayConfig = field(default_factory=TrayConfig)
     stack: StackConfig = field(default_factory=StackConfig)
     # Where the file layer came from (it may not exist yet).
@@ -161,6 +180,7 @@ SECTIONS: dict[str, type[Any]] = {
     "kibana": KibanaConfig,
     "engine": EngineConfig,
     "alerts_topic": AlertsTopicConfig,
+    "editor": EditorConfig,
     "tray": TrayConfig,
     "stack": StackConfig,
 }
@@ -181,11 +201,28 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("alerts", "storm_keys"): (lambda v: v >= 1, "an integer >= 1"),
     ("alerts", "storm_window_s"): (lambda v: v > 0, "a number of seconds > 0"),
     ("alerts", "history_size"): (lambda v: v >= 1, "an integer >= 1"),
+    ("engine", "evidence_records"): (lambda v: 0 <= v <= 10_000, "an integer from 0 to 10000"),
+    ("engine", "evidence_files"): (lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"),
+    ("editor", "url"): (
+        lambda v: not v or ("{path}" in v and _editor_scheme_ok(v)),
+        'empty, or a URL template with {path} (and {line}), e.g. "vscode://file/{path}:{line}"',
+    ),
     ("kibana", "url"): (
         lambda v: v.startswith(("http://", "https://")),
         "an http:// or https:// URL",
     ),
 }
+
+
+def _editor_scheme_ok(template: str) -> bool:
+    # An editor's own scheme (vscode://, idea://, ...): never a script or a web page.
+    scheme, sep, _ = template.partition(":")
+    return (
+        bool(sep)
+        and scheme.isascii()
+        and scheme.replace("-", "").replace("+", "").replace(".", "").isalnum()
+        and scheme.lower() not in ("javascript", "data", "vbscript", "http", "https")
+    )
 
 
 def _describe(tp: Any) -> str:

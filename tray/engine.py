@@ -22,6 +22,7 @@ import orjson
 
 from tray.alert import Alert
 from tray.config import EngineConfig
+from tray.evidence import MAX_RAW, ErrorRecord, RecentErrors, Ring, compact, records, summarize
 from tray.kafka_source import Records, consume_forever
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ def parse_event(raw: bytes | None, group_by: str) -> dict[str, Any] | None:
 class _Group:
     times: deque[float]
     last_alert: float | None = None
+    # The last error records of this file (evidence on): appended to on the hot path.
+    ring: Ring | None = None
 
 
 class SpikeRule:
@@ -61,12 +64,24 @@ class SpikeRule:
         self.config = config
         self._level = config.level.lower()
         self._groups: dict[str, _Group] = {}
+        # The last error records per file: the alert's evidence and the error view's list.
+        # At least threshold + 1 per file, so the counts at a crossing cover the whole window.
+        # A live group holds its ring; `recent` keeps those of groups the rule has forgotten.
+        self.recent: RecentErrors | None = (
+            RecentErrors(max(config.evidence_records, config.threshold + 1), config.evidence_files)
+            if config.evidence_records
+            else None
+        )
+        self._live_rings = 0
         self.events = 0
         self.matched = 0
         self.alerts = 0
 
-    def observe(self, event: dict[str, Any], now: float) -> Alert | None:
-        """Count one event; an Alert when its group crosses the threshold (and is not throttled)."""
+    def observe(self, event: dict[str, Any], now: float, raw: bytes | None = None) -> Alert | None:
+        """Count one event; an Alert when its group crosses the threshold (and is not throttled).
+
+        `raw` is the event as received: kept as it is in the file's ring when small enough.
+        """
         self.events += 1
         if str(event["level"]).lower() != self._level:
             return None
@@ -74,7 +89,17 @@ class SpikeRule:
         key = str(event[self.config.group_by])
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(deque())
+            ring = None
+            # At most evidence_files live rings too: a flood of distinct paths cannot make us
+            # keep a ring for each (those alerts come without evidence).
+            if self.recent is not None and self._live_rings < self.config.evidence_files:
+                ring = self.recent.open(key)
+                self._live_rings += 1
+            group = self._groups[key] = _Group(deque(), ring=ring)
+        ring = group.ring
+        if ring is not None:
+            ring.times.append(now)
+            ring.raws.append(raw if raw is not None and len(raw) <= MAX_RAW else compact(event))
         times = group.times
         horizon = now - self.config.window_s
         while times and times[0] <= horizon:
@@ -87,9 +112,14 @@ class SpikeRule:
         group.last_alert = now
         self.alerts += 1
         lineno = event.get("lineno")
+        evidence = (
+            summarize(r for r in records(ring) if r.time > horizon) if ring is not None else None
+        )
+        message = evidence.top_message if evidence else None
         return Alert(
             title=f"Error spike in {key}",
-            message=str(event.get("message", "")),
+            # The most frequent message of the window (the popup shows it), else this one's.
+            message=message or str(event.get("message", "")),
             pathname=key,
             lineno=lineno if isinstance(lineno, int) else None,
             count=len(times),
@@ -98,6 +128,7 @@ class SpikeRule:
             level=self._level,
             service=event.get("service") if isinstance(event.get("service"), str) else None,
             time=now,
+            evidence=evidence or None,
         )
 
     def sweep(self, now: float) -> None:
@@ -110,6 +141,15 @@ class SpikeRule:
             quiet = group.last_alert is None or now - group.last_alert >= self.config.throttle_s
             if not group.times and quiet:
                 del self._groups[key]
+                if group.ring is not None and self.recent is not None:
+                    self._live_rings -= 1
+                    self.recent.retire(key, group.ring)
+
+    def records(self, key: str) -> list[ErrorRecord]:
+        """The kept error records of file `key`, oldest first (for the error view)."""
+        group = self._groups.get(key)
+        ring = group.ring if group else None if self.recent is None else self.recent.get(key)
+        return records(ring) if ring else []
 
     @property
     def groups(self) -> int:
@@ -142,7 +182,7 @@ class RuleEngine:
                 if self.malformed in (1, 100, 10_000) or self.malformed % 1_000_000 == 0:
                     log.warning("skipped %d malformed log message(s) so far", self.malformed)
                 continue
-            alert = self.rule.observe(event, now)
+            alert = self.rule.observe(event, now, raw)
             if alert is not None:
                 self._accept(alert)
         if now - self._last_sweep >= self.config.window_s:

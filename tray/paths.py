@@ -35,3 +35,7 @@ def log_file() -> Path:
 
 def history_file() -> Path:
     return data_dir() / "alerts.jsonl"
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))

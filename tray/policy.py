@@ -33,6 +33,9 @@ class Notice:
     url: str | None
     count: int
     replaces: bool = False
+    # The alert behind a per-key notice (its evidence feeds the popup's actions); None for
+    # summaries.
+    alert: Alert | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -247,6 +250,7 @@ class AlertPolicy:
             url=alert.url or self._link(alert, alert.time or state.last_seen),
             count=state.count,
             replaces=replaces,
+            alert=alert,
         )
 
     def _storm_notice(self, storm: _Storm, now: float) -> Notice:

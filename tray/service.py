@@ -14,6 +14,7 @@ import webbrowser
 from collections.abc import Callable
 
 from tray import paths
+from tray.actions import AlertActions
 from tray.alert import Alert
 from tray.alerts_topic import run_alerts_topic
 from tray.config import Config
@@ -53,10 +54,14 @@ class AlertService:
         self._sources_stop = asyncio.Event()
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
+        # The popup's actions (Show errors, Open in Kibana, Open in editor).
+        self.actions = AlertActions(config, webbrowser.open)
 
     async def start(self, listen: bool = True) -> None:
         config = self.config
-        notifier = self._notifier or await select_notifier(config.notifier.backend, webbrowser.open)
+        notifier = self._notifier or await select_notifier(
+            config.notifier.backend, webbrowser.open, self.actions
+        )
         try:
             history = AlertHistory(paths.history_file(), config.alerts.history_size)
         except OSError as exc:
@@ -93,6 +98,7 @@ class AlertService:
             self._clock,
         )
         self.engine = engine
+        self.actions.set_records(engine.rule.records)
         engine_config = self.config.engine
         self._sources.append(
             asyncio.create_task(

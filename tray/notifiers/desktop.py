@@ -15,6 +15,7 @@ from pathlib import Path
 
 from desktop_notifier import Button, DesktopNotifier, Icon
 
+from tray.actions import AlertActions
 from tray.policy import Notice
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,14 @@ OPEN_ACTION = "Open in Kibana"
 class DesktopNotifierBackend:
     name = "desktop"
 
-    def __init__(self, open_url: Callable[[str], object], icon: Path | None = None) -> None:
+    def __init__(
+        self,
+        open_url: Callable[[str], object],
+        icon: Path | None = None,
+        actions: AlertActions | None = None,
+    ) -> None:
         self._open_url = open_url
+        self._actions = actions
         self._notifier = DesktopNotifier(
             app_name="logtray", app_icon=Icon(path=icon) if icon else None
         )
@@ -39,6 +46,19 @@ class DesktopNotifierBackend:
 
         return open_in_background
 
+    @staticmethod
+    def _runner(label: str, run: Callable[[], object]) -> Callable[[], None]:
+        def guarded() -> None:
+            try:
+                run()
+            except Exception:  # an action must never take the app down
+                log.exception("the popup action %r failed", label)
+
+        def in_background() -> None:
+            asyncio.get_running_loop().run_in_executor(None, guarded)
+
+        return in_background
+
     async def connect(self) -> None:
         """Connect to the notification service now, so the first alert does not wait for it."""
         await self._notifier.get_capabilities()
@@ -50,7 +70,15 @@ class DesktopNotifierBackend:
                 await self._notifier.clear(previous)
         buttons: list[Button] = []
         on_clicked = None
-        if notice.url:
+        if self._actions is not None:
+            # Show errors / Open in Kibana / Open in editor; a click opens Kibana when it runs,
+            # else the error view.
+            for action in await self._actions.for_notice(notice):
+                callback = self._runner(action.label, action.run)
+                buttons.append(Button(title=action.label, on_pressed=callback))
+                if on_clicked is None or action.label == OPEN_ACTION:
+                    on_clicked = callback
+        elif notice.url:
             on_clicked = self._opener(notice.url)
             buttons.append(Button(title=OPEN_ACTION, on_pressed=on_clicked))
         identifier = await self._notifier.send(

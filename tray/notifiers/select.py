@@ -9,6 +9,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from tray.actions import AlertActions
 from tray.errors import LogtrayError
 from tray.notifiers import Notifier
 from tray.notifiers.console import ConsoleNotifier
@@ -48,7 +49,9 @@ async def _desktop_problem() -> str | None:
 
 
 async def select_notifier(
-    backend: str, open_url: Callable[[str], object] = webbrowser.open
+    backend: str,
+    open_url: Callable[[str], object] = webbrowser.open,
+    actions: AlertActions | None = None,
 ) -> Notifier:
     if backend == "console":
         return ConsoleNotifier()
@@ -66,7 +69,7 @@ async def select_notifier(
     if problem is None:
         from tray.notifiers.desktop import DesktopNotifierBackend
 
-        desktop = DesktopNotifierBackend(open_url, app_icon())
+        desktop = DesktopNotifierBackend(open_url, app_icon(), actions)
         await desktop.connect()
         return desktop
     if backend == "auto" and not sys.platform.startswith("linux"):

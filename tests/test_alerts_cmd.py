@@ -1,0 +1,61 @@
+"""`logtray alerts` and `logtray alerts show N`, on the history a real listener wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.conftest import free_port
+from tests.support.processes import Running, logtray
+
+EVIDENCE = {
+    "messages": [
+        {"message": "database connection refused", "count": 140},
+        {"message": "<script>alert('x')</script>", "count": 10},
+    ],
+    "lines": [88],
+    "first": 1795600790.0,
+    "last": 1795600800.0,
+    "traceback": "ConnectionRefusedError: [Errno 111] Connection refused",
+}
+
+
+def test_list_json_and_show_the_error_view(tmp_path: Path):
+    port = str(free_port())
+    listener = Running("listen", "--notifier", "console", "--port", port, "--host", "127.0.0.1")
+    try:
+        listener.wait_stderr("listening on 127.0.0.1:" + port)
+        alert = {"pathname": "/app/payments.py", "count": 150, "window_s": 10, "evidence": EVIDENCE}
+        assert logtray("send", "--port", port, "--json", json.dumps(alert)).returncode == 0
+        assert logtray("send", "--port", port, "FOUND PROBLEM IN /app/a.py:12").returncode == 0
+        listener.json_lines(2)
+    finally:
+        assert listener.stop() == 0
+
+    listed = logtray("alerts")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].startswith("  1 ") and "Problem in a.py:12" in lines[0]
+    assert "payments.py: 150 errors in 10 s — database connection refused" in lines[1]
+
+    as_json = json.loads(logtray("alerts", "--json", "-n", "5").stdout)
+    assert [e.get("pathname") for e in as_json] == ["/app/a.py", "/app/payments.py"]
+    assert as_json[1]["evidence"]["messages"][0] == EVIDENCE["messages"][0]
+
+    browser_log = tmp_path / "browser.log"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{browser_log}"\n')
+    browser.chmod(0o755)
+    shown = logtray("alerts", "show", "2", env={**os.environ, "BROWSER": str(browser)})
+    assert shown.returncode == 0, shown.stderr
+    page = Path(shown.stdout.strip())
+    assert page.is_relative_to(tmp_path / "xdg_cache_home")
+    assert browser_log.read_text().strip() == page.as_uri()
+    text = page.read_text()
+    assert "database connection refused" in text and "140" in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text and "<script" not in text
+    assert "ConnectionRefusedError" in text
+
+    missing = logtray("alerts", "show", "3", "--no-open")
+    assert missing.returncode == 1 and "only 2 alert(s)" in missing.stderr

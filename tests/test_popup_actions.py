@@ -1,0 +1,88 @@
+"""The popup's actions for real (issue 11): `logtray listen` -> dunst; "Open in editor" starts
+the configured editor at the line; without Kibana a click shows the errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from tests.conftest import need
+from tests.support.desktop import missing_tools, start_desktop
+from tests.support.processes import logtray
+from tests.test_desktop_notifications import start_listener
+
+pytestmark = pytest.mark.desktop
+
+EVIDENCE = {
+    "messages": [{"message": "card declined: <b>insufficient funds</b>", "count": 40}],
+    "lines": [17],
+    "first": 1795600790.0,
+    "last": 1795600800.0,
+}
+
+
+@pytest.fixture
+def desktop(tmp_path):
+    missing = missing_tools()
+    need(not missing, f"desktop test tools missing: {', '.join(missing)} (see .ci/run)")
+    session = start_desktop(tmp_path / "desktop")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def env(desktop, tmp_path: Path) -> dict[str, str]:
+    source = tmp_path / "src" / "billing"
+    source.mkdir(parents=True)
+    (source / "pay.py").write_text("def pay():\n    ...\n")
+    (source / "refund.py").write_text("def refund():\n    ...\n")
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path / "editor.log"}"\n')
+    editor.chmod(0o755)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[editor]\npaths = {{"/app" = {json.dumps(str(source))}}}\n'
+        f"command = {json.dumps(str(editor))}\n"
+        # Nothing listens there: Kibana is not running.
+        '[kibana]\nurl = "http://127.0.0.1:9"\n'
+    )
+    keep = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER", "NO_AT_BRIDGE", "XDG_RUNTIME_DIR")
+    return {**os.environ, **{k: desktop.env[k] for k in keep}, "LOGTRAY_CONFIG": str(config)}
+
+
+def test_a_click_without_kibana_shows_errors_and_open_in_editor(desktop, env, tmp_path: Path):
+    listener, port = start_listener(env, "--notifier", "desktop")
+    try:
+        alert = {"pathname": "/app/pay.py", "count": 40, "window_s": 10, "evidence": EVIDENCE}
+        logtray("send", "--port", port, "--json", json.dumps(alert), env=env)
+        [call] = desktop.wait_for(desktop.notify_calls, what="a Notify call")
+        assert "card declined" in str(call["body"])  # the top message
+        assert "Show errors" in call["strings"] and "Open in editor" in call["strings"]
+        assert "Open in Kibana" not in call["strings"]
+        time.sleep(0.2)  # let dunst map the notification
+        desktop.dunstctl("action", "0")  # a click: no Kibana, so the error view
+        opened = desktop.wait_for(
+            lambda: desktop.browser_log.read_text().strip(), what="the error view"
+        )
+        page = Path(unquote(urlsplit(opened).path))
+        text = page.read_text()
+        assert "card declined: &lt;b&gt;insufficient funds&lt;/b&gt;" in text
+        assert "Open in editor: <code>" in text and "+17" in text
+
+        desktop.reset()
+        before = len(desktop.notify_calls())
+        alert = {"pathname": "/app/refund.py", "lineno": 2, "message": "refund failed"}
+        logtray("send", "--port", port, "--json", json.dumps(alert), env=env)
+        desktop.wait_for(lambda: len(desktop.notify_calls()) > before, what="second Notify")
+        time.sleep(0.2)
+        desktop.invoke_action("Open in editor")
+        log = tmp_path / "editor.log"
+        desktop.wait_for(lambda: log.exists() and log.read_text().count("\n") == 2, what="editor")
+    finally:
+        listener.stop()
+    assert log.read_text().splitlines() == ["+2", str(tmp_path / "src/billing/refund.py")]

@@ -1,0 +1,92 @@
+"""`logtray alerts [--json] [-n N]`: recent alerts; `logtray alerts show N`: one's error view."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from tray import paths
+from tray.actions import KibanaProbe, write_error_view
+from tray.alert import Alert
+from tray.config import load_config
+from tray.errors import LogtrayError
+from tray.evidence import clean_text
+from tray.history import AlertHistory
+from tray.opener import open_url
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("alerts", help="list recent alerts; `alerts show N` opens one")
+    parser.add_argument("-n", "--count", type=int, default=20, help="how many (default 20)")
+    parser.add_argument("--json", action="store_true", help="one JSON array, newest first")
+    parser.set_defaults(run=run_list)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    show = actions.add_parser("show", help="write alert N's error view (1 = newest) and open it")
+    show.add_argument("number", type=int, metavar="N")
+    show.add_argument("--no-open", action="store_true", help="only print the page's path")
+    show.set_defaults(run=run_show)
+
+
+def _recent(count: int | None) -> list[dict[str, Any]]:
+    config = load_config()
+    try:
+        history = AlertHistory(paths.history_file(), config.alerts.history_size)
+    except OSError as exc:
+        raise LogtrayError(
+            f"cannot read the alert history {paths.history_file()}: {exc.strerror}"
+        ) from None
+    try:
+        return history.recent(count)
+    finally:
+        history.close()
+
+
+def _line(number: int, entry: dict[str, Any]) -> str:
+    alert = Alert.from_record(entry)
+    received = entry.get("received")
+    when = (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(received))
+        if isinstance(received, (int, float))
+        else "?"
+    )
+    text = clean_text(alert.headline(), 80)
+    if alert.message:
+        text += " — " + clean_text(alert.message, 80)
+    return f"{number:>3}  {when}  {text}"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    entries = _recent(max(0, args.count))
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False, indent=1))
+        return 0
+    if not entries:
+        print(f"no alerts yet (the history is {paths.history_file()})")
+        return 0
+    for number, entry in enumerate(entries, 1):
+        print(_line(number, entry))
+    print("\n`logtray alerts show N` opens one's error view")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    if args.number < 1:
+        raise LogtrayError("N counts from 1 (the newest alert)", fix="see `logtray alerts`")
+    entries = _recent(args.number)
+    if len(entries) < args.number:
+        raise LogtrayError(
+            f"there are only {len(entries)} alert(s) in the history",
+            fix="see `logtray alerts` for the numbers",
+        )
+    config = load_config()
+    alert = Alert.from_record(entries[args.number - 1])
+    kibana = asyncio.run(KibanaProbe(config.kibana.url)())
+    # A separate process: the engine's recent records are not here, the alert's evidence is.
+    path = write_error_view(config, alert, (), kibana_running=kibana)
+    print(path)
+    if not args.no_open:
+        open_url(path.as_uri())
+    return 0
