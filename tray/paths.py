@@ -35,3 +35,8 @@ def log_file() -> Path:
 
 def history_file() -> Path:
     return data_dir() / "alerts.jsonl"
+
+
+def tray_problem_file() -> Path:
+    """The tray's current failure (a failed start, Docker gone), for `logtray doctor`."""
+    return data_dir() / "tray-problem.json"

@@ -78,8 +78,7 @@ def status_notifier_present() -> bool:
     """Asked through GLib's own D-Bus client (loaded with GTK anyway), not dbus-fast: the tray
     needs no second D-Bus library until the first notification."""
     if not (
-        os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-        or os.path.exists(f"/run/user/{os.getuid()}/bus")
+        os.environ.get("DBUS_SESSION_BUS_ADDRESS") or os.path.exists(f"/run/user/{os.getuid()}/bus")
     ):
         return False
     try:
