@@ -28,10 +28,17 @@ from tray.config import Config, ensure_token
 from tray.errors import LogtrayError
 from tray.failure import Failure
 from tray.kibana import discover_url
+from tray.notifiers.deferred import DeferredNotifier
 from tray.opener import open_path, open_url
 from tray.service import AlertService
 from tray.stack_link import StackLink
-from tray.state import AppState, RecentAlert, ServiceView, phase_from_services
+from tray.state import (
+    GOOD_SERVICE_STATES,
+    AppState,
+    RecentAlert,
+    ServiceView,
+    phase_from_services,
+)
 from tray.traycheck import tray_problem
 
 log = logging.getLogger(__name__)
@@ -162,16 +169,15 @@ class TrayApp:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self.service = AlertService(self.config, on_change=self._alerts_changed)
+        self.service = AlertService(
+            self.config, notifier=self._deferred_notifier(), on_change=self._alerts_changed
+        )
         try:
             await self.service.start()
         except BaseException as exc:
             started.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             close_view()
             return
-        if self.config.stack.profile == "lite":
-            # No Riemann in the lite profile: the embedded rule engine reads Kafka instead.
-            self.service.start_engine()
         started.set_result(None)
         assert self.service.listener is not None
         where = ", ".join(f"{h}:{p}" for h, p in self.service.listener.addresses)
@@ -196,6 +202,20 @@ class TrayApp:
             await asyncio.to_thread(self.stack.close)
             await self.service.stop()
             close_view()
+
+    def _deferred_notifier(self) -> DeferredNotifier | None:
+        """Desktop notifications loaded at the first notice (light at idle), when a
+        notification server is there; otherwise None: chosen at start, with its warning."""
+        backend = self.config.notifier.backend
+        if backend not in ("auto", "desktop"):
+            return None
+        if sys.platform.startswith("linux"):
+            from tray.notifiers.linux_server import NOTIFICATIONS_NAME
+            from tray.traycheck import bus_name_owned
+
+            if not bus_name_owned(NOTIFICATIONS_NAME):
+                return None
+        return DeferredNotifier(backend, open_url, expected="desktop")
 
     def request_quit(self) -> None:
         """Thread-safe: stop the loop (and with it the app)."""
@@ -281,6 +301,7 @@ class TrayApp:
             self._loop.call_soon_threadsafe(self._services_changed, services)
 
     def _services_changed(self, services: tuple[ServiceView, ...]) -> None:
+        self._start_engine_when_kafka_runs(services)
         phase = phase_from_services(services, self._busy)
         progress = self.state.progress if self._busy else None
         if self._busy:
@@ -288,6 +309,16 @@ class TrayApp:
             if moving:
                 progress = ", ".join(f"{s.name} {s.text}" for s in moving)
         self._set(services=services, phase=phase, docker_problem=None, progress=progress)
+
+    def _start_engine_when_kafka_runs(self, services: tuple[ServiceView, ...]) -> None:
+        """No Riemann in the lite profile: the embedded rule engine reads the stack's Kafka
+        instead. It starts once Kafka runs (then follows it, reconnecting by itself), so an
+        idle tray does not load aiokafka (~16 MB) nor knock on a broker that is not there."""
+        if self.config.stack.profile != "lite" or self.service is None or self.service.engine:
+            return
+        if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
+            log.info("kafka runs: starting the embedded rule engine")
+            self.service.start_engine()
 
     async def _stack_up(self) -> None:
         await self._stack_action("start", self.stack.up, self._services_changed_elsewhere)

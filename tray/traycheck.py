@@ -75,8 +75,12 @@ def _xembed_tray_present() -> bool:
 
 
 def status_notifier_present() -> bool:
-    """Asked through GLib's own D-Bus client (loaded with GTK anyway), not dbus-fast: the tray
-    needs no second D-Bus library until the first notification."""
+    return bus_name_owned(STATUS_NOTIFIER_WATCHER)
+
+
+def bus_name_owned(name: str) -> bool:
+    """Is `name` owned on the session bus? Asked through GLib's own D-Bus client (loaded with
+    GTK anyway), not dbus-fast: an idle tray needs no second D-Bus library."""
     if not (
         os.environ.get("DBUS_SESSION_BUS_ADDRESS") or os.path.exists(f"/run/user/{os.getuid()}/bus")
     ):
@@ -92,12 +96,12 @@ def status_notifier_present() -> bool:
             "/org/freedesktop/DBus",
             "org.freedesktop.DBus",
             "NameHasOwner",
-            GLib.Variant("(s)", (STATUS_NOTIFIER_WATCHER,)),
+            GLib.Variant("(s)", (name,)),
             GLib.VariantType.new("(b)"),
             Gio.DBusCallFlags.NONE,
             2000,
             None,
         )
         return bool(reply.unpack()[0])
-    except Exception:  # GLib.Error: no bus, timeout; then there is no watcher either
+    except Exception:  # GLib.Error: no bus, a timeout; then nobody owns it either
         return False
