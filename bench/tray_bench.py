@@ -199,9 +199,14 @@ def soak(env: dict[str, str], port: int, stack: str, process: psutil.Process) ->
 
 
 def measure_logtray(
-    env: dict[str, str], work: Path, idle_s: float, with_soak: bool, modules: Path | None
+    env: dict[str, str],
+    work: Path,
+    idle_s: float,
+    with_soak: bool,
+    modules: Path | None = None,
+    stack: str | None = None,
 ) -> dict[str, Any]:
-    stack = f"lt-bench-{uuid.uuid4().hex[:8]}"
+    stack = stack or f"lt-bench-{uuid.uuid4().hex[:8]}"
     config = work / "logtray.toml"
     config.write_text(
         f'[listener]\ntoken = "bench"\n\n[stack]\nprofile = "lite"\nname = "{stack}"\n'

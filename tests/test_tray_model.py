@@ -212,3 +212,40 @@ def test_autostart_entries_per_platform(tmp_path, monkeypatch):
     assert autostart.toggle() is True and (tmp_path / "autostart" / "logtray.desktop").exists()
     assert autostart.is_enabled()
     assert autostart.toggle() is False and not autostart.is_enabled()
+
+
+def test_deferred_notifier_chooses_once_at_the_first_notice(capsys):
+    import asyncio
+    import json
+
+    from tray.notifiers.deferred import DeferredNotifier
+    from tray.policy import Notice
+
+    notifier = DeferredNotifier("console", print, expected="desktop")
+    assert notifier.name == "desktop"  # nothing chosen or loaded yet
+
+    async def three_at_once():
+        notices = [Notice(f"k{i}", f"t{i}", "b", None, 1) for i in range(3)]
+        await asyncio.gather(*(notifier.show(n) for n in notices))
+        first = notifier._real
+        await notifier.show(Notice("k3", "t3", "b", None, 1))
+        assert notifier._real is first  # chosen once
+        await notifier.aclose()
+
+    asyncio.run(three_at_once())
+    assert notifier.name == "console"
+    shown = [json.loads(line)["title"] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(shown) == ["t0", "t1", "t2", "t3"]
+
+
+def test_gtk_environment_for_a_tray_icon():
+    from tray.traycheck import linux_backend, prepare_gtk_environment
+
+    assert linux_backend(status_notifier=True) == "appindicator"
+    assert linux_backend(status_notifier=False) == "gtk"  # no appindicator XEmbed fallback
+    env = {"PYSTRAY_BACKEND": "xorg"}
+    prepare_gtk_environment(env)
+    assert env == {"PYSTRAY_BACKEND": "xorg", "GDK_GL": "disable", "NO_AT_BRIDGE": "1"}
+    mine = {"PYSTRAY_BACKEND": "gtk", "GDK_GL": "always"}
+    prepare_gtk_environment(mine)
+    assert mine["GDK_GL"] == "always"  # the user's own setting wins
