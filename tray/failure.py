@@ -48,8 +48,11 @@ def short_line(text: str, limit: int = MENU_LINE_CHARS) -> str:
     if len(line) <= limit:
         return line
     cut = line[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut[: cut.rindex(" ")]
+    # At a word boundary when one is near the end; a long token (an image name, a path) is
+    # cut instead of dropped, so the line keeps what it is about.
+    space = cut.rfind(" ")
+    if space >= len(cut) - 12:
+        cut = cut[:space]
     return cut.rstrip(" ,;:(") + "…"
 
 
