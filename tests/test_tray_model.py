@@ -42,6 +42,8 @@ def test_problem_icon_when_docker_is_away_or_an_action_failed():
     assert icon_kind(AppState(phase="starting", last_error=None)) == "starting"
     # snooze is the user's latest choice: its mark wins, the menu still says the problem
     assert icon_kind(AppState(phase="unavailable", do_not_disturb=True)) == "snoozed"
+    failed = AppState(phase="stopped", last_error="Start stack failed: x")
+    assert tooltip(failed) == "logtray: stack stopped · Start stack failed: x · 0 alerts today"
 
 
 def test_icons_are_distinct_and_legible_at_small_sizes():

@@ -103,6 +103,8 @@ def tooltip(state: AppState, now: float | None = None) -> str:
             parts.append(f"{good}/{len(state.services)} healthy")
     else:
         parts.append("stack stopped")
+    if state.last_error:
+        parts.append(state.last_error)  # already one short line
     noun = "alert" if state.alerts_today == 1 else "alerts"
     parts.append(f"{state.alerts_today} {noun} today")
     if state.do_not_disturb:
