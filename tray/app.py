@@ -285,9 +285,9 @@ class TrayApp:
                 continue
             delay, connected = DOCKER_RETRY_FIRST_S, True
             self._services_changed(services)
+            failure.clear("docker")  # also one kept from an earlier run: Docker is here now
             if lost:
                 lost = False
-                failure.clear("docker")
                 await self._notify("docker", "logtray: Docker is back", "The stack can be used.")
             try:
                 await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
