@@ -289,11 +289,14 @@ class TrayApp:
             if lost:
                 lost = False
                 await self._notify("docker", "logtray: Docker is back", "The stack can be used.")
+            followed = time.monotonic()
             try:
                 await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
             except LogtrayError as exc:
                 log.info("Docker events stream: %s", exc.message)
             log.info("the Docker events stream ended; reconnecting")
+            if time.monotonic() - followed < DOCKER_RETRY_FIRST_S:
+                await asyncio.sleep(DOCKER_RETRY_FIRST_S)  # a stream that ends at once: no spin
 
     def _services_changed_elsewhere(self, services: tuple[ServiceView, ...]) -> None:
         """From Docker's threads: hand the change to the loop."""
