@@ -178,6 +178,11 @@ class StatusWatcher:
                 self._closed = True
                 self._cond.notify_all()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until the events stream has ended (Docker went away, or close()); True if so."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def abort(self) -> None:
         """Wake every `wait` now: the operation waiting has failed elsewhere."""
         with self._cond:

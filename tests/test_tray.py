@@ -17,6 +17,7 @@ from tests.support.desktop import missing_tools, start_desktop
 from tests.support.processes import Running, logtray
 from tests.support.tray import TrayIcon
 from tray.icon import STATUS_COLOURS
+from tray.menu import build_menu
 from tray.paths import history_file
 from tray.state import AppState, RecentAlert
 
@@ -64,29 +65,36 @@ def base_state(**changes):
     return AppState(**{"phase": "unavailable", "docker_problem": "x", **changes})
 
 
-def test_icon_appears_menu_opens_and_open_kibana_opens_the_browser(desktop, tray):
+def test_icon_shows_the_problem_and_open_kibana_is_disabled_without_the_stack(desktop, tray):
     _app, icon, _env, _port = tray
-    icon.wait_colour(STATUS_COLOURS["stopped"], timeout=10)
-    icon.image("icon-stopped")
+    icon.wait_colour(STATUS_COLOURS["problem"], timeout=10)  # Docker is not there
+    icon.image("icon-docker-unavailable")
     icon.open_menu()
     icon.screenshot("menu-docker-unavailable")
     icon.xdotool("key", "Escape")
-    icon.choose(base_state(), lambda e: e.action == "kibana.open")
-    opened = desktop.wait_for(lambda: desktop.browser_log.read_text().strip(), what="browser")
-    assert opened == "http://127.0.0.1:5601/app/discover#/"
+    # GTK's keyboard navigation skips disabled entries: counted from the model, where "Open
+    # Kibana" is disabled, the keys land on "Snooze 15 min". Were Kibana enabled on screen,
+    # they would land on it and open the browser instead.
+    state = base_state()
+    assert not next(e for e in build_menu(state) if e.action == "kibana.open").enabled
+    icon.choose(state, lambda e: e.action == "snooze:900")
+    icon.wait_colour(STATUS_COLOURS["snoozed"], timeout=10)
+    assert desktop.browser_log.read_text() == ""
 
 
-def test_recent_alert_opens_its_discover_link_and_badge_shows(desktop, tray):
+def test_recent_alert_opens_its_link_and_badge_shows(desktop, tray):
     _app, icon, env, port = tray
-    logtray("send", "--port", port, "FOUND PROBLEM IN /app/orders.py:7", env=env)
+    # The alert's own URL works without the stack's Kibana (a Discover link would not).
+    alert = '{"pathname": "/app/orders.py", "count": 31, "url": "http://127.0.0.1:1/orders"}'
+    logtray("send", "--port", port, "--json", alert, env=env)
     desktop.wait_for(lambda: desktop.notify_calls(), what="the notification")
     time.sleep(0.6)  # the tray redraws at most every 0.3 s
     badge = icon.image("icon-alert-badge").getpixel((icon.image().width - 4, 4))
     assert badge[0] > 180 and badge[1] < 110  # the red badge
-    state = base_state(recent=(RecentAlert(0, "x", 1, "u"),), unseen=1)
+    state = base_state(recent=(RecentAlert(0, "x", 1, "u", needs_kibana=False),), unseen=1)
     icon.choose(state, lambda e: e.text.startswith("Recent alerts"), submenu_steps=1)
     opened = desktop.wait_for(lambda: desktop.browser_log.read_text().strip(), what="browser")
-    assert "pathname:%22/app/orders.py%22" in opened
+    assert opened == "http://127.0.0.1:1/orders"
 
 
 def test_snooze_holds_notifications_but_keeps_history(desktop, tray):
@@ -106,6 +114,42 @@ def test_snooze_holds_notifications_but_keeps_history(desktop, tray):
     assert entry["pathname"] == "/app/quiet.py" and entry["quiet"] is True
 
 
+def _menu_height(icon):
+    """The open menu's height in pixels: one row per entry (GTK draws disabled ones too)."""
+    before = set(icon.xdotool("search", "--onlyvisible", "--class", "logtray").split())
+    icon.open_menu()
+    after = set(icon.xdotool("search", "--onlyvisible", "--class", "logtray").split())
+    heights = []
+    for window in after - before:
+        geometry = icon.xdotool("getwindowgeometry", window)
+        heights.append(int(geometry.split("Geometry: ")[1].split("x")[1].split()[0]))
+    icon.xdotool("key", "Escape")
+    return max(heights)
+
+
+def test_lite_profile_menu_has_no_kibana_entry(desktop, tray, tmp_path):
+    app, icon, env, _port = tray
+    full = _menu_height(icon)
+    app.stop()
+    lite_env = {**env, "LOGTRAY_STACK_PROFILE": "lite", "LOGTRAY_LISTENER_PORT": str(free_port())}
+    lite = Running(env=lite_env)
+    try:
+        lite.wait_stderr("listening on")
+        lite_icon = TrayIcon(lite_env, ARTIFACTS)
+        lite_icon.find()
+        lite_icon.wait_phase("unavailable (Docker")
+        lite_icon.wait_colour(STATUS_COLOURS["problem"], timeout=10)
+        lite_icon.open_menu()
+        lite_icon.screenshot("menu-lite")
+        lite_icon.xdotool("key", "Escape")
+        rows = len(build_menu(base_state())) - len(build_menu(base_state(profile="lite")))
+        assert rows == 1
+        shorter = full - _menu_height(lite_icon)
+        assert 16 <= shorter <= 40, f"the lite menu is {shorter} px shorter, not one row"
+    finally:
+        assert lite.stop() == 0
+
+
 def test_start_at_login_writes_and_removes_the_autostart_entry(desktop, tray):
     _app, icon, _env, _port = tray
     entry = Path(os.environ["XDG_CONFIG_HOME"]) / "autostart" / "logtray.desktop"
@@ -122,8 +166,6 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(desktop, tray):
 
 
 def test_docker_unavailable_is_said_in_the_menu_and_quit_works(desktop, tray):
-    from tray.menu import build_menu
-
     app, icon, _env, _port = tray
     time.sleep(0.5)
     first = build_menu(base_state(docker_problem="Docker is not running"))[0]

@@ -22,21 +22,32 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tray import autostart, paths
+from tray import autostart, failure, paths
 from tray.alert import Alert
 from tray.config import Config, ensure_token
 from tray.errors import LogtrayError
+from tray.failure import Failure
 from tray.kibana import discover_url
+from tray.notifiers.deferred import DeferredNotifier
 from tray.opener import open_path, open_url
 from tray.service import AlertService
 from tray.stack_link import StackLink
-from tray.state import AppState, RecentAlert, ServiceView, phase_from_services
+from tray.state import (
+    GOOD_SERVICE_STATES,
+    AppState,
+    RecentAlert,
+    ServiceView,
+    phase_from_services,
+)
 from tray.traycheck import tray_problem
 
 log = logging.getLogger(__name__)
 
 REFRESH_DELAY_S = 0.3  # alerts arrive in floods; the tray redraws at most this often
-DOCKER_RECHECK_S = 30.0  # only while Docker is unavailable: no fast polling otherwise
+# While Docker is away: reconnect after 1, 2, 4, 5, 5 … s, so its return shows within seconds.
+# (While it is there nothing polls: the events stream ending is what says it went away.)
+DOCKER_RETRY_FIRST_S = 1.0
+DOCKER_RETRY_MAX_S = 5.0
 
 
 def seconds_until_tomorrow(now: float, morning_hour: int = 8) -> float:
@@ -66,7 +77,7 @@ def recent_alerts(
             continue
         received = float(entry.get("received", 0))
         url = alert.url or discover_url(config.kibana, alert, alert.time or received)
-        by_key[key] = RecentAlert(received, alert.headline(), 1, url)
+        by_key[key] = RecentAlert(received, alert.headline(), 1, url, needs_kibana=not alert.url)
     return tuple(by_key.values())
 
 
@@ -158,16 +169,15 @@ class TrayApp:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self.service = AlertService(self.config, on_change=self._alerts_changed)
+        self.service = AlertService(
+            self.config, notifier=self._deferred_notifier(), on_change=self._alerts_changed
+        )
         try:
             await self.service.start()
         except BaseException as exc:
             started.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             close_view()
             return
-        if self.config.stack.profile == "lite":
-            # No Riemann in the lite profile: the embedded rule engine reads Kafka instead.
-            self.service.start_engine()
         started.set_result(None)
         assert self.service.listener is not None
         where = ", ".join(f"{h}:{p}" for h, p in self.service.listener.addresses)
@@ -192,6 +202,20 @@ class TrayApp:
             await asyncio.to_thread(self.stack.close)
             await self.service.stop()
             close_view()
+
+    def _deferred_notifier(self) -> DeferredNotifier | None:
+        """Desktop notifications loaded at the first notice (light at idle), when a
+        notification server is there; otherwise None: chosen at start, with its warning."""
+        backend = self.config.notifier.backend
+        if backend not in ("auto", "desktop"):
+            return None
+        if sys.platform.startswith("linux"):
+            from tray.notifiers.linux_server import NOTIFICATIONS_NAME
+            from tray.traycheck import bus_name_owned
+
+            if not bus_name_owned(NOTIFICATIONS_NAME):
+                return None
+        return DeferredNotifier(backend, open_url, expected="desktop")
 
     def request_quit(self) -> None:
         """Thread-safe: stop the loop (and with it the app)."""
@@ -237,16 +261,42 @@ class TrayApp:
 
     # -- the stack --------------------------------------------------------------------------------
     async def _watch_stack(self) -> None:
-        """Follow the stack's status from Docker events; recheck Docker only while it is away."""
+        """Follow the stack's status from Docker's events; when the stream ends (Docker went
+        away), reconnect with backoff. Losing Docker and getting it back are both notified."""
+        delay = DOCKER_RETRY_FIRST_S
+        connected = False  # Docker answered since the last loss (a loss is then news)
+        lost = False  # we said Docker went away: say when it is back
         while True:
             problem = await asyncio.to_thread(self.stack.connect)
+            services: tuple[ServiceView, ...] = ()
+            fix = self.stack.last_fix
             if problem is None:
-                break
-            self._set(phase="unavailable", docker_problem=problem)
-            await asyncio.sleep(DOCKER_RECHECK_S)
-        services = await asyncio.to_thread(self.stack.status)
-        self._services_changed(services)
-        await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
+                try:
+                    services = await asyncio.to_thread(self.stack.status)
+                except LogtrayError as exc:
+                    problem, fix = exc.message, exc.fix
+            if problem is not None:
+                if connected:
+                    connected, lost = False, True
+                    await self._failed(Failure("docker", "Docker went away", problem, fix))
+                self._set(phase="unavailable", docker_problem=problem)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, DOCKER_RETRY_MAX_S)
+                continue
+            delay, connected = DOCKER_RETRY_FIRST_S, True
+            self._services_changed(services)
+            failure.clear("docker")  # also one kept from an earlier run: Docker is here now
+            if lost:
+                lost = False
+                await self._notify("docker", "logtray: Docker is back", "The stack can be used.")
+            followed = time.monotonic()
+            try:
+                await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
+            except LogtrayError as exc:
+                log.info("Docker events stream: %s", exc.message)
+            log.info("the Docker events stream ended; reconnecting")
+            if time.monotonic() - followed < DOCKER_RETRY_FIRST_S:
+                await asyncio.sleep(DOCKER_RETRY_FIRST_S)  # a stream that ends at once: no spin
 
     def _services_changed_elsewhere(self, services: tuple[ServiceView, ...]) -> None:
         """From Docker's threads: hand the change to the loop."""
@@ -254,6 +304,7 @@ class TrayApp:
             self._loop.call_soon_threadsafe(self._services_changed, services)
 
     def _services_changed(self, services: tuple[ServiceView, ...]) -> None:
+        self._start_engine_when_kafka_runs(services)
         phase = phase_from_services(services, self._busy)
         progress = self.state.progress if self._busy else None
         if self._busy:
@@ -262,32 +313,78 @@ class TrayApp:
                 progress = ", ".join(f"{s.name} {s.text}" for s in moving)
         self._set(services=services, phase=phase, docker_problem=None, progress=progress)
 
-    async def _stack_up(self) -> None:
-        if self._busy:
+    def _start_engine_when_kafka_runs(self, services: tuple[ServiceView, ...]) -> None:
+        """No Riemann in the lite profile: the embedded rule engine reads the stack's Kafka
+        instead. It starts once Kafka runs (then follows it, reconnecting by itself), so an
+        idle tray does not load aiokafka (~16 MB) nor knock on a broker that is not there."""
+        if self.config.stack.profile != "lite" or self.service is None or self.service.engine:
             return
-        self._busy = True
-        self._set(phase="starting", progress="preparing images", last_error=None)
-        try:
-            await asyncio.to_thread(self.stack.up, self._services_changed_elsewhere)
-        except LogtrayError as exc:
-            self._set(last_error=f"Start failed: {exc.message}")
-            log.warning("stack up failed: %s", exc)
-        finally:
-            self._busy = False
-            self._services_changed(await asyncio.to_thread(self.stack.status))
+        if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
+            log.info("kafka runs: starting the embedded rule engine")
+            self.service.start_engine()
+
+    async def _stack_up(self) -> None:
+        await self._stack_action("start", self.stack.up, self._services_changed_elsewhere)
 
     async def _stack_down(self) -> None:
+        await self._stack_action("stop", self.stack.down)
+
+    async def _stack_action(self, verb: str, call: Callable[..., None], *args: Any) -> None:
+        """Start (or repair: start what is missing) or stop the stack; a failure is notified
+        once, shown by the icon and summed up in the menu."""
         if self._busy:
             return
+        what = {"start": "Start stack failed", "stop": "Stop stack failed"}[verb]
+        if verb == "start" and self.state.phase == "degraded":
+            what = "Repair stack failed"
         self._busy = True
-        self._set(phase="stopping", progress="stopping the stack")
+        if verb == "start":
+            self._set(phase="starting", progress="preparing images", last_error=None)
+        else:
+            self._set(phase="stopping", progress="stopping the stack", last_error=None)
+        problem: Failure | None = None
         try:
-            await asyncio.to_thread(self.stack.down)
+            await asyncio.to_thread(call, *args)
         except LogtrayError as exc:
-            self._set(last_error=f"Stop failed: {exc.message}")
+            problem = Failure("stack", what, exc.message, exc.fix)
+        except Exception as exc:  # a bug: still seen, with where the traceback is
+            log.exception("stack %s failed", verb)
+            problem = Failure(
+                "stack", what, f"{type(exc).__name__}: {exc}", f"details are in {paths.log_file()}"
+            )
         finally:
             self._busy = False
+        if problem is None:
+            failure.clear("stack")
+        else:
+            log.warning("%s: %s", what, problem.message)
+            self._set(last_error=problem.menu_line())
+            await self._failed(problem)
+        try:
             self._services_changed(await asyncio.to_thread(self.stack.status))
+        except LogtrayError as exc:
+            self._set(phase="unavailable", docker_problem=exc.message, progress=None)
+
+    async def _failed(self, problem: Failure) -> None:
+        """Keep the failure for `logtray doctor` and raise one notification with its words."""
+        problem = dataclasses.replace(problem, at=time.time())
+        await asyncio.to_thread(failure.save, problem)
+        title, body = problem.notification()
+        await self._notify(problem.key, title, body)
+
+    async def _notify(self, key: str, title: str, body: str) -> None:
+        """A notification of the app's own (not an alert: snooze does not hold it back); one
+        per key, updated in place."""
+        router = self.service.router if self.service else None
+        if router is None:
+            return
+        from tray.policy import Notice
+
+        notice = Notice(f"logtray:{key}", title, body, None, 1, replaces=True)
+        try:
+            await router.notifier.show(notice)
+        except Exception:  # a notification server that went away must not stop the app
+            log.warning("cannot show the notification %r", title, exc_info=True)
 
     async def _show_logs(self, service: str) -> None:
         path = paths.log_dir() / f"{service}.log"
@@ -296,7 +393,7 @@ class TrayApp:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except LogtrayError as exc:
-            self._set(last_error=exc.message)
+            self._set(last_error=f"Show logs failed: {exc.message}")
             return
         open_url(path.as_uri())
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-import tomlkit
-
 from tray import paths
 from tray.errors import LogtrayError
 
@@ -422,6 +420,8 @@ def ensure_token(config: Config) -> Config:
     """Generate the listener token on first run and keep it in the config file."""
     if config.listener.token:
         return config
+    import tomlkit  # only to write (keeps the user's comments); ~4 MB a running tray never needs
+
     token = secrets.token_urlsafe(24)
     path = config.path
     try:
@@ -447,6 +447,8 @@ def ensure_token(config: Config) -> Config:
 
 def to_toml(config: Config, hide_secrets: bool = True) -> str:
     """The effective config as TOML (for `logtray config show`)."""
+    import tomlkit
+
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"effective config; file layer: {config.path}"))
     for section in SECTIONS:

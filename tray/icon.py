@@ -18,6 +18,7 @@ STATUS_COLOURS: dict[IconKind, tuple[int, int, int]] = {
     "starting": (66, 165, 245),  # blue
     "healthy": (67, 160, 71),  # green
     "degraded": (251, 140, 0),  # orange
+    "problem": (198, 40, 40),  # red, with a "!": something failed (see the menu)
     "snoozed": (126, 87, 194),  # violet
 }
 BADGE_COLOUR = (229, 57, 53)
@@ -44,11 +45,12 @@ def render_icon(kind: IconKind, badge: int = 0, size: int = 64) -> Image.Image:
     dot = size * 0.46
     box = (size - dot, size - dot, size - 1, size - 1)
     draw.ellipse(box, fill=STATUS_COLOURS[kind], outline=(255, 255, 255), width=max(1, size // 24))
-    if kind == "snoozed":
-        # a "z" in the dot: notifications are held back
+    if kind in ("snoozed", "problem"):
+        # "z": notifications are held back; "!": something failed
         font = _font(int(dot * 0.8))
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-        draw.text(centre, "z", fill=(255, 255, 255), font=font, anchor="mm")
+        mark = "z" if kind == "snoozed" else "!"
+        draw.text(centre, mark, fill=(255, 255, 255), font=font, anchor="mm")
     elif kind == "starting":
         inner = dot * 0.3
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tray.state import AppState
+from tray.failure import short_line
+from tray.state import AppState, kibana_ready
 
 SNOOZE_CHOICES = (
     ("Snooze 15 min", "snooze:900"),
@@ -35,7 +36,10 @@ SEPARATOR = Entry("-")
 def build_menu(state: AppState) -> tuple[Entry, ...]:
     entries: list[Entry] = [Entry(notice, enabled=False) for notice in state.notices]
     entries += _stack_entries(state)
-    entries.append(Entry("Open Kibana", "kibana.open", default=True))
+    if state.profile != "lite":  # the lite profile has no Kibana
+        ready = kibana_ready(state)
+        text = "Open Kibana" if ready else "Open Kibana (not running)"
+        entries.append(Entry(text, "kibana.open", enabled=ready, default=ready))
     entries.append(SEPARATOR)
     entries.append(_recent_alerts(state))
     entries += _quiet_entries(state)
@@ -49,10 +53,11 @@ def build_menu(state: AppState) -> tuple[Entry, ...]:
 def _stack_entries(state: AppState) -> list[Entry]:
     profile = f" ({state.profile})"
     if state.phase == "unavailable":
-        # The first clause only ("Docker is not running"): the details belong to `doctor`.
-        reason = (state.docker_problem or "Docker is unavailable").split(" (")[0][:70]
+        # The first clause only ("Docker is not running"), short enough to fit: the whole
+        # sentence and the fix are in the notification and `logtray doctor`.
+        reason = (state.docker_problem or "Docker is unavailable").split(" (")[0]
         return [
-            Entry(f"Start stack{profile}: {reason}", enabled=False),
+            Entry(short_line(f"Start stack{profile}: {reason}"), enabled=False),
             Entry("Run `logtray doctor` for the fix", enabled=False),
         ]
     entries: list[Entry] = []
@@ -69,7 +74,7 @@ def _stack_entries(state: AppState) -> list[Entry]:
         if state.phase == "degraded":
             entries.append(Entry("Repair stack (start what is missing)", "stack.start"))
     if state.last_error:
-        entries.append(Entry(state.last_error[:120], enabled=False))
+        entries.append(Entry(short_line(state.last_error), enabled=False))
     if state.services:
         services = tuple(
             Entry(
@@ -89,14 +94,13 @@ def _recent_alerts(state: AppState) -> Entry:
     if not state.recent:
         return Entry(title, children=(Entry("No alerts yet", enabled=False),))
     items = []
+    kibana = kibana_ready(state)
     for index, alert in enumerate(state.recent[:RECENT_IN_MENU]):
         at = time.strftime("%H:%M:%S", time.localtime(alert.received))
         count = f" ×{alert.count}" if alert.count > 1 else ""
-        items.append(
-            Entry(
-                f"{at}  {alert.title}{count}", f"alert.open:{index}", enabled=alert.url is not None
-            )
-        )
+        # A Discover link works only while the stack's Kibana runs; an alert's own URL always.
+        can_open = alert.url is not None and (kibana or not alert.needs_kibana)
+        items.append(Entry(f"{at}  {alert.title}{count}", f"alert.open:{index}", enabled=can_open))
     items += [SEPARATOR, Entry("Clear", "alerts.clear")]
     return Entry(title, children=tuple(items))
 

@@ -39,3 +39,8 @@ def history_file() -> Path:
 
 def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def tray_problem_file() -> Path:
+    """The tray's current failure (a failed start, Docker gone), for `logtray doctor`."""
+    return data_dir() / "tray-problem.json"

@@ -2,11 +2,12 @@
 ServiceViews (so the app and the menu stay free of Docker types).
 
 Every method blocks (Docker calls); the app runs them through asyncio.to_thread. Callbacks
-come from Docker's event thread.
+come from Docker's event thread. A Docker failure is a LogtrayError with a sentence and a fix.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from tray.config import Config
 from tray.errors import LogtrayError
 from tray.state import ServiceView
+
+log = logging.getLogger(__name__)
 
 OnServices = Callable[[tuple[ServiceView, ...]], None]
 
@@ -24,6 +27,7 @@ class StackLink:
         self._manager: Any = None
         self._watcher: Any = None
         self._lock = threading.Lock()
+        self.last_fix: str | None = None  # the fix for connect()'s last problem
 
     def connect(self) -> str | None:
         """None when Docker answers; otherwise the sentence to show in the menu."""
@@ -34,7 +38,11 @@ class StackLink:
         try:
             client = connect()
         except LogtrayError as exc:
+            self.last_fix = exc.fix
             return exc.message
+        self.close()
+        if self._manager is not None:
+            self._manager.client.close()  # the engine went away and came back: a new client
         stack = self.config.stack
         specs = resolve(stack, self.config.listener)
         self._manager = StackManager(
@@ -53,10 +61,15 @@ class StackLink:
     def status(self) -> tuple[ServiceView, ...]:
         if self._manager is None:
             return ()
-        return self._views(self._manager.status())
+        try:
+            return self._views(self._manager.status())
+        except LogtrayError:
+            raise
+        except Exception as exc:  # the engine went away between two calls
+            raise _lost(exc) from None
 
     def watch(self, on_change: OnServices) -> None:
-        """Start following Docker events (returns at once; stops on close())."""
+        """Follow Docker's events until the stream ends: Docker went away, or close()."""
         if self._manager is None:
             return
         holder: dict[str, Any] = {}
@@ -67,12 +80,24 @@ class StackLink:
                 on_change(self._views(watcher.snapshot()))
 
         with self._lock:
-            self._watcher = self._manager.watch(changed)
-            holder["watcher"] = self._watcher
+            try:
+                self._watcher = self._manager.watch(changed)
+            except Exception as exc:
+                raise _lost(exc) from None
+            holder["watcher"] = watcher = self._watcher
+        watcher.join()
 
     def up(self, on_change: OnServices) -> None:
         if self._manager is None:
             raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
+        try:
+            self._up(on_change)
+        except LogtrayError:
+            raise
+        except Exception as exc:  # docker-py/requests errors: Docker went away mid-way
+            raise _lost(exc) from None
+
+    def _up(self, on_change: OnServices) -> None:
         from stack.status import ABSENT
 
         statuses: dict[str, Any] = {spec.name: ABSENT for spec in self._manager.specs}
@@ -94,8 +119,14 @@ class StackLink:
         prepare_stack_kibana(self._manager, self.config.kibana.url, self.config.kibana.data_view)
 
     def down(self) -> None:
-        if self._manager is not None:
+        if self._manager is None:
+            return
+        try:
             self._manager.down(volumes=False)
+        except LogtrayError:
+            raise
+        except Exception as exc:
+            raise _lost(exc) from None
 
     def logs(self, service: str, lines: int = 1000) -> str:
         if self._manager is None:
@@ -108,3 +139,19 @@ class StackLink:
             if self._watcher is not None:
                 self._watcher.close()
                 self._watcher = None
+
+
+def _lost(exc: BaseException) -> LogtrayError:
+    """A Docker call failed unexpectedly. Lost connection: the sentence `logtray stack` gives
+    when it cannot connect; anything else: what Docker said, and where the details are."""
+    import requests
+
+    from stack.engine import docker_host, explain_connect_error
+    from tray import paths
+
+    log.warning("Docker call failed", exc_info=exc)
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
+        return explain_connect_error(docker_host(), exc)
+    return LogtrayError(
+        f"Docker failed: {type(exc).__name__}: {exc}", fix=f"details are in {paths.log_file()}"
+    )

@@ -8,7 +8,7 @@ from typing import Literal
 
 # What the stack as a whole is doing, as the icon shows it.
 Phase = Literal["unavailable", "stopped", "starting", "healthy", "degraded", "stopping"]
-IconKind = Literal["stopped", "starting", "healthy", "degraded", "snoozed"]
+IconKind = Literal["stopped", "starting", "healthy", "degraded", "problem", "snoozed"]
 
 BAD_SERVICE_STATES = frozenset({"unhealthy", "exited"})
 GOOD_SERVICE_STATES = frozenset({"healthy", "running"})
@@ -27,6 +27,7 @@ class RecentAlert:
     title: str
     count: int
     url: str | None
+    needs_kibana: bool = True  # a link into the stack's Kibana (not the alert's own `url`)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class AppState:
     services: tuple[ServiceView, ...] = ()
     docker_problem: str | None = None  # why Start is disabled
     progress: str | None = None  # "pulling kafka 42%", "starting kibana"
-    last_error: str | None = None
+    last_error: str | None = None  # the menu's short line for a failed start/stop/repair
     recent: tuple[RecentAlert, ...] = ()
     unseen: int = 0
     alerts_today: int = 0
@@ -63,9 +64,21 @@ def phase_from_services(services: tuple[ServiceView, ...], busy: bool) -> Phase:
     return "starting"
 
 
+def kibana_ready(state: AppState) -> bool:
+    """Kibana answers: the stack's kibana service is up (the full profile only)."""
+    return any(s.name == "kibana" and s.state in GOOD_SERVICE_STATES for s in state.services)
+
+
+def has_problem(state: AppState) -> bool:
+    """Something failed that the user should act on: Docker is away, or an action failed."""
+    return state.phase == "unavailable" or state.last_error is not None
+
+
 def icon_kind(state: AppState) -> IconKind:
     if state.do_not_disturb or state.snoozed_until is not None:
-        return "snoozed"
+        return "snoozed"  # the user's own latest choice; the menu still says the problem
+    if has_problem(state) and state.phase not in ("starting", "stopping"):
+        return "problem"
     if state.phase in ("starting", "stopping"):
         return "starting"
     if state.phase == "healthy":
@@ -90,6 +103,8 @@ def tooltip(state: AppState, now: float | None = None) -> str:
             parts.append(f"{good}/{len(state.services)} healthy")
     else:
         parts.append("stack stopped")
+    if state.last_error:
+        parts.append(state.last_error)  # already one short line
     noun = "alert" if state.alerts_today == 1 else "alerts"
     parts.append(f"{state.alerts_today} {noun} today")
     if state.do_not_disturb:

@@ -16,6 +16,9 @@ from tray.state import AppState, icon_kind, tooltip
 
 class TrayView:
     def __init__(self, on_action: Callable[[str], None]) -> None:
+        from tray.traycheck import prepare_gtk_environment
+
+        prepare_gtk_environment()
         import pystray  # imported here: on Linux it opens the display on import
 
         self._pystray = pystray

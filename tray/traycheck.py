@@ -1,8 +1,8 @@
-"""Can a tray icon be shown here? A sentence saying why not, so the app can go headless."""
+"""Can a tray icon be shown here, and with which pystray backend? A sentence saying why not,
+so the app can go headless."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -10,6 +10,7 @@ GTK_FIX = (
     "pip install 'logtray[gtk]' (needs your distribution's libgirepository1.0-dev and "
     "libcairo2-dev to build), or use the system Python with python3-gi"
 )
+STATUS_NOTIFIER_WATCHER = "org.kde.StatusNotifierWatcher"
 
 
 def tray_problem() -> str | None:
@@ -21,12 +22,38 @@ def tray_problem() -> str | None:
         import gi  # noqa: F401
     except ImportError:
         return f"PyGObject (gi) is missing, so the tray icon would have no menu; {GTK_FIX}"
-    if _xembed_tray_present() or _status_notifier_present():
+    if _xembed_tray_present() or status_notifier_present():
         return None
     return (
         "no system tray on this desktop (no XEmbed tray and no StatusNotifier host; on GNOME "
         "install the 'AppIndicator and KStatusNotifierItem Support' extension)"
     )
+
+
+def linux_backend(status_notifier: bool) -> str:
+    """pystray's backend for a Linux desktop that has a tray.
+
+    With a StatusNotifier host, appindicator (what GNOME's extension and KDE show). Without
+    one, appindicator only falls back to an XEmbed GtkStatusIcon of libayatana-appindicator's
+    making, which makes GDK report `gdk_window_thaw_toplevel_updates: assertion ... failed` on
+    every start (seen with the bare pystray example too); pystray's own gtk backend is that
+    same XEmbed icon without the warning.
+    """
+    return "appindicator" if status_notifier else "gtk"
+
+
+def prepare_gtk_environment(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Before GTK loads: settings a tray icon is better off with (the user's own win).
+
+    GDK_GL=disable: GTK 3 probes OpenGL when it opens the X display, which loads Mesa (and
+    with the software renderer LLVM, ~50 MB resident) that an icon and a menu never use.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    environ.setdefault("GDK_GL", "disable")
+    environ.setdefault("NO_AT_BRIDGE", "1")  # no accessibility bus for a tray icon
+    if "PYSTRAY_BACKEND" not in environ:
+        environ["PYSTRAY_BACKEND"] = linux_backend(status_notifier_present())
 
 
 def _xembed_tray_present() -> bool:
@@ -47,8 +74,34 @@ def _xembed_tray_present() -> bool:
         dpy.close()
 
 
-def _status_notifier_present() -> bool:
-    from tray.notifiers.linux_server import STATUS_NOTIFIER_WATCHER, session_bus_names
+def status_notifier_present() -> bool:
+    return bus_name_owned(STATUS_NOTIFIER_WATCHER)
 
-    found = asyncio.run(session_bus_names((STATUS_NOTIFIER_WATCHER,)))
-    return not isinstance(found, str) and STATUS_NOTIFIER_WATCHER in found
+
+def bus_name_owned(name: str) -> bool:
+    """Is `name` owned on the session bus? Asked through GLib's own D-Bus client (loaded with
+    GTK anyway), not dbus-fast: an idle tray needs no second D-Bus library."""
+    if not (
+        os.environ.get("DBUS_SESSION_BUS_ADDRESS") or os.path.exists(f"/run/user/{os.getuid()}/bus")
+    ):
+        return False
+    try:
+        from gi.repository import Gio, GLib
+    except ImportError:
+        return False
+    try:
+        bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+        reply = bus.call_sync(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "NameHasOwner",
+            GLib.Variant("(s)", (name,)),
+            GLib.VariantType.new("(b)"),
+            Gio.DBusCallFlags.NONE,
+            2000,
+            None,
+        )
+        return bool(reply.unpack()[0])
+    except Exception:  # GLib.Error: no bus, a timeout; then nobody owns it either
+        return False

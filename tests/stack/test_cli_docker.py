@@ -100,7 +100,16 @@ def test_up_status_logs_down(
     logs = run(tmp_path, "stack", "logs", "demo")
     assert "demo stand-in" in logs.stdout
 
+    kept = run(tmp_path, "stack", "down")
+    assert kept.returncode == 0, kept.stderr
+    assert "removed 2 container(s)" in kept.stdout
+    assert f"kept 1 data volume(s): {stack_name}-kafka-data " in kept.stdout
+    up = run(tmp_path, "stack", "up")
+    assert up.returncode == 0, up.stderr + up.stdout
+
     down = run(tmp_path, "stack", "down", "--volumes")
     assert down.returncode == 0, down.stderr
     assert "removed 2 container(s)" in down.stdout and "deleted 1 data volume" in down.stdout
+    again = run(tmp_path, "stack", "down")
+    assert again.returncode == 0 and "kept" not in again.stdout  # no volumes: nothing kept
     assert docker_client.containers.list(all=True, filters=stack_filter(stack_name)) == []

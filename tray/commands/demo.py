@@ -20,8 +20,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--http",
         metavar="HOST:PORT",
-        default="127.0.0.1:8089",
-        help="spike endpoint (POST /spike; default 127.0.0.1:8089, '' for none)",
+        # Not 8089: the stack's demo container publishes that on 127.0.0.1 (both can run).
+        default="127.0.0.1:8090",
+        help="spike endpoint (POST /spike; default 127.0.0.1:8090, '' for none)",
     )
     parser.set_defaults(run=run)
 

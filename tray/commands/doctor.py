@@ -60,13 +60,13 @@ def check_tray_backend() -> Check:
     problem = tray_problem()
     if problem:
         return Check(
-            "tray",
+            "tray icon",
             False,
             problem,
             "see the README's Platforms section; without a tray logtray runs headless",
         )
     return Check(
-        "tray",
+        "tray icon",
         True,
         "a tray host and PyGObject are available" if sys.platform.startswith("linux") else "native",
     )
@@ -120,10 +120,22 @@ def check_port(config: Config) -> Check:
     return Check("listener port", True, f"127.0.0.1:{port} is free")
 
 
+def check_tray_problem() -> Check:
+    """What the running tray last failed at (a start/stop/repair, Docker going away), in full:
+    the tray's menu has room for a short line only."""
+    from tray.failure import load
+
+    problem = load()
+    if problem is None:
+        return Check("tray", True, "no failed stack action or lost Docker")
+    return Check("tray", False, problem.report(), problem.fix or "")
+
+
 def run_checks() -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
     checks.append(check_docker())
+    checks.append(check_tray_problem())
     if config:
         checks.append(check_port(config))
     return checks

@@ -134,8 +134,11 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    from stack.labels import stack_filter
+
     config = _config(args)
-    result = _manager(config).down(volumes=args.volumes)
+    manager = _manager(config)
+    result = manager.down(volumes=args.volumes)
     print(
         f"removed {len(result.containers)} container(s)"
         + (f": {', '.join(result.containers)}" if result.containers else "")
@@ -145,8 +148,15 @@ def run_down(args: argparse.Namespace) -> int:
             f"deleted {len(result.volumes)} data volume(s) and their data"
             + (f": {', '.join(result.volumes)}" if result.volumes else "")
         )
-    else:
-        print("data volumes kept (`logtray stack down --volumes` deletes them)")
+        return 0
+    # Say "kept" only about volumes that exist (a stack never started, or reset, has none).
+    volumes = manager.client.volumes.list(filters=stack_filter(config.stack.name))
+    kept = [str(v.name) for v in volumes]
+    if kept:
+        print(
+            f"kept {len(kept)} data volume(s): {', '.join(sorted(kept))} "
+            "(`logtray stack down --volumes` deletes them)"
+        )
     return 0
 
 

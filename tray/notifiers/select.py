@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 NOTIFICATION_SERVER_FIX = (
     "start a notification daemon (e.g. `apt install dunst` and run `dunst`, or use a desktop "
-    "session that has one); `logtray doctor` checks it"
+    "session that has one)"
 )
 
 
@@ -81,7 +81,8 @@ async def select_notifier(
         except ImportError:
             pass
     log.warning(
-        "cannot show desktop notifications: %s; printing them to stdout instead.\n  fix: %s",
+        "cannot show desktop notifications: %s; printing them to stdout instead.\n  fix: %s; "
+        "`logtray doctor` checks it",
         problem,
         NOTIFICATION_SERVER_FIX,
     )
