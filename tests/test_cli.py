@@ -36,8 +36,8 @@ def test_listen_console_receives_two_senders_at_once_and_keeps_history():
         for t in threads:
             t.join()
         shown = {n["title"]: n for n in listener.json_lines(2)}
-        assert set(shown) == {"Problem in a.py:12", "b.py: 31 errors in 10 s"}
-        assert shown["b.py: 31 errors in 10 s"]["url"].startswith(
+        assert set(shown) == {"Problem in a.py:12", "b.py — 31 errors in 10 s"}
+        assert shown["b.py — 31 errors in 10 s"]["url"].startswith(
             "http://127.0.0.1:5601/app/discover#/"
         )
     finally:

@@ -26,7 +26,7 @@ def spike(path, count=30):
 
 def test_first_alert_pops_with_a_kibana_link():
     [notice] = make().on_alert(spike("/app/a.py"), now=100)
-    assert notice.title == "a.py: 30 errors in 10 s"
+    assert notice.title == "a.py — 30 errors in 10 s"
     assert notice.url == "kibana//app/a.py@100"
     assert not notice.replaces and notice.count == 1
 
@@ -39,7 +39,7 @@ def test_repeats_within_cooldown_update_one_notification_at_most_every_interval(
     assert policy.tick(104) == []
     [update] = policy.tick(105)
     assert update.replaces and update.count == 2
-    assert update.title == "a.py: 40 errors in 10 s"
+    assert update.title == "a.py — 40 errors in 10 s"
     [update] = policy.on_alert(spike("/app/a.py", 50), now=111)
     assert update.replaces and update.count == 3
 
@@ -68,7 +68,7 @@ def test_storm_of_new_keys_becomes_one_summary():
     assert len(singles) == 3
     assert len(storms) == 1 and not storms[0].replaces
     [update] = [n for n in policy.tick(105.5) if n.key == STORM_KEY]
-    assert update.replaces and update.title == "Alert storm: 47 more sources failing"
+    assert update.replaces and update.title == "Alert storm: f49.py and 46 more sources"
     # calm for a window: the storm ends and a new key pops on its own again
     policy.tick(120)
     [single] = policy.on_alert(spike("/app/new.py"), now=121)

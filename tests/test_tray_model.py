@@ -64,7 +64,7 @@ def test_menu_stack_states():
 
 def test_menu_recent_alerts_and_quiet_entries():
     state = AppState(
-        recent=(RecentAlert(0, "a.py: 30 errors in 10 s", 3, "http://k"),),
+        recent=(RecentAlert(0, "a.py — 30 errors in 10 s", 3, "http://k"),),
         unseen=3,
         snoozed_until=3600.0,
         autostart=True,
@@ -85,7 +85,7 @@ def test_recent_alerts_fold_repeats_and_respect_clear():
         {"received": 10, "pathname": "/a.py", "count": 30},
     ]
     recent = recent_alerts(entries, Config(), cleared_at=0)
-    assert [(r.title, r.count) for r in recent] == [("a.py: 40 errors", 2), ("Problem in b.py", 1)]
+    assert [(r.title, r.count) for r in recent] == [("a.py — 40 errors", 2), ("Problem in b.py", 1)]
     assert "pathname:%22/a.py%22" in (recent[0].url or "")
     assert len(recent_alerts(entries, Config(), cleared_at=15)) == 2
     assert count_since(entries, 15) == 2

@@ -28,7 +28,7 @@ from tray.config import Config, ensure_token
 from tray.errors import LogtrayError
 from tray.kibana import discover_url
 from tray.opener import open_path, open_url
-from tray.service import AlertService
+from tray.service import AlertService, url_prefixes
 from tray.stack_link import StackLink
 from tray.state import AppState, RecentAlert, ServiceView, phase_from_services
 from tray.traycheck import tray_problem
@@ -56,7 +56,7 @@ def recent_alerts(
     for entry in entries:  # newest first
         if entry.get("received", 0) <= cleared_at:
             break
-        alert = Alert.from_record(entry)
+        alert = Alert.from_record(entry, url_prefixes(config))
         key = alert.key
         if key in by_key:
             seen = by_key[key]
@@ -298,7 +298,7 @@ class TrayApp:
         except LogtrayError as exc:
             self._set(last_error=exc.message)
             return
-        open_url(path.as_uri())
+        open_path(path)
 
     # -- menu actions (called on the GUI thread; run on the loop) ----------------------------------
     def _on_action(self, action: str) -> None:
@@ -318,12 +318,14 @@ class TrayApp:
         elif name == "service.logs":
             await self._show_logs(arg)
         elif name == "kibana.open":
-            open_url(self.config.kibana.url.rstrip("/") + "/app/discover#/")
+            open_url(
+                self.config.kibana.url.rstrip("/") + "/app/discover#/", url_prefixes(self.config)
+            )
             self._mark_seen()
         elif name == "alert.open":
             index = int(arg)
             if index < len(self.state.recent) and self.state.recent[index].url:
-                open_url(self.state.recent[index].url or "")
+                open_url(self.state.recent[index].url or "", url_prefixes(self.config))
             self._mark_seen()
         elif name == "alerts.clear":
             self._cleared_at = time.time()

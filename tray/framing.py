@@ -49,6 +49,11 @@ class LineFramer:
                 self.oversized += 1
         return messages
 
+    @property
+    def pending(self) -> bool:
+        """A line has started and is not complete yet (also while discarding an oversized one)."""
+        return self._discarding or bool(self._buffer)
+
     def close(self) -> list[bytes]:
         """The peer closed: what was sent without a final newline is one more message."""
         if self._discarding or not self._buffer:

@@ -1,9 +1,17 @@
 """The TCP listener that receives alert messages (the successor of `netcat -l -p 10000`).
 
 Many concurrent connections (up to a cap), many messages per connection. A message is a line,
-or whatever was sent before the peer closed. Nothing a peer sends can stop the listener:
-oversized lines are discarded, bad UTF-8 is replaced, idle peers are timed out, and messages
-from non-loopback peers without the token are dropped and counted.
+or whatever was sent before the peer closed. Nothing a peer sends can stop the listener or
+crowd out a local sender:
+- oversized lines are discarded, bad UTF-8 is replaced, junk is counted (tray.alert);
+- memory per connection is bounded (one shared read buffer, a framer of max_line_bytes);
+- loopback senders always find a slot: at the cap, the least recently active connection is
+  closed to make room; peers that are not on this machine share at most
+  max_remote_connections slots, at most max_peer_connections each;
+- a connection idle for idle_timeout_s, or whose line is not complete line_timeout_s after
+  its first byte (however slowly it trickles), is closed;
+- messages from non-loopback peers without the token are dropped and counted;
+- warnings a peer can cause are rate limited per peer (tray.logs.Throttled).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import hmac
 import ipaddress
 import logging
 import time
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +30,7 @@ from tray.alert import Alert, parse_message
 from tray.config import ListenerConfig
 from tray.errors import LogtrayError
 from tray.framing import LineFramer
+from tray.logs import Throttled
 from tray.ports import port_holder
 
 log = logging.getLogger(__name__)
@@ -31,16 +40,23 @@ AlertSink = Callable[[Alert, str, float], None]
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
+# One read buffer for all connections: the loop reads one socket at a time and the bytes
+# are copied out before the next read, so a read never holds more than this per connection.
+READ_CHUNK = 32 * 1024
+
 
 @dataclass
 class ListenerStats:
     connections: int = 0
     rejected_connections: int = 0
+    evicted: int = 0
     messages: int = 0
     accepted: int = 0
+    junk: int = 0
     dropped_no_token: int = 0
     oversized: int = 0
     timed_out: int = 0
+    slow_lines: int = 0
 
 
 def is_loopback(host: str) -> bool:
@@ -50,90 +66,88 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     def __init__(self, listener: AlertListener) -> None:
         self._listener = listener
         self._framer = LineFramer(listener.config.max_line_bytes)
         self._transport: asyncio.Transport | None = None
-        self._peer = "?"
-        self._trusted = False
+        self.peer = "?"
+        self.trusted = False
         self._counted = False
-        self._last_activity = 0.0
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self.paused = False
+        self.last_activity = 0.0
+        # loop time of the first byte of the line not yet complete (None: between lines)
+        self.line_started: float | None = None
         self._oversized_reported = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        listener = self._listener
         peer = transport.get_extra_info("peername")
-        self._peer = str(peer[0]) if peer else "?"
-        if listener.active >= listener.config.max_connections:
-            listener.stats.rejected_connections += 1
-            listener.warn_once(
-                "capacity",
-                f"connection limit ({listener.config.max_connections}) reached: refusing new "
-                "connections until some close (raise [listener] max_connections if expected)",
-            )
+        self.peer = str(peer[0]) if peer else "?"
+        self.trusted = is_loopback(self.peer)
+        self.last_activity = asyncio.get_running_loop().time()
+        if not self._listener.admit(self):
             transport.close()
             return
         self._counted = True
-        listener.active += 1
-        listener.stats.connections += 1
-        self._trusted = is_loopback(self._peer)
-        loop = asyncio.get_running_loop()
-        self._last_activity = loop.time()
-        self._idle_timer = loop.call_later(listener.config.idle_timeout_s, self._check_idle)
 
-    def _check_idle(self) -> None:
-        loop = asyncio.get_running_loop()
-        idle_for = loop.time() - self._last_activity
-        timeout = self._listener.config.idle_timeout_s
-        if idle_for >= timeout:
-            self._listener.stats.timed_out += 1
-            log.debug("closing idle connection from %s", self._peer)
-            if self._transport:
-                self._transport.close()
-            return
-        self._idle_timer = loop.call_later(timeout - idle_for, self._check_idle)
+    def close(self) -> None:
+        """Close from our side (timeout, eviction): the slot is free at once."""
+        self._listener.release(self)
+        self._counted = False
+        if self._transport:
+            self._transport.close()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._listener.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         received_at = time.perf_counter()
-        self._last_activity = asyncio.get_running_loop().time()
-        self._listener.scheduler.submit(self, data, received_at)
+        listener = self._listener
+        self.last_activity = asyncio.get_running_loop().time()
+        listener.touch(self)
+        listener.scheduler.submit(self, bytes(listener.read_buffer[:nbytes]), received_at)
 
     def frame(self, data: bytes) -> list[bytes]:
-        messages = self._framer.feed(data)
-        if self._framer.oversized > self._oversized_reported:
-            if not self._oversized_reported:
-                log.warning(
-                    "discarded a line over %d bytes from %s (further ones on this connection "
-                    "are counted, not logged)",
-                    self._listener.config.max_line_bytes,
-                    self._peer,
-                )
-            self._listener.stats.oversized += self._framer.oversized - self._oversized_reported
-            self._oversized_reported = self._framer.oversized
+        framer = self._framer
+        messages = framer.feed(data)
+        if framer.pending:
+            if self.line_started is None or messages:
+                self.line_started = asyncio.get_running_loop().time()
+        else:
+            self.line_started = None
+        if framer.oversized > self._oversized_reported:
+            listener = self._listener
+            listener.stats.oversized += framer.oversized - self._oversized_reported
+            self._oversized_reported = framer.oversized
+            listener.warn(
+                f"oversized:{self.peer}",
+                "discarded a line over %d bytes from %s",
+                listener.config.max_line_bytes,
+                self.peer,
+            )
         return messages
 
     def eof_received(self) -> bool:
         messages = self._framer.close()
+        self.line_started = None
         if messages:
             self._listener.scheduler.submit(self, messages, time.perf_counter())
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._idle_timer:
-            self._idle_timer.cancel()
         if self._counted:
-            self._listener.active -= 1
+            self._listener.release(self)
             self._counted = False
 
     def pause(self) -> None:
         if self._transport and not self._transport.is_closing():
             self._transport.pause_reading()
+            self.paused = True
 
     def resume(self) -> None:
+        self.paused = False
         if self._transport and not self._transport.is_closing():
             self._transport.resume_reading()
 
@@ -143,22 +157,33 @@ class _Connection(asyncio.Protocol):
         if not text.strip():
             return
         listener.stats.messages += 1
-        alert = parse_message(text)
-        if not self._trusted and not hmac.compare_digest(
+        alert = parse_message(text, listener.url_prefixes)
+        if alert is None:
+            listener.stats.junk += 1
+            listener.warn(
+                f"junk:{self.peer}",
+                "ignored a line from %s that is not an alert (binary data or deeply nested "
+                "JSON; %d such lines in all)",
+                self.peer,
+                listener.stats.junk,
+            )
+            return
+        if not self.trusted and not hmac.compare_digest(
             (alert.token or "").encode(), listener.config.token.encode()
         ):
             listener.stats.dropped_no_token += 1
-            listener.warn_once(
-                f"token:{self._peer}",
-                f"dropped a message from {self._peer} without the right token (senders that "
-                "are not on this machine must include the token from the config file)",
+            listener.warn(
+                f"token:{self.peer}",
+                "dropped a message from %s without the right token (senders that are not on "
+                "this machine must include the token from the config file)",
+                self.peer,
             )
             return
         listener.stats.accepted += 1
         try:
-            listener.sink(alert, self._peer, received_at)
+            listener.sink(alert, self.peer, received_at)
         except Exception:
-            log.exception("failed to process an alert from %s", self._peer)
+            log.exception("failed to process an alert from %s", self.peer)
 
 
 class _FairScheduler:
@@ -233,22 +258,130 @@ class _FairScheduler:
 
 
 class AlertListener:
-    def __init__(self, config: ListenerConfig, sink: AlertSink) -> None:
+    def __init__(
+        self, config: ListenerConfig, sink: AlertSink, url_prefixes: Sequence[str] = ()
+    ) -> None:
         if not config.token:
             raise ValueError("the listener needs a token (config.ensure_token)")
         self.config = config
         self.sink = sink
+        # What an alert's own url may point to (tray.links); empty: every sender url is dropped.
+        self.url_prefixes = tuple(url_prefixes)
         self.stats = ListenerStats()
         self.scheduler = _FairScheduler()
-        self.active = 0
+        self.read_buffer = memoryview(bytearray(READ_CHUNK))
+        # Open connections, least recently active first.
+        self._connections: OrderedDict[_Connection, None] = OrderedDict()
+        self._remote = 0
+        self._per_peer: Counter[str] = Counter()
+        self._sweeper: asyncio.TimerHandle | None = None
         self._servers: list[asyncio.Server] = []
-        self._warned: set[str] = set()
+        self._throttled = Throttled(log)
         self.addresses: list[tuple[str, int]] = []
 
-    def warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning("%s", message)
+    @property
+    def active(self) -> int:
+        return len(self._connections)
+
+    def warn(self, key: str, message: str, *args: object) -> None:
+        self._throttled.warning(key, message, *args)
+
+    # -- slots -----------------------------------------------------------------------------------
+    def admit(self, conn: _Connection) -> bool:
+        """Give `conn` a slot (closing the least recently active one if needed), or refuse."""
+        config = self.config
+        if not conn.trusted and (
+            self._remote >= config.max_remote_connections
+            or self._per_peer[conn.peer] >= config.max_peer_connections
+        ):
+            return self._refuse(
+                conn,
+                f"{conn.peer} has too many connections open (non-loopback senders share "
+                f"{config.max_remote_connections} slots, {config.max_peer_connections} per "
+                "address; [listener] max_remote_connections / max_peer_connections)",
+            )
+        if len(self._connections) >= config.max_connections:
+            victim = self._least_recent(remote_only=not conn.trusted)
+            if victim is None:
+                return self._refuse(
+                    conn,
+                    f"connection limit ({config.max_connections}) reached: refusing new "
+                    "connections until some close (raise [listener] max_connections if expected)",
+                )
+            self.stats.evicted += 1
+            self.warn(
+                "evicted",
+                "connection limit (%d) reached: closed the least recently active connection "
+                "(from %s) to make room",
+                config.max_connections,
+                victim.peer,
+            )
+            victim.close()
+        self._connections[conn] = None
+        if not conn.trusted:
+            self._remote += 1
+            self._per_peer[conn.peer] += 1
+        self.stats.connections += 1
+        self._start_sweeping()
+        return True
+
+    def _refuse(self, conn: _Connection, why: str) -> bool:
+        self.stats.rejected_connections += 1
+        self.warn(f"refused:{conn.peer}", "%s", why)
+        return False
+
+    def _least_recent(self, remote_only: bool) -> _Connection | None:
+        for conn in self._connections:
+            if not remote_only or not conn.trusted:
+                return conn
+        return None
+
+    def touch(self, conn: _Connection) -> None:
+        if conn in self._connections:
+            self._connections.move_to_end(conn)
+
+    def release(self, conn: _Connection) -> None:
+        if conn not in self._connections:
+            return
+        del self._connections[conn]
+        if not conn.trusted:
+            self._remote -= 1
+            self._per_peer[conn.peer] -= 1
+            if self._per_peer[conn.peer] <= 0:
+                del self._per_peer[conn.peer]
+
+    # -- timeouts ------------------------------------------------------------------------------
+    def _sweep_interval(self) -> float:
+        return min(1.0, self.config.idle_timeout_s / 4, self.config.line_timeout_s / 4)
+
+    def _start_sweeping(self) -> None:
+        if self._sweeper is None:
+            loop = asyncio.get_running_loop()
+            self._sweeper = loop.call_later(self._sweep_interval(), self._sweep)
+
+    def _sweep(self) -> None:
+        """Close idle connections and those whose line takes too long (one timer for all)."""
+        self._sweeper = None
+        now = asyncio.get_running_loop().time()
+        idle, slow = self.config.idle_timeout_s, self.config.line_timeout_s
+        for conn in list(self._connections):
+            if conn.paused:  # waiting for us (backpressure), not for the peer
+                continue
+            if now - conn.last_activity >= idle:
+                self.stats.timed_out += 1
+                log.debug("closing idle connection from %s", conn.peer)
+                conn.close()
+            elif conn.line_started is not None and now - conn.line_started >= slow:
+                self.stats.slow_lines += 1
+                self.warn(
+                    f"slow:{conn.peer}",
+                    "closed a connection from %s: its line was not complete after %g s",
+                    conn.peer,
+                    slow,
+                )
+                conn.close()
+        if self._connections:
+            self._start_sweeping()
 
     async def start(self, hosts: Sequence[str], optional_hosts: Sequence[str] = ()) -> None:
         """Bind every host in `hosts` (failure is an error) and `optional_hosts` (a warning)."""
@@ -279,6 +412,9 @@ class AlertListener:
                 port = self.addresses[0][1]
 
     async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            self._sweeper = None
         for server in self._servers:
             server.close()
         for server in self._servers:

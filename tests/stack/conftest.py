@@ -22,8 +22,10 @@ import requests
 from stack.labels import LABEL_STACK
 from tests.stack.standins import build_standins
 
-# Every stack a test creates is named with this prefix: the leftover check looks for it.
-PREFIX = "lt-test-"
+# Every stack a test creates is named with this prefix: the leftover check looks for it. The
+# per-run part keeps runs that share one engine (worktrees, a developer beside CI) from
+# reporting or removing each other's stacks.
+PREFIX = f"lt-test-{uuid.uuid4().hex[:4]}-"
 SOCKET = "/var/run/docker.sock"
 
 
@@ -111,7 +113,7 @@ def _remove_all(client: docker.DockerClient, name: str | None = None) -> None:
 def stack_name(docker_client: docker.DockerClient) -> Iterator[str]:
     """A fresh stack name; whatever the test leaves under it is removed afterwards (by label),
     and the test fails if it left anything a `down --volumes` should have removed."""
-    name = PREFIX + uuid.uuid4().hex[:8]
+    name = PREFIX + uuid.uuid4().hex[:6]
     yield name
     _remove_all(docker_client, name)
 
