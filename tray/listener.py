@@ -75,6 +75,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.trusted = False
         self._counted = False
         self.paused = False
+        self.queued = 0  # items of this connection in the scheduler's backlog
         self.last_activity = 0.0
         # loop time of the first byte of the line not yet complete (None: between lines)
         self.line_started: float | None = None
@@ -187,16 +188,19 @@ class _Connection(asyncio.BufferedProtocol):
 
 
 class _FairScheduler:
-    """Handles received messages in slices of at most `budget_s` per event-loop turn.
+    """Handles received messages in slices of at most `budget_s` per event-loop turn, taking
+    turns between connections.
 
-    Under a flood, one turn can bring hundreds of ready connections with 64 KiB each. Handled
+    Under a flood, one turn can bring hundreds of ready connections with 32 KiB each. Handled
     all at once, they would hold the loop for a second, and the notifier (and everything else
     on the loop) would wait behind them. Past the budget, messages wait in a backlog, their
     connections stop reading (TCP backpressure instead of memory), and the rest is handled
-    in later turns, interleaved with the notifier.
+    in later turns, interleaved with the notifier. In the backlog each connection gets
+    QUOTA messages per round, so a fresh connection's alert waits for one round, not for
+    every line that flooding connections already sent.
     """
 
-    CHECK_EVERY = 32  # messages between clock reads
+    QUOTA = 32  # messages per connection per round (also between clock reads)
 
     def __init__(self, budget_s: float = 0.002) -> None:
         self.budget_s = budget_s
@@ -210,7 +214,9 @@ class _FairScheduler:
         if self._backlog or self._over_budget():
             self._defer(conn, data, received_at)  # even framing waits: it costs too
             return
-        self._run(conn, data, received_at)
+        rest = self._run(conn, data, received_at)
+        if rest:
+            self._defer(conn, rest, received_at)
 
     def _over_budget(self) -> bool:
         now = time.perf_counter()
@@ -225,20 +231,17 @@ class _FairScheduler:
 
     def _defer(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> None:
         self._backlog.append((conn, data, received_at))
+        conn.queued += 1
         conn.pause()
         self._schedule_drain()
 
-    def _run(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> bool:
-        """Handle messages until the budget runs out; defer the rest. True when all done."""
+    @classmethod
+    def _run(cls, conn: _Connection, data: bytes | list[bytes], received_at: float) -> list[bytes]:
+        """Handle up to QUOTA messages; return the rest."""
         messages = conn.frame(data) if isinstance(data, bytes) else data
-        for index, raw in enumerate(messages):
-            if index and index % self.CHECK_EVERY == 0 and self._over_budget():
-                self._backlog.appendleft((conn, messages[index:], received_at))
-                conn.pause()
-                self._schedule_drain()
-                return False
+        for raw in messages[: cls.QUOTA]:
             conn.handle(raw, received_at)
-        return True
+        return messages[cls.QUOTA :]
 
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled:
@@ -247,13 +250,17 @@ class _FairScheduler:
 
     def _drain(self) -> None:
         self._drain_scheduled = False
-        while self._backlog and not self._over_budget():
-            conn, data, received_at = self._backlog.popleft()
-            if not self._run(conn, data, received_at):
-                return
-            if not any(item[0] is conn for item in self._backlog):
+        backlog = self._backlog
+        while backlog and not self._over_budget():
+            conn, data, received_at = backlog.popleft()
+            conn.queued -= 1
+            rest = self._run(conn, data, received_at)
+            if rest:  # to the back: the other connections take their turn first
+                backlog.append((conn, rest, received_at))
+                conn.queued += 1
+            elif not conn.queued:
                 conn.resume()
-        if self._backlog:
+        if backlog:
             self._schedule_drain()
 
 

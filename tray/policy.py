@@ -6,9 +6,9 @@ update, the end of a snooze), so the caller can sleep until then instead of poll
 
 Bounded whatever senders do: at most MAX_KEYS sources are tracked and MAX_TALLY_KEYS per storm
 or snooze summary (least recently seen dropped first; totals stay exact), and the work per
-alert and per tick does not grow with the number of sources. A storm summary ranks named
-sources (with a pathname) first, by count, and names them in its title and first line; a
-source with a name that joins a storm is shown within NAMED_UPDATE_S.
+alert and per tick does not grow with the number of sources. A storm summary names the newest
+source with a pathname in its title and ranks named sources first, by count, in its body; a
+named source that joins a storm is shown within NAMED_UPDATE_S.
 """
 
 from __future__ import annotations
@@ -67,10 +67,13 @@ class _Tally:
         self.sources = 0
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._named: set[str] = set()
+        self.newest_named: str | None = None
 
     def add(self, key: str, named: bool) -> bool:
         """Count one alert; True when `key` is a source not seen before in this tally."""
         self.total += 1
+        if named:
+            self.newest_named = key
         counts = self._counts
         if key in counts:
             counts[key] += 1
@@ -99,10 +102,6 @@ class _Tally:
         text = ", ".join(f"{_short(k)} ×{n}" if times else _short(k) for k, n in shown)
         more = self.sources - len(shown)
         return f"{text} and {more} more" if more > 0 else text
-
-    def first_named(self) -> str | None:
-        top = self.top(1)
-        return _short(top[0][0]) if top and top[0][0] in self._named else None
 
 
 @dataclass
@@ -338,10 +337,14 @@ class AlertPolicy:
         storm.last_notified = now
         storm.pending = False
         tally = storm.tally
-        first = tally.first_named()
-        if first:
+        if tally.newest_named:
+            # The title names the source that just failed (a real alert must not hide behind
+            # a storm); the body ranks them all: named sources first, by count.
             others = tally.sources - 1
-            title = f"Alert storm: {first} and {others} more source{'s' if others != 1 else ''}"
+            title = (
+                f"Alert storm: {_short(tally.newest_named)} and {others} more "
+                f"source{'s' if others != 1 else ''}"
+            )
         else:
             title = f"Alert storm: {tally.sources} more sources failing"
         return Notice(
