@@ -43,9 +43,9 @@ class Listen:
     stderr: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        command = [LOGTRAY, "listen", "--notifier", "console", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [LOGTRAY, "listen", "--notifier", "console", "--port", str(self.port)]
-            + ["--host", "127.0.0.1"],
+            [*command, "--host", "127.0.0.1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
