@@ -88,8 +88,9 @@ class Alert:
 
     def headline(self) -> str:
         """The title: 'payments.py:42 — 312 errors in 10 s' (missing parts left out)."""
-        if self.title:
-            return _first_line(self.title)
+        title = _first_line(self.title or "")
+        if title:
+            return title
         where = ""
         if self.pathname:
             where = self.short_name + (f":{self.lineno}" if self.lineno is not None else "")

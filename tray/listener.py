@@ -76,6 +76,8 @@ class _Connection(asyncio.BufferedProtocol):
         self._counted = False
         self.paused = False
         self.queued = 0  # items of this connection in the scheduler's backlog
+        # Sent junk, an oversized line or no token: its lines wait behind everyone else's.
+        self.suspect = False
         self.last_activity = 0.0
         # loop time of the first byte of the line not yet complete (None: between lines)
         self.line_started: float | None = None
@@ -119,6 +121,7 @@ class _Connection(asyncio.BufferedProtocol):
         else:
             self.line_started = None
         if framer.oversized > self._oversized_reported:
+            self.suspect = True
             listener = self._listener
             listener.stats.oversized += framer.oversized - self._oversized_reported
             self._oversized_reported = framer.oversized
@@ -160,6 +163,7 @@ class _Connection(asyncio.BufferedProtocol):
         listener.stats.messages += 1
         alert = parse_message(text, listener.url_prefixes)
         if alert is None:
+            self.suspect = True
             listener.stats.junk += 1
             listener.warn(
                 f"junk:{self.peer}",
@@ -172,6 +176,7 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.trusted and not hmac.compare_digest(
             (alert.token or "").encode(), listener.config.token.encode()
         ):
+            self.suspect = True
             listener.stats.dropped_no_token += 1
             listener.warn(
                 f"token:{self.peer}",
@@ -189,7 +194,7 @@ class _Connection(asyncio.BufferedProtocol):
 
 class _FairScheduler:
     """Handles received messages in slices of at most `budget_s` per event-loop turn, taking
-    turns between connections.
+    turns between connections, alerts before junk.
 
     Under a flood, one turn can bring hundreds of ready connections with 32 KiB each. Handled
     all at once, they would hold the loop for a second, and the notifier (and everything else
@@ -197,7 +202,9 @@ class _FairScheduler:
     connections stop reading (TCP backpressure instead of memory), and the rest is handled
     in later turns, interleaved with the notifier. In the backlog each connection gets
     QUOTA messages per round, so a fresh connection's alert waits for one round, not for
-    every line that flooding connections already sent.
+    every line that flooding connections already sent; and connections that have sent junk
+    (or lines that were too long, or lacked the token) wait until no other connection has
+    anything queued, so a junk flood cannot delay a real alert.
     """
 
     QUOTA = 32  # messages per connection per round (also between clock reads)
@@ -206,12 +213,13 @@ class _FairScheduler:
         self.budget_s = budget_s
         # (connection, raw bytes not yet framed or framed messages, perf_counter at receipt)
         self._backlog: deque[tuple[_Connection, bytes | list[bytes], float]] = deque()
+        self._suspect: deque[tuple[_Connection, bytes | list[bytes], float]] = deque()
         self._slice_start: float | None = None
         self._drain_scheduled = False
 
     def submit(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> None:
         """Raw bytes from a connection (framed here, lazily) or messages (at EOF)."""
-        if self._backlog or self._over_budget():
+        if self._backlog or self._suspect or self._over_budget():
             self._defer(conn, data, received_at)  # even framing waits: it costs too
             return
         rest = self._run(conn, data, received_at)
@@ -230,7 +238,7 @@ class _FairScheduler:
         self._slice_start = None
 
     def _defer(self, conn: _Connection, data: bytes | list[bytes], received_at: float) -> None:
-        self._backlog.append((conn, data, received_at))
+        (self._suspect if conn.suspect else self._backlog).append((conn, data, received_at))
         conn.queued += 1
         conn.pause()
         self._schedule_drain()
@@ -250,17 +258,15 @@ class _FairScheduler:
 
     def _drain(self) -> None:
         self._drain_scheduled = False
-        backlog = self._backlog
-        while backlog and not self._over_budget():
-            conn, data, received_at = backlog.popleft()
+        while (self._backlog or self._suspect) and not self._over_budget():
+            conn, data, received_at = (self._backlog or self._suspect).popleft()
             conn.queued -= 1
             rest = self._run(conn, data, received_at)
             if rest:  # to the back: the other connections take their turn first
-                backlog.append((conn, rest, received_at))
-                conn.queued += 1
+                self._defer(conn, rest, received_at)
             elif not conn.queued:
                 conn.resume()
-        if backlog:
+        if self._backlog or self._suspect:
             self._schedule_drain()
 
 

@@ -28,7 +28,7 @@ MAX_KEYS = 1000
 MAX_TALLY_KEYS = 500
 # A storm summary naming a new source with a pathname is updated this soon (not after the
 # full update interval): a real alert must not wait behind a storm of others.
-NAMED_UPDATE_S = 0.5
+NAMED_UPDATE_S = 0.25
 
 # Builds the "Open in Kibana" URL for an alert (None: no pathname filter, e.g. summaries)
 # and a time; injected so that this module stays free of URL details.
