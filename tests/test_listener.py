@@ -372,3 +372,25 @@ def test_send_line_forms():
         "message": "disk full",
         "token": "t",
     }
+
+
+def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch):
+    import tray.listener
+
+    monkeypatch.setattr(tray.listener, "MAX_BUFFERED_BYTES", 2500)
+
+    async def scenario():
+        listener, received, port = await started()
+        first = await send(port, b"a" * 1000, close=False)
+        await until(lambda: listener.buffered == 1000)
+        second = await send(port, b"b" * 1000, close=False)
+        await until(lambda: listener.buffered == 2000)
+        third = await send(port, b"c" * 1000, close=False)  # noqa: F841 - kept open
+        assert await asyncio.wait_for(first[0].read(), 3) == b""  # the oldest made room
+        await until(lambda: listener.buffered == 2000)
+        second[1].write(b"\n")
+        await until(lambda: received and listener.buffered == 1000)
+        assert received[0][0].message == "b" * 1000
+        await listener.stop()
+
+    run(scenario())

@@ -43,6 +43,9 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 # One read buffer for all connections: the loop reads one socket at a time and the bytes
 # are copied out before the next read, so a read never holds more than this per connection.
 READ_CHUNK = 32 * 1024
+# All connections' unfinished lines together: past this, the least recently active connections
+# with an unfinished line are closed (each may hold up to max_line_bytes on its own).
+MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -95,12 +98,22 @@ class _Connection(asyncio.BufferedProtocol):
             return
         self._counted = True
 
+    @property
+    def buffered(self) -> int:
+        return self._framer.buffered
+
     def close(self) -> None:
         """Close from our side (timeout, eviction): the slot is free at once."""
         self._listener.release(self)
         self._counted = False
         if self._transport:
             self._transport.close()
+
+    def drop_buffer(self) -> int:
+        """Forget the unfinished line (the connection is gone); returns its size."""
+        size = self._framer.buffered
+        self._framer.reset()
+        return size
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self._listener.read_buffer
@@ -114,7 +127,10 @@ class _Connection(asyncio.BufferedProtocol):
 
     def frame(self, data: bytes) -> list[bytes]:
         framer = self._framer
+        before = framer.buffered
         messages = framer.feed(data)
+        if self._counted:  # a closed connection's bytes were already given back
+            self._listener.buffered_changed(self, framer.buffered - before)
         if framer.pending:
             if self.line_started is None or messages:
                 self.line_started = asyncio.get_running_loop().time()
@@ -134,6 +150,8 @@ class _Connection(asyncio.BufferedProtocol):
         return messages
 
     def eof_received(self) -> bool:
+        if self._counted:
+            self._listener.buffered_changed(self, -self._framer.buffered)
         messages = self._framer.close()
         self.line_started = None
         if messages:
@@ -245,10 +263,14 @@ class _FairScheduler:
 
     @classmethod
     def _run(cls, conn: _Connection, data: bytes | list[bytes], received_at: float) -> list[bytes]:
-        """Handle up to QUOTA messages; return the rest."""
+        """Handle up to QUOTA messages; return the rest (all of it once the connection turns
+        out to send junk: it goes to the back of the line at once)."""
+        suspect = conn.suspect
         messages = conn.frame(data) if isinstance(data, bytes) else data
-        for raw in messages[: cls.QUOTA]:
+        for index, raw in enumerate(messages[: cls.QUOTA]):
             conn.handle(raw, received_at)
+            if conn.suspect and not suspect:
+                return messages[index + 1 :]
         return messages[cls.QUOTA :]
 
     def _schedule_drain(self) -> None:
@@ -287,6 +309,7 @@ class AlertListener:
         self._connections: OrderedDict[_Connection, None] = OrderedDict()
         self._remote = 0
         self._per_peer: Counter[str] = Counter()
+        self.buffered = 0  # bytes of unfinished lines in all connections' framers
         self._sweeper: asyncio.TimerHandle | None = None
         self._servers: list[asyncio.Server] = []
         self._throttled = Throttled(log)
@@ -349,6 +372,25 @@ class AlertListener:
                 return conn
         return None
 
+    def buffered_changed(self, conn: _Connection, delta: int) -> None:
+        """Keep the total of unfinished lines under MAX_BUFFERED_BYTES (oldest closed first)."""
+        self.buffered += delta
+        if self.buffered <= MAX_BUFFERED_BYTES:
+            return
+        for victim in list(self._connections):
+            if self.buffered <= MAX_BUFFERED_BYTES:
+                break
+            if victim.buffered and victim is not conn:
+                self.stats.evicted += 1
+                self.warn(
+                    "buffers",
+                    "unfinished lines hold over %d MiB: closed the least recently active "
+                    "connection with one (from %s)",
+                    MAX_BUFFERED_BYTES >> 20,
+                    victim.peer,
+                )
+                victim.close()
+
     def touch(self, conn: _Connection) -> None:
         if conn in self._connections:
             self._connections.move_to_end(conn)
@@ -357,6 +399,7 @@ class AlertListener:
         if conn not in self._connections:
             return
         del self._connections[conn]
+        self.buffered -= conn.drop_buffer()
         if not conn.trusted:
             self._remote -= 1
             self._per_peer[conn.peer] -= 1
