@@ -103,9 +103,13 @@ class _Connection(asyncio.BufferedProtocol):
         return self._framer.buffered
 
     def close(self) -> None:
-        """Close from our side (timeout, eviction): the slot is free at once."""
+        """Close from our side (timeout, eviction): the slot and what it queued are free at
+        once (otherwise a flood of new connections, each closing an old one, would pile up
+        the old ones' unread data)."""
         self._listener.release(self)
         self._counted = False
+        if self.queued:
+            self._listener.scheduler.forget(self)
         if self._transport:
             self._transport.close()
 
@@ -273,6 +277,15 @@ class _FairScheduler:
                 return messages[index + 1 :]
         return messages[cls.QUOTA :]
 
+    def forget(self, conn: _Connection) -> None:
+        """Drop what `conn` has queued (it was closed by us)."""
+        for queue in (self._backlog, self._suspect):
+            kept = [item for item in queue if item[0] is not conn]
+            if len(kept) != len(queue):
+                queue.clear()
+                queue.extend(kept)
+        conn.queued = 0
+
     def _schedule_drain(self) -> None:
         if not self._drain_scheduled:
             self._drain_scheduled = True
@@ -367,9 +380,13 @@ class AlertListener:
         return False
 
     def _least_recent(self, remote_only: bool) -> _Connection | None:
-        for conn in self._connections:
-            if not remote_only or not conn.trusted:
-                return conn
+        """The connection to close for a newcomer: the least recently active one, preferring
+        one with nothing queued (an idle holder), then one that sent junk."""
+        candidates = [c for c in self._connections if not remote_only or not c.trusted]
+        for wanted in (lambda c: not c.queued, lambda c: c.suspect, lambda c: True):
+            for conn in candidates:
+                if wanted(conn):
+                    return conn
         return None
 
     def buffered_changed(self, conn: _Connection, delta: int) -> None:
