@@ -3,7 +3,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tray.alert import Alert, parse_message, parse_time
+from tray.alert import Alert, is_junk, parse_message, parse_time
 
 
 def test_original_riemann_line_gives_pathname_and_line():
@@ -29,7 +29,7 @@ def test_json_alert_fields_and_extras_are_kept():
             }
         )
     )
-    assert alert.headline() == "payments.py: 312 errors in 10 s"
+    assert alert.headline() == "payments.py — 312 errors in 10 s"
     assert alert.time == 1795600800.0
     assert alert.extra == {"team": "billing"}
     assert "token" not in alert.to_record()
@@ -64,6 +64,9 @@ def test_time_accepts_seconds_milliseconds_and_iso():
 @given(st.text())
 def test_any_text_parses(text):
     alert = parse_message(text)
+    if alert is None:  # junk: mostly unprintable
+        assert is_junk(text.strip())
+        return
     assert isinstance(alert.headline(), str)
     assert isinstance(alert.body(), str)
     json.dumps(alert.to_record())
@@ -80,3 +83,85 @@ def test_any_text_parses(text):
 def test_any_json_object_parses(obj):
     alert = parse_message(json.dumps(obj))
     assert isinstance(alert.headline(), str)
+
+
+KIBANA = ("http://127.0.0.1:5601",)
+
+
+def test_popup_text_title_and_body_never_repeat():
+    full = Alert(pathname="/app/payments.py", lineno=42, count=312, window_s=10)
+    assert full.headline() == "payments.py:42 — 312 errors in 10 s"
+    assert full.body() == "/app/payments.py:42"
+    with_message = Alert(pathname="/app/p.py", count=1, message="  KeyError: 'id'\n  at …  ")
+    assert with_message.headline() == "p.py — 1 error"
+    assert with_message.body() == "KeyError: 'id'"
+    assert Alert(count=5, window_s=2.5).headline() == "5 errors in 2.5 s"
+    assert Alert(title="disk full", message="disk full").body() == ""
+    assert len(Alert(message="x" * 5000).body()) <= 200
+
+
+def test_sender_url_is_kept_only_under_kibana():
+    ok = '{"pathname": "/a.py", "url": "http://127.0.0.1:5601/app/discover#/"}'
+    assert parse_message(ok, KIBANA).url == "http://127.0.0.1:5601/app/discover#/"
+    for bad in ["file:///etc/passwd", "--gpu-launcher=xcalc --", "javascript:x", "ssh://h"]:
+        alert = parse_message(json.dumps({"pathname": "/a.py", "url": bad}), KIBANA)
+        assert alert.url is None and alert.extra["url_rejected"] == bad
+    # without allowed prefixes (e.g. a record read back by a caller without config): dropped
+    assert parse_message(ok).url is None
+
+
+def test_deep_json_is_junk_and_shallow_nesting_is_fine():
+    deep = '{"pathname": ' + "[" * 1000 + "]" * 1000 + "}"
+    assert parse_message(deep) is None
+    assert parse_message('{"pathname": "/a.py", "x": [[[1]]], "s": "[[[[[[[[[[[[[[[[[["}')
+    brackets_in_strings = json.dumps({"pathname": "/a.py", "note": "[" * 100})
+    assert parse_message(brackets_in_strings).pathname == "/a.py"
+
+
+def test_junk_is_none_and_text_with_a_few_bad_bytes_is_text():
+    assert parse_message(bytes(range(256)).decode("utf-8", "replace")) is None
+    assert parse_message("\x00\x01\x02\x03 abc") is None
+    assert parse_message("caf\ufffd is closed").message == "caf\ufffd is closed"
+
+
+def test_fields_and_extras_are_bounded():
+    alert = parse_message(json.dumps({"pathname": "p" * 70_000, "blob": "b" * 70_000}))
+    assert len(alert.pathname) <= 1000
+    assert "blob" not in alert.extra and len(json.dumps(alert.to_record())) < 5000
+    assert len(parse_message("m" * 70_000).message) <= 1000
+
+
+def test_times_far_from_receipt_are_replaced_and_kept_raw():
+    now = 1_800_000_000.0
+    for raw in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00"]:
+        alert = parse_message(json.dumps({"pathname": "/x.py", "time": raw})).with_sane_time(now)
+        assert alert.time in (now, None)
+    alert = Alert(pathname="/x.py", time=1.0).with_sane_time(now)
+    assert alert.time == now and alert.extra["time_raw"] == 1.0
+    assert Alert(time=now - 60).with_sane_time(now).time == now - 60
+
+
+printable_or_not = st.one_of(
+    st.text(max_size=300),
+    st.binary(max_size=300).map(lambda b: b.decode("utf-8", "replace")),
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=40,
+    ).map(lambda value: json.dumps({"pathname": "/p.py", "time": value, "url": value, "x": value})),
+)
+
+
+@given(printable_or_not, st.floats(0, 4e9))
+def test_any_message_parses_to_a_bounded_alert_or_junk(text, now):
+    alert = parse_message(text, KIBANA)
+    if alert is None:
+        return
+    alert = alert.with_sane_time(now)
+    assert isinstance(alert.headline(), str) and isinstance(alert.body(), str)
+    assert alert.headline() != alert.body()
+    assert alert.url is None or alert.url.startswith("http://127.0.0.1:5601")
+    assert alert.time is None or abs(alert.time - now) <= 86400
+    assert len(json.dumps(alert.to_record(), default=str)) < 10_000

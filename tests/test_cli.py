@@ -36,8 +36,8 @@ def test_listen_console_receives_two_senders_at_once_and_keeps_history():
         for t in threads:
             t.join()
         shown = {n["title"]: n for n in listener.json_lines(2)}
-        assert set(shown) == {"Problem in a.py:12", "b.py: 31 errors in 10 s"}
-        assert shown["b.py: 31 errors in 10 s"]["url"].startswith(
+        assert set(shown) == {"Problem in a.py:12", "b.py — 31 errors in 10 s"}
+        assert shown["b.py — 31 errors in 10 s"]["url"].startswith(
             "http://127.0.0.1:5601/app/discover#/"
         )
     finally:
@@ -117,3 +117,31 @@ def test_doctor_prints_a_fix_for_each_failure():
     assert "FAIL  notifications" in result.stdout
     assert result.stdout.count("fix:") >= 2
     assert result.returncode == 1
+
+
+def test_listen_starts_with_a_poisoned_history_and_repairs_it():
+    path = history_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '{"received": 1800000000, "pathname": "/app/x.py", "time": "0001-01-01T00:00:00Z"}\n'
+        '{"received": 1800000000, "pathname": "/app/y.py", "url": "--gpu-launcher=xcalc --"}\n'
+        '{"pathname": '
+        + "[" * 5000
+        + "]" * 5000
+        + "}\n"
+        + '{"received": 1800000000, "pathname": "/app/torn.py", "co'
+    )
+    port = str(free_port())
+    listener = Running("listen", "--notifier", "console", "--port", port, "--host", "127.0.0.1")
+    try:
+        listener.wait_stderr("listening on 127.0.0.1:" + port)
+        logtray("send", "--port", port, "FOUND PROBLEM IN /app/after.py:1")
+        [notice] = listener.json_lines(1)
+        assert notice["title"] == "Problem in after.py:1"
+    finally:
+        assert listener.stop() == 0
+    assert "Traceback" not in "".join(listener.stderr_lines)
+    entries = [json.loads(line) for line in history_file().read_text().splitlines()]
+    assert [e["pathname"] for e in entries] == ["/app/x.py", "/app/y.py", "/app/after.py"]
+    assert entries[0]["extra"]["time_raw"] == "0001-01-01T00:00:00Z"
+    assert "url" not in entries[1]

@@ -98,3 +98,45 @@ def test_token_is_generated_once_kept_private_and_hidden_from_show():
     assert "# my settings" in text and "cooldown_s = 30" in text
     assert stat.S_IMODE(config_file().stat().st_mode) == 0o600
     assert config.listener.token not in to_toml(again)
+
+
+def test_every_number_has_a_range():
+    import dataclasses
+    import typing
+
+    from tray.config import _CHECKS, SECTIONS, ServiceOverride
+
+    for name, cls in [*SECTIONS.items(), ("ServiceOverride", ServiceOverride)]:
+        for f in dataclasses.fields(cls):
+            hint = typing.get_type_hints(cls)[f.name]
+            numeric = hint in (int, float, int | None, float | None)
+            if numeric or f.name in ("ports", "url", "allowed_url_prefixes"):
+                assert (name, f.name) in _CHECKS, f"[{name}] {f.name} has no range"
+
+
+def test_absurd_numbers_fail_with_file_key_and_form():
+    for env, key, form in [
+        ({"LOGTRAY_KIBANA_AFTER_S": "1e12"}, "[kibana] after_s", "from 0 to"),
+        ({"LOGTRAY_ENGINE_THRESHOLD": "-1"}, "[engine] threshold", "from 1 to"),
+        ({"LOGTRAY_ENGINE_WINDOW_S": "-10"}, "[engine] window_s", "> 0"),
+        ({"LOGTRAY_LISTENER_IDLE_TIMEOUT_S": "nan"}, "[listener] idle_timeout_s", "> 0"),
+        ({"LOGTRAY_ALERTS_COOLDOWN_S": "inf"}, "[alerts] cooldown_s", "from 0 to"),
+    ]:
+        with pytest.raises(ConfigError, match=form) as info:
+            load_config(environ=env)
+        assert "environment" in info.value.message and key in info.value.message
+    write('[stack.services.kafka]\nports = {"9094" = 70000}\n')
+    with pytest.raises(ConfigError, match="ports"):
+        load_config(environ={})
+    write('[kibana]\nallowed_url_prefixes = ["file:///"]\n')
+    with pytest.raises(ConfigError, match="allowed_url_prefixes"):
+        load_config(environ={})
+
+
+def test_invalid_utf8_is_a_clear_error():
+    path = config_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"[listener]\nport = 10001\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="not valid UTF-8") as info:
+        load_config(environ={})
+    assert str(path) in info.value.message

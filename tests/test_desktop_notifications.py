@@ -66,10 +66,9 @@ def test_original_line_and_json_alert_become_notifications_with_an_action(deskto
     finally:
         listener.stop()
     by_title = {c["title"]: c for c in calls}
-    assert set(by_title) == {"Problem in a.py:12", "b.py: 31 errors in 10 s"}
-    assert by_title["b.py: 31 errors in 10 s"]["app"] == "logtray"
-    assert "/app/b.py" in by_title["b.py: 31 errors in 10 s"]["body"]
-    assert "threshold 25" in by_title["b.py: 31 errors in 10 s"]["body"]
+    assert set(by_title) == {"Problem in a.py:12", "b.py — 31 errors in 10 s"}
+    assert by_title["b.py — 31 errors in 10 s"]["app"] == "logtray"
+    assert "/app/b.py" in by_title["b.py — 31 errors in 10 s"]["body"]
     for call in calls:
         assert "Show errors" in call["strings"]  # the actions' labels
         assert "Open in Kibana" in call["strings"]
@@ -94,7 +93,7 @@ def test_coalesced_alerts_replace_one_notification(desktop, desktop_env):
             )
             desktop.wait_for(
                 lambda c=count: any(
-                    x["title"] == f"pay.py: {c} errors in 10 s"
+                    x["title"] == f"pay.py — {c} errors in 10 s"
                     for x in desktop.notify_calls()[before:]
                 ),
                 what=f"notification for {count}",
@@ -102,7 +101,7 @@ def test_coalesced_alerts_replace_one_notification(desktop, desktop_env):
     finally:
         listener.stop()
     calls = desktop.notify_calls()[before:]
-    assert [c["title"] for c in calls] == [f"pay.py: {n} errors in 10 s" for n in (30, 40, 50)]
+    assert [c["title"] for c in calls] == [f"pay.py — {n} errors in 10 s" for n in (30, 40, 50)]
     assert "3 alerts since" in calls[-1]["body"]
     assert desktop.close_calls() - closes_before == 2
     desktop.wait_for(

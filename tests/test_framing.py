@@ -51,3 +51,25 @@ def test_chunking_never_changes_the_messages(messages, data):
 def test_arbitrary_bytes_never_break_the_framer(chunks):
     got, _ = frame(chunks, max_bytes=256)
     assert all(len(m) <= 256 for m in got)
+
+
+def test_pending_says_a_line_has_started():
+    framer = LineFramer(100)
+    assert not framer.pending
+    framer.feed(b"par")
+    assert framer.pending
+    framer.feed(b"tial\n")
+    assert not framer.pending
+    framer.feed(b"x" * 200)  # discarding an oversized line is still a line in progress
+    assert framer.pending
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30), st.integers(1, 400))
+def test_framer_state_is_bounded_and_pending_matches(chunks, max_bytes):
+    framer = LineFramer(max_bytes)
+    for chunk in chunks:
+        for message in framer.feed(chunk):
+            assert b"\n" not in message and len(message) <= max_bytes
+        assert len(framer._buffer) <= max_bytes
+        assert framer.pending or not framer._buffer
+    assert framer.pending == (framer._discarding or bool(framer._buffer))

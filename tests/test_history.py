@@ -1,3 +1,5 @@
+import json
+
 from tray.history import AlertHistory
 
 
@@ -27,6 +29,44 @@ def test_torn_last_line_is_skipped(tmp_path):
     path = tmp_path / "alerts.jsonl"
     path.write_text('{"n": 1}\n{"n": 2\n')
     assert AlertHistory(path).recent() == [{"n": 1}]
+
+
+def test_torn_last_line_is_repaired_so_the_next_alert_survives_a_restart(tmp_path):
+    path = tmp_path / "alerts.jsonl"
+    path.write_text('{"n": 1}\n{"n": 2, "pa')  # a crash in the middle of a write
+    history = AlertHistory(path)
+    history.append({"n": 3})
+    history.close()
+    assert [e["n"] for e in AlertHistory(path).recent()] == [3, 1]
+
+
+def test_records_that_cannot_load_are_skipped_with_one_warning(tmp_path, caplog):
+    path = tmp_path / "alerts.jsonl"
+    deep = '{"pathname": ' + "[" * 5000 + "]" * 5000 + "}"
+    path.write_text(
+        "\n".join(['{"n": 1}', "[1, 2]", "\xff\xfe", deep, '{"received": "soon"}', '{"n": 2}'])
+        + "\n"
+    )
+    assert [e["n"] for e in AlertHistory(path).recent()] == [2, 1]
+    assert caplog.text.count("skipped 4 record(s)") == 1
+    caplog.clear()
+    AlertHistory(path)  # rewritten: nothing to warn about the second time
+    assert "skipped" not in caplog.text
+
+
+def test_year_1_and_foreign_urls_are_corrected_on_load(tmp_path):
+    path = tmp_path / "alerts.jsonl"
+    received = 1_800_000_000.0
+    records = [
+        {"received": received, "pathname": "/app/x.py", "time": "0001-01-01T00:00:00Z"},
+        {"received": received, "pathname": "/app/y.py", "url": "file:///etc/passwd"},
+        {"received": received, "pathname": "/app/z.py", "url": "http://127.0.0.1:5601/app"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    z, y, x = AlertHistory(path, url_prefixes=["http://127.0.0.1:5601"]).recent()
+    assert x["time"] == received and x["extra"]["time_raw"] == "0001-01-01T00:00:00Z"
+    assert "url" not in y and y["extra"]["url_rejected"] == "file:///etc/passwd"
+    assert z["url"] == "http://127.0.0.1:5601/app"
 
 
 def test_clear(tmp_path):

@@ -1,6 +1,7 @@
 """The listener against real TCP sockets on loopback (and a real non-loopback peer)."""
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -113,20 +114,21 @@ def test_idle_connections_time_out():
     run(scenario())
 
 
-def test_connections_over_the_cap_are_refused_and_the_listener_recovers():
+def test_at_the_cap_a_loopback_sender_still_gets_a_slot():
     async def scenario():
         listener, received, port = await started(max_connections=3)
         held = [await send(port, b"", close=False) for _ in range(3)]
         await until(lambda: listener.active == 3)
-        reader, _ = await send(port, b"too many\n", close=False)
-        assert await asyncio.wait_for(reader.read(), 3) == b""
-        assert listener.stats.rejected_connections == 1
+        # the first one is the least recently active: it makes room for the newcomer
+        await send(port, b"local alert\n")
+        await until(lambda: received)
+        assert received[-1][0].message == "local alert"
+        assert listener.stats.evicted == 1
+        assert await asyncio.wait_for(held[0][0].read(), 3) == b""
         for _, writer in held:
             writer.close()
         await until(lambda: listener.active == 0)
-        await send(port, b"room again\n")
-        await until(lambda: received)
-        assert received[-1][0].message == "room again"
+        await listener.stop()
 
     run(scenario())
 
@@ -235,6 +237,160 @@ def test_non_loopback_senders_need_the_token(peer_namespace):
         await proc.communicate(payload.encode())
         await until(lambda: listener.stats.dropped_no_token == 2 and received)
         assert [(a.message, peer) for a, peer in received] == [("right", peer_ip)]
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_a_line_trickled_byte_by_byte_is_cut_off_at_the_line_timeout():
+    async def scenario():
+        listener, received, port = await started(line_timeout_s=0.5, idle_timeout_s=60)
+        reader, writer = await send(port, b"", close=False)
+        closed = asyncio.ensure_future(reader.read())
+        for _ in range(100):  # one byte every 50 ms: never idle, never a line
+            if closed.done():
+                break
+            writer.write(b"x")
+            await asyncio.sleep(0.05)
+        assert await asyncio.wait_for(closed, 5) == b""
+        assert listener.stats.slow_lines == 1 and received == []
+        writer.close()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_junk_and_deep_json_are_counted_not_delivered_and_logged_once(caplog):
+    async def scenario():
+        listener, received, port = await started()
+        deep = b'{"pathname": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"
+        junk = bytes(range(256)).replace(b"\n", b"") + b"\n"
+        await asyncio.gather(*(send(port, junk * 10 + deep) for _ in range(16)))
+        await send(port, b'{"pathname": "/app/real.py", "count": 40}\n')
+        await until(lambda: received)
+        assert [a.pathname for a, _ in received] == ["/app/real.py"]
+        assert listener.stats.junk == 16 * 11
+        await listener.stop()
+
+    run(scenario())
+    assert caplog.text.count("not an alert") == 1
+
+
+def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
+    namespace, host_ip, _ = peer_namespace
+
+    async def scenario():
+        received = []
+        config = ListenerConfig(
+            port=0,
+            token=TOKEN,
+            max_connections=8,
+            max_remote_connections=4,
+            max_peer_connections=3,
+        )
+        listener = AlertListener(config, lambda a, peer, t: received.append((a, peer)))
+        await listener.start([host_ip, "127.0.0.1"])
+        port = listener.addresses[0][1]
+        # 20 idle connections from the other namespace, held open for 30 s
+        code = (
+            "import socket,sys,time; c=[socket.create_connection((sys.argv[2], int(sys.argv[1])))"
+            " for _ in range(20)]; print('open', flush=True); time.sleep(30)"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            sys.executable,
+            "-c",
+            code,
+            str(port),
+            host_ip,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"open\n"
+            await until(lambda: listener.stats.rejected_connections >= 17)
+            assert listener.active == 3  # the per-peer cap
+            # loopback senders still get in, even when filling every slot
+            held = [await send(port, b"", close=False) for _ in range(8)]
+            await send(port, b"FOUND PROBLEM IN /app/local.py:1\n")
+            await until(lambda: received)
+            assert received[-1][0].pathname == "/app/local.py"
+            for _, writer in held:
+                writer.close()
+        finally:
+            proc.kill()
+            await proc.wait()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_send_to_a_host_off_this_machine_keeps_file_line_and_token(peer_namespace, monkeypatch):
+    from tests.support.processes import LOGTRAY
+
+    namespace, host_ip, peer_ip = peer_namespace
+    monkeypatch.setenv("LOGTRAY_LISTENER_TOKEN", TOKEN)
+
+    async def scenario():
+        received = []
+        config = ListenerConfig(port=0, token=TOKEN)
+        listener = AlertListener(config, lambda a, peer, t: received.append((a, peer)))
+        await listener.start([host_ip])
+        port = listener.addresses[0][1]
+        proc = await asyncio.create_subprocess_exec(
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            LOGTRAY,
+            "send",
+            "--host",
+            host_ip,
+            "--port",
+            str(port),
+            "FOUND PROBLEM IN /app/real2.py:3",
+        )
+        assert await proc.wait() == 0
+        await until(lambda: received)
+        [(alert, peer)] = received
+        assert (alert.pathname, alert.lineno, peer) == ("/app/real2.py", 3, peer_ip)
+        assert alert.headline() == "Problem in real2.py:3"
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_send_line_forms():
+    from tray.commands.send import build_line
+
+    assert build_line("FOUND PROBLEM IN /a.py:3", None, "t") == b"FOUND PROBLEM IN /a.py:3\n"
+    remote = json.loads(build_line("FOUND PROBLEM IN /a.py:3", None, "t", remote=True))
+    assert remote == {"pathname": "/a.py", "lineno": 3, "token": "t"}
+    assert json.loads(build_line("disk full", None, "t", remote=True)) == {
+        "message": "disk full",
+        "token": "t",
+    }
+
+
+def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch):
+    import tray.listener
+
+    monkeypatch.setattr(tray.listener, "MAX_BUFFERED_BYTES", 2500)
+
+    async def scenario():
+        listener, received, port = await started()
+        first = await send(port, b"a" * 1000, close=False)
+        await until(lambda: listener.buffered == 1000)
+        second = await send(port, b"b" * 1000, close=False)
+        await until(lambda: listener.buffered == 2000)
+        third = await send(port, b"c" * 1000, close=False)  # noqa: F841 - kept open
+        assert await asyncio.wait_for(first[0].read(), 3) == b""  # the oldest made room
+        await until(lambda: listener.buffered == 2000)
+        second[1].write(b"\n")
+        await until(lambda: received and listener.buffered == 1000)
+        assert received[0][0].message == "b" * 1000
         await listener.stop()
 
     run(scenario())

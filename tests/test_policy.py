@@ -1,3 +1,6 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tray.alert import Alert
 from tray.config import AlertsConfig
 from tray.policy import SNOOZE_SUMMARY_KEY, STORM_KEY, AlertPolicy
@@ -26,7 +29,7 @@ def spike(path, count=30):
 
 def test_first_alert_pops_with_a_kibana_link():
     [notice] = make().on_alert(spike("/app/a.py"), now=100)
-    assert notice.title == "a.py: 30 errors in 10 s"
+    assert notice.title == "a.py — 30 errors in 10 s"
     assert notice.url == "kibana//app/a.py@100"
     assert not notice.replaces and notice.count == 1
 
@@ -39,7 +42,7 @@ def test_repeats_within_cooldown_update_one_notification_at_most_every_interval(
     assert policy.tick(104) == []
     [update] = policy.tick(105)
     assert update.replaces and update.count == 2
-    assert update.title == "a.py: 40 errors in 10 s"
+    assert update.title == "a.py — 40 errors in 10 s"
     [update] = policy.on_alert(spike("/app/a.py", 50), now=111)
     assert update.replaces and update.count == 3
 
@@ -66,9 +69,10 @@ def test_storm_of_new_keys_becomes_one_summary():
     singles = [n for n in notices if n.key != STORM_KEY]
     storms = [n for n in notices if n.key == STORM_KEY]
     assert len(singles) == 3
-    assert len(storms) == 1 and not storms[0].replaces
+    # named sources joining the storm update it at most every NAMED_UPDATE_S (0.25 s)
+    assert len(storms) == 2 and not storms[0].replaces and storms[1].replaces
     [update] = [n for n in policy.tick(105.5) if n.key == STORM_KEY]
-    assert update.replaces and update.title == "Alert storm: 47 more sources failing"
+    assert update.replaces and update.title == "Alert storm: f49.py and 46 more sources"
     # calm for a window: the storm ends and a new key pops on its own again
     policy.tick(120)
     [single] = policy.on_alert(spike("/app/new.py"), now=121)
@@ -112,3 +116,95 @@ def test_old_keys_are_forgotten():
         policy.on_alert(Alert(message=f"unique {i}"), now=i)
     policy.tick(1000)
     assert policy._keys == {}
+
+
+def test_storm_names_real_sources_first_and_shows_a_new_one_soon():
+    from tray.policy import NAMED_UPDATE_S
+
+    policy = make(storm_keys=3)
+    notices = []
+    for i in range(30):  # a storm of unnamed text, each line its own source
+        notices += policy.on_alert(Alert(message=f"garbage {i}"), now=100 + i * 0.01)
+    assert any(n.key == STORM_KEY for n in notices)
+    [named] = [n for n in policy.on_alert(spike("/app/real.py", 40), now=101)] or [None]
+    if named is None:  # merged: due at most NAMED_UPDATE_S after the last summary
+        assert policy.next_wakeup() <= 100.3 + NAMED_UPDATE_S
+        [named] = [n for n in policy.tick(policy.next_wakeup()) if n.key == STORM_KEY]
+    assert named.key == STORM_KEY and "real.py" in named.title
+    assert named.body.startswith("real.py ×1")
+
+
+def test_storm_ends_when_new_sources_stop_even_if_old_ones_repeat():
+    policy = make(storm_keys=3)
+    for i in range(10):
+        policy.on_alert(spike(f"/app/f{i}.py"), now=100 + i * 0.1)
+    for t in range(20):  # repeats of known sources do not keep the storm alive
+        policy.on_alert(spike("/app/f5.py"), now=102 + t)
+        policy.tick(102 + t)
+    [single] = policy.on_alert(spike("/app/new.py"), now=122.5)
+    assert single.key == "/app/new.py"
+
+
+def test_tracked_sources_and_tallies_are_bounded():
+    from tray.policy import MAX_KEYS, MAX_TALLY_KEYS
+
+    policy = make(storm_keys=3)
+    for i in range(20_000):
+        policy.on_alert(Alert(message=f"unique {i}"), now=100 + i * 0.0001)
+    assert len(policy._keys) <= MAX_KEYS
+    assert policy._storm is not None and len(policy._storm.tally._counts) <= MAX_TALLY_KEYS
+    assert policy._storm.tally.total == 20_000 - 3
+    policy.snooze(until=10_000, now=200)
+    for i in range(5000):
+        policy.on_alert(Alert(message=f"held {i}"), now=201)
+    [summary] = [n for n in policy.tick(10_000) if n.key == SNOOZE_SUMMARY_KEY]
+    assert summary.title == "While snoozed: 5000 alerts from 5000 sources"
+
+
+alerts = st.builds(
+    Alert,
+    pathname=st.one_of(st.none(), st.sampled_from(["/a.py", "/b.py", "/c.py"]), st.text()),
+    message=st.one_of(st.none(), st.text(max_size=30)),
+    title=st.one_of(st.none(), st.text(max_size=10)),
+    count=st.one_of(st.none(), st.integers(-5, 10**12)),
+    window_s=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+)
+events = st.lists(
+    st.tuples(
+        st.sampled_from(["alert", "alert", "alert", "tick", "snooze", "resume", "dnd"]),
+        alerts,
+        st.floats(0, 50),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events, st.integers(1, 6), st.floats(0, 10), st.floats(0.1, 20))
+def test_random_input_never_breaks_the_policy(steps, storm_keys, update_s, window_s):
+    policy = make(storm_keys=storm_keys, update_interval_s=update_s, storm_window_s=window_s)
+    now = 1000.0
+    for kind, alert, advance in steps:
+        now += advance
+        if kind == "alert":
+            notices = policy.on_alert(alert, now)
+        elif kind == "tick":
+            notices = policy.tick(now)
+        elif kind == "snooze":
+            policy.snooze(now + advance, now)
+            notices = []
+        elif kind == "resume":
+            notices = policy.resume(now)
+        else:
+            notices = policy.set_do_not_disturb(not policy.do_not_disturb, now)
+        for notice in notices:
+            assert notice.title and notice.title != notice.body
+            assert notice.count >= 1
+        wake = policy.next_wakeup()
+        assert wake is None or wake == wake  # never NaN
+    # time passing far ahead settles everything: nothing pending, nothing tracked
+    policy.resume(now)
+    for _ in range(3):
+        now += 10_000
+        policy.tick(now)
+    assert policy._keys == {} and policy._storm is None and not policy._pending

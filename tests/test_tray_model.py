@@ -88,8 +88,11 @@ def test_open_kibana_only_while_kibana_is_ready_and_never_in_lite():
         menu = build_menu(AppState(phase=phase, services=services, recent=recent))
         kibana = next(e for e in menu if e.action == "kibana.open")
         assert not kibana.enabled and not kibana.default and "not running" in kibana.text
-        assert "alert.open:0" not in enabled_actions(menu)  # a Discover link: no Kibana
-        assert "alert.open:1" in enabled_actions(menu)  # the alert's own URL works
+        # A Discover link without Kibana opens the error view instead; the alert's own URL works.
+        assert {"alert.open:0", "alert.open:1"} <= enabled_actions(menu)
+        recent_menu = next(e for e in menu if e.text.startswith("Recent alerts")).children
+        assert recent_menu[0].text.endswith("(errors)")
+        assert not recent_menu[1].text.endswith("(errors)")
     ready = (services[0], ServiceView("kibana", "healthy", "healthy"))
     menu = build_menu(AppState(phase="healthy", services=ready, recent=recent))
     kibana = next(e for e in menu if e.action == "kibana.open")
@@ -171,7 +174,7 @@ def test_menu_stack_states():
 
 def test_menu_recent_alerts_and_quiet_entries():
     state = AppState(
-        recent=(RecentAlert(0, "a.py: 30 errors in 10 s", 3, "http://k"),),
+        recent=(RecentAlert(0, "a.py — 30 errors in 10 s", 3, "http://k"),),
         unseen=3,
         snoozed_until=3600.0,
         autostart=True,
@@ -179,7 +182,7 @@ def test_menu_recent_alerts_and_quiet_entries():
     menu = build_menu(state)
     recent = next(e for e in menu if e.text.startswith("Recent alerts"))
     assert recent.text == "Recent alerts (3 new)"
-    assert recent.children[0].action == "alert.open:0" and recent.children[0].text.endswith("×3")
+    assert recent.children[0].action == "alert.open:0" and "×3" in recent.children[0].text
     assert recent.children[-1].action == "alerts.clear"
     assert any(e.action == "resume" for e in menu)
     assert next(e for e in menu if e.action == "autostart.toggle").checked is True
@@ -192,7 +195,7 @@ def test_recent_alerts_fold_repeats_and_respect_clear():
         {"received": 10, "pathname": "/a.py", "count": 30},
     ]
     recent = recent_alerts(entries, Config(), cleared_at=0)
-    assert [(r.title, r.count) for r in recent] == [("a.py: 40 errors", 2), ("Problem in b.py", 1)]
+    assert [(r.title, r.count) for r in recent] == [("a.py — 40 errors", 2), ("Problem in b.py", 1)]
     assert "pathname:%22/a.py%22" in (recent[0].url or "")
     assert len(recent_alerts(entries, Config(), cleared_at=15)) == 2
     assert count_since(entries, 15) == 2

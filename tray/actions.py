@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tray import editor, error_view
+from tray import editor, error_view, opener
 from tray.alert import Alert
 from tray.config import Config
 from tray.errors import LogtrayError
@@ -137,11 +137,11 @@ class AlertActions:
     def show_errors(self, alert: Alert, kibana_running: bool) -> Path:
         records = self._records(alert.pathname) if alert.pathname else ()
         path = write_error_view(self.config, alert, records, kibana_running)
-        self._open_url(path.as_uri())
+        opener.open_page(path)
         return path
 
     def _open_editor(self, target: editor.EditorTarget) -> None:
         try:
-            editor.open_target(target, self._open_url)
+            editor.open_target(target, opener.open_configured_url)
         except LogtrayError as exc:
             log.error("%s", exc)

@@ -1,14 +1,19 @@
 """The Alert model and the pure parsing of one received message into an Alert.
 
-A message is a JSON object or plain text. The original Riemann config sends plain text
-`FOUND PROBLEM IN <path>:<line>`; our riemann.config sends a JSON object.
+A message is one of: the original Riemann config's plain text `FOUND PROBLEM IN <path>:<line>`,
+a JSON object (our riemann.config), mostly printable text, or junk. Junk (random bytes, a
+binary protocol, JSON nested past MAX_JSON_DEPTH) is not an alert: `parse_message` returns
+None and the listener only counts it. Everything else is bounded here (field lengths, the
+size of the extras, the URL checked by tray.links), so nothing a sender writes can grow the
+policy's or the history's memory, or reach a browser unchecked.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePath
@@ -17,6 +22,7 @@ from typing import Any
 import orjson
 
 from tray.evidence import Evidence, parse_evidence
+from tray.links import safe_url
 
 KNOWN_FIELDS = (
     "title",
@@ -33,7 +39,23 @@ KNOWN_FIELDS = (
     "token",
 )
 
-_ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\d+))?\s*$")
+_ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\d{1,9}))?\s*$")
+
+# Bounds on what one alert may carry (a sender's 60 KB line must not become 60 KB kept per
+# source in the policy and per entry in the history).
+MAX_FIELD_CHARS = 1000
+MAX_EXTRA_CHARS = 4000
+MAX_JSON_DEPTH = 32
+# Alert times further than this from the receipt are a sender's mistake (or worse): the
+# receipt time is used instead, the raw value is kept as `time_raw`.
+SANE_TIME_S = 86400.0
+# Text with less than this share of printable characters is junk, not a message.
+MIN_PRINTABLE = 0.75
+_SAMPLE_CHARS = 4096
+# Unprintable: replacement characters (from bad UTF-8) and ASCII controls other than tab,
+# counted with str.count and bytes.translate (a regex over a junk line costs ten times more).
+_CONTROLS = bytes([*range(0, 9), *range(10, 32), 127])
+_NOT_CONTROLS = bytes(b for b in range(256) if b not in _CONTROLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,30 +90,30 @@ class Alert:
         return self.title or "logtray"
 
     def headline(self) -> str:
-        """The notification title: 'payments.py: 312 errors in 10 s'."""
-        if self.title:
-            return self.title
-        if self.pathname and self.count is not None:
-            window = f" in {_num(self.window_s)} s" if self.window_s else ""
-            noun = "error" if self.count == 1 else "errors"
-            return f"{self.short_name}: {self.count} {noun}{window}"
+        """The title: 'payments.py:42 — 312 errors in 10 s' (missing parts left out)."""
+        title = _first_line(self.title or "")
+        if title:
+            return title
+        where = ""
         if self.pathname:
-            where = f":{self.lineno}" if self.lineno is not None else ""
-            return f"Problem in {self.short_name}{where}"
-        return "Received Message"
+            where = self.short_name + (f":{self.lineno}" if self.lineno is not None else "")
+        what = ""
+        if self.count is not None:
+            noun = "error" if self.count == 1 else "errors"
+            window = f" in {_num(self.window_s)} s" if self.window_s else ""
+            what = f"{self.count} {noun}{window}"
+        if where and what:
+            return f"{where} — {what}"
+        if where:
+            return f"Problem in {where}"
+        return what or "Received Message"
 
     def body(self) -> str:
-        parts = []
-        if self.message:
-            parts.append(self.message)
-        if self.pathname:
-            where = f":{self.lineno}" if self.lineno is not None else ""
-            parts.append(f"{self.pathname}{where}")
-        if self.threshold is not None and self.count is not None:
-            parts.append(f"threshold {_num(self.threshold)}")
-        if self.service:
-            parts.append(f"service {self.service}")
-        return "\n".join(parts)
+        """The alert's message (first line, trimmed, bounded), else the path; never the title."""
+        text = _first_line(self.message or "")
+        if not text and self.pathname:
+            text = self.pathname + (f":{self.lineno}" if self.lineno is not None else "")
+        return "" if text == self.headline() else text
 
     def to_record(self) -> dict[str, Any]:
         """JSON-ready dict without the token (history and console output must not leak it)."""
@@ -107,9 +129,23 @@ class Alert:
         return record
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Alert:
+    def from_record(cls, record: dict[str, Any], url_prefixes: Sequence[str] = ()) -> Alert:
+        """An alert from a history record; its url is checked again (dropped unless allowed)."""
         extra = record.get("extra")
-        return from_json_object({**record, **(extra if isinstance(extra, dict) else {})})
+        return from_json_object(
+            {**record, **(extra if isinstance(extra, dict) else {})}, url_prefixes
+        )
+
+    def with_sane_time(self, now: float) -> Alert:
+        """This alert with `time` replaced by `now` when it is more than a day away from it."""
+        if self.time is None or abs(self.time - now) <= SANE_TIME_S:
+            return self
+        return dataclasses.replace(self, time=now, extra={**self.extra, "time_raw": self.time})
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def _num(value: float | None) -> str:
@@ -118,12 +154,21 @@ def _num(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def _bounded(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _as_str(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+        return _bounded(value)
+    if isinstance(value, (dict, list)):
+        try:
+            return _bounded(orjson.dumps(value).decode())
+        except (TypeError, ValueError):  # too deep, or an integer beyond 64 bits
+            return "…"
+    return _bounded(str(value))
 
 
 def _as_int(value: Any) -> int | None:
@@ -167,12 +212,12 @@ def parse_time(value: Any) -> float | None:
         if number is not None:
             return parse_time(number)
         try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            moment = datetime.fromisoformat(text[:64].replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.timestamp()
+        except (ValueError, OverflowError, OSError):  # e.g. year 1 with a positive offset
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
     return None
 
 
@@ -187,13 +232,15 @@ _CONVERTERS: dict[str, Any] = {
     "level": _as_str,
     "service": _as_str,
     "time": parse_time,
-    "url": _as_str,
-    "token": _as_str,
+    "url": lambda v: v,  # checked in from_json_object against the allowed prefixes
+    "token": lambda v: v if isinstance(v, str) else None,
     "evidence": parse_evidence,
 }
 
 
-def from_json_object(obj: dict[str, Any]) -> Alert:
+def from_json_object(obj: dict[str, Any], url_prefixes: Sequence[str] = ()) -> Alert:
+    """Known keys to typed fields, the rest to `extra` (bounded). `url` must be under one of
+    `url_prefixes` (tray.links); otherwise it is dropped (kept, cut short, as `url_rejected`)."""
     # Only the keys present are looked at: this runs once per received line.
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -207,21 +254,78 @@ def from_json_object(obj: dict[str, Any]) -> Alert:
     evidence = fields.get("evidence")
     if evidence and not fields.get("message") and evidence.top_message:
         fields["message"] = evidence.top_message  # the popup shows the top message
+    url = fields.get("url")
+    if url is not None:
+        fields["url"] = safe_url(url, url_prefixes)
+        if fields["url"] is None:
+            extra["url_rejected"] = _bounded(str(url), 200)
+    if extra and _too_big(extra):
+        extra = {"extra_dropped": f"over {MAX_EXTRA_CHARS} bytes"}
     return Alert(**fields, extra=extra)
 
 
-def parse_message(text: str) -> Alert:
-    """One received message (already decoded, framing removed) to an Alert. Never raises."""
+def _too_big(extra: dict[str, Any]) -> bool:
+    try:
+        return len(orjson.dumps(extra, default=str)) > MAX_EXTRA_CHARS
+    except (TypeError, ValueError, RecursionError):  # e.g. an integer beyond 64 bits
+        return True
+
+
+def _too_deep(text: str) -> bool:
+    """True when the JSON text nests deeper than MAX_JSON_DEPTH (cheap for flat objects)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def is_junk(text: str) -> bool:
+    """Less than MIN_PRINTABLE of the (first 4 KiB of the) text is printable."""
+    sample = text[:_SAMPLE_CHARS]
+    if not sample or sample.isprintable():
+        return False
+    controls = len(sample.encode("utf-8", "replace").translate(None, _NOT_CONTROLS))
+    unprintable = controls + sample.count("\ufffd")
+    return unprintable > (1 - MIN_PRINTABLE) * len(sample)
+
+
+def parse_message(text: str, url_prefixes: Sequence[str] = ()) -> Alert | None:
+    """One received message (decoded, framing removed) to an Alert, or None for junk.
+
+    Never raises. The forms, in order: a JSON object (nesting at most MAX_JSON_DEPTH; deeper
+    is junk), the original `FOUND PROBLEM IN <path>:<line>`, mostly printable text, junk.
+    """
     stripped = text.strip()
     if stripped.startswith("{"):
+        if _too_deep(stripped):
+            return None
         try:
             obj = orjson.loads(stripped)
         except orjson.JSONDecodeError:  # also NaN and integers beyond 64 bits: kept as text
             obj = None
         if isinstance(obj, dict):
-            return from_json_object(obj)
+            return from_json_object(obj, url_prefixes)
+    if is_junk(stripped):
+        return None
     match = _ORIGINAL_FORMAT.match(stripped)
     if match:
         line = match.group("line")
-        return Alert(pathname=match.group("path"), lineno=int(line) if line else None)
-    return Alert(message=stripped)
+        return Alert(pathname=_bounded(match.group("path")), lineno=int(line) if line else None)
+    return Alert(message=_bounded(stripped))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tray.alert import Alert, parse_message
@@ -38,8 +38,11 @@ async def run_alerts_topic(
     accept: Callable[[Alert, str, float], None],
     stop: asyncio.Event,
     on_status: Callable[[str], None] | None = None,
+    url_prefixes: Sequence[str] = (),
 ) -> None:
-    """Feed every alert on the topic to `accept(alert, peer, received_at)` until `stop`."""
+    """Feed every alert on the topic to `accept(alert, peer, received_at)` until `stop`.
+
+    Junk records are skipped; an alert's url must be under `url_prefixes` (tray.links)."""
     peer = f"kafka:{config.topic}"
 
     def on_records(records: Records) -> None:
@@ -47,7 +50,9 @@ async def run_alerts_topic(
         for record in records:
             if record.value:
                 text = record.value.decode("utf-8", "replace")
-                accept(parse_message(text), peer, received)
+                alert = parse_message(text, url_prefixes)
+                if alert is not None:
+                    accept(alert, peer, received)
 
     await consume_forever(
         config.topic,

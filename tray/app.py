@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import signal
 import sys
@@ -30,13 +31,14 @@ from tray.failure import Failure
 from tray.kibana import discover_url
 from tray.notifiers.deferred import DeferredNotifier
 from tray.opener import open_path, open_url
-from tray.service import AlertService
+from tray.service import AlertService, url_prefixes
 from tray.stack_link import StackLink
 from tray.state import (
     GOOD_SERVICE_STATES,
     AppState,
     RecentAlert,
     ServiceView,
+    kibana_ready,
     phase_from_services,
 )
 from tray.traycheck import tray_problem
@@ -67,7 +69,7 @@ def recent_alerts(
     for entry in entries:  # newest first
         if entry.get("received", 0) <= cleared_at:
             break
-        alert = Alert.from_record(entry)
+        alert = Alert.from_record(entry, url_prefixes(config))
         key = alert.key
         if key in by_key:
             seen = by_key[key]
@@ -77,7 +79,9 @@ def recent_alerts(
             continue
         received = float(entry.get("received", 0))
         url = alert.url or discover_url(config.kibana, alert, alert.time or received)
-        by_key[key] = RecentAlert(received, alert.headline(), 1, url, needs_kibana=not alert.url)
+        by_key[key] = RecentAlert(
+            received, alert.headline(), 1, url, needs_kibana=not alert.url, alert=alert
+        )
     return tuple(by_key.values())
 
 
@@ -169,9 +173,10 @@ class TrayApp:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self.service = AlertService(
-            self.config, notifier=self._deferred_notifier(), on_change=self._alerts_changed
-        )
+        deferred = self._deferred_notifier()
+        self.service = AlertService(self.config, notifier=deferred, on_change=self._alerts_changed)
+        if deferred is not None:
+            deferred.actions = self.service.actions  # the popups' Show errors / editor actions
         try:
             await self.service.start()
         except BaseException as exc:
@@ -215,7 +220,11 @@ class TrayApp:
 
             if not bus_name_owned(NOTIFICATIONS_NAME):
                 return None
-        return DeferredNotifier(backend, open_url, expected="desktop")
+        return DeferredNotifier(
+            backend,
+            functools.partial(open_url, allowed_prefixes=url_prefixes(self.config)),
+            expected="desktop",
+        )
 
     def request_quit(self) -> None:
         """Thread-safe: stop the loop (and with it the app)."""
@@ -395,7 +404,7 @@ class TrayApp:
         except LogtrayError as exc:
             self._set(last_error=f"Show logs failed: {exc.message}")
             return
-        open_url(path.as_uri())
+        open_path(path)
 
     # -- menu actions (called on the GUI thread; run on the loop) ----------------------------------
     def _on_action(self, action: str) -> None:
@@ -404,6 +413,14 @@ class TrayApp:
             return
         future = asyncio.run_coroutine_threadsafe(self.dispatch(action), loop)
         future.add_done_callback(_log_failure(action))
+
+    def _open_recent(self, recent: RecentAlert) -> None:
+        """Kibana Discover when it can answer (or the alert's own link); else the error view."""
+        kibana = kibana_ready(self.state)
+        if recent.url and (kibana or not recent.needs_kibana):
+            open_url(recent.url, url_prefixes(self.config))
+        elif recent.alert is not None and self.service is not None:
+            self.service.actions.show_errors(recent.alert, kibana_running=False)
 
     async def dispatch(self, action: str) -> None:
         name, _, arg = action.partition(":")
@@ -415,12 +432,14 @@ class TrayApp:
         elif name == "service.logs":
             await self._show_logs(arg)
         elif name == "kibana.open":
-            open_url(self.config.kibana.url.rstrip("/") + "/app/discover#/")
+            open_url(
+                self.config.kibana.url.rstrip("/") + "/app/discover#/", url_prefixes(self.config)
+            )
             self._mark_seen()
         elif name == "alert.open":
             index = int(arg)
-            if index < len(self.state.recent) and self.state.recent[index].url:
-                open_url(self.state.recent[index].url or "")
+            if index < len(self.state.recent):
+                self._open_recent(self.state.recent[index])
             self._mark_seen()
         elif name == "alerts.clear":
             self._cleared_at = time.time()

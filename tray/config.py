@@ -21,6 +21,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from tray import paths
 from tray.errors import LogtrayError
+from tray.links import is_web_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,7 +40,13 @@ class ListenerConfig:
     # Empty means automatic: 127.0.0.1, plus the Docker bridge gateway on Linux when it exists.
     hosts: tuple[str, ...] = ()
     max_connections: int = 256
+    # Senders that are not on this machine share at most this many of the slots, and one
+    # such address holds at most max_peer_connections (loopback senders always find a slot).
+    max_remote_connections: int = 64
+    max_peer_connections: int = 16
     idle_timeout_s: float = 300.0
+    # A line must be complete this long after its first byte (slow senders cannot hold a slot).
+    line_timeout_s: float = 30.0
     max_line_bytes: int = 65536
     # Shared secret that non-loopback senders must include; generated on first run.
     token: str = ""
@@ -69,6 +76,8 @@ class KibanaConfig:
     # The Discover time range opened for an alert: this much before and after it.
     before_s: float = 900.0
     after_s: float = 300.0
+    # URL prefixes (besides `url`) that an alert's own `url` may point to; others are ignored.
+    allowed_url_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,31 +193,69 @@ SECTIONS: dict[str, type[Any]] = {
 }
 
 
+_Check = tuple[typing.Callable[[Any], bool], str]
+
+
 class ConfigError(LogtrayError):
     """A bad config value: names where it came from, the key, and the expected form."""
 
 
-# Range checks beyond the type: (section, key) -> (predicate, expected form).
-_CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
-    ("listener", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
-    ("listener", "max_connections"): (lambda v: v >= 1, "an integer >= 1"),
-    ("listener", "idle_timeout_s"): (lambda v: v > 0, "a number of seconds > 0"),
-    ("listener", "max_line_bytes"): (lambda v: v >= 256, "an integer >= 256"),
-    ("alerts", "cooldown_s"): (lambda v: v >= 0, "a number of seconds >= 0"),
-    ("alerts", "update_interval_s"): (lambda v: v >= 0, "a number of seconds >= 0"),
-    ("alerts", "storm_keys"): (lambda v: v >= 1, "an integer >= 1"),
-    ("alerts", "storm_window_s"): (lambda v: v > 0, "a number of seconds > 0"),
-    ("alerts", "history_size"): (lambda v: v >= 1, "an integer >= 1"),
-    ("engine", "evidence_records"): (lambda v: 0 <= v <= 10_000, "an integer from 0 to 10000"),
-    ("engine", "evidence_files"): (lambda v: 1 <= v <= 10_000, "an integer from 1 to 10000"),
+DAY_S = 86400.0
+
+
+def _between(low: float, high: float, what: str = "a number of seconds") -> _Check:
+    return (lambda v: low <= v <= high, f"{what} from {low:g} to {high:g}")
+
+
+def _seconds(low: float, high: float, low_open: bool = False) -> _Check:
+    if low_open:
+        return (lambda v: low < v <= high, f"a number of seconds > {low:g} and <= {high:g}")
+    return _between(low, high)
+
+
+def _ints(low: int, high: int) -> _Check:
+    return (lambda v: low <= v <= high, f"an integer from {low} to {high}")
+
+
+# Range checks beyond the type: (section, key) -> (predicate, expected form). Every number
+# has one (tests/test_config.py checks that): an absurd value fails at start with a sentence,
+# not later with a traceback in the alert path (e.g. a Kibana time range past the year 9999).
+_CHECKS: dict[tuple[str, str], _Check] = {
+    ("listener", "port"): _ints(1, 65535),
+    ("listener", "max_connections"): _ints(1, 100_000),
+    ("listener", "max_remote_connections"): _ints(0, 100_000),
+    ("listener", "max_peer_connections"): _ints(1, 100_000),
+    ("listener", "idle_timeout_s"): _seconds(0, DAY_S, low_open=True),
+    ("listener", "line_timeout_s"): _seconds(0, DAY_S, low_open=True),
+    ("listener", "max_line_bytes"): _ints(256, 16 * 1024 * 1024),
+    ("alerts", "cooldown_s"): _seconds(0, DAY_S),
+    ("alerts", "update_interval_s"): _seconds(0, 3600),
+    ("alerts", "storm_keys"): _ints(1, 10_000),
+    ("alerts", "storm_window_s"): _seconds(0, 3600, low_open=True),
+    ("alerts", "history_size"): _ints(1, 100_000),
+    ("kibana", "url"): (is_web_url, "an http:// or https:// URL"),
+    ("kibana", "allowed_url_prefixes"): (
+        lambda v: all(is_web_url(p) for p in v),
+        "a list of http:// or https:// URL prefixes",
+    ),
+    ("engine", "evidence_records"): _ints(0, 10_000),
+    ("engine", "evidence_files"): _ints(1, 10_000),
     ("editor", "url"): (
         lambda v: not v or ("{path}" in v and _editor_scheme_ok(v)),
         'empty, or a URL template with {path} (and {line}), e.g. "vscode://file/{path}:{line}"',
     ),
-    ("kibana", "url"): (
-        lambda v: v.startswith(("http://", "https://")),
-        "an http:// or https:// URL",
+    ("kibana", "before_s"): _seconds(0, 365 * DAY_S),
+    ("kibana", "after_s"): _seconds(0, 365 * DAY_S),
+    ("engine", "window_s"): _seconds(0, DAY_S, low_open=True),
+    ("engine", "threshold"): _ints(1, 1_000_000_000),
+    ("engine", "throttle_s"): _seconds(0, DAY_S),
+    ("stack", "ready_timeout_s"): _seconds(0, 7 * DAY_S, low_open=True),
+    # Tables inside sections are checked by their class name.
+    ("ServiceOverride", "ports"): (
+        lambda v: all(0 <= p <= 65535 for p in v.values()),
+        "host ports from 0 (any free port) to 65535",
     ),
+    ("ServiceOverride", "healthcheck_interval_s"): _seconds(0, DAY_S, low_open=True),
 }
 
 
@@ -325,7 +372,14 @@ def _build(cls: Any, table: Mapping[str, Any], where: str, from_text: bool) -> A
                 "%s: unknown key %r ignored (known: %s)", where, key, ", ".join(sorted(known))
             )
             continue
-        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}", from_text)
+        coerced = _coerce(value, hints[key], f"{where}.{key}", from_text)
+        check = _CHECKS.get((cls.__name__, key))
+        if check and coerced is not None and not check[0](coerced):
+            raise ConfigError(
+                f"{where}.{key} = {value!r} is not valid: expected {check[1]}",
+                fix="correct or remove this setting",
+            )
+        kwargs[key] = coerced
     return cls(**kwargs)
 
 
@@ -406,6 +460,11 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}", fix="fix the syntax or move the file away"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not valid UTF-8 (byte {exc.start}): TOML files must be UTF-8",
+                fix="save the file as UTF-8 or move it away",
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None

@@ -13,6 +13,7 @@ import logging
 import os
 import shlex
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,7 @@ def open_target(target: EditorTarget, open_url: Callable[[str], object]) -> None
         open_url(target.url)
         return
     try:
-        subprocess.Popen(
+        process = subprocess.Popen(
             target.argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -117,3 +118,5 @@ def open_target(target: EditorTarget, open_url: Callable[[str], object]) -> None
             f"cannot start the editor {target.argv[0]!r}: {exc.strerror}",
             fix="set [editor] command (or $VISUAL) to an editor that is installed",
         ) from None
+    # Waited for in a daemon thread, so no editor is left behind as a zombie.
+    threading.Thread(target=process.wait, name="logtray-editor", daemon=True).start()

@@ -49,6 +49,20 @@ class LineFramer:
                 self.oversized += 1
         return messages
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of the unfinished line held."""
+        return len(self._buffer)
+
+    def reset(self) -> None:
+        self._buffer = bytearray()
+        self._discarding = False
+
+    @property
+    def pending(self) -> bool:
+        """A line has started and is not complete yet (also while discarding an oversized one)."""
+        return self._discarding or bool(self._buffer)
+
     def close(self) -> list[bytes]:
         """The peer closed: what was sent without a final newline is one more message."""
         if self._discarding or not self._buffer:

@@ -4,49 +4,108 @@ An append-only JSON-lines file in the user data dir. Appends are buffered and fl
 loop turn by the router; when the file holds twice the bound it is rewritten with the newest
 `limit` lines (atomically, via a temporary file), so it never grows without end. Entries are
 kept serialised in memory: appends happen at flood rates, reads (the menu) rarely.
+
+Loading never stops the app: a record that cannot be read is skipped (one warning for all),
+a sender's `url` is checked again against the allowed prefixes (tray.links), an alert time
+more than a day from its receipt is replaced by the receipt time (the raw value kept as
+`time_raw`), and a torn last line (a crash mid-write) is cut off by rewriting the file, so
+the next append starts on a line of its own.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
+from tray.alert import SANE_TIME_S, Alert, parse_time
+from tray.links import safe_url
+
 log = logging.getLogger(__name__)
 
 
 class AlertHistory:
-    def __init__(self, path: Path, limit: int = 1000) -> None:
+    def __init__(self, path: Path, limit: int = 1000, url_prefixes: Sequence[str] = ()) -> None:
         self.path = path
         self.limit = limit
+        self.url_prefixes = tuple(url_prefixes)
         self._lines: deque[str] = deque(maxlen=limit)
         self._lines_in_file = 0
         self.appended = 0  # entries written by this process (the benchmark checks none is lost)
-        self._load()
+        rewrite = self._load()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[str] = path.open("a", encoding="utf-8")
+        if rewrite:
+            self._compact()
 
-    def _load(self) -> None:
+    def _load(self) -> bool:
+        """Read the file; True when it must be rewritten (skipped, changed or torn lines)."""
         if not self.path.exists():
-            return
-        bad = 0
-        with self.path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                self._lines_in_file += 1
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    bad += 1  # a torn last line after a power cut; keep the rest
-                    continue
-                if isinstance(entry, dict):
-                    self._lines.append(line if line.endswith("\n") else line + "\n")
+            return False
+        data = self.path.read_bytes()
+        torn = bool(data) and not data.endswith(b"\n")
+        bad = changed = 0
+        for raw in data.decode("utf-8", errors="replace").splitlines():
+            if not raw.strip():
+                continue
+            self._lines_in_file += 1
+            try:
+                entry = json.loads(raw)
+            except (ValueError, RecursionError):
+                bad += 1
+                continue
+            checked = self.check_record(entry)
+            if checked is None:
+                bad += 1
+                continue
+            if checked is not entry:
+                changed += 1
+                raw = json.dumps(checked, ensure_ascii=False, default=str)
+            self._lines.append(raw + "\n")
         if bad:
-            log.warning("%s: skipped %d unreadable line(s)", self.path, bad)
+            log.warning(
+                "%s: skipped %d record(s) that could not be read (a torn write or a bad "
+                "sender's record); the rest of the history is kept",
+                self.path,
+                bad,
+            )
+        return torn or bad > 0 or changed > 0
+
+    def check_record(self, entry: Any) -> dict[str, Any] | None:
+        """The record as it may be used (possibly a corrected copy), or None to skip it."""
+        if not isinstance(entry, dict):
+            return None
+        record = entry
+        received = record.get("received")
+        if received is not None and (
+            isinstance(received, bool)
+            or not isinstance(received, (int, float))
+            or not math.isfinite(received)
+        ):
+            return None
+        url = record.get("url")
+        if url is not None and safe_url(url, self.url_prefixes) is None:
+            record = {k: v for k, v in record.items() if k != "url"}
+            record["extra"] = {**_dict(record.get("extra")), "url_rejected": str(url)[:200]}
+        if received is not None and "time" in record:
+            moment = parse_time(record["time"])
+            if moment is None or abs(moment - received) > SANE_TIME_S:
+                record = {**record, "time": received}
+                record["extra"] = {**_dict(record.get("extra")), "time_raw": _short(entry["time"])}
+        try:
+            alert = Alert.from_record(record, self.url_prefixes)
+            alert.headline()
+            alert.body()
+        except Exception:  # a record this version cannot use must not stop the app
+            return None
+        return record
 
     def append(self, entry: dict[str, Any]) -> None:
         try:
@@ -91,3 +150,11 @@ class AlertHistory:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _short(value: Any) -> Any:
+    return value if isinstance(value, (int, float)) else str(value)[:100]

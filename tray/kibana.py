@@ -18,7 +18,12 @@ from tray.config import KibanaConfig
 _SAFE = "!'()*,:-_.~/@$"
 
 
+# Times outside what datetime (and Kibana) can show are clamped: a link must never fail.
+_EARLIEST, _LATEST = 0.0, 253402300799.0  # 1970-01-01 .. 9999-12-31T23:59:59Z
+
+
 def _iso(epoch: float) -> str:
+    epoch = min(max(epoch, _EARLIEST), _LATEST) if epoch == epoch else _EARLIEST
     moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

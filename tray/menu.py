@@ -98,9 +98,11 @@ def _recent_alerts(state: AppState) -> Entry:
     for index, alert in enumerate(state.recent[:RECENT_IN_MENU]):
         at = time.strftime("%H:%M:%S", time.localtime(alert.received))
         count = f" ×{alert.count}" if alert.count > 1 else ""
-        # A Discover link works only while the stack's Kibana runs; an alert's own URL always.
-        can_open = alert.url is not None and (kibana or not alert.needs_kibana)
-        items.append(Entry(f"{at}  {alert.title}{count}", f"alert.open:{index}", enabled=can_open))
+        # A Discover link works only while the stack's Kibana runs, an alert's own URL always;
+        # otherwise the entry opens the alert's built-in error view.
+        to_errors = alert.url is None or (alert.needs_kibana and not kibana)
+        text = f"{at}  {alert.title}{count}" + (" (errors)" if to_errors else "")
+        items.append(Entry(text, f"alert.open:{index}"))
     items += [SEPARATOR, Entry("Clear", "alerts.clear")]
     return Entry(title, children=tuple(items))
 

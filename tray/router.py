@@ -62,6 +62,7 @@ class AlertRouter:
         """Take one alert (on the loop thread). `received_at` is its perf_counter receipt."""
         received_at = time.perf_counter() if received_at is None else received_at
         now = self._clock()
+        alert = alert.with_sane_time(now)  # a year-1 or year-9999 time must not break links
         entry: dict[str, Any] = {"received": round(now, 3), "peer": peer, **alert.to_record()}
         if self.policy.quiet:
             entry["quiet"] = True

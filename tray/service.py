@@ -10,7 +10,6 @@ import contextlib
 import functools
 import logging
 import time
-import webbrowser
 from collections.abc import Callable
 
 from tray import paths
@@ -23,9 +22,11 @@ from tray.history import AlertHistory
 from tray.hosts import default_hosts
 from tray.kafka_source import consume_forever
 from tray.kibana import discover_url
+from tray.links import allowed_prefixes
 from tray.listener import AlertListener
 from tray.notifiers import Notifier
 from tray.notifiers.select import select_notifier
+from tray.opener import open_url
 from tray.policy import AlertPolicy
 from tray.router import AlertRouter
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 def _link(config: Config, alert: Alert | None, at: float) -> str | None:
     return discover_url(config.kibana, alert, at)
+
+
+def url_prefixes(config: Config) -> tuple[str, ...]:
+    """What an alert's own url may point to (tray.links): Kibana, then the allow-list."""
+    return allowed_prefixes(config.kibana.url, config.kibana.allowed_url_prefixes)
 
 
 class AlertService:
@@ -55,15 +61,20 @@ class AlertService:
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
         # The popup's actions (Show errors, Open in Kibana, Open in editor).
-        self.actions = AlertActions(config, webbrowser.open)
+        self.actions = AlertActions(
+            config, functools.partial(open_url, allowed_prefixes=url_prefixes(config))
+        )
 
     async def start(self, listen: bool = True) -> None:
         config = self.config
+        prefixes = url_prefixes(config)
         notifier = self._notifier or await select_notifier(
-            config.notifier.backend, webbrowser.open, self.actions
+            config.notifier.backend,
+            functools.partial(open_url, allowed_prefixes=prefixes),
+            self.actions,
         )
         try:
-            history = AlertHistory(paths.history_file(), config.alerts.history_size)
+            history = AlertHistory(paths.history_file(), config.alerts.history_size, prefixes)
         except OSError as exc:
             from tray.errors import LogtrayError
 
@@ -74,7 +85,7 @@ class AlertService:
         policy = AlertPolicy(config.alerts, functools.partial(_link, config))
         self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
         if listen:
-            self.listener = AlertListener(config.listener, self.router.accept)
+            self.listener = AlertListener(config.listener, self.router.accept, prefixes)
             hosts, optional = default_hosts(config.listener.hosts)
             try:
                 await self.listener.start(hosts, optional)
@@ -84,7 +95,12 @@ class AlertService:
         if config.alerts_topic.enabled:
             self._sources.append(
                 asyncio.create_task(
-                    run_alerts_topic(config.alerts_topic, self.router.accept, self._sources_stop)
+                    run_alerts_topic(
+                        config.alerts_topic,
+                        self.router.accept,
+                        self._sources_stop,
+                        url_prefixes=prefixes,
+                    )
                 )
             )
 

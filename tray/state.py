@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from tray.alert import Alert
 
 # What the stack as a whole is doing, as the icon shows it.
 Phase = Literal["unavailable", "stopped", "starting", "healthy", "degraded", "stopping"]
@@ -28,6 +31,9 @@ class RecentAlert:
     count: int
     url: str | None
     needs_kibana: bool = True  # a link into the stack's Kibana (not the alert's own `url`)
+    # The alert itself: without Kibana (stopped, or the lite profile) the entry opens its
+    # built-in error view instead.
+    alert: Alert | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from tray.config import load_config
 from tray.errors import LogtrayError
 from tray.evidence import clean_text
 from tray.history import AlertHistory
-from tray.opener import open_url
+from tray.opener import open_page
 
 
 def add_parser(sub: Any) -> None:
@@ -88,5 +88,5 @@ def run_show(args: argparse.Namespace) -> int:
     path = write_error_view(config, alert, (), kibana_running=kibana)
     print(path)
     if not args.no_open:
-        open_url(path.as_uri())
+        open_page(path)
     return 0

@@ -7,8 +7,10 @@ import json
 import socket
 from typing import Any
 
+from tray.alert import parse_message
 from tray.config import load_config
 from tray.errors import LogtrayError
+from tray.listener import is_loopback
 
 
 def add_parser(sub: Any) -> None:
@@ -22,8 +24,12 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def build_line(message: str | None, json_text: str | None, token: str) -> bytes:
-    """The exact line to send: JSON alerts carry the token; plain text goes as it is."""
+def build_line(
+    message: str | None, json_text: str | None, token: str, remote: bool = False
+) -> bytes:
+    """The exact line to send. JSON alerts carry the token. Plain text goes as it is to a
+    loopback listener; to any other host (which needs the token) it becomes a JSON object,
+    the original `FOUND PROBLEM IN path:line` form parsed first so file and line are kept."""
     if (message is None) == (json_text is None):
         raise LogtrayError("give either a MESSAGE or --json '{...}'", fix="logtray send --help")
     if json_text is not None:
@@ -37,22 +43,27 @@ def build_line(message: str | None, json_text: str | None, token: str) -> bytes:
             obj["token"] = token
         return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
     assert message is not None
-    if "\n" in message.strip():
+    text = message.strip()
+    if "\n" in text:
         raise LogtrayError("MESSAGE must be one line", fix="send several messages one by one")
-    return (message.strip() + "\n").encode()
+    if not remote:
+        return (text + "\n").encode()
+    alert = parse_message(text)
+    if alert is None:
+        raise LogtrayError("MESSAGE is not printable text", fix="send text or --json '{...}'")
+    fields = {k: v for k, v in alert.to_record().items() if k in ("pathname", "lineno", "message")}
+    return build_line(None, json.dumps(fields), token)
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config()
     port = args.port or config.listener.port
-    line = build_line(args.message, args.json_text, config.listener.token)
-    if args.message is not None and args.host not in ("127.0.0.1", "localhost", "::1"):
-        # Plain text cannot carry the token; wrap it so a remote listener accepts it.
-        line = build_line(
-            None, json.dumps({"message": args.message.strip()}), config.listener.token
-        )
+    build_line(args.message, args.json_text, config.listener.token)  # bad input fails first
     try:
         with socket.create_connection((args.host, port), timeout=5) as conn:
+            # Whether the listener needs the token depends on the address actually reached.
+            remote = not is_loopback(str(conn.getpeername()[0]))
+            line = build_line(args.message, args.json_text, config.listener.token, remote)
             conn.sendall(line)
             conn.shutdown(socket.SHUT_WR)
     except ConnectionRefusedError:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tray.notifiers import Notifier
 from tray.policy import Notice
+
+if TYPE_CHECKING:
+    from tray.actions import AlertActions
 
 
 class DeferredNotifier:
@@ -19,6 +23,8 @@ class DeferredNotifier:
         self.name = expected  # what the first notice will most likely choose; then the real one
         self._backend = backend
         self._open_url = open_url
+        # The popups' actions (Show errors, Open in editor): set once the app's service exists.
+        self.actions: AlertActions | None = None
         self._real: Notifier | None = None
         self._choosing = asyncio.Lock()
 
@@ -27,7 +33,7 @@ class DeferredNotifier:
             if self._real is None:
                 from tray.notifiers.select import select_notifier
 
-                self._real = await select_notifier(self._backend, self._open_url)
+                self._real = await select_notifier(self._backend, self._open_url, self.actions)
                 self.name = self._real.name
         return self._real
 
