@@ -42,6 +42,12 @@ KIBANA_IMAGE = f"docker.elastic.co/kibana/kibana:{ELASTIC_VERSION}"
 RIEMANN_IMAGE = "riemannio/riemann:0.3.12"
 DEMO_IMAGE = "logtray/demo:local"
 
+# Where apache/kafka keeps its data. Configured from KAFKA_* env only, its start script drops the
+# default server.properties and log.dirs falls back to /tmp/kafka-logs (inside the container,
+# lost on every recreate): KAFKA_LOG_DIRS points it at the named volume. The image creates this
+# directory owned by its user (appuser), so a new volume mounted there is writable.
+KAFKA_DATA_DIR = "/var/lib/kafka/data"
+
 # A fixed KRaft cluster id (22 chars of url-safe base64); one single-node cluster per machine.
 KAFKA_CLUSTER_ID = "bG9ndHJheS1rYWZrYS0xMQ"
 
@@ -126,6 +132,7 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
             "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
             "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
             "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m",
+            "KAFKA_LOG_DIRS": KAFKA_DATA_DIR,
         },
         ports={"9094/tcp": 9094},
         healthcheck=Healthcheck(
@@ -139,7 +146,7 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
             retries=40,
         ),
         mem_limit="1g",
-        volumes={"kafka-data": "/var/lib/kafka/data"},
+        volumes={"kafka-data": KAFKA_DATA_DIR},
     )
     elasticsearch = ServiceSpec(
         name="elasticsearch",

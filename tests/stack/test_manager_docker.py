@@ -189,6 +189,59 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     assert owned(docker_client, stack_name) == {"containers": [], "networks": [], "volumes": []}
 
 
+def _kafka_sh(client: docker.DockerClient, stack_name: str, script: str) -> str:
+    """Run `script` in the Kafka container as its own user, with `$dir` = the broker's data
+    directory as apache/kafka resolves it (KAFKA_LOG_DIRS, else /tmp/kafka-logs)."""
+    c = client.containers.get(f"{stack_name}-kafka")
+    code, out = c.exec_run(["sh", "-c", 'dir=${KAFKA_LOG_DIRS:-/tmp/kafka-logs}; ' + script])
+    assert code == 0, out
+    return out.decode()
+
+
+SEGMENT = "program-logs-0/00000000000000000000.log"
+
+
+def test_kafka_data_survives_down_and_up(docker_client, stack_name):
+    cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
+    make(docker_client, cfg).up()
+    # Written where the broker keeps a partition's log, as the broker's (non-root) user.
+    _kafka_sh(
+        docker_client,
+        stack_name,
+        f'mkdir -p "$dir/program-logs-0" && printf "m1\\nm2\\n" >> "$dir/{SEGMENT}"',
+    )
+    make(docker_client, cfg).down()
+    result = make(docker_client, cfg).up()
+    assert result.actions["kafka"] == "created"
+    assert _kafka_sh(docker_client, stack_name, f'cat "$dir/{SEGMENT}"') == "m1\nm2\n"
+    # Not formatted again: the new container found the cluster's storage as it was left.
+    logs = docker_client.containers.get(f"{stack_name}-kafka").logs().decode()
+    assert "formatted" not in logs
+    assert "cluster.id=" in _kafka_sh(docker_client, stack_name, 'cat "$dir/meta.properties"')
+    make(docker_client, cfg).down(volumes=True)
+
+
+def test_without_kafka_log_dirs_the_data_is_lost(docker_client, stack_name):
+    # The control: configured from env only without KAFKA_LOG_DIRS, apache/kafka writes to
+    # /tmp/kafka-logs in the container, so a down + up loses everything (the issue's bug).
+    cfg = with_override(
+        dataclasses.replace(standin_stack(stack_name), profile="lite"),
+        "kafka",
+        env={"KAFKA_LOG_DIRS": ""},
+    )
+    make(docker_client, cfg).up()
+    _kafka_sh(
+        docker_client, stack_name, f'mkdir -p "$dir/program-logs-0" && echo m1 >> "$dir/{SEGMENT}"'
+    )
+    make(docker_client, cfg).down()
+    make(docker_client, cfg).up()
+    assert _kafka_sh(docker_client, stack_name, f'ls "$dir"') == "meta.properties\n"
+    assert "formatted /tmp/kafka-logs" in (
+        docker_client.containers.get(f"{stack_name}-kafka").logs().decode()
+    )
+    make(docker_client, cfg).down(volumes=True)
+
+
 def test_lite_profile_and_stopped_container_is_started_again(docker_client, stack_name):
     cfg = dataclasses.replace(standin_stack(stack_name), profile="lite")
     manager = make(docker_client, cfg)
@@ -448,7 +501,7 @@ def test_one_failure_stops_the_other_waits(docker_client, stack_name):
         "elasticsearch",
         command=http_command(9200, {"/_cluster/health": ES_HEALTH}, delay_s=20),
     )
-    cfg = with_override(cfg, "kafka", command=("topic", "no-such-command"))
+    cfg = with_override(cfg, "kafka", command=("/tansu", "topic", "no-such-command"))
     t0 = time.monotonic()
     with pytest.raises(ServiceFailed) as info:
         make(docker_client, cfg).up()

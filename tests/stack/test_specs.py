@@ -106,6 +106,12 @@ def test_riemann_gets_listener_port_token_and_host_gateway() -> None:
     assert RIEMANN_CONFIG.exists()
 
 
+def test_kafka_keeps_its_data_in_the_named_volume() -> None:
+    # apache/kafka configured from env only falls back to /tmp/kafka-logs without this.
+    kafka = builtin_specs(LISTENER)["kafka"]
+    assert kafka.env["KAFKA_LOG_DIRS"] == kafka.volumes["kafka-data"] == "/var/lib/kafka/data"
+
+
 def test_every_published_port_is_fixed_on_loopback_in_the_real_stack() -> None:
     for spec in builtin_specs(LISTENER).values():
         for host_port in spec.ports.values():
