@@ -28,7 +28,14 @@ from docker.models.containers import Container
 from stack import health, preflight, probes
 from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from stack.progress import PullProgress
-from stack.specs import HttpReadiness, Readiness, ServiceSpec, spec_hash, start_layers
+from stack.specs import (
+    HttpReadiness,
+    KafkaReadiness,
+    Readiness,
+    ServiceSpec,
+    spec_hash,
+    start_layers,
+)
 from stack.status import ABSENT, READY_STATES, ServiceStatus
 from stack.status import from_inspect as status_from_inspect
 from stack.watcher import OnChange, StatusWatcher, parse_docker_time, services_of
@@ -140,17 +147,13 @@ class StackManager:
         return out
 
     # -- preflight ---------------------------------------------------------------------------
-    def check_resources(self) -> None:
+    def check_resources(self, existing: dict[str, Container]) -> None:
         """Disk and memory before anything is pulled or created (stack/preflight.py). Not
-        when every image is here and every service runs already (a warm `up`)."""
-        missing = [s.image for s in self.specs if self._image_id(s.image) is None]
-        running = {
-            svc
-            for svc, c in self.containers().items()
-            if c.attrs["State"].get("Status") == "running"
-        }
-        if not missing and running >= set(self.by_name):
+        when every service runs already (a warm `up`: nothing to pull or start)."""
+        running = {s for s, c in existing.items() if c.attrs["State"].get("Status") == "running"}
+        if running >= set(self.by_name):
             return
+        missing = [s.image for s in self.specs if self._image_id(s.image) is None]
         preflight.run(self.client.info(), self.specs, missing)
 
     # -- images --------------------------------------------------------------------------
@@ -292,8 +295,9 @@ class StackManager:
 
     def up(self, wait: bool = True) -> UpResult:
         start_layers(self.specs)  # fails early on a cycle
+        existing = self.containers()
         if self.run_preflight:
-            self.check_resources()
+            self.check_resources(existing)
         result = UpResult()
         created_containers: list[Container] = []
         created_volumes: list[str] = []
@@ -304,7 +308,6 @@ class StackManager:
             created_network = self.ensure_network()
             created_volumes = self.ensure_volumes()
             hashes = self.desired_hashes(image_ids)
-            existing = self.containers()
             for svc, c in existing.items():
                 if svc not in self.by_name:  # a service that was disabled since
                     self.on_message(f"removing {c.name} (service no longer enabled)")
@@ -355,7 +358,7 @@ class StackManager:
             with lock:
                 result.actions[spec.name] = action
             if wait:
-                self._wait_ready(spec, container, watcher)
+                self._wait_ready(spec, container, watcher, adopted=action == "adopted")
 
         def bring_up_or_abort(spec: ServiceSpec) -> None:
             try:
@@ -561,8 +564,22 @@ class StackManager:
                 next_launch = time.monotonic() + delay
             done.wait(0.03)
 
-    def _wait_ready(self, spec: ServiceSpec, container: Container, watcher: StatusWatcher) -> None:
+    def _wait_ready(
+        self,
+        spec: ServiceSpec,
+        container: Container,
+        watcher: StatusWatcher,
+        adopted: bool = False,
+    ) -> None:
         if spec.readiness is not None:
+            if (
+                adopted
+                and isinstance(spec.readiness, KafkaReadiness)
+                and watcher.get(spec.name).state == "healthy"
+            ):
+                # A running broker that passed the probe when it started and that Docker still
+                # calls healthy: a warm `up` need not load aiokafka (0.1-0.5 s) to ask again.
+                return
             self._wait_probe(spec, spec.readiness, container, watcher)
             return
         done = threading.Event()
@@ -761,7 +778,8 @@ class StackManager:
             return st
         seen = probes.probe_once(check, port, timeout=1.0)
         if isinstance(check, HttpReadiness) and seen.value in check.tolerated:
-            return ServiceStatus(st.state, detail=f"{seen.value}: {seen.text}")
+            reason = f": {seen.about}" if seen.about else ""
+            return ServiceStatus(st.state, detail=f"{seen.value}{reason}")
         if seen.ok and st.state == "starting":
             return ServiceStatus("healthy", detail="ready; Docker's first healthcheck is pending")
         return st

@@ -31,6 +31,8 @@ class Seen:
     ok: bool
     text: str
     value: Any = None
+    # The service's own words about the value (Kibana's status.overall.summary).
+    about: str = ""
 
 
 def _json_at(data: Any, path: Sequence[str]) -> Any:
@@ -63,11 +65,12 @@ def probe_http(check: HttpReadiness, host_port: int, timeout: float = 2.0) -> Se
     value = _json_at(data, check.json_path)
     where = ".".join(check.json_path)
     summary = _json_at(data, check.summary_path) if check.summary_path else None
-    about = f" ({summary})" if isinstance(summary, str) and summary else ""
+    summary = summary if isinstance(summary, str) else ""
+    about = f" ({summary})" if summary else ""
     if value == check.json_value:
-        return Seen(True, f"{url}: {where} = {value}{about}", value)
+        return Seen(True, f"{url}: {where} = {value}{about}", value, summary)
     wanted = f"waiting for {check.json_value!r}"
-    return Seen(False, f"{url}: {where} = {value!r}{about}, {wanted}", value)
+    return Seen(False, f"{url}: {where} = {value!r}{about}, {wanted}", value, summary)
 
 
 # aiokafka logs an ERROR for every failed bootstrap; for a probe that is expected to fail until
@@ -151,5 +154,5 @@ class ReadinessProbe:
             self._tolerated_since = now
         lasted = now - self._tolerated_since
         if lasted >= check.tolerate_after_s:
-            return Seen(True, f"{seen.text}; accepted after {lasted:.0f} s", seen.value)
+            return Seen(True, f"{seen.text}; accepted after {lasted:.0f} s", seen.value, seen.about)
         return seen

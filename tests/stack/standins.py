@@ -23,7 +23,7 @@ from tray.config import ServiceOverride, StackConfig
 
 TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"
-TANSU_IMAGE = "logtray-test/tansu:2"
+TANSU_IMAGE = "logtray-test/tansu:3"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
 
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "logtray-test"
@@ -105,8 +105,14 @@ if [ ! -e "$dir/meta.properties" ]; then
     echo "formatted $dir"
 fi
 /tansu broker --listener-url tcp://0.0.0.0:9092 --advertised-listener-url tcp://kafka:9092 &
-exec /tansu proxy --listener-url tcp://0.0.0.0:9094 \
-    --advertised-listener-url tcp://localhost:9094 --origin-url tcp://127.0.0.1:9092
+broker=$!
+/tansu proxy --listener-url tcp://0.0.0.0:9094 \
+    --advertised-listener-url tcp://localhost:9094 --origin-url tcp://127.0.0.1:9092 &
+proxy=$!
+# Docker's init signals only its child (this shell): pass a stop on to both, or each stop
+# waits the whole timeout.
+trap 'kill $broker $proxy 2>/dev/null' TERM INT
+wait
 """
 
 
