@@ -1,15 +1,11 @@
-"""Readiness probes from the host, and the diagnosis of a service that failed to start."""
+"""The diagnosis of a service that failed to start, and of Riemann's stopped consumer, from logs.
+
+Readiness probes are in stack/probes.py."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from typing import Any
-
-from stack.specs import HttpReadiness
 
 # A log line -> what to tell the user. Checked newest line first.
 _DIAGNOSES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -52,36 +48,3 @@ def riemann_consumer_dead(log_lines: Sequence[str]) -> bool:
         if "Hyperspace core online" in line:  # Riemann's start banner: a fresh consumer
             return False
     return False
-
-
-def _json_at(data: Any, path: Sequence[str]) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def probe_http(check: HttpReadiness, host_port: int, timeout: float = 2.0) -> tuple[bool, str]:
-    """One readiness probe: (ready, what was seen)."""
-    url = f"http://127.0.0.1:{host_port}{check.path}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            body = resp.read(1_000_000)
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        return False, f"{url} answered {exc.code}"
-    except (OSError, ValueError) as exc:
-        return False, f"{url}: {exc}"
-    if status != 200:
-        return False, f"{url} answered {status}"
-    if not check.json_path:
-        return True, f"{url} answered 200"
-    try:
-        value = _json_at(json.loads(body), check.json_path)
-    except ValueError:
-        return False, f"{url} did not answer JSON"
-    if value == check.json_value:
-        return True, f"{url}: {'.'.join(check.json_path)} = {value}"
-    where = ".".join(check.json_path)
-    return False, f"{url}: {where} = {value!r}, waiting for {check.json_value!r}"

@@ -25,10 +25,17 @@ import docker.errors
 import requests
 from docker.models.containers import Container
 
-from stack import health
+from stack import health, preflight, probes
 from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from stack.progress import PullProgress
-from stack.specs import ServiceSpec, parse_mem, spec_hash, start_layers
+from stack.specs import (
+    HttpReadiness,
+    KafkaReadiness,
+    Readiness,
+    ServiceSpec,
+    spec_hash,
+    start_layers,
+)
 from stack.status import ABSENT, READY_STATES, ServiceStatus
 from stack.status import from_inspect as status_from_inspect
 from stack.watcher import OnChange, StatusWatcher, parse_docker_time, services_of
@@ -41,6 +48,8 @@ STOP_TIMEOUT_S = 10
 PROBE_MAX_DELAY_S = 1.0
 PROBE_MAX_INFLIGHT = 3
 LOG_TAIL = 30
+# `status` probes a service from the host in these states (see _probed_status).
+PROBED_STATES = frozenset({"starting", "healthy", "running"})
 
 
 class StackError(LogtrayError):
@@ -98,6 +107,7 @@ class StackManager:
         *,
         pull: bool = True,
         ready_timeout_s: float = 300.0,
+        check_resources: bool = True,
         on_status: OnChange | None = None,
         on_message: Callable[[str], None] | None = None,
     ) -> None:
@@ -107,6 +117,7 @@ class StackManager:
         self.by_name = {s.name: s for s in self.specs}
         self.pull = pull
         self.ready_timeout_s = ready_timeout_s
+        self.run_preflight = check_resources
         self.on_status = on_status
         self.on_message = on_message or (lambda msg: log.info("%s", msg))
 
@@ -136,18 +147,14 @@ class StackManager:
         return out
 
     # -- preflight ---------------------------------------------------------------------------
-    def check_memory(self) -> None:
-        need = sum(parse_mem(s.mem_limit) for s in self.specs if s.mem_limit)
-        have = int(self.client.info().get("MemTotal") or 0)
-        if have and need > have:
-            gib = 1024**3
-            raise StackError(
-                f"not enough memory for this stack: its services may use {need / gib:.1f} GiB, "
-                f"Docker has {have / gib:.1f} GiB",
-                fix="use `--profile lite`, disable services or lower their mem_limit in "
-                "[stack.services.<name>], or give Docker more memory (Docker Desktop: "
-                "Settings > Resources)",
-            )
+    def check_resources(self, existing: dict[str, Container]) -> None:
+        """Disk and memory before anything is pulled or created (stack/preflight.py). Not
+        when every service runs already (a warm `up`: nothing to pull or start)."""
+        running = {s for s, c in existing.items() if c.attrs["State"].get("Status") == "running"}
+        if running >= set(self.by_name):
+            return
+        missing = [s.image for s in self.specs if self._image_id(s.image) is None]
+        preflight.run(self.client.info(), self.specs, missing)
 
     # -- images --------------------------------------------------------------------------
     def _image_id(self, image: str) -> str | None:
@@ -288,7 +295,9 @@ class StackManager:
 
     def up(self, wait: bool = True) -> UpResult:
         start_layers(self.specs)  # fails early on a cycle
-        self.check_memory()
+        existing = self.containers()
+        if self.run_preflight:
+            self.check_resources(existing)
         result = UpResult()
         created_containers: list[Container] = []
         created_volumes: list[str] = []
@@ -299,7 +308,6 @@ class StackManager:
             created_network = self.ensure_network()
             created_volumes = self.ensure_volumes()
             hashes = self.desired_hashes(image_ids)
-            existing = self.containers()
             for svc, c in existing.items():
                 if svc not in self.by_name:  # a service that was disabled since
                     self.on_message(f"removing {c.name} (service no longer enabled)")
@@ -350,7 +358,7 @@ class StackManager:
             with lock:
                 result.actions[spec.name] = action
             if wait:
-                self._wait_ready(spec, container, watcher)
+                self._wait_ready(spec, container, watcher, adopted=action == "adopted")
 
         def bring_up_or_abort(spec: ServiceSpec) -> None:
             try:
@@ -512,7 +520,8 @@ class StackManager:
     def _probe(
         self, spec: ServiceSpec, container: Container, watcher: StatusWatcher, done: threading.Event
     ) -> None:
-        """Run the service's healthcheck test now and then until it passes or `done`.
+        """For a service without a host probe (Riemann; user services): run its healthcheck
+        test now and then until it passes or `done`.
 
         Docker 20.10 runs the first check only one full interval after the start (no
         start_interval), so a service is usually ready well before Docker says so. The same
@@ -548,15 +557,31 @@ class StackManager:
                     api.exec_start(exec_id, detach=True)
                     inflight.append(exec_id)
                     next_launch = time.monotonic() + delay
-                    # At most once a second: a probe can be heavy (Kafka's starts a JVM).
+                    # At most once a second: a user's own healthcheck may be heavy.
                     delay = min(delay * 1.5, hc.interval_s, PROBE_MAX_DELAY_S)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 inflight.clear()  # not running (yet or any more): events will tell
                 next_launch = time.monotonic() + delay
             done.wait(0.03)
 
-    def _wait_ready(self, spec: ServiceSpec, container: Container, watcher: StatusWatcher) -> None:
-        deadline = time.monotonic() + self.ready_timeout_s
+    def _wait_ready(
+        self,
+        spec: ServiceSpec,
+        container: Container,
+        watcher: StatusWatcher,
+        adopted: bool = False,
+    ) -> None:
+        if spec.readiness is not None:
+            if (
+                adopted
+                and isinstance(spec.readiness, KafkaReadiness)
+                and watcher.get(spec.name).state == "healthy"
+            ):
+                # A running broker that passed the probe when it started and that Docker still
+                # calls healthy: a warm `up` need not load aiokafka (0.1-0.5 s) to ask again.
+                return
+            self._wait_probe(spec, spec.readiness, container, watcher)
+            return
         done = threading.Event()
         prober = threading.Thread(
             target=self._probe,
@@ -573,24 +598,49 @@ class StackManager:
             raise _DependencyFailed("another service failed")
         if st.state not in READY_STATES:
             self._fail(spec, container, st)
-        if spec.readiness is None:
-            return
-        host_port = self._host_port(container, spec.readiness.port)
-        seen = ""
+
+    def _wait_probe(
+        self,
+        spec: ServiceSpec,
+        check: Readiness,
+        container: Container,
+        watcher: StatusWatcher,
+    ) -> None:
+        """Ready when the host probe through the published port passes: not gated on Docker's
+        healthcheck, whose first run comes a whole interval (30 s) after the start. Docker's
+        verdict still fails the wait (exited, unhealthy)."""
+        deadline = time.monotonic() + self.ready_timeout_s
+        probe: probes.ReadinessProbe | None = None
+        seen = probes.Seen(False, "not probed yet")
+        delay = 0.05
         while time.monotonic() < deadline:
-            ok, seen = health.probe_http(spec.readiness, host_port)
-            if ok:
-                return
             st = watcher.get(spec.name)
-            if st.state not in READY_STATES:
+            if st.state in ("exited", "unhealthy"):
                 self._fail(spec, container, st)
             if watcher.aborted:
                 raise _DependencyFailed("another service failed")
-            time.sleep(0.2)
-        self._fail(spec, container, watcher.get(spec.name), seen)
+            if probe is None:
+                probe = probes.ReadinessProbe(check, self._probe_port(spec, container, check))
+            seen = probe()
+            if seen.ok:
+                if isinstance(check, HttpReadiness) and seen.value != check.json_value:
+                    self.on_message(f"{spec.name} is ready: {seen.text}")
+                watcher.probe_passed(spec.name, container.id or "")
+                return
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 1.5, PROBE_MAX_DELAY_S)
+        self._fail(spec, container, watcher.get(spec.name), seen.text)
 
-    def _host_port(self, container: Container, cport: str) -> int:
+    def _probe_port(self, spec: ServiceSpec, container: Container, check: Readiness) -> int:
         container.reload()
+        if container.attrs["State"].get("Status") != "running":
+            # It exited already (and publishes nothing any more): say why, with its logs.
+            self._fail(spec, container, status_from_inspect(container.attrs))
+        return self._host_port(container, check.port, reload=False)
+
+    def _host_port(self, container: Container, cport: str, reload: bool = True) -> int:
+        if reload:
+            container.reload()
         bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(cport) or []
         for b in bindings:
             if b.get("HostPort"):
@@ -647,11 +697,14 @@ class StackManager:
         """The last log lines; with since_start, only those of the container's current run."""
         kwargs: dict[str, Any] = {"tail": lines}
         if since_start:
+            # Lines after the previous run ended (FinishedAt stays set while the container runs
+            # again; zero for a first run: every line is this run's). Not `since` StartedAt:
+            # a process can log before the engine records its start, and whole seconds would
+            # return the previous run's last lines after a quick restart.
+            finished = parse_docker_time(container.attrs["State"].get("FinishedAt", ""))
             started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
-            if started:
-                # Sub-second: whole seconds would return the previous run's last lines when a
-                # restart happens within the same second (the engine accepts fractional seconds).
-                kwargs["since"] = started / 1_000_000_000
+            if finished and finished < started:
+                kwargs["since"] = (finished + 1000) / 1_000_000_000
         try:
             raw = container.logs(**kwargs)
         except docker.errors.APIError:
@@ -708,8 +761,28 @@ class StackManager:
                     "message: `logtray stack up` (or `docker restart "
                     f"{c.name}`) restarts it",
                 )
+            spec = self.by_name.get(svc)
+            if spec is not None and spec.readiness is not None and st.state in PROBED_STATES:
+                st = self._probed_status(c, spec.readiness, st)
             out[svc] = st
         return out
+
+    def _probed_status(
+        self, container: Container, check: Readiness, st: ServiceStatus
+    ) -> ServiceStatus:
+        """One host probe says more than Docker's health: ready before Docker's first check
+        (30 s after the start), and Kibana's "degraded" with its reason."""
+        bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(check.port) or []
+        port = next((int(b["HostPort"]) for b in bindings if b.get("HostPort")), None)
+        if port is None:
+            return st
+        seen = probes.probe_once(check, port, timeout=1.0)
+        if isinstance(check, HttpReadiness) and seen.value in check.tolerated:
+            reason = f": {seen.about}" if seen.about else ""
+            return ServiceStatus(st.state, detail=f"{seen.value}{reason}")
+        if seen.ok and st.state == "starting":
+            return ServiceStatus("healthy", detail="ready; Docker's first healthcheck is pending")
+        return st
 
     def watch(self, on_change: OnChange | None = None) -> StatusWatcher:
         """A live status feed from the events stream (close it when done)."""

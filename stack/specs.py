@@ -42,6 +42,12 @@ KIBANA_IMAGE = f"docker.elastic.co/kibana/kibana:{ELASTIC_VERSION}"
 RIEMANN_IMAGE = "riemannio/riemann:0.3.12"
 DEMO_IMAGE = "logtray/demo:local"
 
+# Where apache/kafka keeps its data. Configured from KAFKA_* env only, its start script drops the
+# default server.properties and log.dirs falls back to /tmp/kafka-logs (inside the container,
+# lost on every recreate): KAFKA_LOG_DIRS points it at the named volume. The image creates this
+# directory owned by its user (appuser), so a new volume mounted there is writable.
+KAFKA_DATA_DIR = "/var/lib/kafka/data"
+
 # A fixed KRaft cluster id (22 chars of url-safe base64); one single-node cluster per machine.
 KAFKA_CLUSTER_ID = "bG9ndHJheS1rYWZrYS0xMQ"
 
@@ -61,7 +67,9 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 @dataclass(frozen=True)
 class Healthcheck:
     """A Docker healthcheck. Docker 20.10 has no start_interval: `interval_s` is also the
-    delay before the first check, so it is what bounds how fast a service can be gated."""
+    delay before the first check. The shipped checks are cheap (a TCP connect or one local
+    HTTP request) at a relaxed interval; fast readiness during `up` comes from the host probes
+    (`readiness`) or from logtray running the same test right away."""
 
     test: tuple[str, ...]
     interval_s: float = 2.0
@@ -73,12 +81,34 @@ class Healthcheck:
 @dataclass(frozen=True)
 class HttpReadiness:
     """Ready when GET http://127.0.0.1:<published port><path> answers 200 (and, when
-    `json_path` is set, the JSON value at that path equals `json_value`)."""
+    `json_path` is set, the JSON value at that path equals `json_value`). A value in
+    `tolerated` counts as ready once it has lasted `tolerate_after_s` without a break;
+    `summary_path` points at a human-readable explanation to show beside the value."""
 
     port: str
     path: str
     json_path: tuple[str, ...] = ()
     json_value: str = ""
+    summary_path: tuple[str, ...] = ()
+    tolerated: tuple[str, ...] = ()
+    tolerate_after_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class KafkaReadiness:
+    """Ready when the broker answers a Kafka Metadata request through the published port."""
+
+    port: str
+
+
+Readiness = HttpReadiness | KafkaReadiness
+
+# Docker's own checks: every 30 s (what an idle stack costs), 3 failures in a row = unhealthy,
+# failures during the start period do not count.
+HEALTH_INTERVAL_S = 30.0
+HEALTH_RETRIES = 3
+# Kibana's overall level includes every plugin and can stay "degraded" on a working Kibana.
+KIBANA_DEGRADED_OK_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +120,7 @@ class ServiceSpec:
     # container port ("9094/tcp") -> host port on 127.0.0.1 (0: any free port)
     ports: Mapping[str, int] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None
-    readiness: HttpReadiness | None = None
+    readiness: Readiness | None = None
     mem_limit: str | None = None
     depends_on: tuple[str, ...] = ()
     # named volume suffix -> container path (volume name: <stack>-<suffix>)
@@ -126,20 +156,21 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
             "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
             "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
             "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m",
+            "KAFKA_LOG_DIRS": KAFKA_DATA_DIR,
         },
         ports={"9094/tcp": 9094},
+        # A TCP connect in bash (the image has it): no JVM per check, unlike the kafka-*.sh tools,
+        # which inherit KAFKA_HEAP_OPTS. Readiness is the host's Metadata request.
         healthcheck=Healthcheck(
-            test=(
-                "CMD-SHELL",
-                "/opt/kafka/bin/kafka-broker-api-versions.sh "
-                "--bootstrap-server localhost:9092 >/dev/null 2>&1",
-            ),
-            interval_s=3.0,
-            timeout_s=20.0,
-            retries=40,
+            test=("CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9092"),
+            interval_s=HEALTH_INTERVAL_S,
+            timeout_s=5.0,
+            retries=HEALTH_RETRIES,
+            start_period_s=120.0,
         ),
+        readiness=KafkaReadiness("9094/tcp"),
         mem_limit="1g",
-        volumes={"kafka-data": "/var/lib/kafka/data"},
+        volumes={"kafka-data": KAFKA_DATA_DIR},
     )
     elasticsearch = ServiceSpec(
         name="elasticsearch",
@@ -156,9 +187,10 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
                 "curl -fsS 'http://localhost:9200/_cluster/health"
                 "?wait_for_status=yellow&timeout=1s' >/dev/null",
             ),
-            interval_s=3.0,
+            interval_s=HEALTH_INTERVAL_S,
             timeout_s=10.0,
-            retries=60,
+            retries=HEALTH_RETRIES,
+            start_period_s=180.0,
         ),
         readiness=HttpReadiness("9200/tcp", "/_cluster/health?wait_for_status=yellow&timeout=1s"),
         mem_limit="1g",
@@ -183,9 +215,10 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         healthcheck=Healthcheck(
             # The image is Debian/Ubuntu based: bash's /dev/tcp needs no extra tool.
             test=("CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/5555"),
-            interval_s=2.0,
+            interval_s=HEALTH_INTERVAL_S,
             timeout_s=5.0,
-            retries=60,
+            retries=HEALTH_RETRIES,
+            start_period_s=180.0,
         ),
         mem_limit="512m",
         depends_on=("kafka", "elasticsearch"),
@@ -197,17 +230,23 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         image=KIBANA_IMAGE,
         env={"ELASTICSEARCH_HOSTS": "http://elasticsearch:9200"},
         ports={"5601/tcp": 5601},
+        # /api/status answers 503 only while Kibana's core is unavailable: 200 is "serving"
+        # (available or degraded). No grep: a grep for "available" matches any plugin's entry.
         healthcheck=Healthcheck(
-            test=(
-                "CMD-SHELL",
-                'curl -fsS http://localhost:5601/api/status | grep -q \'"level":"available"\'',
-            ),
-            interval_s=3.0,
+            test=("CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:5601/api/status"),
+            interval_s=HEALTH_INTERVAL_S,
             timeout_s=10.0,
-            retries=100,
+            retries=HEALTH_RETRIES,
+            start_period_s=300.0,
         ),
         readiness=HttpReadiness(
-            "5601/tcp", "/api/status", ("status", "overall", "level"), "available"
+            "5601/tcp",
+            "/api/status",
+            json_path=("status", "overall", "level"),
+            json_value="available",
+            summary_path=("status", "overall", "summary"),
+            tolerated=("degraded",),
+            tolerate_after_s=KIBANA_DEGRADED_OK_S,
         ),
         mem_limit="1g",
         depends_on=("elasticsearch",),

@@ -163,6 +163,8 @@ class StackConfig:
     pull: bool = True
     # How long `up` waits for one service to become ready before giving up.
     ready_timeout_s: float = 300.0
+    # Check the engine's disk and memory before pulling (`stack up --skip-preflight` skips once).
+    preflight: bool = True
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,12 @@ class StackLink:
         stack = self.config.stack
         specs = resolve(stack, self.config.listener)
         self._manager = StackManager(
-            client, stack.name, specs, pull=stack.pull, ready_timeout_s=stack.ready_timeout_s
+            client,
+            stack.name,
+            specs,
+            pull=stack.pull,
+            ready_timeout_s=stack.ready_timeout_s,
+            check_resources=stack.preflight,
         )
         return None
 

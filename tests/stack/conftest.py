@@ -22,9 +22,9 @@ import requests
 from stack.labels import LABEL_STACK
 from tests.stack.standins import build_standins
 
-# Every stack a test creates is named with this prefix: the leftover check looks for it. The
-# per-run part keeps runs that share one engine (worktrees, a developer beside CI) from
-# reporting or removing each other's stacks.
+# Every stack a test creates is named with this prefix: the leftover check looks for it. It is
+# unique per test session, so that two sessions on one engine (parallel runs) never see, or
+# remove, each other's stacks.
 PREFIX = f"lt-test-{uuid.uuid4().hex[:4]}-"
 SOCKET = "/var/run/docker.sock"
 

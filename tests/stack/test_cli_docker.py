@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from stack.labels import stack_filter
-from tests.stack.standins import DEMO_STANDIN_IMAGE, TANSU_IMAGE
+from tests.stack.standins import DEMO_STANDIN_IMAGE, KAFKA_HEALTHCHECK, TANSU_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,10 +30,8 @@ ready_timeout_s = 60
 
 [stack.services.kafka]
 image = "{TANSU_IMAGE}"
-command = ["broker"]
-env = {{ ADVERTISED_LISTENER_URL = "tcp://kafka:9092" }}
 ports = {{ "9094" = 0 }}
-healthcheck = ["CMD", "/tansu", "topic", "list", "--broker", "tcp://localhost:9092"]
+healthcheck = {list(KAFKA_HEALTHCHECK)!r}
 healthcheck_interval_s = 0.25
 mem_limit = "128m"
 

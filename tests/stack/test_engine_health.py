@@ -18,9 +18,11 @@ import pytest
 import requests
 
 from stack import engine
-from stack.health import diagnose, probe_http, riemann_consumer_dead
+from stack.health import diagnose, riemann_consumer_dead
 from stack.kibana import data_view_body, ensure_data_view
+from stack.probes import ReadinessProbe, probe_http, probe_kafka
 from stack.specs import HttpReadiness
+from tests.stack.standins import tansu_binary
 from tray.errors import LogtrayError
 
 # -- docker contexts -------------------------------------------------------------------------
@@ -169,16 +171,93 @@ def server() -> Iterator[int]:
 def test_probe_http_status_and_json(server: int) -> None:
     check = HttpReadiness("5601/tcp", "/api/status", ("status", "overall", "level"), "available")
     Handler.routes["/api/status"] = (503, b"{}")
-    ok, seen = probe_http(check, server)
-    assert not ok and "503" in seen
+    seen = probe_http(check, server)
+    assert not seen.ok and "503" in seen.text
     Handler.routes["/api/status"] = (200, b'{"status":{"overall":{"level":"degraded"}}}')
-    ok, seen = probe_http(check, server)
-    assert not ok and "degraded" in seen
+    seen = probe_http(check, server)
+    assert not seen.ok and "degraded" in seen.text and seen.value == "degraded"
     Handler.routes["/api/status"] = (200, b'{"status":{"overall":{"level":"available"}}}')
-    assert probe_http(check, server)[0]
+    assert probe_http(check, server).ok
     plain = HttpReadiness("9200/tcp", "/_cluster/health?wait_for_status=yellow&timeout=1s")
     Handler.routes["/_cluster/health?wait_for_status=yellow&timeout=1s"] = (408, b"{}")
-    assert not probe_http(plain, server)[0]
+    assert not probe_http(plain, server).ok
+
+
+def kibana_status(level: str, plugin_level: str = "available") -> bytes:
+    # As Kibana 8 answers: the overall level, its summary, and every plugin's own level.
+    return json.dumps(
+        {
+            "status": {
+                "overall": {"level": level, "summary": f"{level}: 1 plugin"},
+                "plugins": {"alerting": {"level": plugin_level, "summary": "ok"}},
+            }
+        }
+    ).encode()
+
+
+def test_kibana_degraded_is_ready_only_after_the_bound(server: int) -> None:
+    from stack.specs import KIBANA_DEGRADED_OK_S, builtin_specs
+    from tray.config import ListenerConfig
+
+    check = builtin_specs(ListenerConfig())["kibana"].readiness
+    assert isinstance(check, HttpReadiness) and check.tolerate_after_s == KIBANA_DEGRADED_OK_S
+    now = [100.0]
+    probe = ReadinessProbe(check, server, clock=lambda: now[0])
+    # A plugin's "available" does not make a degraded Kibana ready (the old grep's mistake).
+    Handler.routes["/api/status"] = (200, kibana_status("degraded", plugin_level="available"))
+    assert not probe().ok
+    now[0] += KIBANA_DEGRADED_OK_S - 1
+    seen = probe()
+    assert not seen.ok and "degraded: 1 plugin" in seen.text
+    # A break (503 while restarting) starts the bound again.
+    Handler.routes["/api/status"] = (503, b"{}")
+    assert not probe().ok
+    Handler.routes["/api/status"] = (200, kibana_status("degraded"))
+    now[0] += 5
+    assert not probe().ok
+    now[0] += KIBANA_DEGRADED_OK_S
+    seen = probe()
+    assert seen.ok and "accepted after" in seen.text and seen.value == "degraded"
+    Handler.routes["/api/status"] = (200, kibana_status("available"))
+    assert probe().ok
+    # Neither "unavailable" nor "critical" is ever accepted, however long it lasts.
+    Handler.routes["/api/status"] = (200, kibana_status("critical"))
+    assert not probe().ok
+    now[0] += 10 * KIBANA_DEGRADED_OK_S
+    assert not probe().ok
+
+
+def test_probe_kafka_over_the_protocol(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen = probe_kafka(port, timeout=1)
+    assert not seen.ok and str(port) in seen.text
+    # Something that accepts connections but does not speak Kafka is not ready.
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen()
+        seen = probe_kafka(mute.getsockname()[1], timeout=0.5)
+        assert not seen.ok and "no metadata" in seen.text
+    with (tmp_path / "tansu.log").open("wb") as log:
+        broker = subprocess.Popen(
+            [str(tansu_binary()), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+             "--advertised-listener-url", f"tcp://127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not (seen := probe_kafka(port)).ok and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert seen.ok, f"{seen.text}; broker log: {(tmp_path / 'tansu.log').read_text()}"
+        assert "1 broker(s)" in seen.text
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
 
 
 def test_probe_http_nobody_listening() -> None:
@@ -187,8 +266,8 @@ def test_probe_http_nobody_listening() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ok, seen = probe_http(HttpReadiness("1/tcp", "/"), port, timeout=1)
-    assert not ok and str(port) in seen
+    seen = probe_http(HttpReadiness("1/tcp", "/"), port, timeout=1)
+    assert not seen.ok and str(port) in seen.text
 
 
 def test_ensure_data_view_posts_idempotent_request(server: int) -> None:

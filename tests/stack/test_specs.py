@@ -13,6 +13,8 @@ from stack.compose import render
 from stack.specs import (
     PROFILES,
     RIEMANN_CONFIG,
+    HttpReadiness,
+    KafkaReadiness,
     builtin_specs,
     parse_mem,
     resolve,
@@ -104,6 +106,36 @@ def test_riemann_gets_listener_port_token_and_host_gateway() -> None:
     assert riemann.extra_hosts == {"host.docker.internal": "host-gateway"}
     assert riemann.binds == {str(RIEMANN_CONFIG): "/etc/riemann.config"}
     assert RIEMANN_CONFIG.exists()
+
+
+def test_kafka_keeps_its_data_in_the_named_volume() -> None:
+    # apache/kafka configured from env only falls back to /tmp/kafka-logs without this.
+    kafka = builtin_specs(LISTENER)["kafka"]
+    assert kafka.env["KAFKA_LOG_DIRS"] == kafka.volumes["kafka-data"] == "/var/lib/kafka/data"
+
+
+def test_health_checks_are_cheap_and_relaxed() -> None:
+    specs = builtin_specs(LISTENER)
+    for spec in specs.values():
+        if spec.healthcheck is None:
+            continue
+        text = " ".join(spec.healthcheck.test)
+        # No JVM per check (the kafka-*.sh tools start one), no grep that any plugin matches.
+        assert "kafka-" not in text and "java" not in text and "grep" not in text, text
+        assert spec.healthcheck.interval_s >= 30
+    assert specs["kafka"].healthcheck == dataclasses.replace(
+        specs["kafka"].healthcheck,  # type: ignore[arg-type]
+        test=("CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9092"),
+    )
+    # Readiness during `up` comes from the host, through the published ports.
+    assert specs["kafka"].readiness == KafkaReadiness("9094/tcp")
+    for name in ("elasticsearch", "kibana"):
+        readiness = specs[name].readiness
+        assert isinstance(readiness, HttpReadiness) and readiness.port in specs[name].ports
+    kibana = specs["kibana"].readiness
+    assert isinstance(kibana, HttpReadiness)
+    assert kibana.json_value == "available" and kibana.tolerated == ("degraded",)
+    assert kibana.tolerate_after_s > 0
 
 
 def test_every_published_port_is_fixed_on_loopback_in_the_real_stack() -> None:

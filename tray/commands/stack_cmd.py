@@ -21,6 +21,11 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="start in dependency order without waiting for readiness",
     )
+    up.add_argument(
+        "--skip-preflight",
+        action="store_true",
+        help="do not check the engine's free disk and memory first (config: [stack] preflight)",
+    )
     up.set_defaults(run=run_up)
     down = actions.add_parser("down", help="stop and remove the containers (data is kept)")
     down.add_argument(
@@ -44,7 +49,9 @@ def add_parser(sub: Any) -> None:
 def _config(args: argparse.Namespace) -> Config:
     flags: dict[str, dict[str, Any]] = {}
     if getattr(args, "profile", None):
-        flags["stack"] = {"profile": args.profile}
+        flags.setdefault("stack", {})["profile"] = args.profile
+    if getattr(args, "skip_preflight", False):
+        flags.setdefault("stack", {})["preflight"] = False
     return load_config(flags=flags)
 
 
@@ -60,6 +67,7 @@ def _manager(config: Config, **kwargs: Any) -> Any:
         specs,
         pull=config.stack.pull,
         ready_timeout_s=config.stack.ready_timeout_s,
+        check_resources=config.stack.preflight,
         **kwargs,
     )
 
