@@ -784,3 +784,7 @@ def _stop_remove(container: Container) -> None:
         container.remove(force=True)
     except docker.errors.NotFound:
         pass
+    except docker.errors.APIError as exc:
+        # Someone else (a concurrent `down`) is already removing it: gone is fine.
+        if exc.status_code != 409 or "already in progress" not in _api_message(exc):
+            raise

@@ -23,7 +23,9 @@ from stack.labels import LABEL_STACK
 from tests.stack.standins import build_standins
 
 # Every stack a test creates is named with this prefix: the leftover check looks for it.
-PREFIX = "lt-test-"
+# The session's own part keeps the check (and the final sweep) to this pytest run: other
+# runs on the same engine (other checkouts, parallel jobs) have their own stacks in flight.
+PREFIX = f"lt-test-{uuid.uuid4().hex[:4]}-"
 SOCKET = "/var/run/docker.sock"
 
 
@@ -96,7 +98,7 @@ def _remove_all(client: docker.DockerClient, name: str | None = None) -> None:
     for c in client.containers.list(all=True, ignore_removed=True):
         if match(c.labels):
             with gone:
-                c.remove(force=True)
+                c.remove(force=True, v=True)
     for n in client.networks.list():
         if match(n.attrs.get("Labels")):
             with gone:

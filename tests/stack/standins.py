@@ -142,9 +142,17 @@ def build_standins(client: docker.DockerClient) -> None:
     )
 
 
-def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tuple[str, ...]:
-    """A busybox httpd serving fixed files (path -> body), after an optional delay."""
+GATE = "/go"
+
+
+def http_command(
+    port: int, files: dict[str, str], delay_s: float = 0.0, gated: bool = False
+) -> tuple[str, ...]:
+    """A busybox httpd serving fixed files (path -> body), after an optional delay, or (gated)
+    only once the test has created the file GATE in the container (`open_gate`)."""
     steps = [f"sleep {delay_s}"] if delay_s else []
+    if gated:
+        steps.append(f"until [ -e {GATE} ]; do sleep 0.05; done")
     for path, body in files.items():
         d = os.path.dirname(path)
         steps.append(f"mkdir -p /www{d}")
@@ -197,7 +205,8 @@ def standin_services(
             healthcheck_interval_s=interval_s,
             mem_limit="64m",
         ),
-        "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, mem_limit="64m"),
+        # Any free port: the shipped 8089 would collide with other stacks on this machine.
+        "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, ports={"8089": 0}, mem_limit="64m"),
     }
 
 
@@ -206,3 +215,8 @@ def standin_stack(name: str, **kwargs: object) -> StackConfig:
     return StackConfig(
         profile="full", services=services, name=name, pull=False, ready_timeout_s=60.0, **kwargs
     )  # type: ignore[arg-type]
+
+
+def open_gate(client: docker.DockerClient, container_name: str) -> None:
+    """Let a `gated` http_command stand-in start serving."""
+    client.containers.get(container_name).exec_run(["touch", GATE])

@@ -39,6 +39,7 @@ mem_limit = "128m"
 
 [stack.services.demo]
 image = "{DEMO_STANDIN_IMAGE}"
+ports = {{ "8089" = 0 }}
 """
 
 
