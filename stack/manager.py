@@ -25,7 +25,7 @@ import docker.errors
 import requests
 from docker.models.containers import Container
 
-from stack import health
+from stack import health, riemann_image
 from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from stack.progress import PullProgress
 from stack.specs import ServiceSpec, parse_mem, spec_hash, start_layers
@@ -109,6 +109,8 @@ class StackManager:
         self.ready_timeout_s = ready_timeout_s
         self.on_status = on_status
         self.on_message = on_message or (lambda msg: log.info("%s", msg))
+        # service -> the image its container runs, where that is not spec.image (an overlay)
+        self._run_image: dict[str, str] = {}
 
     # -- names and labels ------------------------------------------------------------------
     def container_name(self, service: str) -> str:
@@ -158,6 +160,13 @@ class StackManager:
 
     def ensure_images(self, watcher: StatusWatcher | None) -> dict[str, str]:
         """service -> image id; builds or pulls (on purpose) what is missing."""
+        ids = self._obtain_all(watcher)
+        for s in self.specs:
+            if s.overlay:
+                ids[s.name] = self._overlay(s, ids[s.name])
+        return ids
+
+    def _obtain_all(self, watcher: StatusWatcher | None) -> dict[str, str]:
         ids: dict[str, str] = {}
         missing: list[ServiceSpec] = []
         for s in self.specs:
@@ -220,6 +229,28 @@ class StackManager:
             watcher.mark(service, ABSENT)
         return image_id
 
+    def _overlay(self, spec: ServiceSpec, base_id: str) -> str:
+        """The image `spec.image` + spec.overlay's files, built when missing; its id."""
+        assert spec.overlay is not None
+        context = Path(spec.overlay)
+        tag = riemann_image.overlay_tag(spec.name, base_id, context)
+        self._run_image[spec.name] = tag
+        image_id = self._image_id(tag)
+        if image_id:
+            return image_id
+        self.on_message(f"building {tag}: {spec.image} with {context}")
+        try:
+            image_id = riemann_image.build_overlay(self.client, spec.image, context, tag)
+        except docker.errors.BuildError as exc:
+            raise ServiceFailed(
+                spec.name,
+                f"building {tag} from {context} failed: {exc.msg}",
+                log_lines=_build_lines(exc),
+            ) from None
+        except docker.errors.APIError as exc:
+            raise StackError(f"building {tag} failed: {_api_message(exc)}") from None
+        return image_id
+
     def _build(self, spec: ServiceSpec) -> str:
         assert spec.build is not None
         self.on_message(f"building {spec.image} from {spec.build}")
@@ -234,15 +265,11 @@ class StackManager:
                 pull=False,
             )
         except docker.errors.BuildError as exc:
-            lines = [
-                str(chunk.get("stream") or chunk.get("error") or "").rstrip()
-                for chunk in exc.build_log
-            ]
             raise ServiceFailed(
                 spec.name,
                 f"building {spec.image} from {spec.build} failed: {exc.msg}",
                 fix="a base image may be missing while offline: pull it once with network",
-                log_lines=[ln for ln in lines if ln][-LOG_TAIL:],
+                log_lines=_build_lines(exc),
             ) from None
         except docker.errors.APIError as exc:
             raise StackError(f"building {spec.image} failed: {_api_message(exc)}") from None
@@ -412,7 +439,7 @@ class StackManager:
         name = self.container_name(spec.name)
         try:
             return self.client.containers.create(
-                spec.image,
+                self._run_image.get(spec.name, spec.image),
                 command=list(spec.command) if spec.command is not None else None,
                 name=name,
                 hostname=spec.name,
@@ -747,6 +774,13 @@ def base_images(dockerfile: str) -> list[str]:
         if image not in out:
             out.append(image)
     return out
+
+
+def _build_lines(exc: docker.errors.BuildError) -> list[str]:
+    lines = [
+        str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in exc.build_log
+    ]
+    return [ln for ln in lines if ln][-LOG_TAIL:]
 
 
 def _split_tag(image: str) -> tuple[str, str]:

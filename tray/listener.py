@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from tray.alert import Alert, parse_message
 from tray.config import ListenerConfig
 from tray.errors import LogtrayError
@@ -31,6 +33,9 @@ AlertSink = Callable[[Alert, str, float], None]
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
+# A message with this (string) field is a canary: see handle().
+CANARY_FIELD = "canary"
+
 
 @dataclass
 class ListenerStats:
@@ -41,6 +46,7 @@ class ListenerStats:
     dropped_no_token: int = 0
     oversized: int = 0
     timed_out: int = 0
+    canaries: int = 0
 
 
 def is_loopback(host: str) -> bool:
@@ -144,9 +150,19 @@ class _Connection(asyncio.Protocol):
             return
         listener.stats.messages += 1
         alert = parse_message(text)
-        if not self._trusted and not hmac.compare_digest(
+        token_ok = self._trusted or hmac.compare_digest(
             (alert.token or "").encode(), listener.config.token.encode()
-        ):
+        )
+        canary = alert.extra.get(CANARY_FIELD)
+        if isinstance(canary, str):
+            # A probe of the alert path (stack/canary.py sends it from inside the stack):
+            # answered on this connection, never notified, never stored.
+            listener.stats.canaries += 1
+            reply = {CANARY_FIELD: canary[:64], "ok": token_ok}
+            if self._transport and not self._transport.is_closing():
+                self._transport.write(orjson.dumps(reply) + b"\n")
+            return
+        if not token_ok:
             listener.stats.dropped_no_token += 1
             listener.warn_once(
                 f"token:{self._peer}",

@@ -24,6 +24,9 @@ TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"
 TANSU_IMAGE = "logtray-test/tansu:1"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
+# The base the riemann overlay is built FROM in tests: busybox plus the host's bash (the real
+# image has bash; the canary is sent with bash's /dev/tcp).
+RIEMANN_BASE_IMAGE = "logtray-test/riemann-base:1"
 
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "logtray-test"
 
@@ -121,6 +124,29 @@ _BUSYBOX_BASE = (
 )
 
 
+def _library_closure(binary: Path) -> list[Path]:
+    """The shared libraries (and loader) a dynamically linked binary needs, from ldd."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    libs: list[Path] = []
+    for line in out.splitlines():
+        parts = line.split()
+        path = next((p for p in parts if p.startswith("/")), None)
+        if path:
+            libs.append(Path(path))
+    return libs
+
+
+def _bash_files() -> tuple[dict[str, Path | str], str]:
+    """Build-context files and COPY lines putting the host's bash and its libraries in place."""
+    bash = Path(shutil.which("bash") or "/bin/bash").resolve()
+    files: dict[str, Path | str] = {"bash": bash}
+    copies = ["COPY bash /bin/bash"]
+    for index, lib in enumerate(_library_closure(bash)):
+        files[f"lib{index}"] = lib.resolve()
+        copies.append(f"COPY lib{index} {lib}")
+    return files, "\n".join(copies) + "\n"
+
+
 def build_standins(client: docker.DockerClient) -> None:
     _build(
         client,
@@ -133,6 +159,13 @@ def build_standins(client: docker.DockerClient) -> None:
         TANSU_IMAGE,
         {"tansu": tansu_binary()},
         'FROM scratch\nCOPY tansu /tansu\nENTRYPOINT ["/tansu"]\nCMD ["broker"]\n',
+    )
+    bash_files, bash_copies = _bash_files()
+    _build(
+        client,
+        RIEMANN_BASE_IMAGE,
+        {"busybox": busybox_binary(), **bash_files},
+        _BUSYBOX_BASE + bash_copies + 'CMD ["sh"]\n',
     )
     _build(
         client,
@@ -191,7 +224,7 @@ def standin_services(
             mem_limit="64m",
         ),
         "riemann": ServiceOverride(
-            image=BUSYBOX_IMAGE,
+            image=RIEMANN_BASE_IMAGE,
             command=http_command(5555, {"/ok": "ok"}),
             healthcheck=tuple(p.format(port=5555, path="/ok") for p in http_hc),
             healthcheck_interval_s=interval_s,

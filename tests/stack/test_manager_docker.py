@@ -150,7 +150,7 @@ def test_up_gates_on_health_adopts_recreates_and_down_keeps_data(docker_client, 
     es_ready = rec.first("elasticsearch", healthy)
     kafka_ready = rec.first("kafka", healthy)
     assert rec.first("kibana", seen) >= es_ready
-    assert rec.first("riemann", seen) >= max(es_ready, kafka_ready)
+    assert rec.first("riemann", seen) >= max(es_ready, kafka_ready), rec.events
     assert rec.first("demo", seen) >= kafka_ready
     # Independent services start in parallel: demo did not wait for Elasticsearch.
     assert rec.first("demo", seen) < es_ready
