@@ -12,6 +12,7 @@ with the likely cause and its fix.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import socket
@@ -214,7 +215,7 @@ def check(
         kind, gateway, on_loopback = "engine", None, True  # no need to ask
     else:
         kind = _quiet_kind(client)
-        gateway = bridge_gateway(client)
+        gateway = hosts_entry(container, host) or bridge_gateway(client)
         on_loopback = loopback_listening(port) if port else False
     return diagnose(
         attempt,
@@ -236,13 +237,36 @@ def _quiet_kind(client: docker.DockerClient) -> str:
 
 
 def bridge_gateway(client: docker.DockerClient) -> str | None:
-    """The default bridge's gateway: what host-gateway (host.docker.internal) resolves to."""
+    """The default bridge's gateway (docker0): what host-gateway resolves to. Engine 20.10
+    often lists only the subnet, whose first address docker0 then has."""
     try:
-        for cfg in client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []:
-            if cfg.get("Gateway"):
-                return str(cfg["Gateway"])
+        configs = client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
     except (docker.errors.APIError, requests.exceptions.RequestException):
-        pass
+        return None
+    for cfg in configs:
+        if cfg.get("Gateway"):
+            return str(cfg["Gateway"])
+        try:
+            network = ipaddress.ip_network(str(cfg.get("Subnet")))
+        except ValueError:
+            continue
+        if network.version == 4:
+            return str(network[1])
+    return None
+
+
+def hosts_entry(container: Container, name: str) -> str | None:
+    """The address `name` has in the container's /etc/hosts (host-gateway's resolution)."""
+    try:
+        code, out = container.exec_run(["cat", "/etc/hosts"])
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return None
+    if code != 0 or not isinstance(out, bytes):
+        return None
+    for line in out.decode("utf-8", "replace").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and name in fields[1:]:
+            return fields[0]
     return None
 
 

@@ -268,7 +268,10 @@ class TrayApp:
         self._busy = True
         self._set(phase="starting", progress="preparing images", last_error=None)
         try:
-            await asyncio.to_thread(self.stack.up, self._services_changed_elsewhere)
+            alert_path = await asyncio.to_thread(self.stack.up, self._services_changed_elsewhere)
+            if alert_path:  # the stack runs, but its alerts cannot reach us: say why
+                self._set(last_error=alert_path)
+                log.warning("alert path: %s", alert_path)
         except LogtrayError as exc:
             self._set(last_error=f"Start failed: {exc.message}")
             log.warning("stack up failed: %s", exc)

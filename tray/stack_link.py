@@ -70,7 +70,8 @@ class StackLink:
             self._watcher = self._manager.watch(changed)
             holder["watcher"] = self._watcher
 
-    def up(self, on_change: OnServices) -> None:
+    def up(self, on_change: OnServices) -> str | None:
+        """Start the stack; None, or the sentence saying why alerts from it cannot reach us."""
         if self._manager is None:
             raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
         from stack.status import ABSENT
@@ -92,6 +93,12 @@ class StackLink:
         finally:
             self._manager.on_status = None
         prepare_stack_kibana(self._manager, self.config.kibana.url, self.config.kibana.data_view)
+        from stack.canary import check_stack
+
+        canary = check_stack(self._manager)
+        if canary is None or canary.ok:
+            return None
+        return f"{canary.message}: {canary.fix}"
 
     def down(self) -> None:
         if self._manager is not None:
