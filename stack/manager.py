@@ -28,6 +28,8 @@ from docker.models.containers import Container
 from stack import health, riemann_image
 from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from stack.progress import PullProgress
+from stack.saved_logs import KEEP_LINES, SavedLogs
+from stack.saved_logs import default_dir as default_saved_logs_dir
 from stack.specs import ServiceSpec, parse_mem, spec_hash, start_layers
 from stack.status import ABSENT, READY_STATES, ServiceStatus
 from stack.status import from_inspect as status_from_inspect
@@ -100,6 +102,7 @@ class StackManager:
         ready_timeout_s: float = 300.0,
         on_status: OnChange | None = None,
         on_message: Callable[[str], None] | None = None,
+        saved_logs_dir: Path | None = None,
     ) -> None:
         self.client = client
         self.name = stack_name
@@ -111,6 +114,8 @@ class StackManager:
         self.on_message = on_message or (lambda msg: log.info("%s", msg))
         # service -> the image its container runs, where that is not spec.image (an overlay)
         self._run_image: dict[str, str] = {}
+        # The last lines of a service that failed to start outlive its container.
+        self.saved_logs = SavedLogs(saved_logs_dir or default_saved_logs_dir(), stack_name)
 
     # -- names and labels ------------------------------------------------------------------
     def container_name(self, service: str) -> str:
@@ -183,8 +188,19 @@ class StackManager:
             first.setdefault(s.image, s)
         with ThreadPoolExecutor(max_workers=min(4, len(first))) as pool:
             futures = {image: pool.submit(self._obtain, s, watcher) for image, s in first.items()}
-            for s in missing:
-                ids[s.name] = futures[s.image].result()
+        # Every image that could not be obtained is reported, not only the first.
+        failed = [f.exception() for f in futures.values() if f.exception() is not None]
+        if len(failed) == 1:
+            raise failed[0]  # type: ignore[misc]
+        if failed:
+            lines = [getattr(exc, "message", str(exc)) for exc in failed]
+            raise StackError(
+                f"{len(failed)} images could not be obtained:\n  " + "\n  ".join(lines),
+                fix="for each: check the network connection and the image name; offline, "
+                "`docker load` it or point [stack.services.<name>] image at a local one",
+            )
+        for s in missing:
+            ids[s.name] = futures[s.image].result()
         return ids
 
     def _obtain(self, spec: ServiceSpec, watcher: StatusWatcher | None) -> str:
@@ -415,7 +431,9 @@ class StackManager:
                 return "adopted", container
             self.on_message(f"recreating {container.name} (its spec changed)")
             _stop_remove(container)
+            self.saved_logs.forget(spec.name)
             return "recreated", self._create(spec, want_hash)
+        self.saved_logs.forget(spec.name)
         return "created", self._create(spec, want_hash)
 
     def _create(self, spec: ServiceSpec, want_hash: str) -> Container:
@@ -630,7 +648,9 @@ class StackManager:
     def _fail(
         self, spec: ServiceSpec, container: Container, st: ServiceStatus, seen: str = ""
     ) -> None:
-        lines = self.log_tail(container)
+        lines = self.log_tail(container, KEEP_LINES)
+        self.saved_logs.save(spec.name, st.describe(), lines)
+        lines = lines[-LOG_TAIL:]
         if st.state == "exited":
             msg = f"{spec.name} exited with code {st.exit_code} while starting"
         elif st.state == "unhealthy":
@@ -745,6 +765,10 @@ class StackManager:
     def logs(self, service: str, follow: bool = False, tail: int = 100) -> Iterator[bytes]:
         c = self.containers().get(service)
         if c is None:
+            saved = self.saved_logs.read(service, tail)
+            if saved is not None:
+                yield saved
+                return
             raise StackError(
                 f"{service} is not running in stack {self.name!r}",
                 fix="`logtray stack status` lists the services",
@@ -815,7 +839,8 @@ def _stop_remove(container: Container) -> None:
         container.reload()
         if container.attrs["State"].get("Running"):
             container.stop(timeout=STOP_TIMEOUT_S)
-        container.remove(force=True)
+        # v: with its anonymous volumes (apache/kafka declares two); named ones are kept.
+        container.remove(force=True, v=True)
     except docker.errors.NotFound:
         pass
     except docker.errors.APIError as exc:

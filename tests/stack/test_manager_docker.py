@@ -282,6 +282,58 @@ def test_exit_while_starting_shows_last_log_lines(docker_client, stack_name):
     assert "vm.max_map_count [65530]" in text
     assert "sysctl -w vm.max_map_count=262144" in text  # the fix names the sysctl
     assert owned(docker_client, stack_name)["containers"] == []
+    # The container is gone, its last lines are not: `stack logs` shows them.
+    saved = b"".join(make(docker_client, cfg).logs("elasticsearch", tail=10)).decode()
+    assert "elasticsearch failed to start" in saved and "exited (78)" in saved
+    assert "vm.max_map_count [65530]" in saved
+    # A new container of the service makes them stale.
+    fixed = make(docker_client, standin_stack(stack_name))
+    fixed.up()
+    assert "failed to start" not in b"".join(fixed.logs("elasticsearch")).decode()
+    fixed.down(volumes=True)
+
+
+def test_recreate_and_down_leave_no_anonymous_volume(docker_client, stack_name, tmp_path):
+    # An image that declares a VOLUME, as apache/kafka does: each container gets an anonymous
+    # volume, which must go with the container.
+    tag = f"logtray-test/anon-volume-{stack_name}:1"
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {BUSYBOX_IMAGE}\nVOLUME /scratch\nCMD ["sh", "-c", "exec sleep 1000"]\n'
+    )
+    docker_client.images.build(
+        path=str(tmp_path), tag=tag, network_mode="none", pull=False, labels={TEST_LABEL: "1"}
+    )
+
+    def anonymous_volume(manager: StackManager) -> str:
+        mounts = manager.containers()["demo"].attrs["Mounts"]
+        names = [
+            m["Name"] for m in mounts if m["Type"] == "volume" and m["Destination"] == "/scratch"
+        ]
+        assert len(names) == 1, mounts
+        return str(names[0])
+
+    def exists(volume: str) -> bool:
+        try:
+            docker_client.volumes.get(volume)
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    spec = ServiceSpec(name="demo", image=tag)
+    try:
+        manager = StackManager(docker_client, stack_name, [spec], pull=False)
+        manager.up()
+        first = anonymous_volume(manager)
+        changed = StackManager(
+            docker_client, stack_name, [dataclasses.replace(spec, env={"X": "1"})], pull=False
+        )
+        assert changed.up().actions == {"demo": "recreated"}
+        second = anonymous_volume(changed)
+        assert second != first and not exists(first)
+        changed.down()
+        assert not exists(second)
+    finally:
+        docker_client.images.remove(tag, force=True)
 
 
 def test_port_taken_names_port_and_holder_and_removes_container(docker_client, stack_name):
