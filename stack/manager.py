@@ -694,11 +694,15 @@ class StackManager:
         """The last log lines; with since_start, only those of the container's current run."""
         kwargs: dict[str, Any] = {"tail": lines}
         if since_start:
-            started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
-            if started:
-                # Sub-second: whole seconds would return the previous run's last lines when a
-                # restart happens within the same second (the engine accepts fractional seconds).
-                kwargs["since"] = started / 1_000_000_000
+            # From the end of the previous run, not from StartedAt: a process's first line can
+            # be timestamped before the engine records StartedAt (seen on a busy machine), and
+            # every line of the previous run is older than its FinishedAt. Sub-second: whole
+            # seconds would return the previous run's last lines after a quick restart.
+            state = container.attrs["State"]
+            started = parse_docker_time(state.get("StartedAt", ""))
+            finished = parse_docker_time(state.get("FinishedAt", ""))
+            if 0 < finished <= started:
+                kwargs["since"] = finished / 1_000_000_000
         try:
             raw = container.logs(**kwargs)
         except docker.errors.APIError:
