@@ -270,7 +270,7 @@ class TrayApp:
         try:
             alert_path = await asyncio.to_thread(self.stack.up, self._services_changed_elsewhere)
             if alert_path:  # the stack runs, but its alerts cannot reach us: say why
-                self._set(last_error=alert_path)
+                self._set(last_error=alert_path.message)
                 log.warning("alert path: %s", alert_path)
         except LogtrayError as exc:
             self._set(last_error=f"Start failed: {exc.message}")

@@ -70,8 +70,8 @@ class StackLink:
             self._watcher = self._manager.watch(changed)
             holder["watcher"] = self._watcher
 
-    def up(self, on_change: OnServices) -> str | None:
-        """Start the stack; None, or the sentence saying why alerts from it cannot reach us."""
+    def up(self, on_change: OnServices) -> LogtrayError | None:
+        """Start the stack; None, or why alerts from it cannot reach us (sentence and fix)."""
         if self._manager is None:
             raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
         from stack.status import ABSENT
@@ -98,7 +98,7 @@ class StackLink:
         canary = check_stack(self._manager)
         if canary is None or canary.ok:
             return None
-        return f"{canary.message}: {canary.fix}"
+        return LogtrayError(canary.message, fix=canary.fix)
 
     def down(self) -> None:
         if self._manager is not None:

@@ -288,3 +288,37 @@ def test_stack_up_and_doctor_say_why_alerts_cannot_arrive(
     finally:
         down = run(tmp_path, "stack", "down", "--volumes")
         assert down.returncode == 0, down.stderr
+
+
+@pytest.mark.docker
+def test_the_tray_gets_the_sentence_from_its_stack_link(
+    docker_client: docker.DockerClient,
+    stack_name: str,
+    gateway: str,
+    listeners: list[ListenerThread],
+) -> None:
+    from tray.config import Config
+    from tray.stack_link import StackLink
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = standin_stack(stack_name)
+    off = ServiceOverride(enabled=False)
+    services = {**cfg.services, **{s: off for s in ("kafka", "elasticsearch", "kibana", "demo")}}
+    config = Config(
+        listener=ListenerConfig(port=port, token=TOKEN),
+        stack=dataclasses.replace(cfg, services=services),
+    )
+    link = StackLink(config)
+    assert link.connect() is None
+    try:
+        problem = link.up(lambda services: None)
+        assert problem is not None
+        assert problem.message.startswith("alerts from the stack cannot reach logtray")
+        assert problem.fix
+        listeners.append(ListenerThread(["127.0.0.1", gateway], port))
+        assert link.up(lambda services: None) is None
+    finally:
+        link.down()
+        link.close()
