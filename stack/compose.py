@@ -39,7 +39,14 @@ def render(stack_name: str, specs: Sequence[ServiceSpec]) -> str:
     volumes: list[str] = []
     for s in specs:
         lines.append(f"  {s.name}:")
-        lines.append(f"    image: {_q(s.image)}")
+        if s.overlay:
+            # docker-compose builds the same small image: the service's image + its files.
+            lines.append(f"    image: {_q(f'logtray/{s.name}:compose')}")
+            lines.append("    build:")
+            lines.append(f"      context: {_q(s.overlay)}")
+            lines.append(f"      args: {{BASE: {_q(s.image)}}}")
+        else:
+            lines.append(f"    image: {_q(s.image)}")
         if s.build:
             lines.append("    build:")
             lines.append(f"      context: {_q(s.build)}")

@@ -25,9 +25,11 @@ import docker.errors
 import requests
 from docker.models.containers import Container
 
-from stack import health, preflight, probes
+from stack import health, preflight, probes, riemann_image
 from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from stack.progress import PullProgress
+from stack.saved_logs import KEEP_LINES, SavedLogs
+from stack.saved_logs import default_dir as default_saved_logs_dir
 from stack.specs import (
     HttpReadiness,
     KafkaReadiness,
@@ -110,6 +112,7 @@ class StackManager:
         check_resources: bool = True,
         on_status: OnChange | None = None,
         on_message: Callable[[str], None] | None = None,
+        saved_logs_dir: Path | None = None,
     ) -> None:
         self.client = client
         self.name = stack_name
@@ -120,6 +123,10 @@ class StackManager:
         self.run_preflight = check_resources
         self.on_status = on_status
         self.on_message = on_message or (lambda msg: log.info("%s", msg))
+        # service -> the image its container runs, where that is not spec.image (an overlay)
+        self._run_image: dict[str, str] = {}
+        # The last lines of a service that failed to start outlive its container.
+        self.saved_logs = SavedLogs(saved_logs_dir or default_saved_logs_dir(), stack_name)
 
     # -- names and labels ------------------------------------------------------------------
     def container_name(self, service: str) -> str:
@@ -165,6 +172,13 @@ class StackManager:
 
     def ensure_images(self, watcher: StatusWatcher | None) -> dict[str, str]:
         """service -> image id; builds or pulls (on purpose) what is missing."""
+        ids = self._obtain_all(watcher)
+        for s in self.specs:
+            if s.overlay:
+                ids[s.name] = self._overlay(s, ids[s.name])
+        return ids
+
+    def _obtain_all(self, watcher: StatusWatcher | None) -> dict[str, str]:
         ids: dict[str, str] = {}
         missing: list[ServiceSpec] = []
         for s in self.specs:
@@ -181,8 +195,19 @@ class StackManager:
             first.setdefault(s.image, s)
         with ThreadPoolExecutor(max_workers=min(4, len(first))) as pool:
             futures = {image: pool.submit(self._obtain, s, watcher) for image, s in first.items()}
-            for s in missing:
-                ids[s.name] = futures[s.image].result()
+        # Every image that could not be obtained is reported, not only the first.
+        failed = [f.exception() for f in futures.values() if f.exception() is not None]
+        if len(failed) == 1:
+            raise failed[0]  # type: ignore[misc]
+        if failed:
+            lines = [getattr(exc, "message", str(exc)) for exc in failed]
+            raise StackError(
+                f"{len(failed)} images could not be obtained:\n  " + "\n  ".join(lines),
+                fix="for each: check the network connection and the image name; offline, "
+                "`docker load` it or point [stack.services.<name>] image at a local one",
+            )
+        for s in missing:
+            ids[s.name] = futures[s.image].result()
         return ids
 
     def _obtain(self, spec: ServiceSpec, watcher: StatusWatcher | None) -> str:
@@ -227,6 +252,28 @@ class StackManager:
             watcher.mark(service, ABSENT)
         return image_id
 
+    def _overlay(self, spec: ServiceSpec, base_id: str) -> str:
+        """The image `spec.image` + spec.overlay's files, built when missing; its id."""
+        assert spec.overlay is not None
+        context = Path(spec.overlay)
+        tag = riemann_image.overlay_tag(spec.name, base_id, context)
+        self._run_image[spec.name] = tag
+        image_id = self._image_id(tag)
+        if image_id:
+            return image_id
+        self.on_message(f"building {tag}: {spec.image} with {context}")
+        try:
+            image_id = riemann_image.build_overlay(self.client, spec.image, context, tag)
+        except docker.errors.BuildError as exc:
+            raise ServiceFailed(
+                spec.name,
+                f"building {tag} from {context} failed: {exc.msg}",
+                log_lines=_build_lines(exc),
+            ) from None
+        except docker.errors.APIError as exc:
+            raise StackError(f"building {tag} failed: {_api_message(exc)}") from None
+        return image_id
+
     def _build(self, spec: ServiceSpec) -> str:
         assert spec.build is not None
         self.on_message(f"building {spec.image} from {spec.build}")
@@ -241,15 +288,11 @@ class StackManager:
                 pull=False,
             )
         except docker.errors.BuildError as exc:
-            lines = [
-                str(chunk.get("stream") or chunk.get("error") or "").rstrip()
-                for chunk in exc.build_log
-            ]
             raise ServiceFailed(
                 spec.name,
                 f"building {spec.image} from {spec.build} failed: {exc.msg}",
                 fix="a base image may be missing while offline: pull it once with network",
-                log_lines=[ln for ln in lines if ln][-LOG_TAIL:],
+                log_lines=_build_lines(exc),
             ) from None
         except docker.errors.APIError as exc:
             raise StackError(f"building {spec.image} failed: {_api_message(exc)}") from None
@@ -396,7 +439,9 @@ class StackManager:
                 return "adopted", container
             self.on_message(f"recreating {container.name} (its spec changed)")
             _stop_remove(container)
+            self.saved_logs.forget(spec.name)
             return "recreated", self._create(spec, want_hash)
+        self.saved_logs.forget(spec.name)
         return "created", self._create(spec, want_hash)
 
     def _create(self, spec: ServiceSpec, want_hash: str) -> Container:
@@ -420,7 +465,7 @@ class StackManager:
         name = self.container_name(spec.name)
         try:
             return self.client.containers.create(
-                spec.image,
+                self._run_image.get(spec.name, spec.image),
                 command=list(spec.command) if spec.command is not None else None,
                 name=name,
                 hostname=spec.name,
@@ -653,7 +698,9 @@ class StackManager:
     def _fail(
         self, spec: ServiceSpec, container: Container, st: ServiceStatus, seen: str = ""
     ) -> None:
-        lines = self.log_tail(container)
+        lines = self.log_tail(container, KEEP_LINES)
+        self.saved_logs.save(spec.name, st.describe(), lines)
+        lines = lines[-LOG_TAIL:]
         if st.state == "exited":
             msg = f"{spec.name} exited with code {st.exit_code} while starting"
         elif st.state == "unhealthy":
@@ -791,6 +838,10 @@ class StackManager:
     def logs(self, service: str, follow: bool = False, tail: int = 100) -> Iterator[bytes]:
         c = self.containers().get(service)
         if c is None:
+            saved = self.saved_logs.read(service, tail)
+            if saved is not None:
+                yield saved
+                return
             raise StackError(
                 f"{service} is not running in stack {self.name!r}",
                 fix="`logtray stack status` lists the services",
@@ -820,6 +871,13 @@ def base_images(dockerfile: str) -> list[str]:
         if image not in out:
             out.append(image)
     return out
+
+
+def _build_lines(exc: docker.errors.BuildError) -> list[str]:
+    lines = [
+        str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in exc.build_log
+    ]
+    return [ln for ln in lines if ln][-LOG_TAIL:]
 
 
 def _split_tag(image: str) -> tuple[str, str]:
@@ -854,6 +912,11 @@ def _stop_remove(container: Container) -> None:
         container.reload()
         if container.attrs["State"].get("Running"):
             container.stop(timeout=STOP_TIMEOUT_S)
-        container.remove(force=True)
+        # v: with its anonymous volumes (apache/kafka declares two); named ones are kept.
+        container.remove(force=True, v=True)
     except docker.errors.NotFound:
         pass
+    except docker.errors.APIError as exc:
+        # Someone else (a concurrent `down`) is already removing it: gone is fine.
+        if exc.status_code != 409 or "already in progress" not in _api_message(exc):
+            raise

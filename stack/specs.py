@@ -132,6 +132,9 @@ class ServiceSpec:
     build: str | None = None
     # The Dockerfile, relative to the build context.
     dockerfile: str = "Dockerfile"
+    # A directory whose Dockerfile copies files onto `image` (ARG BASE): the container runs
+    # that locally built image (stack/riemann_image.py) instead of bind-mounting host files.
+    overlay: str | None = None
 
 
 def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
@@ -222,7 +225,8 @@ def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
         ),
         mem_limit="512m",
         depends_on=("kafka", "elasticsearch"),
-        binds={str(RIEMANN_CONFIG): "/etc/riemann.config"},
+        # riemann.config is copied into an image built FROM `image` (stack/riemann/Dockerfile).
+        overlay=str(RIEMANN_CONFIG.parent),
         extra_hosts={"host.docker.internal": "host-gateway"},
     )
     kibana = ServiceSpec(

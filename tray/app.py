@@ -333,16 +333,25 @@ class TrayApp:
             self.service.start_engine()
 
     async def _stack_up(self) -> None:
-        await self._stack_action("start", self.stack.up, self._services_changed_elsewhere)
+        alert_path = await self._stack_action(
+            "start", self.stack.up, self._services_changed_elsewhere
+        )
+        if isinstance(alert_path, LogtrayError):  # the stack runs, but its alerts cannot reach us
+            problem = Failure(
+                "stack", "Alerts cannot reach logtray", alert_path.message, alert_path.fix
+            )
+            log.warning("alert path: %s", alert_path.message)
+            self._set(last_error=problem.menu_line())
+            await self._failed(problem)
 
     async def _stack_down(self) -> None:
         await self._stack_action("stop", self.stack.down)
 
-    async def _stack_action(self, verb: str, call: Callable[..., None], *args: Any) -> None:
+    async def _stack_action(self, verb: str, call: Callable[..., object], *args: Any) -> object:
         """Start (or repair: start what is missing) or stop the stack; a failure is notified
-        once, shown by the icon and summed up in the menu."""
+        once, shown by the icon and summed up in the menu. Returns what the call returned."""
         if self._busy:
-            return
+            return None
         what = {"start": "Start stack failed", "stop": "Stop stack failed"}[verb]
         if verb == "start" and self.state.phase == "degraded":
             what = "Repair stack failed"
@@ -352,8 +361,9 @@ class TrayApp:
         else:
             self._set(phase="stopping", progress="stopping the stack", last_error=None)
         problem: Failure | None = None
+        result: object = None
         try:
-            await asyncio.to_thread(call, *args)
+            result = await asyncio.to_thread(call, *args)
         except LogtrayError as exc:
             problem = Failure("stack", what, exc.message, exc.fix)
         except Exception as exc:  # a bug: still seen, with where the traceback is
@@ -373,6 +383,7 @@ class TrayApp:
             self._services_changed(await asyncio.to_thread(self.stack.status))
         except LogtrayError as exc:
             self._set(phase="unavailable", docker_problem=exc.message, progress=None)
+        return result
 
     async def _failed(self, problem: Failure) -> None:
         """Keep the failure for `logtray doctor` and raise one notification with its words."""

@@ -26,6 +26,8 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from tray.alert import Alert, parse_message
 from tray.config import ListenerConfig
 from tray.errors import LogtrayError
@@ -46,6 +48,8 @@ READ_CHUNK = 32 * 1024
 # All connections' unfinished lines together: past this, the least recently active connections
 # with an unfinished line are closed (each may hold up to max_line_bytes on its own).
 MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+# A message with this (string) field is a canary: see handle().
+CANARY_FIELD = "canary"
 
 
 @dataclass
@@ -60,6 +64,7 @@ class ListenerStats:
     oversized: int = 0
     timed_out: int = 0
     slow_lines: int = 0
+    canaries: int = 0
 
 
 def is_loopback(host: str) -> bool:
@@ -195,9 +200,19 @@ class _Connection(asyncio.BufferedProtocol):
                 listener.stats.junk,
             )
             return
-        if not self.trusted and not hmac.compare_digest(
+        token_ok = self.trusted or hmac.compare_digest(
             (alert.token or "").encode(), listener.config.token.encode()
-        ):
+        )
+        canary = alert.extra.get(CANARY_FIELD)
+        if isinstance(canary, str):
+            # A probe of the alert path (stack/canary.py sends it from inside the stack):
+            # answered on this connection, never notified, never stored.
+            listener.stats.canaries += 1
+            reply = {CANARY_FIELD: canary[:64], "ok": token_ok}
+            if self._transport and not self._transport.is_closing():
+                self._transport.write(orjson.dumps(reply) + b"\n")
+            return
+        if not token_ok:
             self.suspect = True
             listener.stats.dropped_no_token += 1
             listener.warn(

@@ -92,17 +92,18 @@ class StackLink:
             holder["watcher"] = watcher = self._watcher
         watcher.join()
 
-    def up(self, on_change: OnServices) -> None:
+    def up(self, on_change: OnServices) -> LogtrayError | None:
+        """Start the stack; None, or why alerts from it cannot reach us (sentence and fix)."""
         if self._manager is None:
             raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
         try:
-            self._up(on_change)
+            return self._up(on_change)
         except LogtrayError:
             raise
         except Exception as exc:  # docker-py/requests errors: Docker went away mid-way
             raise _lost(exc) from None
 
-    def _up(self, on_change: OnServices) -> None:
+    def _up(self, on_change: OnServices) -> LogtrayError | None:
         from stack.status import ABSENT
 
         statuses: dict[str, Any] = {spec.name: ABSENT for spec in self._manager.specs}
@@ -122,6 +123,12 @@ class StackLink:
         finally:
             self._manager.on_status = None
         prepare_stack_kibana(self._manager, self.config.kibana.url, self.config.kibana.data_view)
+        from stack.canary import check_stack
+
+        canary = check_stack(self._manager)
+        if canary is None or canary.ok:
+            return None
+        return LogtrayError(canary.message, fix=canary.fix)
 
     def down(self) -> None:
         if self._manager is None:

@@ -98,7 +98,7 @@ def _remove_all(client: docker.DockerClient, name: str | None = None) -> None:
     for c in client.containers.list(all=True, ignore_removed=True):
         if match(c.labels):
             with gone:
-                c.remove(force=True)
+                c.remove(force=True, v=True)
     for n in client.networks.list():
         if match(n.attrs.get("Labels")):
             with gone:

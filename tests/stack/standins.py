@@ -25,6 +25,9 @@ TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"
 TANSU_IMAGE = "logtray-test/tansu:3"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
+# The base the riemann overlay is built FROM in tests: busybox plus the host's bash (the real
+# image has bash; the canary is sent with bash's /dev/tcp).
+RIEMANN_BASE_IMAGE = "logtray-test/riemann-base:1"
 
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "logtray-test"
 
@@ -148,6 +151,29 @@ _BUSYBOX_BASE = (
 )
 
 
+def _library_closure(binary: Path) -> list[Path]:
+    """The shared libraries (and loader) a dynamically linked binary needs, from ldd."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    libs: list[Path] = []
+    for line in out.splitlines():
+        parts = line.split()
+        path = next((p for p in parts if p.startswith("/")), None)
+        if path:
+            libs.append(Path(path))
+    return libs
+
+
+def _bash_files() -> tuple[dict[str, Path | str], str]:
+    """Build-context files and COPY lines putting the host's bash and its libraries in place."""
+    bash = Path(shutil.which("bash") or "/bin/bash").resolve()
+    files: dict[str, Path | str] = {"bash": bash}
+    copies = ["COPY bash /bin/bash"]
+    for index, lib in enumerate(_library_closure(bash)):
+        files[f"lib{index}"] = lib.resolve()
+        copies.append(f"COPY lib{index} {lib}")
+    return files, "\n".join(copies) + "\n"
+
+
 def build_standins(client: docker.DockerClient) -> None:
     _build(
         client,
@@ -166,6 +192,13 @@ def build_standins(client: docker.DockerClient) -> None:
         + 'chown 1000:1000 /var/lib/kafka/data"]\n'
         + 'USER 1000\nCMD ["sh", "/kafka.sh"]\n',
     )
+    bash_files, bash_copies = _bash_files()
+    _build(
+        client,
+        RIEMANN_BASE_IMAGE,
+        {"busybox": busybox_binary(), **bash_files},
+        _BUSYBOX_BASE + bash_copies + 'CMD ["sh"]\n',
+    )
     _build(
         client,
         DEMO_STANDIN_IMAGE,
@@ -174,9 +207,17 @@ def build_standins(client: docker.DockerClient) -> None:
     )
 
 
-def http_command(port: int, files: dict[str, str], delay_s: float = 0.0) -> tuple[str, ...]:
-    """A busybox httpd serving fixed files (path -> body), after an optional delay."""
+GATE = "/go"
+
+
+def http_command(
+    port: int, files: dict[str, str], delay_s: float = 0.0, gated: bool = False
+) -> tuple[str, ...]:
+    """A busybox httpd serving fixed files (path -> body), after an optional delay, or (gated)
+    only once the test has created the file GATE in the container (`open_gate`)."""
     steps = [f"sleep {delay_s}"] if delay_s else []
+    if gated:
+        steps.append(f"until [ -e {GATE} ]; do sleep 0.05; done")
     for path, body in files.items():
         d = os.path.dirname(path)
         steps.append(f"mkdir -p /www{d}")
@@ -215,7 +256,7 @@ def standin_services(
             mem_limit="64m",
         ),
         "riemann": ServiceOverride(
-            image=BUSYBOX_IMAGE,
+            image=RIEMANN_BASE_IMAGE,
             command=http_command(5555, {"/ok": "ok"}),
             healthcheck=tuple(p.format(port=5555, path="/ok") for p in http_hc),
             healthcheck_interval_s=interval_s,
@@ -229,6 +270,7 @@ def standin_services(
             healthcheck_interval_s=interval_s,
             mem_limit="64m",
         ),
+        # Any free port: the shipped 8089 would collide with other stacks on this machine.
         "demo": ServiceOverride(image=DEMO_STANDIN_IMAGE, ports={"8089": 0}, mem_limit="64m"),
     }
 
@@ -238,3 +280,8 @@ def standin_stack(name: str, **kwargs: object) -> StackConfig:
     return StackConfig(
         profile="full", services=services, name=name, pull=False, ready_timeout_s=60.0, **kwargs
     )  # type: ignore[arg-type]
+
+
+def open_gate(client: docker.DockerClient, container_name: str) -> None:
+    """Let a `gated` http_command stand-in start serving."""
+    client.containers.get(container_name).exec_run(["touch", GATE])

@@ -37,6 +37,7 @@ mem_limit = "128m"
 
 [stack.services.demo]
 image = "{DEMO_STANDIN_IMAGE}"
+ports = {{ "8089" = 0 }}
 """
 
 

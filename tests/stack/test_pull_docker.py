@@ -86,6 +86,28 @@ def test_image_missing_from_the_registry_fails_clearly(docker_client, stack_name
     )
 
 
+def test_every_image_that_cannot_be_pulled_is_named(docker_client, stack_name, local_registry):
+    tags = [f"{local_registry}/logtray-test/never-pushed-{n}:1" for n in ("a", "b")]
+    specs = [
+        ServiceSpec(name="kafka", image=tags[0]),
+        ServiceSpec(name="demo", image=tags[1]),
+        ServiceSpec(name="kibana", image=BUSYBOX_IMAGE, command=("sleep", "1000")),
+    ]
+    manager = StackManager(docker_client, stack_name, specs, pull=True, ready_timeout_s=20)
+    with pytest.raises(StackError) as info:
+        manager.up()
+    text = info.value.message
+    assert "2 images could not be obtained" in text
+    assert f"cannot pull {tags[0]} for kafka" in text and f"cannot pull {tags[1]} for demo" in text
+    assert info.value.fix is not None and "docker load" in info.value.fix
+    assert (
+        docker_client.containers.list(
+            all=True, filters={"label": [f"io.logtray.stack={stack_name}"]}
+        )
+        == []
+    )
+
+
 def test_a_build_pulls_its_missing_base_on_purpose(
     docker_client, stack_name, local_registry, tmp_path
 ):

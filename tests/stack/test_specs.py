@@ -104,7 +104,13 @@ def test_riemann_gets_listener_port_token_and_host_gateway() -> None:
     assert riemann.env["ALERT_TOKEN"] == "s3cret"
     assert riemann.env["ALERT_HOST"] == "host.docker.internal"
     assert riemann.extra_hosts == {"host.docker.internal": "host-gateway"}
-    assert riemann.binds == {str(RIEMANN_CONFIG): "/etc/riemann.config"}
+    # No host-path bind mount: the config is copied into an image built FROM the riemann one.
+    assert riemann.binds == {}
+    assert riemann.image == "riemannio/riemann:0.3.12"
+    assert riemann.overlay == str(RIEMANN_CONFIG.parent)
+    dockerfile = (RIEMANN_CONFIG.parent / "Dockerfile").read_text()
+    assert "FROM ${BASE}" in dockerfile
+    assert "COPY riemann.config /etc/riemann.config" in dockerfile
     assert RIEMANN_CONFIG.exists()
 
 

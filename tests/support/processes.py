@@ -64,7 +64,14 @@ class Running:
         out = []
         deadline = time.monotonic() + timeout
         while len(out) < count:
-            out.append(json.loads(self.stdout.get(timeout=max(0.01, deadline - time.monotonic()))))
+            try:
+                line = self.stdout.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(
+                    f"{len(out)} of {count} JSON lines on stdout within {timeout} s: {out}; "
+                    f"stderr: {''.join(self.stderr_lines)}"
+                ) from None
+            out.append(json.loads(line))
         return out
 
     def stop(self) -> int:

@@ -131,13 +131,38 @@ def check_tray_problem() -> Check:
     return Check("tray", False, problem.report(), problem.fix or "")
 
 
+def check_alert_path(config: Config) -> Check:
+    """The same canary `stack up` sends: from the stack's riemann container to the listener."""
+    from stack.canary import check_stack
+    from stack.engine import connect
+    from stack.manager import StackManager
+    from stack.specs import resolve
+    from tray.errors import LogtrayError
+
+    try:
+        client = connect(timeout=30)
+        specs = resolve(config.stack, config.listener)
+    except LogtrayError as exc:
+        return Check("alert path", True, f"not checked: {exc.message}")
+    try:
+        result = check_stack(StackManager(client, config.stack.name, specs))
+    finally:
+        client.close()
+    if result is None:
+        return Check("alert path", True, "not checked: the stack's riemann is not running")
+    return Check("alert path", result.ok, result.message, result.fix)
+
+
 def run_checks() -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
-    checks.append(check_docker())
+    docker_check = check_docker()
+    checks.append(docker_check)
     checks.append(check_tray_problem())
     if config:
         checks.append(check_port(config))
+        if docker_check.ok:
+            checks.append(check_alert_path(config))
     return checks
 
 

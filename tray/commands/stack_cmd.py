@@ -138,7 +138,23 @@ def run_up(args: argparse.Namespace) -> int:
             print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
     summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
     print(f"stack {config.stack.name!r} is up: {summary}")
+    if not args.no_wait:
+        _report_canary(manager)
     return 0
+
+
+def _report_canary(manager: Any) -> None:
+    """The proven alert path: a canary from inside the stack must reach logtray's listener.
+    The stack is up either way; a broken path is said in one sentence with its fix."""
+    from stack.canary import check_stack
+
+    result = check_stack(manager)
+    if result is None:
+        return
+    if result.ok:
+        print(f"alert path: {result.message}")
+    else:
+        print(f"warning: {result.message}\n  fix: {result.fix}", file=sys.stderr)
 
 
 def run_down(args: argparse.Namespace) -> int:

@@ -1,0 +1,61 @@
+"""The last log lines of a service that failed to start, kept after its container is gone.
+
+`up` removes what it created when a start fails, and with it the container's log; the error
+tells the user to run `logtray stack logs <service>`. So the lines are saved first, to a file
+per stack and service in the user's log directory, and `logs` shows them while the service has
+no container. A new container of the service makes the saved lines stale: they are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tray import paths
+
+KEEP_LINES = 500
+
+
+def default_dir() -> Path:
+    return paths.log_dir() / "stack"
+
+
+class SavedLogs:
+    def __init__(self, root: Path, stack_name: str) -> None:
+        self.root = root
+        self.stack = stack_name
+
+    def path(self, service: str) -> Path:
+        return self.root / f"{self.stack}-{service}.log"
+
+    def save(self, service: str, reason: str, lines: Sequence[str]) -> Path | None:
+        """Write the lines with a header saying when and why; None if it cannot be written."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        header = f"# logtray: {service} failed to start at {stamp}: {reason}\n"
+        header += "# its container was removed; these are its last log lines\n"
+        body = "".join(f"{line}\n" for line in lines[-KEEP_LINES:])
+        target = self.path(service)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(header + body, encoding="utf-8")
+            tmp.replace(target)
+        except OSError:
+            return None  # saving is a courtesy: never hide the real failure behind it
+        return target
+
+    def read(self, service: str, tail: int) -> bytes | None:
+        try:
+            text = self.path(service).read_bytes()
+        except OSError:
+            return None
+        lines = text.splitlines(keepends=True)
+        head = [ln for ln in lines[:2] if ln.startswith(b"# logtray:") or ln.startswith(b"# its")]
+        rest = lines[len(head) :]
+        return b"".join(head + rest[-tail:] if tail > 0 else head + rest)
+
+    def forget(self, service: str) -> None:
+        with contextlib.suppress(OSError):
+            self.path(service).unlink()
