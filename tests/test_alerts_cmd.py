@@ -37,7 +37,7 @@ def test_list_json_and_show_the_error_view(tmp_path: Path):
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].startswith("  1 ") and "Problem in a.py:12" in lines[0]
-    assert "payments.py: 150 errors in 10 s — database connection refused" in lines[1]
+    assert "payments.py — 150 errors in 10 s — database connection refused" in lines[1]
 
     as_json = json.loads(logtray("alerts", "--json", "-n", "5").stdout)
     assert [e.get("pathname") for e in as_json] == ["/app/a.py", "/app/payments.py"]

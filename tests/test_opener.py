@@ -25,7 +25,13 @@ def recorder(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     monkeypatch.setattr(webbrowser, "_tryorder", None)  # re-read $BROWSER
     monkeypatch.setattr(webbrowser, "_browsers", {})
+    # Children this process had already (e.g. a session fixture's registry) are not ours.
+    _EARLIER.clear()
+    _EARLIER.update(c.pid for c in psutil.Process().children())
     return log, bin_dir
+
+
+_EARLIER: set[int] = set()
 
 
 def settled(log, lines):
@@ -33,12 +39,13 @@ def settled(log, lines):
     me = psutil.Process()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        children = me.children()
+        children = [c for c in me.children() if c.pid not in _EARLIER]
         zombies = [c for c in children if c.status() == psutil.STATUS_ZOMBIE]
         if len(log.read_text().splitlines()) >= lines and not children and not zombies:
             return log.read_text().splitlines()
         time.sleep(0.02)
-    raise AssertionError(f"not settled: {log.read_text()!r}, children {me.children()}")
+    children = [c for c in me.children() if c.pid not in _EARLIER]
+    raise AssertionError(f"not settled: {log.read_text()!r}, children {children}")
 
 
 def test_kibana_url_opens_through_browser_and_xdg_open_without_zombies(recorder, monkeypatch):

@@ -84,8 +84,10 @@ def test_icon_shows_the_problem_and_open_kibana_is_disabled_without_the_stack(de
 
 def test_recent_alert_opens_its_link_and_badge_shows(desktop, tray):
     _app, icon, env, port = tray
-    # The alert's own URL works without the stack's Kibana (a Discover link would not).
-    alert = '{"pathname": "/app/orders.py", "count": 31, "url": "http://127.0.0.1:1/orders"}'
+    # The alert's own URL opens as it is, without the stack's Kibana (a Discover link would
+    # open the error view instead). Under the Kibana base: a sender's URL elsewhere is dropped.
+    url = "http://127.0.0.1:5601/app/discover#/orders"
+    alert = json.dumps({"pathname": "/app/orders.py", "count": 31, "url": url})
     logtray("send", "--port", port, "--json", alert, env=env)
     desktop.wait_for(lambda: desktop.notify_calls(), what="the notification")
     time.sleep(0.6)  # the tray redraws at most every 0.3 s
@@ -94,7 +96,7 @@ def test_recent_alert_opens_its_link_and_badge_shows(desktop, tray):
     state = base_state(recent=(RecentAlert(0, "x", 1, "u", needs_kibana=False),), unseen=1)
     icon.choose(state, lambda e: e.text.startswith("Recent alerts"), submenu_steps=1)
     opened = desktop.wait_for(lambda: desktop.browser_log.read_text().strip(), what="browser")
-    assert opened == "http://127.0.0.1:1/orders"
+    assert opened == url
 
 
 def test_snooze_holds_notifications_but_keeps_history(desktop, tray):

@@ -93,7 +93,7 @@ class EngineConfig:
     # More than this many events in one window alerts (at the crossing).
     threshold: int = 25
     # After an alert, the same group stays quiet this long.
-    throttle_s: float = 60.0
+    throttle_s: float = 30.0  # the same as riemann.config's THROTTLE_S default
     # Evidence (issue 11): the last error records kept per source file, for the alert's sample
     # and the error view (at least threshold + 1 are kept); 0 turns evidence off.
     evidence_records: int = 50

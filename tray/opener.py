@@ -34,9 +34,13 @@ def open_url(url: str, allowed_prefixes: Sequence[str]) -> bool:
     return True
 
 
-def open_page(path: Path) -> None:
-    """Open a page logtray wrote itself (the error view) in the browser; never a sender's URL."""
-    _in_background(_browse, path.resolve().as_uri())
+def open_page(path: Path, wait: bool = False) -> None:
+    """Open a page logtray wrote itself (the error view) in the browser; never a sender's URL.
+    `wait` for a command that exits right after (the background thread would die with it)."""
+    if wait:
+        _browse(path.resolve().as_uri())
+    else:
+        _in_background(_browse, path.resolve().as_uri())
 
 
 def open_configured_url(url: str) -> None:

@@ -88,5 +88,5 @@ def run_show(args: argparse.Namespace) -> int:
     path = write_error_view(config, alert, (), kibana_running=kibana)
     print(path)
     if not args.no_open:
-        open_page(path)
+        open_page(path, wait=True)
     return 0
