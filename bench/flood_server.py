@@ -16,8 +16,8 @@ import time
 
 import psutil
 
-from tray.config import ensure_token, load_config
-from tray.service import AlertService
+from logtray.tray.config import ensure_token, load_config
+from logtray.tray.service import AlertService
 
 
 def pct(values: list[float], q: float) -> float:

@@ -31,10 +31,10 @@ from typing import Any
 
 import psutil
 
-from stack.kafka_handler import KafkaJSONHandler, record_to_dict
+from logtray.stack.kafka_handler import KafkaJSONHandler, record_to_dict
+from logtray.tray.config import EngineConfig
 from tests.conftest import free_port
 from tests.pipeline.conftest import Broker, tansu_path
-from tray.config import EngineConfig
 
 RESULTS: dict[str, Any] = {}
 
@@ -195,7 +195,7 @@ def bench_handler_down(records: int) -> None:
 def bench_engine(bootstrap: str, events: int) -> None:
     from aiokafka import AIOKafkaConsumer
 
-    from tray.engine import RuleEngine
+    from logtray.tray.engine import RuleEngine
 
     paths = [f"/app/mod{i}.py" for i in range(50)]
     values = [
@@ -273,9 +273,9 @@ _NOTIFY_TIME = re.compile(r"method call time=(?P<t>\d+\.\d+) [^\n]*member=Notify
 def bench_popup(bootstrap: str, rounds: int, root: Path) -> None:
     from aiokafka import AIOKafkaProducer
 
+    from logtray.tray.config import load_config
+    from logtray.tray.service import AlertService
     from tests.support.desktop import missing_tools, start_desktop
-    from tray.config import load_config
-    from tray.service import AlertService
 
     missing = missing_tools()
     if missing:

@@ -37,7 +37,7 @@ import tomlkit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stack.labels import LABEL_STACK, stack_filter  # noqa: E402
+from logtray.stack.labels import LABEL_STACK, stack_filter  # noqa: E402
 from tests.stack.standins import build_standins, standin_services  # noqa: E402
 
 LT_NAME = "lt-bench-logtray"
@@ -160,14 +160,14 @@ def bench_idle(
     compose_file = tmp / "docker-compose.yml"
     compose_file.write_text(
         subprocess.run(
-            [sys.executable, "-m", "tray", "stack", "compose"],
+            [sys.executable, "-m", "logtray.tray", "stack", "compose"],
             env=dc_env,
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     )
-    logtray = [sys.executable, "-m", "tray", "stack"]
+    logtray = [sys.executable, "-m", "logtray.tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
     costs: dict[str, dict[str, float]] = {}
     try:
@@ -243,14 +243,14 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
     compose_file = tmp / "docker-compose.yml"
     compose_file.write_text(
         subprocess.run(
-            [sys.executable, "-m", "tray", "stack", "compose"],
+            [sys.executable, "-m", "logtray.tray", "stack", "compose"],
             env=dc_env,
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     )
-    logtray = [sys.executable, "-m", "tray", "stack"]
+    logtray = [sys.executable, "-m", "logtray.tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
     results: dict[str, list[float]] = {
         k: []

@@ -85,7 +85,7 @@ def dump():
     with open(out_path, "w") as out:
         out.write(" ".join(sorted({m.split(".")[0] for m in list(sys.modules)})))
 threading.Thread(target=dump, daemon=True).start()
-from tray.cli import main
+from logtray.tray.cli import main
 sys.exit(main(["tray"]))
 """
 
@@ -148,7 +148,7 @@ def measure_bare(env: dict[str, str], script: Path, idle_s: float) -> dict[str, 
 def soak(env: dict[str, str], port: int, stack: str, process: psutil.Process) -> dict[str, Any]:
     import docker
 
-    from stack.labels import LABEL_SERVICE, LABEL_STACK
+    from logtray.stack.labels import LABEL_SERVICE, LABEL_STACK
     from tests.stack.standins import BUSYBOX_IMAGE, build_standins
 
     # 1,000 alerts across 50 sources.

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from stack.labels import LABEL_SERVICE, LABEL_STACK
-from stack.specs import SECRET_ENV, ServiceSpec
+from logtray.stack.labels import LABEL_SERVICE, LABEL_STACK
+from logtray.stack.specs import SECRET_ENV, ServiceSpec
 
 
 def _q(value: str) -> str:

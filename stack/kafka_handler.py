@@ -3,7 +3,7 @@
 Usage in any Python service::
 
     import logging
-    from stack.kafka_handler import KafkaJSONHandler
+    from logtray.stack.kafka_handler import KafkaJSONHandler
 
     logging.getLogger().addHandler(KafkaJSONHandler("127.0.0.1:9094", service="billing"))
 

@@ -25,12 +25,12 @@ import docker.errors
 import requests
 from docker.models.containers import Container
 
-from stack import health, preflight, probes, riemann_image
-from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
-from stack.progress import PullProgress
-from stack.saved_logs import KEEP_LINES, SavedLogs
-from stack.saved_logs import default_dir as default_saved_logs_dir
-from stack.specs import (
+from logtray.stack import health, preflight, probes, riemann_image
+from logtray.stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
+from logtray.stack.progress import PullProgress
+from logtray.stack.saved_logs import KEEP_LINES, SavedLogs
+from logtray.stack.saved_logs import default_dir as default_saved_logs_dir
+from logtray.stack.specs import (
     HttpReadiness,
     KafkaReadiness,
     Readiness,
@@ -38,11 +38,11 @@ from stack.specs import (
     spec_hash,
     start_layers,
 )
-from stack.status import ABSENT, READY_STATES, ServiceStatus
-from stack.status import from_inspect as status_from_inspect
-from stack.watcher import OnChange, StatusWatcher, parse_docker_time, services_of
-from tray.errors import LogtrayError
-from tray.ports import port_holder
+from logtray.stack.status import ABSENT, READY_STATES, ServiceStatus
+from logtray.stack.status import from_inspect as status_from_inspect
+from logtray.stack.watcher import OnChange, StatusWatcher, parse_docker_time, services_of
+from logtray.tray.errors import LogtrayError
+from logtray.tray.ports import port_holder
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stack.specs import (
+from logtray.stack.specs import (
     ES_IMAGE,
     KAFKA_IMAGE,
     KIBANA_IMAGE,
@@ -23,7 +23,7 @@ from stack.specs import (
     ServiceSpec,
     parse_mem,
 )
-from tray.errors import LogtrayError
+from logtray.tray.errors import LogtrayError
 
 GIB = 1024**3
 # Elasticsearch's default disk watermarks: above the high one it assigns no shard to the node

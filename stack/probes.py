@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stack.specs import HttpReadiness, KafkaReadiness, Readiness
+from logtray.stack.specs import HttpReadiness, KafkaReadiness, Readiness
 
 
 @dataclass(frozen=True)

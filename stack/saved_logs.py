@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tray import paths
+from logtray.tray import paths
 
 KEEP_LINES = 500
 

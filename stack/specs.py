@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from tray.config import ListenerConfig, StackConfig
-from tray.errors import LogtrayError
+from logtray.tray.config import ListenerConfig, StackConfig
+from logtray.tray.errors import LogtrayError
 
 STACK_DIR = Path(__file__).resolve().parent
 RIEMANN_CONFIG = STACK_DIR / "riemann" / "riemann.config"

@@ -11,9 +11,9 @@ from typing import Any
 
 import docker
 
-from stack.labels import LABEL_SERVICE, LABEL_STACK, stack_filter
-from stack.status import ABSENT, READY_STATES, WATCHED_EVENTS, ServiceStatus, apply_event
-from stack.status import from_inspect as status_from_inspect
+from logtray.stack.labels import LABEL_SERVICE, LABEL_STACK, stack_filter
+from logtray.stack.status import ABSENT, READY_STATES, WATCHED_EVENTS, ServiceStatus, apply_event
+from logtray.stack.status import from_inspect as status_from_inspect
 
 log = logging.getLogger(__name__)
 

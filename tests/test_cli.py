@@ -5,9 +5,9 @@ import socket
 import subprocess
 import threading
 
+from logtray.tray.paths import config_file, history_file
 from tests.conftest import free_port
 from tests.support.processes import LOGTRAY, Running, logtray
-from tray.paths import config_file, history_file
 
 
 def test_version():

@@ -3,8 +3,8 @@ import stat
 
 import pytest
 
-from tray.config import ConfigError, ensure_token, load_config, to_toml
-from tray.paths import config_file
+from logtray.tray.config import ConfigError, ensure_token, load_config, to_toml
+from logtray.tray.paths import config_file
 
 
 def write(text):
@@ -104,7 +104,7 @@ def test_every_number_has_a_range():
     import dataclasses
     import typing
 
-    from tray.config import _CHECKS, SECTIONS, ServiceOverride
+    from logtray.tray.config import _CHECKS, SECTIONS, ServiceOverride
 
     for name, cls in [*SECTIONS.items(), ("ServiceOverride", ServiceOverride)]:
         for f in dataclasses.fields(cls):

@@ -9,10 +9,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tray.alert import Alert, parse_message
-from tray.config import EngineConfig
-from tray.engine import SpikeRule
-from tray.evidence import (
+from logtray.tray.alert import Alert, parse_message
+from logtray.tray.config import EngineConfig
+from logtray.tray.engine import SpikeRule
+from logtray.tray.evidence import (
     MAX_LINES,
     MAX_MESSAGES,
     MAX_TEXT,

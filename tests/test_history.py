@@ -1,6 +1,6 @@
 import json
 
-from tray.history import AlertHistory
+from logtray.tray.history import AlertHistory
 
 
 def test_entries_survive_a_restart(tmp_path):

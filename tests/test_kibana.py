@@ -2,9 +2,9 @@ from urllib.parse import unquote
 
 import prison
 
-from tray.alert import Alert
-from tray.config import KibanaConfig
-from tray.kibana import discover_url, kql_quote
+from logtray.tray.alert import Alert
+from logtray.tray.config import KibanaConfig
+from logtray.tray.kibana import discover_url, kql_quote
 
 
 def decode(url):

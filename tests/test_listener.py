@@ -11,10 +11,10 @@ import uuid
 
 import pytest
 
+from logtray.tray.config import ListenerConfig
+from logtray.tray.errors import LogtrayError
+from logtray.tray.listener import AlertListener
 from tests.conftest import need
-from tray.config import ListenerConfig
-from tray.errors import LogtrayError
-from tray.listener import AlertListener
 
 TOKEN = "test-token"
 
@@ -363,7 +363,7 @@ def test_send_to_a_host_off_this_machine_keeps_file_line_and_token(peer_namespac
 
 
 def test_send_line_forms():
-    from tray.commands.send import build_line
+    from logtray.tray.commands.send import build_line
 
     assert build_line("FOUND PROBLEM IN /a.py:3", None, "t") == b"FOUND PROBLEM IN /a.py:3\n"
     remote = json.loads(build_line("FOUND PROBLEM IN /a.py:3", None, "t", remote=True))
@@ -375,9 +375,9 @@ def test_send_line_forms():
 
 
 def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch):
-    import tray.listener
+    from logtray.tray import listener as listener_module
 
-    monkeypatch.setattr(tray.listener, "MAX_BUFFERED_BYTES", 2500)
+    monkeypatch.setattr(listener_module, "MAX_BUFFERED_BYTES", 2500)
 
     async def scenario():
         listener, received, port = await started()

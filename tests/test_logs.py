@@ -2,7 +2,7 @@
 
 import logging
 
-from tray.logs import OneLineFormatter, Throttled
+from logtray.tray.logs import OneLineFormatter, Throttled
 
 
 def test_terminal_line_has_no_traceback():
@@ -23,7 +23,7 @@ def test_terminal_line_has_no_traceback():
 
 def test_repeats_are_counted_and_summarised(caplog, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr("tray.logs.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("logtray.tray.logs.time.monotonic", lambda: clock[0])
     throttled = Throttled(logging.getLogger("t"), interval_s=60, max_keys=2)
     with caplog.at_level(logging.WARNING):
         for _ in range(20_000):

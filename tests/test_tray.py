@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from logtray.tray.icon import STATUS_COLOURS
+from logtray.tray.menu import build_menu
+from logtray.tray.paths import history_file
+from logtray.tray.state import AppState, RecentAlert
 from tests.conftest import free_port, need
 from tests.support.desktop import missing_tools, start_desktop
 from tests.support.processes import Running, logtray
 from tests.support.tray import TrayIcon
-from tray.icon import STATUS_COLOURS
-from tray.menu import build_menu
-from tray.paths import history_file
-from tray.state import AppState, RecentAlert
 
 pytestmark = pytest.mark.desktop
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "tray"
@@ -159,7 +159,7 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(desktop, tray):
     icon.choose(base_state(), lambda e: e.action == "autostart.toggle")
     desktop.wait_for(entry.exists, what="the autostart entry")
     text = entry.read_text()
-    assert "Exec=" in text and "-m tray" in text
+    assert "Exec=" in text and "-m logtray.tray" in text
     icon.open_menu()
     icon.screenshot("menu-start-at-login-checked")
     icon.xdotool("key", "Escape")

@@ -6,13 +6,20 @@ import plistlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tray import autostart, failure
-from tray.app import count_since, recent_alerts, seconds_until_tomorrow
-from tray.config import Config
-from tray.failure import Failure, short_line
-from tray.icon import STATUS_COLOURS, render_icon
-from tray.menu import SEPARATOR, build_menu
-from tray.state import AppState, RecentAlert, ServiceView, icon_kind, phase_from_services, tooltip
+from logtray.tray import autostart, failure
+from logtray.tray.app import count_since, recent_alerts, seconds_until_tomorrow
+from logtray.tray.config import Config
+from logtray.tray.failure import Failure, short_line
+from logtray.tray.icon import STATUS_COLOURS, render_icon
+from logtray.tray.menu import SEPARATOR, build_menu
+from logtray.tray.state import (
+    AppState,
+    RecentAlert,
+    ServiceView,
+    icon_kind,
+    phase_from_services,
+    tooltip,
+)
 
 
 def views(*states):
@@ -207,9 +214,9 @@ def test_until_tomorrow_means_tomorrow_morning():
 
 
 def test_autostart_entries_per_platform(tmp_path, monkeypatch):
-    command = ["/opt/py/bin/python", "-m", "tray"]
+    command = ["/opt/py/bin/python", "-m", "logtray.tray"]
     desktop = autostart.render_entry(command, platform="linux")
-    assert "Exec=/opt/py/bin/python -m tray" in desktop
+    assert "Exec=/opt/py/bin/python -m logtray.tray" in desktop
     plist = plistlib.loads(autostart.render_entry(command, platform="darwin"))
     assert plist["ProgramArguments"] == command and plist["RunAtLoad"] is True
     assert '"/opt/py/bin/python" "-m" "tray"' in autostart.render_entry(command, platform="win32")
@@ -223,8 +230,8 @@ def test_deferred_notifier_chooses_once_at_the_first_notice(capsys):
     import asyncio
     import json
 
-    from tray.notifiers.deferred import DeferredNotifier
-    from tray.policy import Notice
+    from logtray.tray.notifiers.deferred import DeferredNotifier
+    from logtray.tray.policy import Notice
 
     notifier = DeferredNotifier("console", print, expected="desktop")
     assert notifier.name == "desktop"  # nothing chosen or loaded yet
@@ -244,7 +251,7 @@ def test_deferred_notifier_chooses_once_at_the_first_notice(capsys):
 
 
 def test_gtk_environment_for_a_tray_icon():
-    from tray.traycheck import linux_backend, prepare_gtk_environment
+    from logtray.tray.traycheck import linux_backend, prepare_gtk_environment
 
     assert linux_backend(status_notifier=True) == "appindicator"
     assert linux_backend(status_notifier=False) == "gtk"  # no appindicator XEmbed fallback

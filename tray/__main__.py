@@ -1,3 +1,3 @@
-from tray.cli import main
+from logtray.tray.cli import main
 
 raise SystemExit(main())

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tray import editor, error_view, opener
-from tray.alert import Alert
-from tray.config import Config
-from tray.errors import LogtrayError
-from tray.evidence import ErrorRecord
-from tray.kibana import discover_url
-from tray.policy import Notice
+from logtray.tray import editor, error_view, opener
+from logtray.tray.alert import Alert
+from logtray.tray.config import Config
+from logtray.tray.errors import LogtrayError
+from logtray.tray.evidence import ErrorRecord
+from logtray.tray.kibana import discover_url
+from logtray.tray.policy import Notice
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from tray.evidence import Evidence, parse_evidence
-from tray.links import safe_url
+from logtray.tray.evidence import Evidence, parse_evidence
+from logtray.tray.links import safe_url
 
 KNOWN_FIELDS = (
     "title",

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tray.alert import Alert, parse_message
-from tray.config import AlertsTopicConfig
-from tray.kafka_source import Records, consume_forever
+from logtray.tray.alert import Alert, parse_message
+from logtray.tray.config import AlertsTopicConfig
+from logtray.tray.kafka_source import Records, consume_forever
 
 
 def consumer_options(config: AlertsTopicConfig) -> dict[str, Any]:

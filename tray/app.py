@@ -23,17 +23,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tray import autostart, failure, paths
-from tray.alert import Alert
-from tray.config import Config, ensure_token
-from tray.errors import LogtrayError
-from tray.failure import Failure
-from tray.kibana import discover_url
-from tray.notifiers.deferred import DeferredNotifier
-from tray.opener import open_path, open_url
-from tray.service import AlertService, url_prefixes
-from tray.stack_link import StackLink
-from tray.state import (
+from logtray.tray import autostart, failure, paths
+from logtray.tray.alert import Alert
+from logtray.tray.config import Config, ensure_token
+from logtray.tray.errors import LogtrayError
+from logtray.tray.failure import Failure
+from logtray.tray.kibana import discover_url
+from logtray.tray.notifiers.deferred import DeferredNotifier
+from logtray.tray.opener import open_path, open_url
+from logtray.tray.service import AlertService, url_prefixes
+from logtray.tray.stack_link import StackLink
+from logtray.tray.state import (
     GOOD_SERVICE_STATES,
     AppState,
     RecentAlert,
@@ -41,7 +41,7 @@ from tray.state import (
     kibana_ready,
     phase_from_services,
 )
-from tray.traycheck import tray_problem
+from logtray.tray.traycheck import tray_problem
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class TrayApp:
             )
             asyncio.run(self._run_headless())
             return 0
-        from tray.tray_view import TrayView
+        from logtray.tray.tray_view import TrayView
 
         view = TrayView(self._on_action)
         self._show = view.show
@@ -215,8 +215,8 @@ class TrayApp:
         if backend not in ("auto", "desktop"):
             return None
         if sys.platform.startswith("linux"):
-            from tray.notifiers.linux_server import NOTIFICATIONS_NAME
-            from tray.traycheck import bus_name_owned
+            from logtray.tray.notifiers.linux_server import NOTIFICATIONS_NAME
+            from logtray.tray.traycheck import bus_name_owned
 
             if not bus_name_owned(NOTIFICATIONS_NAME):
                 return None
@@ -398,7 +398,7 @@ class TrayApp:
         router = self.service.router if self.service else None
         if router is None:
             return
-        from tray.policy import Notice
+        from logtray.tray.policy import Notice
 
         notice = Notice(f"logtray:{key}", title, body, None, 1, replaces=True)
         try:

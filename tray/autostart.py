@@ -32,7 +32,7 @@ def entry_path() -> Path:
 
 def launch_command() -> list[str]:
     """How to start this very installation of logtray (its interpreter, not whatever is on PATH)."""
-    return [sys.executable, "-m", "tray"]
+    return [sys.executable, "-m", "logtray.tray"]
 
 
 def is_enabled() -> bool:

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tray import __version__
-from tray.errors import run_guarded
-from tray.logs import setup_logging
+from logtray.tray import __version__
+from logtray.tray.errors import run_guarded
+from logtray.tray.logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tray.commands import (
+    from logtray.tray.commands import (
         alerts,
         config_cmd,
         demo,

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from tray import paths
-from tray.errors import LogtrayError
-from tray.links import is_web_url
+from logtray.tray import paths
+from logtray.tray.errors import LogtrayError
+from logtray.tray.links import is_web_url
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from tray.config import EditorConfig
-from tray.errors import LogtrayError
-from tray.evidence import MAX_LINENO
+from logtray.tray.config import EditorConfig
+from logtray.tray.errors import LogtrayError
+from logtray.tray.evidence import MAX_LINENO
 
 log = logging.getLogger(__name__)
 

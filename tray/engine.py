@@ -20,10 +20,18 @@ from typing import Any
 
 import orjson
 
-from tray.alert import Alert
-from tray.config import EngineConfig
-from tray.evidence import MAX_RAW, ErrorRecord, RecentErrors, Ring, compact, records, summarize
-from tray.kafka_source import Records, consume_forever
+from logtray.tray.alert import Alert
+from logtray.tray.config import EngineConfig
+from logtray.tray.evidence import (
+    MAX_RAW,
+    ErrorRecord,
+    RecentErrors,
+    Ring,
+    compact,
+    records,
+    summarize,
+)
+from logtray.tray.kafka_source import Records, consume_forever
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tray import paths
-from tray.alert import Alert
-from tray.editor import EditorTarget
-from tray.evidence import ErrorRecord, clean_text
+from logtray.tray import paths
+from logtray.tray.alert import Alert
+from logtray.tray.editor import EditorTarget
+from logtray.tray.evidence import ErrorRecord, clean_text
 
 KEEP_PAGES = 50
 CSP = (

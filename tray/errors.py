@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from tray import paths
+from logtray.tray import paths
 
 log = logging.getLogger(__name__)
 

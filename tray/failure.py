@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tray import paths
+from logtray.tray import paths
 
 MENU_LINE_CHARS = 48  # a GTK menu line this long stays about 300 px wide
 

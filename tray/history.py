@@ -25,8 +25,8 @@ from typing import IO, Any
 
 import orjson
 
-from tray.alert import SANE_TIME_S, Alert, parse_time
-from tray.links import safe_url
+from logtray.tray.alert import SANE_TIME_S, Alert, parse_time
+from logtray.tray.links import safe_url
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tray.state import IconKind
+from logtray.tray.state import IconKind
 
 STATUS_COLOURS: dict[IconKind, tuple[int, int, int]] = {
     "stopped": (144, 164, 174),  # grey
@@ -26,7 +26,7 @@ BADGE_COLOUR = (229, 57, 53)
 
 @lru_cache(maxsize=4)
 def _base(size: int) -> Image.Image:
-    art = resources.files("icons") / "tray.png"
+    art = resources.files("logtray.icons") / "tray.png"
     with resources.as_file(art) as path, Image.open(path) as image:
         base: Image.Image = image.convert("RGBA").resize((size, size), Image.Resampling.LANCZOS)
     return base

@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import prison
 
-from tray.alert import Alert
-from tray.config import KibanaConfig
+from logtray.tray.alert import Alert
+from logtray.tray.config import KibanaConfig
 
 # Characters Rison uses that are safe to leave readable in a URL fragment.
 _SAFE = "!'()*,:-_.~/@$"

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import orjson
 
-from tray.alert import Alert, parse_message
-from tray.config import ListenerConfig
-from tray.errors import LogtrayError
-from tray.framing import LineFramer
-from tray.logs import Throttled
-from tray.ports import port_holder
+from logtray.tray.alert import Alert, parse_message
+from logtray.tray.config import ListenerConfig
+from logtray.tray.errors import LogtrayError
+from logtray.tray.framing import LineFramer
+from logtray.tray.logs import Throttled
+from logtray.tray.ports import port_holder
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import sys
 import time
 from collections import OrderedDict
 
-from tray import paths
+from logtray.tray import paths
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

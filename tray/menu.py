@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from tray.failure import short_line
-from tray.state import AppState, kibana_ready
+from logtray.tray.failure import short_line
+from logtray.tray.state import AppState, kibana_ready
 
 SNOOZE_CHOICES = (
     ("Snooze 15 min", "snooze:900"),

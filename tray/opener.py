@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tray.links import safe_url
+from logtray.tray.links import safe_url
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tray.alert import Alert
-from tray.config import AlertsConfig
+from logtray.tray.alert import Alert
+from logtray.tray.config import AlertsConfig
 
 STORM_KEY = "logtray:storm"
 SNOOZE_SUMMARY_KEY = "logtray:snoozed"

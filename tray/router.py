@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tray.alert import Alert
-from tray.history import AlertHistory
-from tray.notifiers import Notifier
-from tray.policy import AlertPolicy, Notice
+from logtray.tray.alert import Alert
+from logtray.tray.history import AlertHistory
+from logtray.tray.notifiers import Notifier
+from logtray.tray.policy import AlertPolicy, Notice
 
 log = logging.getLogger(__name__)
 

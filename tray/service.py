@@ -12,23 +12,23 @@ import logging
 import time
 from collections.abc import Callable
 
-from tray import paths
-from tray.actions import AlertActions
-from tray.alert import Alert
-from tray.alerts_topic import run_alerts_topic
-from tray.config import Config
-from tray.engine import RuleEngine
-from tray.history import AlertHistory
-from tray.hosts import default_hosts
-from tray.kafka_source import consume_forever
-from tray.kibana import discover_url
-from tray.links import allowed_prefixes
-from tray.listener import AlertListener
-from tray.notifiers import Notifier
-from tray.notifiers.select import select_notifier
-from tray.opener import open_url
-from tray.policy import AlertPolicy
-from tray.router import AlertRouter
+from logtray.tray import paths
+from logtray.tray.actions import AlertActions
+from logtray.tray.alert import Alert
+from logtray.tray.alerts_topic import run_alerts_topic
+from logtray.tray.config import Config
+from logtray.tray.engine import RuleEngine
+from logtray.tray.history import AlertHistory
+from logtray.tray.hosts import default_hosts
+from logtray.tray.kafka_source import consume_forever
+from logtray.tray.kibana import discover_url
+from logtray.tray.links import allowed_prefixes
+from logtray.tray.listener import AlertListener
+from logtray.tray.notifiers import Notifier
+from logtray.tray.notifiers.select import select_notifier
+from logtray.tray.opener import open_url
+from logtray.tray.policy import AlertPolicy
+from logtray.tray.router import AlertRouter
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class AlertService:
         try:
             history = AlertHistory(paths.history_file(), config.alerts.history_size, prefixes)
         except OSError as exc:
-            from tray.errors import LogtrayError
+            from logtray.tray.errors import LogtrayError
 
             raise LogtrayError(
                 f"cannot open the alert history {paths.history_file()}: {exc.strerror}",

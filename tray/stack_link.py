@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tray.config import Config
-from tray.errors import LogtrayError
-from tray.state import ServiceView
+from logtray.tray.config import Config
+from logtray.tray.errors import LogtrayError
+from logtray.tray.state import ServiceView
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ class StackLink:
 
     def connect(self) -> str | None:
         """None when Docker answers; otherwise the sentence to show in the menu."""
-        from stack.engine import connect
-        from stack.manager import StackManager
-        from stack.specs import resolve
+        from logtray.stack.engine import connect
+        from logtray.stack.manager import StackManager
+        from logtray.stack.specs import resolve
 
         try:
             client = connect()
@@ -104,7 +104,7 @@ class StackLink:
             raise _lost(exc) from None
 
     def _up(self, on_change: OnServices) -> LogtrayError | None:
-        from stack.status import ABSENT
+        from logtray.stack.status import ABSENT
 
         statuses: dict[str, Any] = {spec.name: ABSENT for spec in self._manager.specs}
         lock = threading.Lock()
@@ -115,7 +115,7 @@ class StackLink:
                 snapshot = dict(statuses)
             on_change(self._views(snapshot))
 
-        from stack.kibana import prepare_stack_kibana
+        from logtray.stack.kibana import prepare_stack_kibana
 
         self._manager.on_status = changed
         try:
@@ -123,7 +123,7 @@ class StackLink:
         finally:
             self._manager.on_status = None
         prepare_stack_kibana(self._manager, self.config.kibana.url, self.config.kibana.data_view)
-        from stack.canary import check_stack
+        from logtray.stack.canary import check_stack
 
         canary = check_stack(self._manager)
         if canary is None or canary.ok:
@@ -158,8 +158,8 @@ def _lost(exc: BaseException) -> LogtrayError:
     when it cannot connect; anything else: what Docker said, and where the details are."""
     import requests
 
-    from stack.engine import docker_host, explain_connect_error
-    from tray import paths
+    from logtray.stack.engine import docker_host, explain_connect_error
+    from logtray.tray import paths
 
     log.warning("Docker call failed", exc_info=exc)
     if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):

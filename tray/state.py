@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from tray.alert import Alert
+    from logtray.tray.alert import Alert
 
 # What the stack as a whole is doing, as the icon shows it.
 Phase = Literal["unavailable", "stopped", "starting", "healthy", "degraded", "stopping"]

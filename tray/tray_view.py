@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tray.icon import render_icon
-from tray.menu import SEPARATOR, Entry, build_menu
-from tray.state import AppState, icon_kind, tooltip
+from logtray.tray.icon import render_icon
+from logtray.tray.menu import SEPARATOR, Entry, build_menu
+from logtray.tray.state import AppState, icon_kind, tooltip
 
 
 class TrayView:
     def __init__(self, on_action: Callable[[str], None]) -> None:
-        from tray.traycheck import prepare_gtk_environment
+        from logtray.tray.traycheck import prepare_gtk_environment
 
         prepare_gtk_environment()
         import pystray  # imported here: on Linux it opens the display on import

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 try:
-    from stack.kafka_handler import KafkaJSONHandler
+    from logtray.stack.kafka_handler import KafkaJSONHandler
 except ImportError:  # in the demo image, kafka_handler.py sits beside app.py
     from kafka_handler import KafkaJSONHandler  # type: ignore[import-not-found,no-redef]
 

@@ -11,7 +11,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stack.kafka_handler import KafkaJSONHandler, iso_utc, record_to_dict
+from logtray.stack.kafka_handler import KafkaJSONHandler, iso_utc, record_to_dict
 from tests.pipeline.kafka_util import read_topic
 
 

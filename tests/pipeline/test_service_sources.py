@@ -8,10 +8,10 @@ import io
 import json
 import time
 
+from logtray.tray.config import load_config
+from logtray.tray.notifiers.console import ConsoleNotifier
+from logtray.tray.service import AlertService
 from tests.pipeline.kafka_util import produce
-from tray.config import load_config
-from tray.notifiers.console import ConsoleNotifier
-from tray.service import AlertService
 
 
 def test_env_names_the_longer_section():

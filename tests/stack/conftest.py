@@ -19,7 +19,7 @@ import docker.errors
 import pytest
 import requests
 
-from stack.labels import LABEL_STACK
+from logtray.stack.labels import LABEL_STACK
 from tests.stack.standins import build_standins
 
 # Every stack a test creates is named with this prefix: the leftover check looks for it. It is

@@ -19,13 +19,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from stack.canary import Attempt, bridge_gateway, check_stack, diagnose, engine_kind
-from stack.manager import StackManager
-from stack.specs import resolve
+from logtray.stack.canary import Attempt, bridge_gateway, check_stack, diagnose, engine_kind
+from logtray.stack.manager import StackManager
+from logtray.stack.specs import resolve
+from logtray.tray.alert import Alert
+from logtray.tray.config import ListenerConfig, ServiceOverride
+from logtray.tray.listener import AlertListener
 from tests.stack.standins import standin_stack
-from tray.alert import Alert
-from tray.config import ListenerConfig, ServiceOverride
-from tray.listener import AlertListener
 
 TOKEN = "canary-test-token"
 
@@ -297,8 +297,8 @@ def test_the_tray_gets_the_sentence_from_its_stack_link(
     gateway: str,
     listeners: list[ListenerThread],
 ) -> None:
-    from tray.config import Config
-    from tray.stack_link import StackLink
+    from logtray.tray.config import Config
+    from logtray.tray.stack_link import StackLink
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

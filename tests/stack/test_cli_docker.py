@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from stack.labels import stack_filter
+from logtray.stack.labels import stack_filter
 from tests.stack.standins import DEMO_STANDIN_IMAGE, KAFKA_HEALTHCHECK, TANSU_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def run(
         **(env or {}),
     }
     return subprocess.run(
-        [sys.executable, "-m", "tray", *args],
+        [sys.executable, "-m", "logtray.tray", *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -23,10 +23,10 @@ from typing import Any
 import docker
 import pytest
 
-from stack.kibana import ensure_data_view
-from stack.manager import StackManager
-from stack.specs import resolve
-from tray.config import ListenerConfig, StackConfig
+from logtray.stack.kibana import ensure_data_view
+from logtray.stack.manager import StackManager
+from logtray.stack.specs import resolve
+from logtray.tray.config import ListenerConfig, StackConfig
 
 pytestmark = [
     pytest.mark.live,

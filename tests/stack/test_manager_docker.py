@@ -12,12 +12,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from stack.kibana import ensure_data_view
-from stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
-from stack.manager import PortTaken, ServiceFailed, StackError, StackManager
-from stack.preflight import PreflightFailed
-from stack.specs import HttpReadiness, ServiceSpec, resolve
-from stack.status import ServiceStatus
+from logtray.stack.kibana import ensure_data_view
+from logtray.stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
+from logtray.stack.manager import PortTaken, ServiceFailed, StackError, StackManager
+from logtray.stack.preflight import PreflightFailed
+from logtray.stack.specs import HttpReadiness, ServiceSpec, resolve
+from logtray.stack.status import ServiceStatus
+from logtray.tray.config import ListenerConfig, ServiceOverride, StackConfig
 from tests.stack.standins import (
     BUSYBOX_IMAGE,
     TEST_LABEL,
@@ -25,7 +26,6 @@ from tests.stack.standins import (
     standin_services,
     standin_stack,
 )
-from tray.config import ListenerConfig, ServiceOverride, StackConfig
 
 pytestmark = pytest.mark.docker
 

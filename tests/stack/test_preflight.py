@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from stack import preflight
-from stack.preflight import GIB, PreflightFailed, disk_finding, memory_finding, pull_size
-from stack.specs import ES_IMAGE, KIBANA_IMAGE, resolve
-from tray.config import ListenerConfig, StackConfig
+from logtray.stack import preflight
+from logtray.stack.preflight import GIB, PreflightFailed, disk_finding, memory_finding, pull_size
+from logtray.stack.specs import ES_IMAGE, KIBANA_IMAGE, resolve
+from logtray.tray.config import ListenerConfig, StackConfig
 
 LISTENER = ListenerConfig(port=10123, token="t")
 FULL = resolve(StackConfig(), LISTENER)
@@ -80,7 +80,7 @@ def test_run_reads_the_engines_data_root_only_when_it_is_local(tmp_path: Path) -
 
 
 def test_skip_preflight_flag_and_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tray.commands.stack_cmd import _config
+    from logtray.tray.commands.stack_cmd import _config
 
     monkeypatch.setenv("LOGTRAY_CONFIG", str(tmp_path / "none.toml"))
     assert _config(argparse.Namespace(profile=None, skip_preflight=False)).stack.preflight

@@ -11,9 +11,9 @@ import docker
 import docker.errors
 import pytest
 
-from stack.manager import StackError, StackManager
-from stack.specs import ServiceSpec
-from stack.status import ServiceStatus
+from logtray.stack.manager import StackError, StackManager
+from logtray.stack.specs import ServiceSpec
+from logtray.stack.status import ServiceStatus
 from tests.stack.standins import BUSYBOX_IMAGE, TEST_LABEL
 
 pytestmark = pytest.mark.docker

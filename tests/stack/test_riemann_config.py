@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 
-from stack.specs import RIEMANN_CONFIG, builtin_specs
+from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
+from logtray.tray.config import ListenerConfig
 from tests.conftest import need
-from tray.config import ListenerConfig
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")

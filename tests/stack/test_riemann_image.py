@@ -11,11 +11,11 @@ import docker
 import docker.errors
 import pytest
 
-from stack.manager import StackManager
-from stack.riemann_image import overlay_tag
-from stack.specs import RIEMANN_CONFIG, resolve
+from logtray.stack.manager import StackManager
+from logtray.stack.riemann_image import overlay_tag
+from logtray.stack.specs import RIEMANN_CONFIG, resolve
+from logtray.tray.config import ListenerConfig, ServiceOverride
 from tests.stack.standins import standin_stack
-from tray.config import ListenerConfig, ServiceOverride
 
 LISTENER = ListenerConfig(port=10000, token="test-token")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.compose import render
-from stack.specs import (
+from logtray.stack.compose import render
+from logtray.stack.specs import (
     PROFILES,
     RIEMANN_CONFIG,
     HttpReadiness,
@@ -21,8 +21,8 @@ from stack.specs import (
     spec_hash,
     start_layers,
 )
-from tray.config import ListenerConfig, ServiceOverride, StackConfig, load_config
-from tray.errors import LogtrayError
+from logtray.tray.config import ListenerConfig, ServiceOverride, StackConfig, load_config
+from logtray.tray.errors import LogtrayError
 
 LISTENER = ListenerConfig(port=10123, token="s3cret")
 
@@ -260,7 +260,7 @@ def test_kafka_advertises_the_published_host_port() -> None:
 
 
 def test_base_images_of_a_dockerfile() -> None:
-    from stack.manager import base_images
+    from logtray.stack.manager import base_images
 
     text = (
         "# syntax\nFROM python:3.12-slim AS build\nRUN x\n"

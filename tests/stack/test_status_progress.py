@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stack.progress import PullProgress
-from stack.status import ABSENT, ServiceStatus, apply_event, from_inspect
-from stack.watcher import parse_docker_time
+from logtray.stack.progress import PullProgress
+from logtray.stack.status import ABSENT, ServiceStatus, apply_event, from_inspect
+from logtray.stack.watcher import parse_docker_time
 
 
 def inspect(status: str, health: str | None = None, code: int = 0) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from typing import Any
 import docker
 import pytest
 
-from stack.labels import LABEL_SERVICE, stack_filter
+from logtray.stack.labels import LABEL_SERVICE, stack_filter
+from logtray.tray.icon import STATUS_COLOURS
+from logtray.tray.state import AppState, ServiceView
 from tests.conftest import free_port, need
 from tests.stack.standins import DEMO_STANDIN_IMAGE
 from tests.stack.test_cli_docker import config_toml
@@ -18,8 +20,6 @@ from tests.support.desktop import missing_tools, start_desktop
 from tests.support.docker_proxy import DockerProxy
 from tests.support.processes import Running, logtray
 from tests.support.tray import TrayIcon
-from tray.icon import STATUS_COLOURS
-from tray.state import AppState, ServiceView
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tray"

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from stack.labels import LABEL_SERVICE, LABEL_STACK
-from stack.manager import StackManager
-from stack.specs import ServiceSpec
-from stack.status import ServiceStatus
-from stack.watcher import StatusWatcher
+from logtray.stack.labels import LABEL_SERVICE, LABEL_STACK
+from logtray.stack.manager import StackManager
+from logtray.stack.specs import ServiceSpec
+from logtray.stack.status import ServiceStatus
+from logtray.stack.watcher import StatusWatcher
 
 STACK = "lt-unit"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tray.menu import SEPARATOR, Entry, build_menu
-from tray.state import AppState
+from logtray.tray.menu import SEPARATOR, Entry, build_menu
+from logtray.tray.state import AppState
 
 
 def navigable(entries: tuple[Entry, ...]) -> list[Entry]:

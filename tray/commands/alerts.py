@@ -8,14 +8,14 @@ import json
 import time
 from typing import Any
 
-from tray import paths
-from tray.actions import KibanaProbe, write_error_view
-from tray.alert import Alert
-from tray.config import load_config
-from tray.errors import LogtrayError
-from tray.evidence import clean_text
-from tray.history import AlertHistory
-from tray.opener import open_page
+from logtray.tray import paths
+from logtray.tray.actions import KibanaProbe, write_error_view
+from logtray.tray.alert import Alert
+from logtray.tray.config import load_config
+from logtray.tray.errors import LogtrayError
+from logtray.tray.evidence import clean_text
+from logtray.tray.history import AlertHistory
+from logtray.tray.opener import open_page
 
 
 def add_parser(sub: Any) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tray.config import load_config, to_toml
-from tray.paths import config_file
+from logtray.tray.config import load_config, to_toml
+from logtray.tray.paths import config_file
 
 
 def add_parser(sub: Any) -> None:

@@ -8,8 +8,8 @@ import signal
 import threading
 from typing import Any
 
-from stack.demo.app import DemoSettings
-from stack.demo.app import run as run_demo
+from logtray.stack.demo.app import DemoSettings
+from logtray.stack.demo.app import run as run_demo
 
 
 def add_parser(sub: Any) -> None:

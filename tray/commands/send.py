@@ -7,10 +7,10 @@ import json
 import socket
 from typing import Any
 
-from tray.alert import parse_message
-from tray.config import load_config
-from tray.errors import LogtrayError
-from tray.listener import is_loopback
+from logtray.tray.alert import parse_message
+from logtray.tray.config import load_config
+from logtray.tray.errors import LogtrayError
+from logtray.tray.listener import is_loopback
 
 
 def add_parser(sub: Any) -> None:

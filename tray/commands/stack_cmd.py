@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from tray.config import Config, ensure_token, load_config
+from logtray.tray.config import Config, ensure_token, load_config
 
 
 def add_parser(sub: Any) -> None:
@@ -56,9 +56,9 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _manager(config: Config, **kwargs: Any) -> Any:
-    from stack.engine import connect
-    from stack.manager import StackManager
-    from stack.specs import resolve
+    from logtray.stack.engine import connect
+    from logtray.stack.manager import StackManager
+    from logtray.stack.specs import resolve
 
     specs = resolve(config.stack, config.listener)
     return StackManager(
@@ -73,7 +73,7 @@ def _manager(config: Config, **kwargs: Any) -> Any:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from stack.status import ServiceStatus
+    from logtray.stack.status import ServiceStatus
 
     config = ensure_token(_config(args))  # Riemann needs the listener's token
     lock = threading.Lock()
@@ -131,7 +131,7 @@ def run_up(args: argparse.Namespace) -> int:
         if live is not None:
             live.stop()
     if not args.no_wait:
-        from stack.kibana import prepare_stack_kibana
+        from logtray.stack.kibana import prepare_stack_kibana
 
         url = prepare_stack_kibana(manager, config.kibana.url, config.kibana.data_view)
         if url:
@@ -146,7 +146,7 @@ def run_up(args: argparse.Namespace) -> int:
 def _report_canary(manager: Any) -> None:
     """The proven alert path: a canary from inside the stack must reach logtray's listener.
     The stack is up either way; a broken path is said in one sentence with its fix."""
-    from stack.canary import check_stack
+    from logtray.stack.canary import check_stack
 
     result = check_stack(manager)
     if result is None:
@@ -158,7 +158,7 @@ def _report_canary(manager: Any) -> None:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    from stack.labels import stack_filter
+    from logtray.stack.labels import stack_filter
 
     config = _config(args)
     manager = _manager(config)
@@ -207,8 +207,8 @@ def run_logs(args: argparse.Namespace) -> int:
 
 
 def run_compose(args: argparse.Namespace) -> int:
-    from stack.compose import render
-    from stack.specs import resolve
+    from logtray.stack.compose import render
+    from logtray.stack.specs import resolve
 
     config = _config(args)
     print(render(config.stack.name, resolve(config.stack, config.listener)), end="")

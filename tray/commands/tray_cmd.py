@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tray.commands.common import add_listener_options, listener_flags
+from logtray.tray.commands.common import add_listener_options, listener_flags
 
 
 def add_parser(sub: Any) -> None:
@@ -16,8 +16,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tray.app import TrayApp
-    from tray.config import load_config
+    from logtray.tray.app import TrayApp
+    from logtray.tray.config import load_config
 
     flags = listener_flags(args)
     if args.profile:

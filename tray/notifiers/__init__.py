@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tray.policy import Notice
+from logtray.tray.policy import Notice
 
 
 class Notifier(Protocol):

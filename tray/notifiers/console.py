@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TextIO
 
-from tray.policy import Notice
+from logtray.tray.policy import Notice
 
 
 class ConsoleNotifier:

@@ -11,11 +11,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tray.notifiers import Notifier
-from tray.policy import Notice
+from logtray.tray.notifiers import Notifier
+from logtray.tray.policy import Notice
 
 if TYPE_CHECKING:
-    from tray.actions import AlertActions
+    from logtray.tray.actions import AlertActions
 
 
 class DeferredNotifier:
@@ -31,7 +31,7 @@ class DeferredNotifier:
     async def _notifier(self) -> Notifier:
         async with self._choosing:  # two first notices at once choose once
             if self._real is None:
-                from tray.notifiers.select import select_notifier
+                from logtray.tray.notifiers.select import select_notifier
 
                 self._real = await select_notifier(self._backend, self._open_url, self.actions)
                 self.name = self._real.name

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from desktop_notifier import Button, DesktopNotifier, Icon
 
-from tray.actions import AlertActions
-from tray.policy import Notice
+from logtray.tray.actions import AlertActions
+from logtray.tray.policy import Notice
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tray.policy import Notice
+from logtray.tray.policy import Notice
 
 
 class PlyerNotifier:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from tray.actions import AlertActions
-from tray.errors import LogtrayError
-from tray.notifiers import Notifier
-from tray.notifiers.console import ConsoleNotifier
+from logtray.tray.actions import AlertActions
+from logtray.tray.errors import LogtrayError
+from logtray.tray.notifiers import Notifier
+from logtray.tray.notifiers.console import ConsoleNotifier
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ NOTIFICATION_SERVER_FIX = (
 
 def app_icon() -> Path | None:
     try:
-        icon = resources.files("icons") / "logtray.png"
+        icon = resources.files("logtray.icons") / "logtray.png"
         return Path(str(icon)) if icon.is_file() else None
     except (ModuleNotFoundError, OSError):
         return None
@@ -37,7 +37,7 @@ async def _desktop_problem() -> str | None:
     except ImportError as exc:
         return f"desktop-notifier cannot be imported ({exc})"
     if sys.platform.startswith("linux"):
-        from tray.notifiers.linux_server import notification_server_problem
+        from logtray.tray.notifiers.linux_server import notification_server_problem
 
         return await notification_server_problem()
     if sys.platform == "darwin":
@@ -57,7 +57,7 @@ async def select_notifier(
         return ConsoleNotifier()
     if backend == "plyer":
         try:
-            from tray.notifiers.plyer_notifier import PlyerNotifier
+            from logtray.tray.notifiers.plyer_notifier import PlyerNotifier
 
             return PlyerNotifier(app_icon())
         except ImportError as exc:
@@ -67,14 +67,14 @@ async def select_notifier(
             ) from None
     problem = await _desktop_problem()
     if problem is None:
-        from tray.notifiers.desktop import DesktopNotifierBackend
+        from logtray.tray.notifiers.desktop import DesktopNotifierBackend
 
         desktop = DesktopNotifierBackend(open_url, app_icon(), actions)
         await desktop.connect()
         return desktop
     if backend == "auto" and not sys.platform.startswith("linux"):
         try:
-            from tray.notifiers.plyer_notifier import PlyerNotifier
+            from logtray.tray.notifiers.plyer_notifier import PlyerNotifier
 
             log.warning("desktop notifications unavailable: %s; using plyer", problem)
             return PlyerNotifier(app_icon())
