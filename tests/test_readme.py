@@ -92,7 +92,14 @@ def test_the_install_command_works_in_a_clean_venv(tmp_path):
     assert result.stdout.strip().splitlines()[-1].startswith("logtray "), result.stdout[-500:]
     # The installed package, not this source tree, answered; and the GTK binding is there.
     check = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import gi, tray; print(tray.__file__)"],
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import gi, importlib.util, logtray.tray as t; "
+            # only names this project owns: no generic top-level `tray`, `stack` or `icons`
+            "assert not any(importlib.util.find_spec(n) for n in ('tray', 'stack', 'icons')); "
+            "print(t.__file__)",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -219,7 +219,9 @@ def test_autostart_entries_per_platform(tmp_path, monkeypatch):
     assert "Exec=/opt/py/bin/python -m logtray.tray" in desktop
     plist = plistlib.loads(autostart.render_entry(command, platform="darwin"))
     assert plist["ProgramArguments"] == command and plist["RunAtLoad"] is True
-    assert '"/opt/py/bin/python" "-m" "tray"' in autostart.render_entry(command, platform="win32")
+    assert '"/opt/py/bin/python" "-m" "logtray.tray"' in autostart.render_entry(
+        command, platform="win32"
+    )
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert autostart.toggle() is True and (tmp_path / "autostart" / "logtray.desktop").exists()
     assert autostart.is_enabled()
