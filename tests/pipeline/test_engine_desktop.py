@@ -7,9 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import free_port
-from tests.support.desktop import desktop_fixture, spike_until_notified
-from tests.support.processes import Running
+from tests.support.desktop import desktop_fixture, engine_and_demo, spike_until_notified
 
 pytestmark = pytest.mark.desktop
 
@@ -20,19 +18,10 @@ def desktop(tmp_path):
 
 
 def test_demo_spike_becomes_a_desktop_notification(desktop, broker):
-    env = desktop.child_env()
-    control = f"127.0.0.1:{free_port()}"
-    engine = Running("engine", "--bootstrap", broker.bootstrap, "--notifier", "desktop", env=env)
-    demo = Running("demo", "--bootstrap", broker.bootstrap, "--http", control, env=env)
-    try:
-        assert "notifications: desktop" in engine.wait_stderr("engine on")
-        demo.stdout.get(timeout=15)  # "demo: logging to ..."
+    with engine_and_demo(desktop, broker.bootstrap) as (engine, demo, control):
         time.sleep(2.0)  # baseline: below the threshold, nothing to show
         assert desktop.notify_calls() == []
         calls = spike_until_notified(desktop, control)
-    finally:
-        demo.stop()
-        engine.stop()
     assert calls, f"no notification; engine said: {''.join(engine.stderr_lines)}"
     assert len(calls) == 1  # one alert at the crossing, then throttled
     assert "payments.py" in str(calls[0]["title"])

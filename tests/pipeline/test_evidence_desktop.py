@@ -16,10 +16,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.conftest import free_port, need
+from tests.conftest import need
 from tests.pipeline.kafka_util import produce
-from tests.support.desktop import Desktop, desktop_fixture, spike_until_notified
-from tests.support.processes import Running
+from tests.support.desktop import Desktop, desktop_fixture, engine_and_demo, spike_until_notified
 
 pytestmark = pytest.mark.desktop
 
@@ -81,13 +80,7 @@ def show_errors(desktop: Desktop, title_part: str) -> Path:
 def test_spike_popup_show_errors_page_renders_and_hostile_text_stays_text(
     desktop, broker, tmp_path
 ):
-    env = desktop.child_env()
-    control = f"127.0.0.1:{free_port()}"
-    engine = Running("engine", "--bootstrap", broker.bootstrap, "--notifier", "desktop", env=env)
-    demo = Running("demo", "--bootstrap", broker.bootstrap, "--http", control, env=env)
-    try:
-        assert "notifications: desktop" in engine.wait_stderr("engine on")
-        demo.stdout.get(timeout=15)  # "demo: logging to ..."
+    with engine_and_demo(desktop, broker.bootstrap) as (engine, demo, control):
         calls = spike_until_notified(desktop, control)
         assert calls, f"no notification; engine said: {''.join(engine.stderr_lines)}"
         [call] = calls
@@ -116,9 +109,6 @@ def test_spike_popup_show_errors_page_renders_and_hostile_text_stays_text(
             lambda: len(desktop.notify_calls()) > before, timeout=15, what="the hostile alert"
         )
         hostile_page = show_errors(desktop, "evil")
-    finally:
-        demo.stop()
-        engine.stop()
     assert "Traceback" not in "".join(engine.stderr_lines + demo.stderr_lines)
 
     hostile_html = hostile_page.read_text()

@@ -7,6 +7,7 @@ history; actions are invoked for real through dunst's context menu ("dmenu" scri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -17,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import need
+from tests.conftest import free_port, need
+from tests.support.processes import Running
 
 REQUIRED = (
     "Xvfb",
@@ -141,6 +143,23 @@ def desktop_fixture(root: Path) -> Iterator[Desktop]:
     session = start_desktop(root)
     yield session
     session.stop()
+
+
+@contextlib.contextmanager
+def engine_and_demo(desktop: Desktop, bootstrap: str) -> Iterator[tuple[Running, Running, str]]:
+    """`logtray engine` notifying on this desktop and `logtray demo` logging to the broker at
+    `bootstrap`, both up; yields them and the demo's control address, and stops both after."""
+    env = desktop.child_env()
+    control = f"127.0.0.1:{free_port()}"
+    engine = Running("engine", "--bootstrap", bootstrap, "--notifier", "desktop", env=env)
+    demo = Running("demo", "--bootstrap", bootstrap, "--http", control, env=env)
+    try:
+        assert "notifications: desktop" in engine.wait_stderr("engine on")
+        demo.stdout.get(timeout=15)  # "demo: logging to ..."
+        yield engine, demo, control
+    finally:
+        demo.stop()
+        engine.stop()
 
 
 def spike_until_notified(desktop: Desktop, control: str) -> list[dict[str, object]]:
