@@ -21,6 +21,7 @@ and everything is removed at the end. Needs a Docker engine (.ci/docker-setup.sh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -143,9 +145,17 @@ def idle_cost(client: docker.DockerClient, name: str, seconds: float) -> dict[st
     return out
 
 
-def bench_idle(
-    client: docker.DockerClient, interval: float, seconds: float
-) -> dict[str, dict[str, float]]:
+Sides = tuple[list[str], dict[str, str], list[str], dict[str, str]]
+
+
+@contextlib.contextmanager
+def two_stacks(interval: float) -> Iterator[Sides]:
+    """The same two stacks for every measurement: `logtray stack` and docker-compose 1.29 on the
+    compose file logtray writes, each with its own config, in a temporary folder.
+
+    Yields (logtray command, its env, docker-compose command, its env); afterwards both stacks
+    are taken down with their volumes, whatever happened, and the folder is removed.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
     env = {
         **os.environ,
@@ -169,8 +179,23 @@ def bench_idle(
     )
     logtray = [sys.executable, "-m", "logtray.tray", "stack"]
     compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
-    costs: dict[str, dict[str, float]] = {}
     try:
+        yield logtray, lt_env, compose, dc_env
+    finally:
+        subprocess.run(
+            [*compose, "down", "--volumes"], env=dc_env, capture_output=True, timeout=TIMEOUT_S
+        )
+        subprocess.run(
+            [*logtray, "down", "--volumes"], env=lt_env, capture_output=True, timeout=TIMEOUT_S
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_idle(
+    client: docker.DockerClient, interval: float, seconds: float
+) -> dict[str, dict[str, float]]:
+    costs: dict[str, dict[str, float]] = {}
+    with two_stacks(interval) as (logtray, lt_env, compose, dc_env):
         t0 = time.perf_counter()
         run([*logtray, "up"], lt_env)
         wait_healthy(client, LT_NAME, 5, t0, timeout=max(TIMEOUT_S, 3 * interval))
@@ -180,14 +205,6 @@ def bench_idle(
         run([*compose, "up", "-d"], dc_env, timeout=max(TIMEOUT_S, 8 * interval))
         wait_healthy(client, DC_NAME, 5, t0, timeout=max(TIMEOUT_S, 3 * interval))
         costs["compose"] = idle_cost(client, DC_NAME, seconds)
-    finally:
-        subprocess.run(
-            [*compose, "down", "--volumes"], env=dc_env, capture_output=True, timeout=TIMEOUT_S
-        )
-        subprocess.run(
-            [*logtray, "down", "--volumes"], env=lt_env, capture_output=True, timeout=TIMEOUT_S
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
     lt, dc = costs["logtray"], costs["compose"]
     print(f"\n### Idle {seconds:g} s, healthchecks every {interval:g} s (4 services)\n")
     print("| CPU seconds over the window | stack started by logtray | by docker-compose 1.29 |")
@@ -229,29 +246,6 @@ def print_marginal(runs: dict[float, dict[str, dict[str, float]]]) -> None:
 
 
 def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="lt-bench-"))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "XDG_STATE_HOME": str(tmp / "state"),
-        "LOGTRAY_LISTENER_TOKEN": "bench-token",
-    }
-    lt_env = {**env, "LOGTRAY_CONFIG": str(tmp / "lt.toml")}
-    dc_env = {**env, "LOGTRAY_CONFIG": str(tmp / "dc.toml")}
-    write_config(tmp / "lt.toml", LT_NAME, interval)
-    write_config(tmp / "dc.toml", DC_NAME, interval)
-    compose_file = tmp / "docker-compose.yml"
-    compose_file.write_text(
-        subprocess.run(
-            [sys.executable, "-m", "logtray.tray", "stack", "compose"],
-            env=dc_env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
-    logtray = [sys.executable, "-m", "logtray.tray", "stack"]
-    compose = ["docker-compose", "-p", DC_NAME, "-f", str(compose_file)]
     results: dict[str, list[float]] = {
         k: []
         for k in (
@@ -264,7 +258,7 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
             "compose down",
         )
     }
-    try:
+    with two_stacks(interval) as (logtray, lt_env, compose, dc_env):
         for i in range(runs):
             t0 = time.perf_counter()
             results["logtray cold up"].append(run([*logtray, "up"], lt_env))
@@ -284,14 +278,6 @@ def bench(client: docker.DockerClient, runs: int, interval: float) -> None:
             results["compose warm up"].append(wait_healthy(client, DC_NAME, 5, t0))
             results["compose down"].append(run([*compose, "down", "--volumes"], dc_env))
             print(f"interval {interval} s: run {i + 1}/{runs} done", file=sys.stderr)
-    finally:
-        subprocess.run(
-            [*compose, "down", "--volumes"], env=dc_env, capture_output=True, timeout=TIMEOUT_S
-        )
-        subprocess.run(
-            [*logtray, "down", "--volumes"], env=lt_env, capture_output=True, timeout=TIMEOUT_S
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
 
     med = {k: statistics.median(v) for k, v in results.items()}
     cold = med["logtray cold up"] / med["compose cold up"]

@@ -203,6 +203,11 @@ def peer_namespace():
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
+async def in_namespace(namespace: str, *command: str, **pipes: int) -> asyncio.subprocess.Process:
+    """`command` run inside the peer namespace: a sender with a real non-loopback address."""
+    return await asyncio.create_subprocess_exec("ip", "netns", "exec", namespace, *command, **pipes)
+
+
 def test_non_loopback_senders_need_the_token(peer_namespace):
     namespace, host_ip, peer_ip = peer_namespace
 
@@ -222,17 +227,8 @@ def test_non_loopback_senders_need_the_token(peer_namespace):
             "import socket,sys; s=socket.create_connection((sys.argv[2], int(sys.argv[1])));"
             "s.sendall(sys.stdin.buffer.read()); s.close()"
         )
-        proc = await asyncio.create_subprocess_exec(
-            "ip",
-            "netns",
-            "exec",
-            namespace,
-            sys.executable,
-            "-c",
-            code,
-            str(port),
-            host_ip,
-            stdin=asyncio.subprocess.PIPE,
+        proc = await in_namespace(
+            namespace, sys.executable, "-c", code, str(port), host_ip, stdin=asyncio.subprocess.PIPE
         )
         await proc.communicate(payload.encode())
         await until(lambda: listener.stats.dropped_no_token == 2 and received)
@@ -296,10 +292,7 @@ def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
             "import socket,sys,time; c=[socket.create_connection((sys.argv[2], int(sys.argv[1])))"
             " for _ in range(20)]; print('open', flush=True); time.sleep(30)"
         )
-        proc = await asyncio.create_subprocess_exec(
-            "ip",
-            "netns",
-            "exec",
+        proc = await in_namespace(
             namespace,
             sys.executable,
             "-c",
@@ -339,10 +332,7 @@ def test_send_to_a_host_off_this_machine_keeps_file_line_and_token(peer_namespac
         listener = AlertListener(config, lambda a, peer, t: received.append((a, peer)))
         await listener.start([host_ip])
         port = listener.addresses[0][1]
-        proc = await asyncio.create_subprocess_exec(
-            "ip",
-            "netns",
-            "exec",
+        proc = await in_namespace(
             namespace,
             LOGTRAY,
             "send",

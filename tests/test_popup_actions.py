@@ -4,15 +4,13 @@ the configured editor at the line; without Kibana a click shows the errors."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.conftest import need
-from tests.support.desktop import missing_tools, start_desktop
+from tests.support.desktop import desktop_fixture
 from tests.support.processes import logtray
 from tests.test_desktop_notifications import start_listener
 
@@ -28,11 +26,7 @@ EVIDENCE = {
 
 @pytest.fixture
 def desktop(tmp_path):
-    missing = missing_tools()
-    need(not missing, f"desktop test tools missing: {', '.join(missing)} (see .ci/run)")
-    session = start_desktop(tmp_path / "desktop")
-    yield session
-    session.stop()
+    yield from desktop_fixture(tmp_path / "desktop")
 
 
 @pytest.fixture
@@ -51,8 +45,7 @@ def env(desktop, tmp_path: Path) -> dict[str, str]:
         # Nothing listens there: Kibana is not running.
         '[kibana]\nurl = "http://127.0.0.1:9"\n'
     )
-    keep = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER", "NO_AT_BRIDGE", "XDG_RUNTIME_DIR")
-    return {**os.environ, **{k: desktop.env[k] for k in keep}, "LOGTRAY_CONFIG": str(config)}
+    return desktop.child_env(LOGTRAY_CONFIG=str(config))
 
 
 def test_a_click_without_kibana_shows_errors_and_open_in_editor(desktop, env, tmp_path: Path):

@@ -19,7 +19,7 @@ from logtray.tray.state import AppState, RecentAlert
 from tests.conftest import free_port, need
 from tests.support.desktop import missing_tools, start_desktop
 from tests.support.processes import Running, logtray
-from tests.support.tray import TrayIcon
+from tests.support.tray import start_tray, tray_env
 
 pytestmark = pytest.mark.desktop
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "tray"
@@ -42,22 +42,10 @@ def desktop(tmp_path_factory):
 def tray(desktop, tmp_path):
     """A running `logtray` (no arguments: the tray app) with a docker-less stack config."""
     desktop.reset()
-    port = str(free_port())
-    env = {
-        **os.environ,
-        **{k: desktop.env[k] for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER")},
-        "NO_AT_BRIDGE": "1",
-        "LOGTRAY_LISTENER_PORT": port,
-        "LOGTRAY_LISTENER_HOSTS": "127.0.0.1",
-        # No Docker engine for these tests: the menu says why Start is disabled.
-        "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
-    }
-    app = Running(env=env)
-    app.wait_stderr("listening on")
-    icon = TrayIcon(env, ARTIFACTS)
-    icon.find()
-    icon.wait_phase("unavailable (Docker")
-    yield app, icon, env, port
+    # No Docker engine for these tests: the menu says why Start is disabled.
+    env = tray_env(desktop, NO_AT_BRIDGE="1", DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+    app, icon = start_tray(env, ARTIFACTS, "unavailable (Docker")
+    yield app, icon, env, env["LOGTRAY_LISTENER_PORT"]
     assert app.stop() == 0
 
 
@@ -134,12 +122,8 @@ def test_lite_profile_menu_has_no_kibana_entry(desktop, tray, tmp_path):
     full = _menu_height(icon)
     app.stop()
     lite_env = {**env, "LOGTRAY_STACK_PROFILE": "lite", "LOGTRAY_LISTENER_PORT": str(free_port())}
-    lite = Running(env=lite_env)
+    lite, lite_icon = start_tray(lite_env, ARTIFACTS, "unavailable (Docker")
     try:
-        lite.wait_stderr("listening on")
-        lite_icon = TrayIcon(lite_env, ARTIFACTS)
-        lite_icon.find()
-        lite_icon.wait_phase("unavailable (Docker")
         lite_icon.wait_colour(STATUS_COLOURS["problem"], timeout=10)
         lite_icon.open_menu()
         lite_icon.screenshot("menu-lite")

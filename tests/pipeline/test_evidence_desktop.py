@@ -11,16 +11,14 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.conftest import free_port, need
+from tests.conftest import need
 from tests.pipeline.kafka_util import produce
-from tests.support.desktop import Desktop, missing_tools, start_desktop
-from tests.support.processes import Running
+from tests.support.desktop import Desktop, desktop_fixture, engine_and_demo, spike_until_notified
 
 pytestmark = pytest.mark.desktop
 
@@ -30,11 +28,7 @@ HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=\"document.
 
 @pytest.fixture
 def desktop(tmp_path):
-    missing = missing_tools()
-    need(not missing, f"desktop test tools missing: {', '.join(missing)} (see .ci/run)")
-    session = start_desktop(tmp_path / "desktop")
-    yield session
-    session.stop()
+    yield from desktop_fixture(tmp_path / "desktop")
 
 
 def chromium(*args: str, profile: Path) -> str:
@@ -86,24 +80,8 @@ def show_errors(desktop: Desktop, title_part: str) -> Path:
 def test_spike_popup_show_errors_page_renders_and_hostile_text_stays_text(
     desktop, broker, tmp_path
 ):
-    keep = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER", "NO_AT_BRIDGE", "XDG_RUNTIME_DIR")
-    env = {**os.environ, **{k: desktop.env[k] for k in keep}}
-    control = f"127.0.0.1:{free_port()}"
-    engine = Running("engine", "--bootstrap", broker.bootstrap, "--notifier", "desktop", env=env)
-    demo = Running("demo", "--bootstrap", broker.bootstrap, "--http", control, env=env)
-    try:
-        assert "notifications: desktop" in engine.wait_stderr("engine on")
-        demo.stdout.get(timeout=15)  # "demo: logging to ..."
-        deadline = time.monotonic() + 30
-        calls: list[dict[str, object]] = []
-        while not calls and time.monotonic() < deadline:
-            request = urllib.request.Request(f"http://{control}/spike", method="POST")
-            with urllib.request.urlopen(request, timeout=5) as reply:
-                assert reply.status == 202
-            try:
-                calls = desktop.wait_for(desktop.notify_calls, timeout=6, what="a Notify call")
-            except AssertionError:
-                continue  # the engine's first fetch may have come after this spike: again
+    with engine_and_demo(desktop, broker.bootstrap) as (engine, demo, control):
+        calls = spike_until_notified(desktop, control)
         assert calls, f"no notification; engine said: {''.join(engine.stderr_lines)}"
         [call] = calls
         assert "payments.py" in str(call["title"])
@@ -131,9 +109,6 @@ def test_spike_popup_show_errors_page_renders_and_hostile_text_stays_text(
             lambda: len(desktop.notify_calls()) > before, timeout=15, what="the hostile alert"
         )
         hostile_page = show_errors(desktop, "evil")
-    finally:
-        demo.stop()
-        engine.stop()
     assert "Traceback" not in "".join(engine.stderr_lines + demo.stderr_lines)
 
     hostile_html = hostile_page.read_text()

@@ -13,13 +13,13 @@ import pytest
 from logtray.stack.labels import LABEL_SERVICE, stack_filter
 from logtray.tray.icon import STATUS_COLOURS
 from logtray.tray.state import AppState, ServiceView
-from tests.conftest import free_port, need
+from tests.conftest import need
 from tests.stack.standins import DEMO_STANDIN_IMAGE
 from tests.stack.test_cli_docker import config_toml
 from tests.support.desktop import missing_tools, start_desktop
 from tests.support.docker_proxy import DockerProxy
-from tests.support.processes import Running, logtray
-from tests.support.tray import TrayIcon
+from tests.support.processes import logtray
+from tests.support.tray import start_tray, tray_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tray"
@@ -33,48 +33,40 @@ def test_start_stack_from_the_menu_turns_the_icon_healthy(
     desktop = start_desktop(tmp_path / "desktop", tray_host=True)
     config = tmp_path / "config.toml"
     config.write_text(config_toml(stack_name) + "\n[tray]\nstop_stack_on_quit = true\n")
-    env: dict[str, Any] = {
-        **os.environ,
-        **{k: desktop.env[k] for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER")},
-        "LOGTRAY_CONFIG": str(config),
-        "LOGTRAY_LISTENER_PORT": str(free_port()),
-        "LOGTRAY_LISTENER_HOSTS": "127.0.0.1",
-    }
-    app = Running(env=env)
     try:
-        app.wait_stderr("listening on")
-        icon = TrayIcon(env, ARTIFACTS)
-        icon.find()
-        icon.wait_phase("stopped")
-        stopped = AppState(
-            phase="stopped",
-            profile="lite",
-            services=(
-                ServiceView("kafka", "absent", "absent"),
-                ServiceView("demo", "absent", "absent"),
-            ),
-        )
-        icon.choose(stopped, lambda e: e.action == "stack.start")
+        env = tray_env(desktop, LOGTRAY_CONFIG=str(config))
+        app, icon = start_tray(env, ARTIFACTS, "stopped")
         try:
-            icon.wait_phase("starting", timeout=5)
-        except AssertionError:  # the keystrokes beat the menu's appearance: choose again
-            icon.xdotool("key", "Escape", "Escape")
+            stopped = AppState(
+                phase="stopped",
+                profile="lite",
+                services=(
+                    ServiceView("kafka", "absent", "absent"),
+                    ServiceView("demo", "absent", "absent"),
+                ),
+            )
             icon.choose(stopped, lambda e: e.action == "stack.start")
-            icon.wait_phase("starting", timeout=10)
-        icon.wait_colour(STATUS_COLOURS["healthy"], timeout=90)
-        icon.image("icon-healthy")
-        running = docker_client.containers.list(filters=stack_filter(stack_name))
-        assert sorted(c.labels[LABEL_SERVICE] for c in running) == ["demo", "kafka"]
-        healthy = AppState(phase="healthy", profile="lite", services=stopped.services)
-        icon.open_menu()
-        icon.xdotool("key", "Down", "Down", "Right")  # Stop stack, Services ▸ (opened)
-        icon.screenshot("menu-services")
-        icon.xdotool("key", "Escape", "Escape", "Escape")
-        icon.choose(healthy, lambda e: e.action == "quit")
-        assert app.proc.wait(timeout=60) == 0
-        assert docker_client.containers.list(all=True, filters=stack_filter(stack_name)) == []
+            try:
+                icon.wait_phase("starting", timeout=5)
+            except AssertionError:  # the keystrokes beat the menu's appearance: choose again
+                icon.xdotool("key", "Escape", "Escape")
+                icon.choose(stopped, lambda e: e.action == "stack.start")
+                icon.wait_phase("starting", timeout=10)
+            icon.wait_colour(STATUS_COLOURS["healthy"], timeout=90)
+            icon.image("icon-healthy")
+            running = docker_client.containers.list(filters=stack_filter(stack_name))
+            assert sorted(c.labels[LABEL_SERVICE] for c in running) == ["demo", "kafka"]
+            healthy = AppState(phase="healthy", profile="lite", services=stopped.services)
+            icon.open_menu()
+            icon.xdotool("key", "Down", "Down", "Right")  # Stop stack, Services ▸ (opened)
+            icon.screenshot("menu-services")
+            icon.xdotool("key", "Escape", "Escape", "Escape")
+            icon.choose(healthy, lambda e: e.action == "quit")
+            assert app.proc.wait(timeout=60) == 0
+            assert docker_client.containers.list(all=True, filters=stack_filter(stack_name)) == []
+        finally:
+            app.stop()
     finally:
-        app.stop()
         desktop.stop()
 
 
@@ -85,17 +77,6 @@ def tray_desktop(tmp_path_factory: pytest.TempPathFactory) -> Any:
     desktop = start_desktop(tmp_path_factory.mktemp("tray-docker-desktop"), tray_host=True)
     yield desktop
     desktop.stop()
-
-
-def _tray_env(desktop: Any, config: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        **{k: desktop.env[k] for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER")},
-        "LOGTRAY_CONFIG": str(config),
-        "LOGTRAY_LISTENER_PORT": str(free_port()),
-        "LOGTRAY_LISTENER_HOSTS": "127.0.0.1",
-        **extra,
-    }
 
 
 def _notified(desktop: Any, title: str) -> dict[str, object] | None:
@@ -114,13 +95,9 @@ def test_a_failed_start_is_notified_shown_by_the_icon_and_kept_for_doctor(
             f'image = "{DEMO_STANDIN_IMAGE}"', 'image = "lt-test-missing/demo:none"'
         )
     )
-    env = _tray_env(desktop, config)
-    app = Running(env=env)
+    env = tray_env(desktop, LOGTRAY_CONFIG=str(config))
+    app, icon = start_tray(env, ARTIFACTS, "stopped")
     try:
-        app.wait_stderr("listening on")
-        icon = TrayIcon(env, ARTIFACTS)
-        icon.find()
-        icon.wait_phase("stopped")
         icon.wait_colour(STATUS_COLOURS["stopped"], timeout=10)
         stopped = AppState(phase="stopped", profile="lite")
         icon.choose(stopped, lambda e: e.action == "stack.start")
@@ -155,13 +132,9 @@ def test_docker_going_away_and_coming_back_is_noticed_within_seconds(
     proxy.start()
     config = tmp_path / "config.toml"
     config.write_text(config_toml(stack_name))
-    env = _tray_env(desktop, config, DOCKER_HOST=proxy.docker_host)
-    app = Running(env=env)
+    env = tray_env(desktop, LOGTRAY_CONFIG=str(config), DOCKER_HOST=proxy.docker_host)
+    app, icon = start_tray(env, ARTIFACTS, "stopped")
     try:
-        app.wait_stderr("listening on")
-        icon = TrayIcon(env, ARTIFACTS)
-        icon.find()
-        icon.wait_phase("stopped")
         icon.wait_colour(STATUS_COLOURS["stopped"], timeout=10)
         before = len(desktop.notify_calls())
 

@@ -7,13 +7,19 @@ history; actions are invoked for real through dunst's context menu ("dmenu" scri
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.conftest import free_port, need
+from tests.support.processes import Running
 
 REQUIRED = (
     "Xvfb",
@@ -25,6 +31,10 @@ REQUIRED = (
     "xdotool",
     "import",
 )
+
+
+# What a child process needs from the private desktop to reach its X display, bus and browser.
+CHILD_KEYS = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER", "NO_AT_BRIDGE", "XDG_RUNTIME_DIR")
 
 
 def missing_tools() -> list[str]:
@@ -65,6 +75,10 @@ class Desktop:
         """Choose `label` in dunst's context menu of the newest notification."""
         self.dmenu_choice.write_text(label)
         self.dunstctl("context")
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        """This environment with the desktop's display and bus, for a `logtray` child."""
+        return {**os.environ, **{k: self.env[k] for k in CHILD_KEYS}, **extra}
 
     def reset(self) -> None:
         self.dunstctl("close-all")
@@ -120,6 +134,47 @@ def _wait_tray_host(env: dict[str, str], timeout: float = 10.0) -> None:
     finally:
         dpy.close()
     raise RuntimeError("trayer did not take the system tray selection")
+
+
+def desktop_fixture(root: Path) -> Iterator[Desktop]:
+    """A fixture's body: skip when the tools are missing, else a desktop stopped afterwards."""
+    missing = missing_tools()
+    need(not missing, f"desktop test tools missing: {', '.join(missing)} (see .ci/run)")
+    session = start_desktop(root)
+    yield session
+    session.stop()
+
+
+@contextlib.contextmanager
+def engine_and_demo(desktop: Desktop, bootstrap: str) -> Iterator[tuple[Running, Running, str]]:
+    """`logtray engine` notifying on this desktop and `logtray demo` logging to the broker at
+    `bootstrap`, both up; yields them and the demo's control address, and stops both after."""
+    env = desktop.child_env()
+    control = f"127.0.0.1:{free_port()}"
+    engine = Running("engine", "--bootstrap", bootstrap, "--notifier", "desktop", env=env)
+    demo = Running("demo", "--bootstrap", bootstrap, "--http", control, env=env)
+    try:
+        assert "notifications: desktop" in engine.wait_stderr("engine on")
+        demo.stdout.get(timeout=15)  # "demo: logging to ..."
+        yield engine, demo, control
+    finally:
+        demo.stop()
+        engine.stop()
+
+
+def spike_until_notified(desktop: Desktop, control: str) -> list[dict[str, object]]:
+    """POST spikes to the demo at `control` until a Notify call shows up (or 30 s pass)."""
+    deadline = time.monotonic() + 30
+    calls: list[dict[str, object]] = []
+    while not calls and time.monotonic() < deadline:
+        request = urllib.request.Request(f"http://{control}/spike", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert reply.status == 202
+        try:
+            calls = desktop.wait_for(desktop.notify_calls, timeout=6, what="a Notify call")
+        except AssertionError:
+            continue  # the engine's first fetch may have come after this spike: again
+    return calls
 
 
 def start_desktop(root: Path, notification_server: bool = True, tray_host: bool = False) -> Desktop:

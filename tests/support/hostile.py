@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.support.processes import stop_process
+
 LOGTRAY = str(Path(sys.executable).with_name("logtray"))
 
 
@@ -84,12 +86,7 @@ class Listen:
         return float(times.user + times.system)
 
     def stop(self) -> int:
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return stop_process(self.proc)
 
     def wait_notice(
         self, match: Callable[[dict[str, object]], bool], since: float, timeout: float

@@ -24,6 +24,16 @@ def logtray(*args: str, env: dict[str, str] | None = None, timeout: float = 30):
     )
 
 
+def stop_process(proc: subprocess.Popen[str]) -> int:
+    """Terminate `proc`, killing it if it has not exited within 10 s; its exit code."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 class Running:
     """A long-running `logtray` process whose stdout/stderr lines are collected as they come."""
 
@@ -75,9 +85,4 @@ class Running:
         return out
 
     def stop(self) -> int:
-        self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return stop_process(self.proc)

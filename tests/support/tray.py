@@ -16,6 +16,9 @@ from PIL import Image
 
 from logtray.tray.menu import SEPARATOR, Entry, build_menu
 from logtray.tray.state import AppState
+from tests.conftest import free_port
+from tests.support.desktop import Desktop
+from tests.support.processes import Running
 
 
 def navigable(entries: tuple[Entry, ...]) -> list[Entry]:
@@ -132,3 +135,32 @@ class TrayIcon:
         time.sleep(0.2)
         self.xdotool("key", "Return")
         time.sleep(0.3)
+
+
+def tray_env(desktop: Desktop, **extra: str) -> dict[str, str]:
+    """The tray app's environment: the desktop's display, bus and browser, and a listener on
+    a free loopback port (several apps in one test run must not collide)."""
+    return {
+        **os.environ,
+        **{k: desktop.env[k] for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "BROWSER")},
+        "LOGTRAY_LISTENER_PORT": str(free_port()),
+        "LOGTRAY_LISTENER_HOSTS": "127.0.0.1",
+        **extra,
+    }
+
+
+def start_tray(env: dict[str, str], artifacts: Path, phase: str) -> tuple[Running, TrayIcon]:
+    """The tray app, listening, its icon found and the stack settled in `phase`.
+
+    The app is stopped again when any of that fails, so the caller only owns a started one.
+    """
+    app = Running(env=env)
+    try:
+        app.wait_stderr("listening on")
+        icon = TrayIcon(env, artifacts)
+        icon.find()
+        icon.wait_phase(phase)
+    except BaseException:
+        app.stop()
+        raise
+    return app, icon
