@@ -165,3 +165,10 @@ def test_any_message_parses_to_a_bounded_alert_or_junk(text, now):
     assert alert.url is None or alert.url.startswith("http://127.0.0.1:5601")
     assert alert.time is None or abs(alert.time - now) <= 86400
     assert len(json.dumps(alert.to_record(), default=str)) < 10_000
+
+
+def test_numbers_beyond_floats_are_dropped_not_raised():
+    # int(float("inf")) raises OverflowError: a parser that is documented never to raise.
+    alert = parse_message('{"pathname": "/a.py", "lineno": "inf", "count": "1e999"}')
+    assert alert is not None and alert.pathname == "/a.py"
+    assert alert.lineno is None and alert.count is None

@@ -125,3 +125,10 @@ def test_url_template_is_checked_at_load(tmp_path: Path):
 def test_relative_local_folder_is_refused():
     assert "not an absolute folder" in str(map_path({"/app": "src/x"}, "/app/a.py"))
     assert os.path.isabs(str(map_path({"/app": "/src/x"}, "/app/a.py")))
+
+
+def test_a_name_the_file_system_refuses_disables_the_editor_with_the_reason(source: Path):
+    # A sender's path segment longer than NAME_MAX raises ENAMETOOLONG from is_file().
+    config = EditorConfig(paths={"/app": str(source)})
+    reason = resolve(config, "/app/" + "x" * 300 + ".py", 1)
+    assert isinstance(reason, str) and "too long" in reason.lower()

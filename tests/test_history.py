@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from logtray.tray.history import AlertHistory
 
 
@@ -84,3 +86,19 @@ def test_values_orjson_cannot_write_are_still_kept(tmp_path):
     history.close()
     [entry] = AlertHistory(tmp_path / "h.jsonl").recent()
     assert entry["n"] == 2**70
+
+
+def test_a_read_only_reader_never_rewrites_the_file_under_a_listener(tmp_path):
+    # `logtray alerts` beside a running listener: a torn line and a URL outside the allowed
+    # prefixes would make a writer compact the file; the reader must leave it as it is.
+    path = tmp_path / "alerts.jsonl"
+    good = {"received": 1.0, "pathname": "/a.py", "url": "http://k:5601/x"}
+    path.write_text(json.dumps(good) + "\n" + '{"received": 2.0, "pathn')
+    before = (path.stat().st_ino, path.read_bytes())
+    history = AlertHistory(path, 10, ("http://k:5601",), read_only=True)
+    assert [e["pathname"] for e in history.recent()] == ["/a.py"]
+    assert history.recent()[0]["url"] == "http://k:5601/x"
+    history.close()
+    assert (path.stat().st_ino, path.read_bytes()) == before
+    with pytest.raises(RuntimeError, match="read-only"):
+        AlertHistory(path, 10, read_only=True).append({"received": 3.0})

@@ -158,6 +158,11 @@ def _bounded(text: str, limit: int = MAX_FIELD_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def field_text(value: Any) -> str | None:
+    """A sender's value as the bounded string field the parser would keep (None for None)."""
+    return _as_str(value)
+
+
 def _as_str(value: Any) -> str | None:
     if value is None:
         return None
@@ -181,7 +186,7 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, str):
         try:
             return int(float(value.strip()))
-        except ValueError:
+        except (ValueError, OverflowError):  # "inf", "1e999": not a number we can use
             return None
     return None
 

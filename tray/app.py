@@ -415,6 +415,9 @@ class TrayApp:
         except LogtrayError as exc:
             self._set(last_error=f"Show logs failed: {exc.message}")
             return
+        except OSError as exc:
+            self._set(last_error=f"Show logs failed: cannot write {path}: {exc.strerror}")
+            return
         open_path(path)
 
     # -- menu actions (called on the GUI thread; run on the loop) ----------------------------------

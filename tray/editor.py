@@ -77,7 +77,11 @@ def resolve(
     mapped = map_path(config.paths, pathname)
     if isinstance(mapped, str):
         return mapped
-    if not exists(mapped):
+    try:
+        found = exists(mapped)
+    except OSError as exc:  # a sender's name too long for the file system, a folder we cannot read
+        return f"{mapped}: {exc.strerror or exc}"
+    if not found:
         return f"{mapped} does not exist (check [editor] paths)"
     if not (isinstance(line, int) and not isinstance(line, bool) and 1 <= line <= MAX_LINENO):
         line = None

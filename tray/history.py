@@ -32,7 +32,15 @@ log = logging.getLogger(__name__)
 
 
 class AlertHistory:
-    def __init__(self, path: Path, limit: int = 1000, url_prefixes: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        limit: int = 1000,
+        url_prefixes: Sequence[str] = (),
+        read_only: bool = False,
+    ) -> None:
+        """`read_only` for readers beside a running listener (`logtray alerts`): never rewrite
+        the file under it (its appends would go to the replaced file)."""
         self.path = path
         self.limit = limit
         self.url_prefixes = tuple(url_prefixes)
@@ -40,8 +48,11 @@ class AlertHistory:
         self._lines_in_file = 0
         self.appended = 0  # entries written by this process (the benchmark checks none is lost)
         rewrite = self._load()
+        self._file: IO[str] | None = None
+        if read_only:
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._file = path.open("a", encoding="utf-8")
         if rewrite:
             self._compact()
 
@@ -112,6 +123,8 @@ class AlertHistory:
             line = orjson.dumps(entry).decode() + "\n"
         except TypeError:  # a value orjson cannot write (e.g. a huge int): never lose the alert
             line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
+        if self._file is None:
+            raise RuntimeError("this alert history was opened read-only")
         self._lines.append(line)
         self._file.write(line)
         self._lines_in_file += 1
@@ -120,13 +133,15 @@ class AlertHistory:
             self._compact()
 
     def flush(self) -> None:
-        self._file.flush()
+        if self._file is not None:
+            self._file.flush()
 
     def _compact(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as out:
             out.writelines(self._lines)
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         os.replace(tmp, self.path)
         self._file = self.path.open("a", encoding="utf-8")
         self._lines_in_file = len(self._lines)
@@ -142,6 +157,8 @@ class AlertHistory:
         return len(self._lines)
 
     def clear(self) -> None:
+        if self._file is None:
+            raise RuntimeError("this alert history was opened read-only")
         self._lines.clear()
         self._file.close()
         self.path.write_text("", encoding="utf-8")
@@ -149,7 +166,8 @@ class AlertHistory:
         self._lines_in_file = 0
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -188,7 +188,11 @@ class _Connection(asyncio.BufferedProtocol):
         if not text.strip():
             return
         listener.stats.messages += 1
-        alert = parse_message(text, listener.url_prefixes)
+        try:
+            alert = parse_message(text, listener.url_prefixes)
+        except Exception:  # a parser bug must not stall the connection: the line is junk
+            log.debug("unparsable line from %s", self.peer, exc_info=True)
+            alert = None
         if alert is None:
             self.suspect = True
             listener.stats.junk += 1

@@ -40,11 +40,16 @@ class StackLink:
         except LogtrayError as exc:
             self.last_fix = exc.fix
             return exc.message
+        try:
+            specs = resolve(self.config.stack, self.config.listener)
+        except LogtrayError as exc:  # a bad [stack] section: said in the menu, not a dead task
+            client.close()
+            self.last_fix = exc.fix
+            return exc.message
         self.close()
         if self._manager is not None:
             self._manager.client.close()  # the engine went away and came back: a new client
         stack = self.config.stack
-        specs = resolve(stack, self.config.listener)
         self._manager = StackManager(
             client,
             stack.name,
@@ -122,7 +127,12 @@ class StackLink:
             self._manager.up(wait=True)
         finally:
             self._manager.on_status = None
-        prepare_stack_kibana(self._manager, self.config.kibana.url, self.config.kibana.data_view)
+        try:
+            prepare_stack_kibana(
+                self._manager, self.config.kibana.url, self.config.kibana.data_view
+            )
+        except LogtrayError as exc:  # the stack runs; Discover just lacks its data view
+            log.warning("Kibana data view: %s (%s)", exc.message, exc.fix or "")
         from logtray.stack.canary import check_stack
 
         canary = check_stack(self._manager)
@@ -143,8 +153,13 @@ class StackLink:
     def logs(self, service: str, lines: int = 1000) -> str:
         if self._manager is None:
             raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
-        chunks = self._manager.logs(service, follow=False, tail=lines)
-        return b"".join(chunks).decode("utf-8", errors="replace")
+        try:
+            chunks = self._manager.logs(service, follow=False, tail=lines)
+            return b"".join(chunks).decode("utf-8", errors="replace")
+        except LogtrayError:
+            raise
+        except Exception as exc:
+            raise _lost(exc) from None
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from logtray.tray.config import load_config
 from logtray.tray.errors import LogtrayError
 from logtray.tray.evidence import clean_text
 from logtray.tray.history import AlertHistory
+from logtray.tray.links import allowed_prefixes
 from logtray.tray.opener import open_page
 
 
@@ -33,7 +34,12 @@ def add_parser(sub: Any) -> None:
 def _recent(count: int | None) -> list[dict[str, Any]]:
     config = load_config()
     try:
-        history = AlertHistory(paths.history_file(), config.alerts.history_size)
+        history = AlertHistory(
+            paths.history_file(),
+            config.alerts.history_size,
+            allowed_prefixes(config.kibana.url, config.kibana.allowed_url_prefixes),
+            read_only=True,
+        )
     except OSError as exc:
         raise LogtrayError(
             f"cannot read the alert history {paths.history_file()}: {exc.strerror}"

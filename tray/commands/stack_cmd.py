@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from logtray.tray.config import Config, ensure_token, load_config
+from logtray.tray.errors import LogtrayError
 
 
 def add_parser(sub: Any) -> None:
@@ -133,7 +134,12 @@ def run_up(args: argparse.Namespace) -> int:
     if not args.no_wait:
         from logtray.stack.kibana import prepare_stack_kibana
 
-        url = prepare_stack_kibana(manager, config.kibana.url, config.kibana.data_view)
+        try:
+            url = prepare_stack_kibana(manager, config.kibana.url, config.kibana.data_view)
+        except LogtrayError as exc:  # the stack runs: say it, and still prove the alert path
+            url = None
+            fix = f" (fix: {exc.fix})" if exc.fix else ""
+            print(f"warning: no Kibana data view: {exc.message}{fix}", file=sys.stderr)
         if url:
             print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
     summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
