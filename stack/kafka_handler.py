@@ -132,6 +132,7 @@ class KafkaJSONHandler(logging.Handler):
         self.connected = False
         self._warned = False
         self._closing = threading.Event()
+        self._close_deadline = 0.0  # set by close(): the end of the flush, connecting included
         self._thread = threading.Thread(target=self._run, name="kafka-log-handler", daemon=True)
         self._thread.start()
 
@@ -156,6 +157,7 @@ class KafkaJSONHandler(logging.Handler):
     def close(self) -> None:
         """Send what is buffered (up to `flush_timeout_s`), then stop the sender thread."""
         if not self._closing.is_set():
+            self._close_deadline = time.monotonic() + self.flush_timeout_s
             self._closing.set()
             self._thread.join(self.flush_timeout_s + 5.0)
         super().close()
@@ -174,7 +176,11 @@ class KafkaJSONHandler(logging.Handler):
     async def _send_forever(self) -> None:
         from aiokafka import AIOKafkaProducer
 
-        while not self._closing.is_set():
+        while not self._closing.is_set() or (
+            # Closing while (re)connecting: keep trying until the flush deadline, so records
+            # logged just before close() are not left behind on a slow first connection.
+            self._buffer and time.monotonic() < self._close_deadline
+        ):
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 linger_ms=5,
@@ -193,6 +199,8 @@ class KafkaJSONHandler(logging.Handler):
                 if not self._warned:
                     self._warned = True
                     self._warn(f"cannot reach Kafka at {self.bootstrap} ({exc}); retrying.")
+                if self._closing.is_set():
+                    await asyncio.sleep(0.1)  # _sleep returns at once while closing
                 await self._sleep(self.retry_s)
                 continue
             self.connected = True
@@ -212,7 +220,7 @@ class KafkaJSONHandler(logging.Handler):
         deadline: float | None = None
         while True:
             if self._closing.is_set() and deadline is None:
-                deadline = time.monotonic() + self.flush_timeout_s
+                deadline = self._close_deadline
             batch = producer.create_batch()
             count = 0
             while self._buffer:
