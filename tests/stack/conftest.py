@@ -70,6 +70,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
     yield client
     leftovers = _leftovers(client)
     _remove_all(client)
+    _remove_stale_build_containers(client)
     client.close()
     assert not leftovers, f"tests left these behind: {leftovers}"
 
@@ -87,6 +88,28 @@ def _leftovers(client: docker.DockerClient) -> list[str]:
     out += [f"network {n.name}" for n in client.networks.list() if _ours(n.attrs.get("Labels"))]
     out += [f"volume {v.name}" for v in client.volumes.list() if _ours(v.attrs.get("Labels"))]
     return out
+
+
+def _remove_stale_build_containers(client: docker.DockerClient, age_s: float = 600) -> None:
+    """Remove the classic builder's step containers that test image builds left behind (an
+    interrupted build, or builds racing another run on the same engine). Only old ones: a
+    build of another run in progress owns its fresh ones."""
+    from tests.stack.standins import TEST_LABEL
+
+    now = time.time()
+    for c in client.containers.list(
+        all=True, ignore_removed=True, filters={"label": TEST_LABEL, "status": "created"}
+    ):
+        created = _epoch(c.attrs.get("Created", ""))
+        if LABEL_STACK not in (c.labels or {}) and created and now - created > age_s:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                c.remove(force=True)
+
+
+def _epoch(rfc3339: str) -> float:
+    from logtray.stack.watcher import parse_docker_time
+
+    return parse_docker_time(rfc3339) / 1e9
 
 
 def _remove_all(client: docker.DockerClient, name: str | None = None) -> None:

@@ -404,7 +404,13 @@ def test_recreate_and_down_leave_no_anonymous_volume(docker_client, stack_name, 
         f'FROM {BUSYBOX_IMAGE}\nVOLUME /scratch\nCMD ["sh", "-c", "exec sleep 1000"]\n'
     )
     docker_client.images.build(
-        path=str(tmp_path), tag=tag, network_mode="none", pull=False, labels={TEST_LABEL: "1"}
+        path=str(tmp_path),
+        tag=tag,
+        network_mode="none",
+        rm=True,
+        forcerm=True,
+        pull=False,
+        labels={TEST_LABEL: "1"},
     )
 
     def anonymous_volume(manager: StackManager) -> str:

@@ -28,7 +28,13 @@ def push_fresh_image(client: docker.DockerClient, tag: str) -> None:
             f'FROM {BUSYBOX_IMAGE}\nCOPY blob /blob\nCMD ["sh", "-c", "exec sleep 1000"]\n'
         )
         client.images.build(
-            path=tmp, tag=tag, network_mode="none", rm=True, pull=False, labels={TEST_LABEL: "1"}
+            path=tmp,
+            tag=tag,
+            network_mode="none",
+            rm=True,
+            forcerm=True,
+            pull=False,
+            labels={TEST_LABEL: "1"},
         )
     for line in client.images.push(tag, stream=True, decode=True):
         assert "error" not in line, line
