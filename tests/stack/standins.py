@@ -135,15 +135,21 @@ def _build(
             else:
                 shutil.copy2(src, Path(tmp) / name)
         (Path(tmp) / "Dockerfile").write_text(dockerfile)
-        client.images.build(
-            path=tmp,
-            tag=tag,
-            network_mode="none",
-            rm=True,
-            forcerm=True,
-            pull=False,
-            labels={TEST_LABEL: "1"},
-        )
+        build_offline(client, tmp, tag)
+
+
+def build_offline(client: docker.DockerClient, path: str | Path, tag: str) -> None:
+    """Build a test image with no network and no pull, labelled as ours, leaving no step
+    containers behind."""
+    client.images.build(
+        path=str(path),
+        tag=tag,
+        network_mode="none",
+        rm=True,
+        forcerm=True,
+        pull=False,
+        labels={TEST_LABEL: "1"},
+    )
 
 
 _BUSYBOX_BASE = (

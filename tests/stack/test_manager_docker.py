@@ -22,6 +22,7 @@ from logtray.tray.config import ListenerConfig, ServiceOverride, StackConfig
 from tests.stack.standins import (
     BUSYBOX_IMAGE,
     TEST_LABEL,
+    build_offline,
     http_command,
     standin_services,
     standin_stack,
@@ -403,15 +404,7 @@ def test_recreate_and_down_leave_no_anonymous_volume(docker_client, stack_name, 
     (tmp_path / "Dockerfile").write_text(
         f'FROM {BUSYBOX_IMAGE}\nVOLUME /scratch\nCMD ["sh", "-c", "exec sleep 1000"]\n'
     )
-    docker_client.images.build(
-        path=str(tmp_path),
-        tag=tag,
-        network_mode="none",
-        rm=True,
-        forcerm=True,
-        pull=False,
-        labels={TEST_LABEL: "1"},
-    )
+    build_offline(docker_client, tmp_path, tag)
 
     def anonymous_volume(manager: StackManager) -> str:
         mounts = manager.containers()["demo"].attrs["Mounts"]

@@ -14,7 +14,7 @@ import pytest
 from logtray.stack.manager import StackError, StackManager
 from logtray.stack.specs import ServiceSpec
 from logtray.stack.status import ServiceStatus
-from tests.stack.standins import BUSYBOX_IMAGE, TEST_LABEL
+from tests.stack.standins import BUSYBOX_IMAGE, build_offline
 
 pytestmark = pytest.mark.docker
 
@@ -27,15 +27,7 @@ def push_fresh_image(client: docker.DockerClient, tag: str) -> None:
         (Path(tmp) / "Dockerfile").write_text(
             f'FROM {BUSYBOX_IMAGE}\nCOPY blob /blob\nCMD ["sh", "-c", "exec sleep 1000"]\n'
         )
-        client.images.build(
-            path=tmp,
-            tag=tag,
-            network_mode="none",
-            rm=True,
-            forcerm=True,
-            pull=False,
-            labels={TEST_LABEL: "1"},
-        )
+        build_offline(client, tmp, tag)
     for line in client.images.push(tag, stream=True, decode=True):
         assert "error" not in line, line
     client.images.remove(tag, force=True)
