@@ -16,8 +16,8 @@ import time
 
 import psutil
 
-from logtray.tray.config import ensure_token, load_config
-from logtray.tray.service import AlertService
+from logtray.tray.base.config import ensure_token, load_config
+from logtray.tray.delivery.service import AlertService
 
 
 def pct(values: list[float], q: float) -> float:

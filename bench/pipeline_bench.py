@@ -32,7 +32,7 @@ from typing import Any
 import psutil
 
 from logtray.stack.kafka_handler import KafkaJSONHandler, record_to_dict
-from logtray.tray.config import EngineConfig
+from logtray.tray.base.config import EngineConfig
 from tests.conftest import free_port
 from tests.pipeline.conftest import Broker, tansu_path
 
@@ -195,7 +195,7 @@ def bench_handler_down(records: int) -> None:
 def bench_engine(bootstrap: str, events: int) -> None:
     from aiokafka import AIOKafkaConsumer
 
-    from logtray.tray.engine import RuleEngine
+    from logtray.tray.alerts.engine import RuleEngine
 
     paths = [f"/app/mod{i}.py" for i in range(50)]
     values = [
@@ -273,8 +273,8 @@ _NOTIFY_TIME = re.compile(r"method call time=(?P<t>\d+\.\d+) [^\n]*member=Notify
 def bench_popup(bootstrap: str, rounds: int, root: Path) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from logtray.tray.config import load_config
-    from logtray.tray.service import AlertService
+    from logtray.tray.base.config import load_config
+    from logtray.tray.delivery.service import AlertService
     from tests.support.desktop import missing_tools, start_desktop
 
     missing = missing_tools()

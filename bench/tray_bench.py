@@ -85,7 +85,7 @@ def dump():
     with open(out_path, "w") as out:
         out.write(" ".join(sorted({m.split(".")[0] for m in list(sys.modules)})))
 threading.Thread(target=dump, daemon=True).start()
-from logtray.tray.cli import main
+from logtray.tray.commands.cli import main
 sys.exit(main(["tray"]))
 """
 

@@ -13,7 +13,7 @@ import docker
 import docker.errors
 import requests
 
-from logtray.tray.errors import LogtrayError
+from logtray.stack.errors import LogtrayError
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from logtray.tray.errors import LogtrayError
+from logtray.stack.errors import LogtrayError
 
 DATA_VIEW_ID = "program-logs"
 

@@ -26,7 +26,9 @@ import requests
 from docker.models.containers import Container
 
 from logtray.stack import health, preflight, probes, riemann_image
+from logtray.stack.errors import LogtrayError
 from logtray.stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
+from logtray.stack.ports import port_holder
 from logtray.stack.progress import PullProgress
 from logtray.stack.saved_logs import KEEP_LINES, SavedLogs
 from logtray.stack.saved_logs import default_dir as default_saved_logs_dir
@@ -41,8 +43,6 @@ from logtray.stack.specs import (
 from logtray.stack.status import ABSENT, READY_STATES, ServiceStatus
 from logtray.stack.status import from_inspect as status_from_inspect
 from logtray.stack.watcher import OnChange, StatusWatcher, parse_docker_time, services_of
-from logtray.tray.errors import LogtrayError
-from logtray.tray.ports import port_holder
 
 log = logging.getLogger(__name__)
 

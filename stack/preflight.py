@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from logtray.stack.errors import LogtrayError
 from logtray.stack.specs import (
     ES_IMAGE,
     KAFKA_IMAGE,
@@ -23,7 +24,6 @@ from logtray.stack.specs import (
     ServiceSpec,
     parse_mem,
 )
-from logtray.tray.errors import LogtrayError
 
 GIB = 1024**3
 # Elasticsearch's default disk watermarks: above the high one it assigns no shard to the node

@@ -13,13 +13,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from logtray.tray import paths
+import platformdirs
 
 KEEP_LINES = 500
 
 
 def default_dir() -> Path:
-    return paths.log_dir() / "stack"
+    # The "stack" folder beside logtray's own log file (tray/base/paths.py log_dir(); a test
+    # keeps the two the same).
+    return Path(platformdirs.user_log_dir("logtray", appauthor=False)) / "stack"
 
 
 class SavedLogs:

@@ -27,13 +27,25 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
-from logtray.tray.config import ListenerConfig, StackConfig
-from logtray.tray.errors import LogtrayError
+from logtray.stack.config import StackConfig
+from logtray.stack.errors import LogtrayError
 
 STACK_DIR = Path(__file__).resolve().parent
 RIEMANN_CONFIG = STACK_DIR / "riemann" / "riemann.config"
 DEMO_DIR = STACK_DIR / "demo"
+
+
+class AlertEndpoint(Protocol):
+    """Where Riemann sends its alerts: logtray's listener (tray's [listener] section fits)."""
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def token(self) -> str: ...
+
 
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 ELASTIC_VERSION = "8.19.0"
@@ -137,7 +149,7 @@ class ServiceSpec:
     overlay: str | None = None
 
 
-def builtin_specs(listener: ListenerConfig) -> dict[str, ServiceSpec]:
+def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
     """The shipped stack. The listener's port and token go to Riemann, which alerts the host."""
     kafka = ServiceSpec(
         name="kafka",
@@ -274,7 +286,7 @@ def _port_key(port: str) -> str:
     return port if "/" in port else f"{port}/tcp"
 
 
-def resolve(stack: StackConfig, listener: ListenerConfig) -> list[ServiceSpec]:
+def resolve(stack: StackConfig, listener: AlertEndpoint) -> list[ServiceSpec]:
     """The effective, enabled specs in declaration order: profile, then overrides."""
     if not _NAME_RE.match(stack.name):
         raise LogtrayError(

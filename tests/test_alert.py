@@ -3,7 +3,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logtray.tray.alert import Alert, is_junk, parse_message, parse_time
+from logtray.tray.alerts.alert import Alert, is_junk, parse_message, parse_time
 
 
 def test_original_riemann_line_gives_pathname_and_line():

@@ -5,7 +5,7 @@ import socket
 import subprocess
 import threading
 
-from logtray.tray.paths import config_file, history_file
+from logtray.tray.base.paths import config_file, history_file
 from tests.conftest import free_port
 from tests.support.processes import LOGTRAY, Running, logtray
 

@@ -1,5 +1,7 @@
 """ruff and mypy on the package, so CI keeps the code clean and typed."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +38,42 @@ def test_mypy(tmp_path):
     ]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_contracts():
+    # The rooms' contracts in pyproject.toml: stack/ stands alone, tray/ in layers, and the
+    # alert path never reaches the Docker SDK (docs/architecture.md).
+    result = subprocess.run(
+        [str(BIN / "lint-imports"), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout, result.stdout
+
+
+def test_a_forbidden_import_breaks_the_contracts(tmp_path):
+    # The contracts must bite: a copy of the code in which stack/ imports tray/, and the
+    # alert path imports the desktop, is refused with both contracts named.
+    package = tmp_path / "logtray"
+    package.mkdir()
+    for name in ("tray", "stack"):
+        shutil.copytree(
+            ROOT / name, package / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    labels = package / "stack" / "labels.py"
+    labels.write_text(labels.read_text() + "\nfrom logtray.tray.base import paths  # noqa\n")
+    policy = package / "tray" / "alerts" / "policy.py"
+    policy.write_text(policy.read_text() + "\nfrom logtray.tray.desktop import menu  # noqa\n")
+    result = subprocess.run(
+        [str(BIN / "lint-imports"), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "stack/ stands alone: it imports nothing from tray/ BROKEN" in result.stdout
+    assert "logtray.stack.labels -> logtray.tray.base.paths" in result.stdout
+    assert "logtray.tray.alerts.policy -> logtray.tray.desktop.menu" in result.stdout

@@ -3,8 +3,8 @@ import stat
 
 import pytest
 
-from logtray.tray.config import ConfigError, ensure_token, load_config, to_toml
-from logtray.tray.paths import config_file
+from logtray.tray.base.config import ConfigError, ensure_token, load_config, to_toml
+from logtray.tray.base.paths import config_file
 
 
 def write(text):
@@ -104,7 +104,8 @@ def test_every_number_has_a_range():
     import dataclasses
     import typing
 
-    from logtray.tray.config import _CHECKS, SECTIONS, ServiceOverride
+    from logtray.stack.config import ServiceOverride
+    from logtray.tray.base.config import _CHECKS, SECTIONS
 
     for name, cls in [*SECTIONS.items(), ("ServiceOverride", ServiceOverride)]:
         for f in dataclasses.fields(cls):

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logtray.tray.config import ConfigError, EditorConfig, load_config
-from logtray.tray.editor import EditorTarget, map_path, open_target, resolve
+from logtray.tray.base.config import ConfigError, EditorConfig, load_config
+from logtray.tray.delivery.editor import EditorTarget, map_path, open_target, resolve
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtray.tray import error_view
-from logtray.tray.actions import write_error_view
-from logtray.tray.alert import Alert
-from logtray.tray.config import Config, EditorConfig
-from logtray.tray.editor import EditorTarget
-from logtray.tray.evidence import ErrorRecord, Evidence
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.evidence import ErrorRecord, Evidence
+from logtray.tray.base.config import Config, EditorConfig
+from logtray.tray.delivery import error_view
+from logtray.tray.delivery.actions import write_error_view
+from logtray.tray.delivery.editor import EditorTarget
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "tr", "th",

@@ -9,10 +9,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtray.tray.alert import Alert, parse_message
-from logtray.tray.config import EngineConfig
-from logtray.tray.engine import SpikeRule
-from logtray.tray.evidence import (
+from logtray.tray.alerts.alert import Alert, parse_message
+from logtray.tray.alerts.engine import SpikeRule
+from logtray.tray.alerts.evidence import (
     MAX_LINES,
     MAX_MESSAGES,
     MAX_TEXT,
@@ -21,6 +20,7 @@ from logtray.tray.evidence import (
     record_of,
     summarize,
 )
+from logtray.tray.base.config import EngineConfig
 
 GOOD = {
     "messages": [

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logtray.tray.framing import LineFramer
+from logtray.tray.alerts.framing import LineFramer
 
 
 def frame(chunks, max_bytes=65536):

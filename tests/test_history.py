@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from logtray.tray.history import AlertHistory
+from logtray.tray.alerts.history import AlertHistory
 
 
 def test_entries_survive_a_restart(tmp_path):

@@ -2,9 +2,9 @@ from urllib.parse import unquote
 
 import prison
 
-from logtray.tray.alert import Alert
-from logtray.tray.config import KibanaConfig
-from logtray.tray.kibana import discover_url, kql_quote
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.kibana import discover_url, kql_quote
+from logtray.tray.base.config import KibanaConfig
 
 
 def decode(url):

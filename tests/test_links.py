@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from logtray.tray.links import is_web_url, safe_url
+from logtray.tray.base.links import is_web_url, safe_url
 
 KIBANA = ("http://127.0.0.1:5601",)
 

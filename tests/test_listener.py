@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
-from logtray.tray.config import ListenerConfig
-from logtray.tray.errors import LogtrayError
-from logtray.tray.listener import AlertListener
+from logtray.tray.alerts.listener import AlertListener
+from logtray.tray.base.config import ListenerConfig
+from logtray.tray.base.errors import LogtrayError
 from tests.conftest import need
 
 TOKEN = "test-token"

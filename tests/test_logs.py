@@ -2,7 +2,7 @@
 
 import logging
 
-from logtray.tray.logs import OneLineFormatter, Throttled
+from logtray.tray.base.logs import OneLineFormatter, Throttled
 
 
 def test_terminal_line_has_no_traceback():
@@ -23,7 +23,7 @@ def test_terminal_line_has_no_traceback():
 
 def test_repeats_are_counted_and_summarised(caplog, monkeypatch):
     clock = [1000.0]
-    monkeypatch.setattr("logtray.tray.logs.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("logtray.tray.base.logs.time.monotonic", lambda: clock[0])
     throttled = Throttled(logging.getLogger("t"), interval_s=60, max_keys=2)
     with caplog.at_level(logging.WARNING):
         for _ in range(20_000):
@@ -39,3 +39,11 @@ def test_repeats_are_counted_and_summarised(caplog, monkeypatch):
     for n in range(100):
         throttled.warning(f"peer:{n}", "x")
     assert len(throttled._keys) == 2
+
+
+def test_stack_saved_logs_live_beside_the_log_file():
+    # stack/ stands alone, so it finds the log folder itself: it must be the tray's.
+    from logtray.stack.saved_logs import default_dir
+    from logtray.tray.base.paths import log_dir
+
+    assert default_dir() == log_dir() / "stack"

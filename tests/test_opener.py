@@ -6,7 +6,7 @@ import webbrowser
 import psutil
 import pytest
 
-from logtray.tray.opener import open_path, open_url
+from logtray.tray.delivery.opener import open_path, open_url
 
 KIBANA = ("http://127.0.0.1:5601",)
 

@@ -1,9 +1,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtray.tray.alert import Alert
-from logtray.tray.config import AlertsConfig
-from logtray.tray.policy import SNOOZE_SUMMARY_KEY, STORM_KEY, AlertPolicy
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.policy import SNOOZE_SUMMARY_KEY, STORM_KEY, AlertPolicy
+from logtray.tray.base.config import AlertsConfig
 
 
 def link(alert, at):
@@ -119,7 +119,7 @@ def test_old_keys_are_forgotten():
 
 
 def test_storm_names_real_sources_first_and_shows_a_new_one_soon():
-    from logtray.tray.policy import NAMED_UPDATE_S
+    from logtray.tray.alerts.policy import NAMED_UPDATE_S
 
     policy = make(storm_keys=3)
     notices = []
@@ -146,7 +146,7 @@ def test_storm_ends_when_new_sources_stop_even_if_old_ones_repeat():
 
 
 def test_tracked_sources_and_tallies_are_bounded():
-    from logtray.tray.policy import MAX_KEYS, MAX_TALLY_KEYS
+    from logtray.tray.alerts.policy import MAX_KEYS, MAX_TALLY_KEYS
 
     policy = make(storm_keys=3)
     for i in range(20_000):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from logtray.tray.icon import STATUS_COLOURS
-from logtray.tray.menu import build_menu
-from logtray.tray.paths import history_file
-from logtray.tray.state import AppState, RecentAlert
+from logtray.tray.base.paths import history_file
+from logtray.tray.desktop.icon import STATUS_COLOURS
+from logtray.tray.desktop.menu import build_menu
+from logtray.tray.desktop.state import AppState, RecentAlert
 from tests.conftest import free_port, need
 from tests.support.desktop import missing_tools, start_desktop
 from tests.support.processes import Running, logtray

@@ -6,13 +6,13 @@ import plistlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logtray.tray import autostart, failure
-from logtray.tray.app import count_since, recent_alerts, seconds_until_tomorrow
-from logtray.tray.config import Config
-from logtray.tray.failure import Failure, short_line
-from logtray.tray.icon import STATUS_COLOURS, render_icon
-from logtray.tray.menu import SEPARATOR, build_menu
-from logtray.tray.state import (
+from logtray.tray.base.config import Config
+from logtray.tray.desktop import autostart, failure
+from logtray.tray.desktop.app import count_since, recent_alerts, seconds_until_tomorrow
+from logtray.tray.desktop.failure import Failure, short_line
+from logtray.tray.desktop.icon import STATUS_COLOURS, render_icon
+from logtray.tray.desktop.menu import SEPARATOR, build_menu
+from logtray.tray.desktop.state import (
     AppState,
     RecentAlert,
     ServiceView,
@@ -232,8 +232,8 @@ def test_deferred_notifier_chooses_once_at_the_first_notice(capsys):
     import asyncio
     import json
 
-    from logtray.tray.notifiers.deferred import DeferredNotifier
-    from logtray.tray.policy import Notice
+    from logtray.tray.alerts.policy import Notice
+    from logtray.tray.delivery.notifiers.deferred import DeferredNotifier
 
     notifier = DeferredNotifier("console", print, expected="desktop")
     assert notifier.name == "desktop"  # nothing chosen or loaded yet
@@ -253,7 +253,7 @@ def test_deferred_notifier_chooses_once_at_the_first_notice(capsys):
 
 
 def test_gtk_environment_for_a_tray_icon():
-    from logtray.tray.traycheck import linux_backend, prepare_gtk_environment
+    from logtray.tray.desktop.traycheck import linux_backend, prepare_gtk_environment
 
     assert linux_backend(status_notifier=True) == "appindicator"
     assert linux_backend(status_notifier=False) == "gtk"  # no appindicator XEmbed fallback

@@ -1,3 +1,3 @@
-from logtray.tray.cli import main
+from logtray.tray.commands.cli import main
 
 raise SystemExit(main())

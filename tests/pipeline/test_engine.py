@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 from logtray.stack.demo.app import SOURCES, DemoSettings, Generator
 from logtray.stack.kafka_handler import KafkaJSONHandler
-from logtray.tray.alert import Alert
-from logtray.tray.alerts_topic import run_alerts_topic
-from logtray.tray.config import AlertsTopicConfig, EngineConfig
-from logtray.tray.engine import RuleEngine
-from logtray.tray.kafka_source import consume_forever
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.alerts_topic import run_alerts_topic
+from logtray.tray.alerts.engine import RuleEngine
+from logtray.tray.alerts.kafka_source import consume_forever
+from logtray.tray.base.config import AlertsTopicConfig, EngineConfig
 from tests.pipeline.kafka_util import produce
 
 
@@ -161,7 +161,7 @@ def test_engine_with_no_broker_says_so_once_and_keeps_trying(caplog):
         stop.set()
         await asyncio.wait_for(task, 5)
 
-    with caplog.at_level(logging.WARNING, logger="logtray.tray.kafka_source"):
+    with caplog.at_level(logging.WARNING, logger="logtray.tray.alerts.kafka_source"):
         asyncio.run(scenario())
     assert len(statuses) == 1 and "cannot reach Kafka" in statuses[0]
     assert len([r for r in caplog.records if "cannot reach" in r.getMessage()]) == 1

@@ -8,8 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logtray.tray.config import EngineConfig
-from logtray.tray.engine import RuleEngine, SpikeRule, parse_event
+from logtray.tray.alerts.engine import RuleEngine, SpikeRule, parse_event
+from logtray.tray.base.config import EngineConfig
 
 CONFIG = EngineConfig(window_s=10.0, threshold=25, throttle_s=60.0)
 

@@ -8,9 +8,9 @@ import io
 import json
 import time
 
-from logtray.tray.config import load_config
-from logtray.tray.notifiers.console import ConsoleNotifier
-from logtray.tray.service import AlertService
+from logtray.tray.base.config import load_config
+from logtray.tray.delivery.notifiers.console import ConsoleNotifier
+from logtray.tray.delivery.service import AlertService
 from tests.pipeline.kafka_util import produce
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from logtray.tray.config import ServiceOverride, StackConfig
+from logtray.stack.config import ServiceOverride, StackConfig
 
 TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"

@@ -20,11 +20,12 @@ import docker
 import pytest
 
 from logtray.stack.canary import Attempt, bridge_gateway, check_stack, diagnose, engine_kind
+from logtray.stack.config import ServiceOverride
 from logtray.stack.manager import StackManager
 from logtray.stack.specs import resolve
-from logtray.tray.alert import Alert
-from logtray.tray.config import ListenerConfig, ServiceOverride
-from logtray.tray.listener import AlertListener
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.listener import AlertListener
+from logtray.tray.base.config import ListenerConfig
 from tests.stack.standins import standin_stack
 
 TOKEN = "canary-test-token"
@@ -297,8 +298,8 @@ def test_the_tray_gets_the_sentence_from_its_stack_link(
     gateway: str,
     listeners: list[ListenerThread],
 ) -> None:
-    from logtray.tray.config import Config
-    from logtray.tray.stack_link import StackLink
+    from logtray.tray.base.config import Config
+    from logtray.tray.desktop.stack_link import StackLink
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

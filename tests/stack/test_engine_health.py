@@ -22,7 +22,7 @@ from logtray.stack.health import diagnose, riemann_consumer_dead
 from logtray.stack.kibana import data_view_body, ensure_data_view
 from logtray.stack.probes import ReadinessProbe, probe_http, probe_kafka
 from logtray.stack.specs import HttpReadiness
-from logtray.tray.errors import LogtrayError
+from logtray.tray.base.errors import LogtrayError
 from tests.stack.standins import tansu_binary
 
 # -- docker contexts -------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def kibana_status(level: str, plugin_level: str = "available") -> bytes:
 
 def test_kibana_degraded_is_ready_only_after_the_bound(server: int) -> None:
     from logtray.stack.specs import KIBANA_DEGRADED_OK_S, builtin_specs
-    from logtray.tray.config import ListenerConfig
+    from logtray.tray.base.config import ListenerConfig
 
     check = builtin_specs(ListenerConfig())["kibana"].readiness
     assert isinstance(check, HttpReadiness) and check.tolerate_after_s == KIBANA_DEGRADED_OK_S

@@ -23,10 +23,11 @@ from typing import Any
 import docker
 import pytest
 
+from logtray.stack.config import StackConfig
 from logtray.stack.kibana import ensure_data_view
 from logtray.stack.manager import StackManager
 from logtray.stack.specs import resolve
-from logtray.tray.config import ListenerConfig, StackConfig
+from logtray.tray.base.config import ListenerConfig
 
 pytestmark = [
     pytest.mark.live,

@@ -12,13 +12,14 @@ from pathlib import Path
 import docker
 import pytest
 
+from logtray.stack.config import ServiceOverride, StackConfig
 from logtray.stack.kibana import ensure_data_view
 from logtray.stack.labels import LABEL_HASH, LABEL_SERVICE, LABEL_STACK, stack_filter
 from logtray.stack.manager import PortTaken, ServiceFailed, StackError, StackManager
 from logtray.stack.preflight import PreflightFailed
 from logtray.stack.specs import HttpReadiness, ServiceSpec, resolve
 from logtray.stack.status import ServiceStatus
-from logtray.tray.config import ListenerConfig, ServiceOverride, StackConfig
+from logtray.tray.base.config import ListenerConfig
 from tests.stack.standins import (
     BUSYBOX_IMAGE,
     TEST_LABEL,

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from logtray.stack import preflight
+from logtray.stack.config import StackConfig
 from logtray.stack.preflight import GIB, PreflightFailed, disk_finding, memory_finding, pull_size
 from logtray.stack.specs import ES_IMAGE, KIBANA_IMAGE, resolve
-from logtray.tray.config import ListenerConfig, StackConfig
+from logtray.tray.base.config import ListenerConfig
 
 LISTENER = ListenerConfig(port=10123, token="t")
 FULL = resolve(StackConfig(), LISTENER)

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
-from logtray.tray.config import ListenerConfig
+from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")

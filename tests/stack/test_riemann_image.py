@@ -11,10 +11,11 @@ import docker
 import docker.errors
 import pytest
 
+from logtray.stack.config import ServiceOverride
 from logtray.stack.manager import StackManager
 from logtray.stack.riemann_image import overlay_tag
 from logtray.stack.specs import RIEMANN_CONFIG, resolve
-from logtray.tray.config import ListenerConfig, ServiceOverride
+from logtray.tray.base.config import ListenerConfig
 from tests.stack.standins import standin_stack
 
 LISTENER = ListenerConfig(port=10000, token="test-token")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from logtray.stack.compose import render
+from logtray.stack.config import ServiceOverride, StackConfig
 from logtray.stack.specs import (
     PROFILES,
     RIEMANN_CONFIG,
@@ -21,8 +22,8 @@ from logtray.stack.specs import (
     spec_hash,
     start_layers,
 )
-from logtray.tray.config import ListenerConfig, ServiceOverride, StackConfig, load_config
-from logtray.tray.errors import LogtrayError
+from logtray.tray.base.config import ListenerConfig, load_config
+from logtray.tray.base.errors import LogtrayError
 
 LISTENER = ListenerConfig(port=10123, token="s3cret")
 

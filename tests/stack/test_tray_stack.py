@@ -11,8 +11,8 @@ import docker
 import pytest
 
 from logtray.stack.labels import LABEL_SERVICE, stack_filter
-from logtray.tray.icon import STATUS_COLOURS
-from logtray.tray.state import AppState, ServiceView
+from logtray.tray.desktop.icon import STATUS_COLOURS
+from logtray.tray.desktop.state import AppState, ServiceView
 from tests.conftest import need
 from tests.stack.standins import DEMO_STANDIN_IMAGE
 from tests.stack.test_cli_docker import config_toml

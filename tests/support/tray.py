@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from logtray.tray.menu import SEPARATOR, Entry, build_menu
-from logtray.tray.state import AppState
+from logtray.tray.desktop.menu import SEPARATOR, Entry, build_menu
+from logtray.tray.desktop.state import AppState
 from tests.conftest import free_port
 from tests.support.desktop import Desktop
 from tests.support.processes import Running

@@ -8,15 +8,15 @@ import json
 import time
 from typing import Any
 
-from logtray.tray import paths
-from logtray.tray.actions import KibanaProbe, write_error_view
-from logtray.tray.alert import Alert
-from logtray.tray.config import load_config
-from logtray.tray.errors import LogtrayError
-from logtray.tray.evidence import clean_text
-from logtray.tray.history import AlertHistory
-from logtray.tray.links import allowed_prefixes
-from logtray.tray.opener import open_page
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.evidence import clean_text
+from logtray.tray.alerts.history import AlertHistory
+from logtray.tray.base import paths
+from logtray.tray.base.config import load_config
+from logtray.tray.base.errors import LogtrayError
+from logtray.tray.base.links import allowed_prefixes
+from logtray.tray.delivery.actions import KibanaProbe, write_error_view
+from logtray.tray.delivery.opener import open_page
 
 
 def add_parser(sub: Any) -> None:

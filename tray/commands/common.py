@@ -10,8 +10,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
-from logtray.tray.config import NotifierBackend
-from logtray.tray.service import AlertService
+from logtray.tray.base.config import NotifierBackend
+from logtray.tray.delivery.service import AlertService
 
 
 def add_listener_options(parser: argparse.ArgumentParser) -> None:

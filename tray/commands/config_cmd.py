@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from logtray.tray.config import load_config, to_toml
-from logtray.tray.paths import config_file
+from logtray.tray.base.config import load_config, to_toml
+from logtray.tray.base.paths import config_file
 
 
 def add_parser(sub: Any) -> None:

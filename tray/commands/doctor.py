@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from logtray.tray.config import Config, ConfigError, load_config
-from logtray.tray.notifiers.select import NOTIFICATION_SERVER_FIX
+from logtray.tray.base.config import Config, ConfigError, load_config
+from logtray.tray.delivery.notifiers.select import NOTIFICATION_SERVER_FIX
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def check_display() -> Check:
 
 
 def check_tray_backend() -> Check:
-    from logtray.tray.traycheck import tray_problem
+    from logtray.tray.desktop.traycheck import tray_problem
 
     problem = tray_problem()
     if problem:
@@ -75,7 +75,7 @@ def check_tray_backend() -> Check:
 def check_notifications() -> Check:
     if not sys.platform.startswith("linux"):
         return Check("notifications", True, "native (desktop-notifier)")
-    from logtray.tray.notifiers.linux_server import notification_server_problem
+    from logtray.tray.delivery.notifiers.linux_server import notification_server_problem
 
     problem = asyncio.run(notification_server_problem())
     if problem:
@@ -85,7 +85,7 @@ def check_notifications() -> Check:
 
 def check_docker() -> Check:
     from logtray.stack.engine import connect
-    from logtray.tray.errors import LogtrayError
+    from logtray.tray.base.errors import LogtrayError
 
     try:
         client = connect(timeout=5)
@@ -106,7 +106,7 @@ def check_port(config: Config) -> Check:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                from logtray.tray.ports import port_holder
+                from logtray.stack.ports import port_holder
 
                 holder = port_holder(port)
                 return Check(
@@ -123,7 +123,7 @@ def check_port(config: Config) -> Check:
 def check_tray_problem() -> Check:
     """What the running tray last failed at (a start/stop/repair, Docker going away), in full:
     the tray's menu has room for a short line only."""
-    from logtray.tray.failure import load
+    from logtray.tray.desktop.failure import load
 
     problem = load()
     if problem is None:
@@ -137,7 +137,7 @@ def check_alert_path(config: Config) -> Check:
     from logtray.stack.engine import connect
     from logtray.stack.manager import StackManager
     from logtray.stack.specs import resolve
-    from logtray.tray.errors import LogtrayError
+    from logtray.tray.base.errors import LogtrayError
 
     try:
         client = connect(timeout=30)

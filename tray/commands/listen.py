@@ -6,9 +6,9 @@ import argparse
 import asyncio
 from typing import Any
 
+from logtray.tray.base.config import ensure_token, load_config
 from logtray.tray.commands.common import add_listener_options, listener_flags, serve_until_signalled
-from logtray.tray.config import ensure_token, load_config
-from logtray.tray.service import AlertService
+from logtray.tray.delivery.service import AlertService
 
 
 def add_parser(sub: Any) -> None:

@@ -7,10 +7,10 @@ import json
 import socket
 from typing import Any
 
-from logtray.tray.alert import parse_message
-from logtray.tray.config import load_config
-from logtray.tray.errors import LogtrayError
-from logtray.tray.listener import is_loopback
+from logtray.tray.alerts.alert import parse_message
+from logtray.tray.alerts.listener import is_loopback
+from logtray.tray.base.config import load_config
+from logtray.tray.base.errors import LogtrayError
 
 
 def add_parser(sub: Any) -> None:

@@ -8,8 +8,8 @@ import sys
 import threading
 from typing import Any
 
-from logtray.tray.config import Config, ensure_token, load_config
-from logtray.tray.errors import LogtrayError
+from logtray.tray.base.config import Config, ensure_token, load_config
+from logtray.tray.base.errors import LogtrayError
 
 
 def add_parser(sub: Any) -> None:

@@ -16,8 +16,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from logtray.tray.app import TrayApp
-    from logtray.tray.config import load_config
+    from logtray.tray.base.config import load_config
+    from logtray.tray.desktop.app import TrayApp
 
     flags = listener_flags(args)
     if args.profile:

@@ -1,0 +1,43 @@
+"""The stack's settings: the `[stack]` section of logtray's one config.
+
+stack/ owns them so that it stands alone (it imports nothing from tray/); tray/'s config loader
+reads the section into these classes, with the same validation as every other section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+StackProfile = Literal["full", "lite"]
+
+
+@dataclass(frozen=True)
+class ServiceOverride:
+    """Per-service overrides of the stack's built-in specs; None/empty means 'keep the spec'."""
+
+    enabled: bool | None = None
+    image: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    # container port (e.g. "9094/tcp" or "9094") -> host port on 127.0.0.1
+    ports: dict[str, int] = field(default_factory=dict)
+    healthcheck: tuple[str, ...] | None = None
+    mem_limit: str | None = None
+    # The container's command (arguments after the image's entrypoint).
+    command: tuple[str, ...] | None = None
+    # Seconds between healthcheck runs (also the delay before the first one).
+    healthcheck_interval_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    profile: StackProfile = "full"
+    services: dict[str, ServiceOverride] = field(default_factory=dict)
+    # Prefix of the network, containers and volumes, and the value of the stack label.
+    name: str = "logtray"
+    # Pull missing images (on purpose, with progress); false fails fast instead (offline use).
+    pull: bool = True
+    # How long `up` waits for one service to become ready before giving up.
+    ready_timeout_s: float = 300.0
+    # Check the engine's disk and memory before pulling (`stack up --skip-preflight` skips once).
+    preflight: bool = True

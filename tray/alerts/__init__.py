@@ -1,0 +1,10 @@
+"""The alert path up to the decision: receive, parse, decide, keep.
+
+A line on the TCP listener (framing, listener), a record through the lite engine's spike rule
+(engine, kafka_source) or a message on the alerts topic (alerts_topic) becomes an Alert
+(alert, evidence); the policy decides whether and how it is shown, the history keeps every one,
+and kibana builds the Discover link for it.
+
+May import: logtray.tray.base (and logtray.stack.ports for "port taken" messages). Nothing
+here knows about notifications, the tray or Docker.
+"""

@@ -1,0 +1,336 @@
+"""The Alert model and the pure parsing of one received message into an Alert.
+
+A message is one of: the original Riemann config's plain text `FOUND PROBLEM IN <path>:<line>`,
+a JSON object (our riemann.config), mostly printable text, or junk. Junk (random bytes, a
+binary protocol, JSON nested past MAX_JSON_DEPTH) is not an alert: `parse_message` returns
+None and the listener only counts it. Everything else is bounded here (field lengths, the
+size of the extras, the URL checked by tray.links), so nothing a sender writes can grow the
+policy's or the history's memory, or reach a browser unchecked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import PurePath
+from typing import Any
+
+import orjson
+
+from logtray.tray.alerts.evidence import Evidence, parse_evidence
+from logtray.tray.base.links import safe_url
+
+KNOWN_FIELDS = (
+    "title",
+    "message",
+    "pathname",
+    "lineno",
+    "count",
+    "window_s",
+    "threshold",
+    "level",
+    "service",
+    "time",
+    "url",
+    "token",
+)
+
+_ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\d{1,9}))?\s*$")
+
+# Bounds on what one alert may carry (a sender's 60 KB line must not become 60 KB kept per
+# source in the policy and per entry in the history).
+MAX_FIELD_CHARS = 1000
+MAX_EXTRA_CHARS = 4000
+MAX_JSON_DEPTH = 32
+# Alert times further than this from the receipt are a sender's mistake (or worse): the
+# receipt time is used instead, the raw value is kept as `time_raw`.
+SANE_TIME_S = 86400.0
+# Text with less than this share of printable characters is junk, not a message.
+MIN_PRINTABLE = 0.75
+_SAMPLE_CHARS = 4096
+# Unprintable: replacement characters (from bad UTF-8) and ASCII controls other than tab,
+# counted with str.count and bytes.translate (a regex over a junk line costs ten times more).
+_CONTROLS = bytes([*range(0, 9), *range(10, 32), 127])
+_NOT_CONTROLS = bytes(b for b in range(256) if b not in _CONTROLS)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One received alert. `time` is seconds since the epoch (when it happened, if known)."""
+
+    title: str | None = None
+    message: str | None = None
+    pathname: str | None = None
+    lineno: int | None = None
+    count: int | None = None
+    window_s: float | None = None
+    threshold: float | None = None
+    level: str | None = None
+    service: str | None = None
+    time: float | None = None
+    url: str | None = None
+    token: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    # A bounded sample of what failed (tray/alerts/evidence.py); None from senders without one.
+    evidence: Evidence | None = None
+
+    @property
+    def key(self) -> str:
+        """What repeats coalesce on: the source file, else the title, else the text."""
+        return self.pathname or self.title or self.message or ""
+
+    @property
+    def short_name(self) -> str:
+        if self.pathname:
+            return PurePath(self.pathname.replace("\\", "/")).name or self.pathname
+        return self.title or "logtray"
+
+    def headline(self) -> str:
+        """The title: 'payments.py:42 — 312 errors in 10 s' (missing parts left out)."""
+        title = _first_line(self.title or "")
+        if title:
+            return title
+        where = ""
+        if self.pathname:
+            where = self.short_name + (f":{self.lineno}" if self.lineno is not None else "")
+        what = ""
+        if self.count is not None:
+            noun = "error" if self.count == 1 else "errors"
+            window = f" in {_num(self.window_s)} s" if self.window_s else ""
+            what = f"{self.count} {noun}{window}"
+        if where and what:
+            return f"{where} — {what}"
+        if where:
+            return f"Problem in {where}"
+        return what or "Received Message"
+
+    def body(self) -> str:
+        """The alert's message (first line, trimmed, bounded), else the path; never the title."""
+        text = _first_line(self.message or "")
+        if not text and self.pathname:
+            text = self.pathname + (f":{self.lineno}" if self.lineno is not None else "")
+        return "" if text == self.headline() else text
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready dict without the token (history and console output must not leak it)."""
+        record: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in KNOWN_FIELDS
+            if name != "token" and getattr(self, name) is not None
+        }
+        if self.extra:
+            record["extra"] = self.extra
+        if self.evidence:
+            record["evidence"] = self.evidence.to_json()
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], url_prefixes: Sequence[str] = ()) -> Alert:
+        """An alert from a history record; its url is checked again (dropped unless allowed)."""
+        extra = record.get("extra")
+        return from_json_object(
+            {**record, **(extra if isinstance(extra, dict) else {})}, url_prefixes
+        )
+
+    def with_sane_time(self, now: float) -> Alert:
+        """This alert with `time` replaced by `now` when it is more than a day away from it."""
+        if self.time is None or abs(self.time - now) <= SANE_TIME_S:
+            return self
+        return dataclasses.replace(self, time=now, extra={**self.extra, "time_raw": self.time})
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _bounded(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def field_text(value: Any) -> str | None:
+    """A sender's value as the bounded string field the parser would keep (None for None)."""
+    return _as_str(value)
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _bounded(value)
+    if isinstance(value, (dict, list)):
+        try:
+            return _bounded(orjson.dumps(value).decode())
+        except (TypeError, ValueError):  # too deep, or an integer beyond 64 bits
+            return "…"
+    return _bounded(str(value))
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value.strip()))
+        except (ValueError, OverflowError):  # "inf", "1e999": not a number we can use
+            return None
+    return None
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds (or milliseconds), or an ISO 8601 string, to epoch seconds."""
+    number = _as_float(value) if not isinstance(value, str) else None
+    if number is not None:
+        return number / 1000.0 if number > 1e11 else number  # 1e11 s is the year 5138
+    if isinstance(value, str):
+        text = value.strip()
+        number = _as_float(text)
+        if number is not None:
+            return parse_time(number)
+        try:
+            moment = datetime.fromisoformat(text[:64].replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.timestamp()
+        except (ValueError, OverflowError, OSError):  # e.g. year 1 with a positive offset
+            return None
+    return None
+
+
+_CONVERTERS: dict[str, Any] = {
+    "title": _as_str,
+    "message": _as_str,
+    "pathname": _as_str,
+    "lineno": _as_int,
+    "count": _as_int,
+    "window_s": _as_float,
+    "threshold": _as_float,
+    "level": _as_str,
+    "service": _as_str,
+    "time": parse_time,
+    "url": lambda v: v,  # checked in from_json_object against the allowed prefixes
+    "token": lambda v: v if isinstance(v, str) else None,
+    "evidence": parse_evidence,
+}
+
+
+def from_json_object(obj: dict[str, Any], url_prefixes: Sequence[str] = ()) -> Alert:
+    """Known keys to typed fields, the rest to `extra` (bounded). `url` must be under one of
+    `url_prefixes` (tray.links); otherwise it is dropped (kept, cut short, as `url_rejected`)."""
+    # Only the keys present are looked at: this runs once per received line.
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in obj.items():
+        convert = _CONVERTERS.get(key)
+        if convert is None:
+            if key != "extra":
+                extra[key] = value
+        elif value is not None:
+            fields[key] = convert(value)
+    evidence = fields.get("evidence")
+    if evidence and not fields.get("message") and evidence.top_message:
+        fields["message"] = evidence.top_message  # the popup shows the top message
+    url = fields.get("url")
+    if url is not None:
+        fields["url"] = safe_url(url, url_prefixes)
+        if fields["url"] is None:
+            extra["url_rejected"] = _bounded(str(url), 200)
+    if extra and _too_big(extra):
+        extra = {"extra_dropped": f"over {MAX_EXTRA_CHARS} bytes"}
+    return Alert(**fields, extra=extra)
+
+
+def _too_big(extra: dict[str, Any]) -> bool:
+    try:
+        return len(orjson.dumps(extra, default=str)) > MAX_EXTRA_CHARS
+    except (TypeError, ValueError, RecursionError):  # e.g. an integer beyond 64 bits
+        return True
+
+
+def _too_deep(text: str) -> bool:
+    """True when the JSON text nests deeper than MAX_JSON_DEPTH (cheap for flat objects)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def is_junk(text: str) -> bool:
+    """Less than MIN_PRINTABLE of the (first 4 KiB of the) text is printable."""
+    sample = text[:_SAMPLE_CHARS]
+    if not sample or sample.isprintable():
+        return False
+    controls = len(sample.encode("utf-8", "replace").translate(None, _NOT_CONTROLS))
+    unprintable = controls + sample.count("\ufffd")
+    return unprintable > (1 - MIN_PRINTABLE) * len(sample)
+
+
+def parse_message(text: str, url_prefixes: Sequence[str] = ()) -> Alert | None:
+    """One received message (decoded, framing removed) to an Alert, or None for junk.
+
+    Never raises. The forms, in order: a JSON object (nesting at most MAX_JSON_DEPTH; deeper
+    is junk), the original `FOUND PROBLEM IN <path>:<line>`, mostly printable text, junk.
+    """
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        if _too_deep(stripped):
+            return None
+        try:
+            obj = orjson.loads(stripped)
+        except orjson.JSONDecodeError:  # also NaN and integers beyond 64 bits: kept as text
+            obj = None
+        if isinstance(obj, dict):
+            return from_json_object(obj, url_prefixes)
+    if is_junk(stripped):
+        return None
+    match = _ORIGINAL_FORMAT.match(stripped)
+    if match:
+        line = match.group("line")
+        return Alert(pathname=_bounded(match.group("path")), lineno=int(line) if line else None)
+    return Alert(message=_bounded(stripped))

@@ -1,0 +1,294 @@
+"""The evidence an alert carries: what failed, as a bounded sample (issue 11).
+
+Two pure halves:
+- `parse_evidence` validates the "evidence" object of a received alert. Senders are strangers:
+  every part is optional, bounded, type-checked and cleaned of control characters; anything
+  unusable is dropped, never raised.
+- Rings of the last error records per source file (the embedded engine's, lite profile):
+  `records` decodes one into bounded ErrorRecords (message, level, time, line, traceback),
+  `summarize` builds the alert's sample from them, and `RecentErrors` keeps the rings of files
+  the rule has stopped watching, bounded in number, for the error view.
+
+The wire format (shared with riemann.config):
+    {"messages": [{"message": str, "count": int}, ...],  # <= 5, most frequent first
+     "lines": [int, ...],                                 # distinct line numbers, ascending, <= 20
+     "first": float, "last": float,                       # epoch seconds
+     "traceback": str}                                    # the last traceback's final line
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict, deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import orjson
+
+MAX_MESSAGES = 5
+MAX_TEXT = 300
+MAX_LINES = 20
+# A sender's lists are looked at up to this many entries (the rest is ignored, not an error).
+MAX_SCAN = 100
+MAX_LINENO = 10_000_000
+MAX_COUNT = 2**53
+MAX_EPOCH = 1e11  # the year 5138: beyond it a number is not epoch seconds
+# What the engine keeps of one record's traceback: its tail, where the error itself is.
+MAX_TRACEBACK_KEPT = 2000
+MAX_LEVEL = 20
+# A record up to this size is kept as received; a bigger one only with its bounded fields.
+MAX_RAW = 4096
+
+# C0/C1 controls, DEL and the bidirectional overrides that can disguise text: each becomes a
+# space, so a message stays one readable line in a popup and in a terminal.
+_CONTROL: dict[int, str | None] = {c: " " for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))}
+_CONTROL.update({c: " " for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_CONTROL.update({0x200B: None, 0xFEFF: None})
+
+
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    """One line of at most `limit` characters: controls become spaces, ends stripped."""
+    return value[: limit * 2].translate(_CONTROL).strip()[:limit]
+
+
+def final_line(traceback: str) -> str:
+    """The last non-empty line of a traceback ('ValueError: bad amount'), cleaned."""
+    for line in reversed(traceback[-MAX_TRACEBACK_KEPT:].splitlines()):
+        if line.strip():
+            return clean_text(line)
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A bounded sample of what failed. `messages` are (text, count), most frequent first."""
+
+    messages: tuple[tuple[str, int], ...] = ()
+    lines: tuple[int, ...] = ()
+    first: float | None = None
+    last: float | None = None
+    traceback: str | None = None
+
+    @property
+    def top_message(self) -> str | None:
+        return self.messages[0][0] if self.messages else None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.messages:
+            out["messages"] = [{"message": m, "count": c} for m, c in self.messages]
+        if self.lines:
+            out["lines"] = list(self.lines)
+        if self.first is not None:
+            out["first"] = self.first
+        if self.last is not None:
+            out["last"] = self.last
+        if self.traceback:
+            out["traceback"] = self.traceback
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.lines or self.first or self.last or self.traceback)
+
+
+def _int(value: Any, low: int, high: int) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and low <= value <= high:
+        return value
+    return None
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    result = float(value)
+    return result if math.isfinite(result) and 0 <= result < MAX_EPOCH else None
+
+
+def _messages(value: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, list):
+        return ()
+    counts: Counter[str] = Counter()
+    for item in value[:MAX_SCAN]:
+        if not isinstance(item, Mapping):
+            continue
+        text = item.get("message")
+        count = _int(item.get("count", 1), 1, MAX_COUNT)
+        if not isinstance(text, str) or count is None:
+            continue
+        text = clean_text(text)
+        if text:
+            counts[text] = min(MAX_COUNT, counts[text] + count)  # truncation may merge two
+    return _top(counts)
+
+
+def _top(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    # Most frequent first; ties in text order, so the result does not depend on input order.
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(ranked[:MAX_MESSAGES])
+
+
+def parse_evidence(value: Any) -> Evidence | None:
+    """A received "evidence" value to Evidence, or None when nothing in it is usable."""
+    if not isinstance(value, Mapping):
+        return None
+    lines_in = value.get("lines")
+    lines: set[int] = set()
+    if isinstance(lines_in, list):
+        for item in lines_in[:MAX_SCAN]:
+            line = _int(item, 0, MAX_LINENO)
+            if line is not None:
+                lines.add(line)
+    first, last = _epoch(value.get("first")), _epoch(value.get("last"))
+    if first is not None and last is not None and first > last:
+        first, last = last, first
+    traceback = value.get("traceback")
+    evidence = Evidence(
+        messages=_messages(value.get("messages")),
+        lines=tuple(sorted(lines)[:MAX_LINES]),
+        first=first,
+        last=last,
+        traceback=(final_line(traceback) or None) if isinstance(traceback, str) else None,
+    )
+    return evidence if evidence else None
+
+
+class ErrorRecord(NamedTuple):
+    """One kept error record, decoded and bounded."""
+
+    time: float  # the engine's clock at arrival (the clock the window runs on)
+    level: str
+    message: str
+    lineno: int | None
+    traceback: str | None
+
+
+class Ring:
+    """The last `size` error records of one file: arrival times and the bytes as received.
+
+    The hot path only appends (a float and a bytes object: neither is tracked by the garbage
+    collector, so a full ring costs no GC time, unlike a tuple per record); the fields are
+    decoded when an alert or the error view reads them (rarely, and at most one ring).
+    """
+
+    __slots__ = ("raws", "times")
+
+    def __init__(self, size: int) -> None:
+        self.times: deque[float] = deque(maxlen=size)
+        self.raws: deque[bytes] = deque(maxlen=size)
+
+    def append(self, now: float, raw: bytes) -> None:
+        self.times.append(now)
+        self.raws.append(raw)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[tuple[float, bytes]]:
+        return zip(self.times, self.raws, strict=True)
+
+
+def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
+    """The bounded fields of one log record (a stranger's object)."""
+    message = event.get("message")
+    if not isinstance(message, str):
+        message = event.get("msg")
+    lineno = event.get("lineno")
+    traceback = event.get("exception") or event.get("exc_info")
+    level = event.get("level")
+    return ErrorRecord(
+        time=now,
+        level=level[:MAX_LEVEL] if isinstance(level, str) else "",
+        message=message[:MAX_TEXT] if isinstance(message, str) else "",
+        lineno=_int(lineno, 0, MAX_LINENO) if type(lineno) is int else None,
+        traceback=traceback[-MAX_TRACEBACK_KEPT:] if isinstance(traceback, str) else None,
+    )
+
+
+def compact(event: Mapping[str, Any]) -> bytes:
+    """A record too big to keep as received (or given without its bytes): its bounded fields."""
+    record = record_of(0.0, event)
+    return orjson.dumps(
+        {
+            "level": record.level,
+            "message": record.message,
+            "lineno": record.lineno,
+            "exception": record.traceback,
+        }
+    )
+
+
+def records(ring: Iterable[tuple[float, bytes]]) -> list[ErrorRecord]:
+    """Decode a ring, oldest first (what cannot be decoded is skipped)."""
+    out = []
+    for now, raw in ring:
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            out.append(record_of(now, event))
+    return out
+
+
+class RecentErrors:
+    """Rings of files whose spike-rule group has ended, so the error view still finds them.
+
+    A live group holds its own ring (tray/alerts/engine.py); when the rule forgets the group, the
+    ring is retired here, and taken back if the file fails again. At most `files` retired rings
+    are kept: the least recently retired goes first.
+    """
+
+    def __init__(self, per_file: int, files: int) -> None:
+        self.per_file = per_file
+        self.files = files
+        self._retired: OrderedDict[str, Ring] = OrderedDict()
+
+    def open(self, key: str) -> Ring:
+        """The ring for a new live group of `key`: its retired one, or a new one."""
+        ring = self._retired.pop(key, None)
+        return Ring(self.per_file) if ring is None else ring
+
+    def retire(self, key: str, ring: Ring) -> None:
+        if not ring:
+            return
+        self._retired[key] = ring
+        self._retired.move_to_end(key)
+        while len(self._retired) > self.files:
+            self._retired.popitem(last=False)
+
+    def get(self, key: str) -> Ring | None:
+        return self._retired.get(key)
+
+    def __len__(self) -> int:
+        return len(self._retired)
+
+
+def summarize(records: Iterable[ErrorRecord]) -> Evidence:
+    """Evidence from records in time order (pure)."""
+    counts: Counter[str] = Counter()
+    lines: set[int] = set()
+    first = last = None
+    traceback = None
+    for record in records:
+        if first is None:
+            first = record.time
+        last = record.time
+        text = clean_text(record.message)
+        if text:
+            counts[text] += 1
+        if record.lineno is not None:
+            lines.add(record.lineno)
+        if record.traceback:
+            traceback = record.traceback
+    return Evidence(
+        messages=_top(counts),
+        lines=tuple(sorted(lines)[:MAX_LINES]),
+        first=first,
+        last=last,
+        traceback=(final_line(traceback) or None) if traceback else None,
+    )

@@ -1,0 +1,497 @@
+"""The one typed config: defaults < TOML file < LOGTRAY_* environment < command-line flags.
+
+It is loaded once at start (`load_config`) and passed explicitly; nothing reads settings from
+anywhere else. Unknown keys warn (a typo must not silently do nothing); a bad value fails with
+the file, the key and the expected form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import secrets
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from logtray.stack.config import StackConfig
+from logtray.tray.base import paths
+from logtray.tray.base.errors import LogtrayError
+from logtray.tray.base.links import is_web_url
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+NotifierBackend = Literal["auto", "desktop", "plyer", "console"]
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    port: int = 10000
+    # Empty means automatic: 127.0.0.1, plus the Docker bridge gateway on Linux when it exists.
+    hosts: tuple[str, ...] = ()
+    max_connections: int = 256
+    # Senders that are not on this machine share at most this many of the slots, and one
+    # such address holds at most max_peer_connections (loopback senders always find a slot).
+    max_remote_connections: int = 64
+    max_peer_connections: int = 16
+    idle_timeout_s: float = 300.0
+    # A line must be complete this long after its first byte (slow senders cannot hold a slot).
+    line_timeout_s: float = 30.0
+    max_line_bytes: int = 65536
+    # Shared secret that non-loopback senders must include; generated on first run.
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    # Repeats of one key within this time update one notification instead of popping new ones.
+    cooldown_s: float = 60.0
+    # An in-place update of one notification happens at most this often (later ones merge).
+    update_interval_s: float = 5.0
+    # More than storm_keys new keys within storm_window_s become one summary notification.
+    storm_keys: int = 5
+    storm_window_s: float = 10.0
+    history_size: int = 1000
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    backend: NotifierBackend = "auto"
+
+
+@dataclass(frozen=True)
+class KibanaConfig:
+    url: str = "http://127.0.0.1:5601"
+    data_view: str = "program-logs"
+    # The Discover time range opened for an alert: this much before and after it.
+    before_s: float = 900.0
+    after_s: float = 300.0
+    # URL prefixes (besides `url`) that an alert's own `url` may point to; others are ignored.
+    allowed_url_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The embedded rule engine (lite profile): the same spike rule as riemann.config."""
+
+    bootstrap: str = "127.0.0.1:9094"
+    topic: str = "program-logs"
+    # Events are grouped by this field; only events whose `level` equals `level` count.
+    group_by: str = "pathname"
+    level: str = "error"
+    window_s: float = 10.0
+    # More than this many events in one window alerts (at the crossing).
+    threshold: int = 25
+    # After an alert, the same group stays quiet this long.
+    throttle_s: float = 30.0  # the same as riemann.config's THROTTLE_S default
+    # Evidence (issue 11): the last error records kept per source file, for the alert's sample
+    # and the error view (at least threshold + 1 are kept); 0 turns evidence off.
+    evidence_records: int = 50
+    # ... for at most this many files the rule watches, and as many it stopped watching (the
+    # least recently failing goes first). Memory: docs/pipeline.md.
+    evidence_files: int = 50
+
+
+@dataclass(frozen=True)
+class EditorConfig:
+    """Open in editor: container path prefixes mapped to local source folders."""
+
+    # e.g. {"/app" = "~/src/payments"}: /app/pay.py opens ~/src/payments/pay.py
+    paths: dict[str, str] = field(default_factory=dict)
+    # A URL template, e.g. "vscode://file/{path}:{line}"; empty: run `command`.
+    url: str = ""
+    # The editor command ("+LINE" and the file are added); empty: $VISUAL, then $EDITOR.
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class AlertsTopicConfig:
+    """Alerts from a shared Kafka topic (a team's Riemann or engine publishes them there)."""
+
+    enabled: bool = False
+    bootstrap: str = "127.0.0.1:9094"
+    topic: str = "logtray-alerts"
+    # aiokafka's security options: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    # A CA bundle for SSL; empty uses the system's trust store.
+    ssl_cafile: str = ""
+
+
+@dataclass(frozen=True)
+class TrayConfig:
+    # Quit stops the stack too (otherwise it keeps running for the next start).
+    stop_stack_on_quit: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    notifier: NotifierConfig = field(default_factory=NotifierConfig)
+    kibana: KibanaConfig = field(default_factory=KibanaConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    alerts_topic: AlertsTopicConfig = field(default_factory=AlertsTopicConfig)
+    editor: EditorConfig = field(default_factory=EditorConfig)
+    tray: TrayConfig = field(default_factory=TrayConfig)
+    stack: StackConfig = field(default_factory=StackConfig)
+    # Where the file layer came from (it may not exist yet).
+    path: Path = field(default_factory=paths.config_file, compare=False)
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "listener": ListenerConfig,
+    "alerts": AlertsConfig,
+    "notifier": NotifierConfig,
+    "kibana": KibanaConfig,
+    "engine": EngineConfig,
+    "alerts_topic": AlertsTopicConfig,
+    "editor": EditorConfig,
+    "tray": TrayConfig,
+    "stack": StackConfig,
+}
+
+
+_Check = tuple[typing.Callable[[Any], bool], str]
+
+
+class ConfigError(LogtrayError):
+    """A bad config value: names where it came from, the key, and the expected form."""
+
+
+DAY_S = 86400.0
+
+
+def _between(low: float, high: float, what: str = "a number of seconds") -> _Check:
+    return (lambda v: low <= v <= high, f"{what} from {low:g} to {high:g}")
+
+
+def _seconds(low: float, high: float, low_open: bool = False) -> _Check:
+    if low_open:
+        return (lambda v: low < v <= high, f"a number of seconds > {low:g} and <= {high:g}")
+    return _between(low, high)
+
+
+def _ints(low: int, high: int) -> _Check:
+    return (lambda v: low <= v <= high, f"an integer from {low} to {high}")
+
+
+# Range checks beyond the type: (section, key) -> (predicate, expected form). Every number
+# has one (tests/test_config.py checks that): an absurd value fails at start with a sentence,
+# not later with a traceback in the alert path (e.g. a Kibana time range past the year 9999).
+_CHECKS: dict[tuple[str, str], _Check] = {
+    ("listener", "port"): _ints(1, 65535),
+    ("listener", "max_connections"): _ints(1, 100_000),
+    ("listener", "max_remote_connections"): _ints(0, 100_000),
+    ("listener", "max_peer_connections"): _ints(1, 100_000),
+    ("listener", "idle_timeout_s"): _seconds(0, DAY_S, low_open=True),
+    ("listener", "line_timeout_s"): _seconds(0, DAY_S, low_open=True),
+    ("listener", "max_line_bytes"): _ints(256, 16 * 1024 * 1024),
+    ("alerts", "cooldown_s"): _seconds(0, DAY_S),
+    ("alerts", "update_interval_s"): _seconds(0, 3600),
+    ("alerts", "storm_keys"): _ints(1, 10_000),
+    ("alerts", "storm_window_s"): _seconds(0, 3600, low_open=True),
+    ("alerts", "history_size"): _ints(1, 100_000),
+    ("kibana", "url"): (is_web_url, "an http:// or https:// URL"),
+    ("kibana", "allowed_url_prefixes"): (
+        lambda v: all(is_web_url(p) for p in v),
+        "a list of http:// or https:// URL prefixes",
+    ),
+    ("engine", "evidence_records"): _ints(0, 10_000),
+    ("engine", "evidence_files"): _ints(1, 10_000),
+    ("editor", "url"): (
+        lambda v: not v or ("{path}" in v and _editor_scheme_ok(v)),
+        'empty, or a URL template with {path} (and {line}), e.g. "vscode://file/{path}:{line}"',
+    ),
+    ("kibana", "before_s"): _seconds(0, 365 * DAY_S),
+    ("kibana", "after_s"): _seconds(0, 365 * DAY_S),
+    ("engine", "window_s"): _seconds(0, DAY_S, low_open=True),
+    ("engine", "threshold"): _ints(1, 1_000_000_000),
+    ("engine", "throttle_s"): _seconds(0, DAY_S),
+    ("stack", "ready_timeout_s"): _seconds(0, 7 * DAY_S, low_open=True),
+    # Tables inside sections are checked by their class name.
+    ("ServiceOverride", "ports"): (
+        lambda v: all(0 <= p <= 65535 for p in v.values()),
+        "host ports from 0 (any free port) to 65535",
+    ),
+    ("ServiceOverride", "healthcheck_interval_s"): _seconds(0, DAY_S, low_open=True),
+}
+
+
+def _editor_scheme_ok(template: str) -> bool:
+    # An editor's own scheme (vscode://, idea://, ...): never a script or a web page.
+    scheme, sep, _ = template.partition(":")
+    return (
+        bool(sep)
+        and scheme.isascii()
+        and scheme.replace("-", "").replace("+", "").replace(".", "").isalnum()
+        and scheme.lower() not in ("javascript", "data", "vbscript", "http", "https")
+    )
+
+
+def _describe(tp: Any) -> str:
+    origin = get_origin(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin is tuple:
+        return f"a list of {_describe(get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin is dict:
+        return f"a table of {_describe(get_args(tp)[1])}"
+    if origin in (Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        return _describe(inner[0])
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return str(tp)
+
+
+def _coerce(value: Any, tp: Any, where: str, from_text: bool) -> Any:
+    """Turn a TOML value (or an environment string when from_text) into type tp, or fail."""
+
+    def bad() -> ConfigError:
+        return ConfigError(
+            f"{where} = {value!r} is not valid: expected {_describe(tp)}",
+            fix="correct or remove this setting (`logtray config show` prints what is in effect)",
+        )
+
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, inner[0], where, from_text)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if from_text and str(value).strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_text and str(value).strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise bad()
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if from_text:
+            try:
+                return int(str(value).strip())
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if from_text:
+            try:
+                return float(str(value).strip())
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad()
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        raise bad()
+    if origin is tuple:
+        if from_text and isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            raise bad()
+        item_type = get_args(tp)[0]
+        return tuple(_coerce(v, item_type, f"{where}[{i}]", from_text) for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise bad()
+        value_type = get_args(tp)[1]
+        return {str(k): _coerce(v, value_type, f"{where}.{k}", from_text) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise bad()
+        return _build(tp, value, where, from_text)
+    raise TypeError(f"config type not handled: {tp}")  # a bug in this module, not user input
+
+
+def _build(cls: Any, table: Mapping[str, Any], where: str, from_text: bool) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in table.items():
+        if key not in known:
+            log.warning(
+                "%s: unknown key %r ignored (known: %s)", where, key, ", ".join(sorted(known))
+            )
+            continue
+        coerced = _coerce(value, hints[key], f"{where}.{key}", from_text)
+        check = _CHECKS.get((cls.__name__, key))
+        if check and coerced is not None and not check[0](coerced):
+            raise ConfigError(
+                f"{where}.{key} = {value!r} is not valid: expected {check[1]}",
+                fix="correct or remove this setting",
+            )
+        kwargs[key] = coerced
+    return cls(**kwargs)
+
+
+def _merge_section(
+    base: Any, section: str, table: Mapping[str, Any], where: str, from_text: bool
+) -> Any:
+    cls = type(base)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            log.warning(
+                "%s: unknown key [%s] %s ignored (known: %s)",
+                where,
+                section,
+                key,
+                ", ".join(sorted(known)),
+            )
+            continue
+        label = f"{where}: [{section}] {key}"
+        coerced = _coerce(value, hints[key], label, from_text)
+        check = _CHECKS.get((section, key))
+        if check and not check[0](coerced):
+            raise ConfigError(
+                f"{label} = {value!r} is not valid: expected {check[1]}",
+                fix="correct or remove this setting",
+            )
+        changes[key] = coerced
+    return dataclasses.replace(base, **changes)
+
+
+def _apply(config: Config, layer: Mapping[str, Any], where: str, from_text: bool) -> Config:
+    changes = {}
+    for section, table in layer.items():
+        if section not in SECTIONS:
+            log.warning(
+                "%s: unknown section [%s] ignored (known: %s)", where, section, ", ".join(SECTIONS)
+            )
+            continue
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: [{section}] must be a table", fix="see the README")
+        changes[section] = _merge_section(
+            getattr(config, section), section, table, where, from_text
+        )
+    return dataclasses.replace(config, **changes)
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """LOGTRAY_<SECTION>_<KEY>=value, e.g. LOGTRAY_LISTENER_PORT=10001."""
+    layer: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith("LOGTRAY_") or name in ("LOGTRAY_CONFIG",):
+            continue
+        rest = name[len("LOGTRAY_") :].lower()
+        # Longest name first: LOGTRAY_ALERTS_TOPIC_ENABLED is [alerts_topic], not [alerts].
+        for section in sorted(SECTIONS, key=len, reverse=True):
+            if rest.startswith(section + "_"):
+                layer.setdefault(section, {})[rest[len(section) + 1 :]] = value
+                break
+        else:
+            log.warning("environment: unknown variable %s ignored", name)
+    return layer
+
+
+def load_config(
+    flags: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Config:
+    """Build the effective config. `flags` is {section: {key: value}} from the command line."""
+    environ = os.environ if environ is None else environ
+    path = path or paths.config_file()
+    config = Config(path=path)
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not valid TOML: {exc}", fix="fix the syntax or move the file away"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not valid UTF-8 (byte {exc.start}): TOML files must be UTF-8",
+                fix="save the file as UTF-8 or move it away",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+        config = _apply(config, data, str(path), from_text=False)
+    config = _apply(config, _env_layer(environ), "environment LOGTRAY_*", from_text=True)
+    if flags:
+        config = _apply(config, flags, "command line", from_text=False)
+    return config
+
+
+def ensure_token(config: Config) -> Config:
+    """Generate the listener token on first run and keep it in the config file."""
+    if config.listener.token:
+        return config
+    import tomlkit  # only to write (keeps the user's comments); ~4 MB a running tray never needs
+
+    token = secrets.token_urlsafe(24)
+    path = config.path
+    try:
+        doc = (
+            tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+        )
+        if "listener" not in doc:
+            doc["listener"] = tomlkit.table()
+        listener = doc["listener"]
+        assert isinstance(listener, tomlkit.items.Table)
+        listener["token"] = token
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        path.chmod(0o600)  # the token is a secret
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot save the listener token to {path}: {exc.strerror}",
+            fix="make the config directory writable, or set [listener] token yourself",
+        ) from None
+    log.info("generated a listener token in %s", path)
+    return dataclasses.replace(config, listener=dataclasses.replace(config.listener, token=token))
+
+
+def to_toml(config: Config, hide_secrets: bool = True) -> str:
+    """The effective config as TOML (for `logtray config show`)."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"effective config; file layer: {config.path}"))
+    for section in SECTIONS:
+        value = dataclasses.asdict(getattr(config, section))
+        if section == "listener" and hide_secrets and value.get("token"):
+            value["token"] = "<hidden: see the config file>"
+        doc[section] = _plain(value)
+    return tomlkit.dumps(doc)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value

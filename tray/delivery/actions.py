@@ -1,0 +1,147 @@
+"""What a user can do from an alert's popup (issue 11): Show errors, Open in Kibana, Open in editor.
+
+`AlertActions.for_notice` lists the actions that make sense for one notice: "Show errors"
+writes the error view (tray/delivery/error_view.py) and opens it; "Open in Kibana" only while Kibana
+answers; "Open in editor" only when the alert's file maps to a local file (tray/delivery/editor.py).
+Every action runs off the event loop and logs its failure: an action can never crash the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.evidence import ErrorRecord
+from logtray.tray.alerts.kibana import discover_url
+from logtray.tray.alerts.policy import Notice
+from logtray.tray.base.config import Config
+from logtray.tray.base.errors import LogtrayError
+from logtray.tray.delivery import editor, error_view, opener
+
+log = logging.getLogger(__name__)
+
+SHOW_ERRORS = "Show errors"
+OPEN_KIBANA = "Open in Kibana"
+OPEN_EDITOR = "Open in editor"
+
+RecordsFor = Callable[[str], Sequence[ErrorRecord]]
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    run: Callable[[], object]  # blocking is fine: callers run it in a worker thread
+
+
+def kibana_link(config: Config, alert: Alert, now: float) -> str:
+    """The sender's own link when it is a plain http(s) URL, else our Discover link."""
+    return error_view.safe_http_url(alert.url) or discover_url(
+        config.kibana, alert, alert.time or now
+    )
+
+
+def editor_line(alert: Alert) -> int | None:
+    if alert.lineno is not None:
+        return alert.lineno
+    return alert.evidence.lines[0] if alert.evidence and alert.evidence.lines else None
+
+
+def write_error_view(
+    config: Config,
+    alert: Alert,
+    records: Sequence[ErrorRecord] = (),
+    kibana_running: bool = True,
+    now: float | None = None,
+) -> Path:
+    """Render and write the alert's error view; its path."""
+    now = time.time() if now is None else now
+    target = editor.resolve(config.editor, alert.pathname, editor_line(alert))
+    page = error_view.render(
+        alert,
+        records,
+        kibana_url=kibana_link(config, alert, now) if kibana_running else None,
+        editor=target,
+        generated=now,
+    )
+    return error_view.write(page, error_view.page_name(alert, now))
+
+
+class KibanaProbe:
+    """Is Kibana answering? A TCP connect to its URL's host and port, remembered a few seconds."""
+
+    def __init__(self, url: str, timeout: float = 0.25, remember_s: float = 5.0) -> None:
+        parts = urlsplit(url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._timeout = timeout
+        self._remember_s = remember_s
+        self._checked = -1e9
+        self._up = False
+
+    async def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < self._remember_s:
+            return self._up
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(self._host, self._port), self._timeout
+            )
+            writer.close()
+            self._up = True
+        except (OSError, asyncio.TimeoutError):
+            self._up = False
+        self._checked = time.monotonic()
+        return self._up
+
+
+class AlertActions:
+    def __init__(
+        self,
+        config: Config,
+        open_url: Callable[[str], object],
+        records: RecordsFor | None = None,
+        kibana_running: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.config = config
+        self._open_url = open_url
+        self._records = records or (lambda key: ())
+        self._kibana_running = kibana_running or KibanaProbe(config.kibana.url)
+
+    def set_records(self, records: RecordsFor) -> None:
+        """Where the engine's recent error records come from (set when the engine starts)."""
+        self._records = records
+
+    async def for_notice(self, notice: Notice) -> list[Action]:
+        alert = notice.alert
+        kibana = bool(notice.url) and await self._kibana_running()
+        actions: list[Action] = []
+        if alert is not None:
+            actions.append(Action(SHOW_ERRORS, lambda: self.show_errors(alert, kibana)))
+        if kibana and notice.url:
+            url = notice.url
+            actions.append(Action(OPEN_KIBANA, lambda: self._open_url(url)))
+        if alert is not None:
+            target = editor.resolve(self.config.editor, alert.pathname, editor_line(alert))
+            if isinstance(target, editor.EditorTarget):
+                actions.append(Action(OPEN_EDITOR, lambda: self._open_editor(target)))
+            else:
+                log.debug("open in editor disabled for %r: %s", alert.pathname, target)
+        return actions
+
+    def show_errors(self, alert: Alert, kibana_running: bool) -> Path:
+        records = self._records(alert.pathname) if alert.pathname else ()
+        path = write_error_view(self.config, alert, records, kibana_running)
+        opener.open_page(path)
+        return path
+
+    def _open_editor(self, target: editor.EditorTarget) -> None:
+        try:
+            editor.open_target(target, opener.open_configured_url)
+        except LogtrayError as exc:
+            log.error("%s", exc)

@@ -1,0 +1,34 @@
+"""Headless notifier: one JSON object per shown notification on stdout (for scripts)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from logtray.tray.alerts.policy import Notice
+
+
+class ConsoleNotifier:
+    name = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stdout
+
+    async def show(self, notice: Notice) -> None:
+        record = {
+            "title": notice.title,
+            "body": notice.body,
+            "key": notice.key,
+            "url": notice.url,
+            "count": notice.count,
+            "replaces": notice.replaces,
+        }
+        try:
+            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the reader went away (e.g. `| head`); alerts are still in the history
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,491 @@
+"""The tray app: the alert service and the stack, driven from a tray icon.
+
+Threads (../shared/notes/design.md): pystray owns the main thread; one asyncio loop runs in
+a worker thread with the listener, the alert path and the stack control (its blocking
+Docker calls go through asyncio.to_thread). State changes happen on the loop thread only and
+reach the screen through TrayView.show; menu choices come back through `_on_action`, which
+hands them to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.kibana import discover_url
+from logtray.tray.base import paths
+from logtray.tray.base.config import Config, ensure_token
+from logtray.tray.base.errors import LogtrayError
+from logtray.tray.delivery.notifiers.deferred import DeferredNotifier
+from logtray.tray.delivery.opener import open_path, open_url
+from logtray.tray.delivery.service import AlertService, url_prefixes
+from logtray.tray.desktop import autostart, failure
+from logtray.tray.desktop.failure import Failure
+from logtray.tray.desktop.stack_link import StackLink
+from logtray.tray.desktop.state import (
+    GOOD_SERVICE_STATES,
+    AppState,
+    RecentAlert,
+    ServiceView,
+    kibana_ready,
+    phase_from_services,
+)
+from logtray.tray.desktop.traycheck import tray_problem
+
+log = logging.getLogger(__name__)
+
+REFRESH_DELAY_S = 0.3  # alerts arrive in floods; the tray redraws at most this often
+# While Docker is away: reconnect after 1, 2, 4, 5, 5 … s, so its return shows within seconds.
+# (While it is there nothing polls: the events stream ending is what says it went away.)
+DOCKER_RETRY_FIRST_S = 1.0
+DOCKER_RETRY_MAX_S = 5.0
+
+
+def seconds_until_tomorrow(now: float, morning_hour: int = 8) -> float:
+    """'Until tomorrow' means until tomorrow morning, local time."""
+    today = dt.datetime.fromtimestamp(now)
+    morning = (today + dt.timedelta(days=1)).replace(
+        hour=morning_hour, minute=0, second=0, microsecond=0
+    )
+    return morning.timestamp() - now
+
+
+def recent_alerts(
+    entries: list[dict[str, Any]], config: Config, cleared_at: float, limit: int = 10
+) -> tuple[RecentAlert, ...]:
+    """Newest first, repeats of one key folded into one line with their count."""
+    by_key: dict[str, RecentAlert] = {}
+    for entry in entries:  # newest first
+        if entry.get("received", 0) <= cleared_at:
+            break
+        alert = Alert.from_record(entry, url_prefixes(config))
+        key = alert.key
+        if key in by_key:
+            seen = by_key[key]
+            by_key[key] = dataclasses.replace(seen, count=seen.count + 1)
+            continue
+        if len(by_key) >= limit:
+            continue
+        received = float(entry.get("received", 0))
+        url = alert.url or discover_url(config.kibana, alert, alert.time or received)
+        by_key[key] = RecentAlert(
+            received, alert.headline(), 1, url, needs_kibana=not alert.url, alert=alert
+        )
+    return tuple(by_key.values())
+
+
+def count_since(entries: list[dict[str, Any]], since: float) -> int:
+    return sum(1 for entry in entries if entry.get("received", 0) >= since)
+
+
+class TrayApp:
+    def __init__(self, config: Config, stack: StackLink | None = None) -> None:
+        self.config = ensure_token(config)  # Riemann needs it; first run creates it
+        self.stack = stack or StackLink(self.config)
+        self.state = AppState(
+            phase="unavailable",
+            docker_problem="checking Docker…",
+            profile=self.config.stack.profile,
+            autostart=autostart.is_enabled(),
+        )
+        self._show: Callable[[AppState], None] = lambda state: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self.service: AlertService | None = None
+        self._refresh_handle: asyncio.TimerHandle | None = None
+        self._seen_mark = 0
+        self._cleared_at = 0.0
+        self._busy = False
+
+    # -- running --------------------------------------------------------------------------------
+    def run(self) -> int:
+        problem = tray_problem()
+        if problem:
+            print(
+                f"logtray: cannot show a tray icon: {problem}.\n"
+                "  Running headless: alerts are still received and notified. "
+                "`logtray doctor` checks what is missing.",
+                file=sys.stderr,
+            )
+            asyncio.run(self._run_headless())
+            return 0
+        from logtray.tray.desktop.tray_view import TrayView
+
+        view = TrayView(self._on_action)
+        self._show = view.show
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        worker = threading.Thread(
+            target=lambda: asyncio.run(self._main(started, view.stop)),
+            name="logtray-loop",
+            daemon=True,
+        )
+        log.info("tray backend: %s", view.backend)
+        self._quit_on_signals()
+        view.run(setup=worker.start)
+        self.request_quit()
+        worker.join(timeout=60)
+        if started.done() and started.exception():
+            raise started.exception()  # type: ignore[misc]
+        return 0
+
+    def _quit_on_signals(self) -> None:
+        """SIGINT/SIGTERM quit cleanly; GTK's main loop runs in C, so ask GLib to watch them."""
+        if sys.platform.startswith("linux"):
+            try:
+                from gi.repository import GLib
+
+                def on_signal() -> bool:
+                    self.request_quit()
+                    return False
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, on_signal)
+                return
+            except (ImportError, AttributeError):
+                pass
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, lambda *_: self.request_quit())
+
+    async def _run_headless(self) -> None:
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_quit)
+        await self._main(started, lambda: None)
+        if started.exception():
+            raise started.exception()  # type: ignore[misc]
+
+    async def _main(
+        self, started: concurrent.futures.Future[None], close_view: Callable[[], None]
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        deferred = self._deferred_notifier()
+        self.service = AlertService(self.config, notifier=deferred, on_change=self._alerts_changed)
+        if deferred is not None:
+            deferred.actions = self.service.actions  # the popups' Show errors / editor actions
+        try:
+            await self.service.start()
+        except BaseException as exc:
+            started.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            close_view()
+            return
+        started.set_result(None)
+        assert self.service.listener is not None
+        where = ", ".join(f"{h}:{p}" for h, p in self.service.listener.addresses)
+        print(
+            f"logtray: listening on {where}; notifications: {self.service.notifier_name}",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._set(listening=where)
+        self._refresh_alerts()
+        watch = asyncio.create_task(self._watch_stack())
+        try:
+            await self._stopping.wait()
+        finally:
+            watch.cancel()
+            if self.config.tray.stop_stack_on_quit and self.state.phase not in (
+                "stopped",
+                "unavailable",
+            ):
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.stack.down)
+            await asyncio.to_thread(self.stack.close)
+            await self.service.stop()
+            close_view()
+
+    def _deferred_notifier(self) -> DeferredNotifier | None:
+        """Desktop notifications loaded at the first notice (light at idle), when a
+        notification server is there; otherwise None: chosen at start, with its warning."""
+        backend = self.config.notifier.backend
+        if backend not in ("auto", "desktop"):
+            return None
+        if sys.platform.startswith("linux"):
+            from logtray.tray.delivery.notifiers.linux_server import NOTIFICATIONS_NAME
+            from logtray.tray.desktop.traycheck import bus_name_owned
+
+            if not bus_name_owned(NOTIFICATIONS_NAME):
+                return None
+        return DeferredNotifier(
+            backend,
+            functools.partial(open_url, allowed_prefixes=url_prefixes(self.config)),
+            expected="desktop",
+        )
+
+    def request_quit(self) -> None:
+        """Thread-safe: stop the loop (and with it the app)."""
+        loop, stopping = self._loop, self._stopping
+        if loop and stopping and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+
+    # -- state ------------------------------------------------------------------------------------
+    def _set(self, **changes: Any) -> None:
+        """Change the state (loop thread only) and redraw."""
+        previous = self.state
+        self.state = dataclasses.replace(self.state, **changes)
+        state = self.state
+        if (state.phase, state.docker_problem) != (previous.phase, previous.docker_problem):
+            why = f" ({state.docker_problem})" if state.phase == "unavailable" else ""
+            log.info("stack phase: %s%s", state.phase, why)
+        self._show(self.state)
+
+    def _alerts_changed(self) -> None:
+        if self._refresh_handle is None and self._loop:
+            self._refresh_handle = self._loop.call_later(REFRESH_DELAY_S, self._refresh_alerts)
+
+    def _refresh_alerts(self) -> None:
+        self._refresh_handle = None
+        if not self.service or not self.service.router:
+            return
+        router = self.service.router
+        entries = router.history.recent()
+        midnight = dt.datetime.combine(dt.date.today(), dt.time()).timestamp()
+        self._set(
+            recent=recent_alerts(entries, self.config, self._cleared_at),
+            unseen=max(0, router.accepted - self._seen_mark),
+            alerts_today=count_since(entries, midnight),
+            snoozed_until=router.policy.snoozed_until,
+            do_not_disturb=router.policy.do_not_disturb,
+        )
+
+    def _mark_seen(self) -> None:
+        if self.service and self.service.router:
+            self._seen_mark = self.service.router.accepted
+        self._refresh_alerts()
+
+    # -- the stack --------------------------------------------------------------------------------
+    async def _watch_stack(self) -> None:
+        """Follow the stack's status from Docker's events; when the stream ends (Docker went
+        away), reconnect with backoff. Losing Docker and getting it back are both notified."""
+        delay = DOCKER_RETRY_FIRST_S
+        connected = False  # Docker answered since the last loss (a loss is then news)
+        lost = False  # we said Docker went away: say when it is back
+        while True:
+            problem = await asyncio.to_thread(self.stack.connect)
+            services: tuple[ServiceView, ...] = ()
+            fix = self.stack.last_fix
+            if problem is None:
+                try:
+                    services = await asyncio.to_thread(self.stack.status)
+                except LogtrayError as exc:
+                    problem, fix = exc.message, exc.fix
+            if problem is not None:
+                if connected:
+                    connected, lost = False, True
+                    await self._failed(Failure("docker", "Docker went away", problem, fix))
+                self._set(phase="unavailable", docker_problem=problem)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, DOCKER_RETRY_MAX_S)
+                continue
+            delay, connected = DOCKER_RETRY_FIRST_S, True
+            self._services_changed(services)
+            failure.clear("docker")  # also one kept from an earlier run: Docker is here now
+            if lost:
+                lost = False
+                await self._notify("docker", "logtray: Docker is back", "The stack can be used.")
+            followed = time.monotonic()
+            try:
+                await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
+            except LogtrayError as exc:
+                log.info("Docker events stream: %s", exc.message)
+            log.info("the Docker events stream ended; reconnecting")
+            if time.monotonic() - followed < DOCKER_RETRY_FIRST_S:
+                await asyncio.sleep(DOCKER_RETRY_FIRST_S)  # a stream that ends at once: no spin
+
+    def _services_changed_elsewhere(self, services: tuple[ServiceView, ...]) -> None:
+        """From Docker's threads: hand the change to the loop."""
+        if self._loop and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._services_changed, services)
+
+    def _services_changed(self, services: tuple[ServiceView, ...]) -> None:
+        self._start_engine_when_kafka_runs(services)
+        phase = phase_from_services(services, self._busy)
+        progress = self.state.progress if self._busy else None
+        if self._busy:
+            moving = [s for s in services if s.state in ("pulling", "starting")]
+            if moving:
+                progress = ", ".join(f"{s.name} {s.text}" for s in moving)
+        self._set(services=services, phase=phase, docker_problem=None, progress=progress)
+
+    def _start_engine_when_kafka_runs(self, services: tuple[ServiceView, ...]) -> None:
+        """No Riemann in the lite profile: the embedded rule engine reads the stack's Kafka
+        instead. It starts once Kafka runs (then follows it, reconnecting by itself), so an
+        idle tray does not load aiokafka (~16 MB) nor knock on a broker that is not there."""
+        if self.config.stack.profile != "lite" or self.service is None or self.service.engine:
+            return
+        if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
+            log.info("kafka runs: starting the embedded rule engine")
+            self.service.start_engine()
+
+    async def _stack_up(self) -> None:
+        alert_path = await self._stack_action(
+            "start", self.stack.up, self._services_changed_elsewhere
+        )
+        if isinstance(alert_path, LogtrayError):  # the stack runs, but its alerts cannot reach us
+            problem = Failure(
+                "stack", "Alerts cannot reach logtray", alert_path.message, alert_path.fix
+            )
+            log.warning("alert path: %s", alert_path.message)
+            self._set(last_error=problem.menu_line())
+            await self._failed(problem)
+
+    async def _stack_down(self) -> None:
+        await self._stack_action("stop", self.stack.down)
+
+    async def _stack_action(self, verb: str, call: Callable[..., object], *args: Any) -> object:
+        """Start (or repair: start what is missing) or stop the stack; a failure is notified
+        once, shown by the icon and summed up in the menu. Returns what the call returned."""
+        if self._busy:
+            return None
+        what = {"start": "Start stack failed", "stop": "Stop stack failed"}[verb]
+        if verb == "start" and self.state.phase == "degraded":
+            what = "Repair stack failed"
+        self._busy = True
+        if verb == "start":
+            self._set(phase="starting", progress="preparing images", last_error=None)
+        else:
+            self._set(phase="stopping", progress="stopping the stack", last_error=None)
+        problem: Failure | None = None
+        result: object = None
+        try:
+            result = await asyncio.to_thread(call, *args)
+        except LogtrayError as exc:
+            problem = Failure("stack", what, exc.message, exc.fix)
+        except Exception as exc:  # a bug: still seen, with where the traceback is
+            log.exception("stack %s failed", verb)
+            problem = Failure(
+                "stack", what, f"{type(exc).__name__}: {exc}", f"details are in {paths.log_file()}"
+            )
+        finally:
+            self._busy = False
+        if problem is None:
+            failure.clear("stack")
+        else:
+            log.warning("%s: %s", what, problem.message)
+            self._set(last_error=problem.menu_line())
+            await self._failed(problem)
+        try:
+            self._services_changed(await asyncio.to_thread(self.stack.status))
+        except LogtrayError as exc:
+            self._set(phase="unavailable", docker_problem=exc.message, progress=None)
+        return result
+
+    async def _failed(self, problem: Failure) -> None:
+        """Keep the failure for `logtray doctor` and raise one notification with its words."""
+        problem = dataclasses.replace(problem, at=time.time())
+        await asyncio.to_thread(failure.save, problem)
+        title, body = problem.notification()
+        await self._notify(problem.key, title, body)
+
+    async def _notify(self, key: str, title: str, body: str) -> None:
+        """A notification of the app's own (not an alert: snooze does not hold it back); one
+        per key, updated in place."""
+        router = self.service.router if self.service else None
+        if router is None:
+            return
+        from logtray.tray.alerts.policy import Notice
+
+        notice = Notice(f"logtray:{key}", title, body, None, 1, replaces=True)
+        try:
+            await router.notifier.show(notice)
+        except Exception:  # a notification server that went away must not stop the app
+            log.warning("cannot show the notification %r", title, exc_info=True)
+
+    async def _show_logs(self, service: str) -> None:
+        path = paths.log_dir() / f"{service}.log"
+        try:
+            text = await asyncio.to_thread(self.stack.logs, service)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except LogtrayError as exc:
+            self._set(last_error=f"Show logs failed: {exc.message}")
+            return
+        except OSError as exc:
+            self._set(last_error=f"Show logs failed: cannot write {path}: {exc.strerror}")
+            return
+        open_path(path)
+
+    # -- menu actions (called on the GUI thread; run on the loop) ----------------------------------
+    def _on_action(self, action: str) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self.dispatch(action), loop)
+        future.add_done_callback(_log_failure(action))
+
+    def _open_recent(self, recent: RecentAlert) -> None:
+        """Kibana Discover when it can answer (or the alert's own link); else the error view."""
+        kibana = kibana_ready(self.state)
+        if recent.url and (kibana or not recent.needs_kibana):
+            open_url(recent.url, url_prefixes(self.config))
+        elif recent.alert is not None and self.service is not None:
+            self.service.actions.show_errors(recent.alert, kibana_running=False)
+
+    async def dispatch(self, action: str) -> None:
+        name, _, arg = action.partition(":")
+        router = self.service.router if self.service else None
+        if name == "stack.start":
+            await self._stack_up()
+        elif name == "stack.stop":
+            await self._stack_down()
+        elif name == "service.logs":
+            await self._show_logs(arg)
+        elif name == "kibana.open":
+            open_url(
+                self.config.kibana.url.rstrip("/") + "/app/discover#/", url_prefixes(self.config)
+            )
+            self._mark_seen()
+        elif name == "alert.open":
+            index = int(arg)
+            if index < len(self.state.recent):
+                self._open_recent(self.state.recent[index])
+            self._mark_seen()
+        elif name == "alerts.clear":
+            self._cleared_at = time.time()
+            self._mark_seen()
+        elif name == "snooze" and router:
+            now = time.time()
+            seconds = seconds_until_tomorrow(now) if arg == "tomorrow" else float(arg)
+            router.snooze(seconds)
+            self._refresh_alerts()
+        elif name == "resume" and router:
+            router.resume()
+            self._refresh_alerts()
+        elif name == "dnd.toggle" and router:
+            router.set_do_not_disturb(not router.policy.do_not_disturb)
+            self._refresh_alerts()
+        elif name == "autostart.toggle":
+            await asyncio.to_thread(autostart.toggle)
+            self._set(autostart=autostart.is_enabled())
+        elif name == "settings.open":
+            open_path(self.config.path)
+        elif name == "quit":
+            self.request_quit()
+        else:
+            log.warning("unknown menu action %r", action)
+
+
+def _log_failure(action: str) -> Callable[[concurrent.futures.Future[None]], None]:
+    def done(future: concurrent.futures.Future[None]) -> None:
+        # The one error boundary for menu callbacks: log it, never crash the app.
+        exc = future.exception()
+        if exc is not None:
+            log.error("menu action %s failed", action, exc_info=exc)
+
+    return done

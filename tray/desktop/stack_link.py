@@ -1,0 +1,184 @@
+"""The app's view of the stack: stack.manager behind a few blocking calls that speak in
+ServiceViews (so the app and the menu stay free of Docker types).
+
+Every method blocks (Docker calls); the app runs them through asyncio.to_thread. Callbacks
+come from Docker's event thread. A Docker failure is a LogtrayError with a sentence and a fix.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from logtray.tray.base.config import Config
+from logtray.tray.base.errors import LogtrayError
+from logtray.tray.desktop.state import ServiceView
+
+log = logging.getLogger(__name__)
+
+OnServices = Callable[[tuple[ServiceView, ...]], None]
+
+
+class StackLink:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._manager: Any = None
+        self._watcher: Any = None
+        self._lock = threading.Lock()
+        self.last_fix: str | None = None  # the fix for connect()'s last problem
+
+    def connect(self) -> str | None:
+        """None when Docker answers; otherwise the sentence to show in the menu."""
+        from logtray.stack.engine import connect
+        from logtray.stack.manager import StackManager
+        from logtray.stack.specs import resolve
+
+        try:
+            client = connect()
+        except LogtrayError as exc:
+            self.last_fix = exc.fix
+            return exc.message
+        try:
+            specs = resolve(self.config.stack, self.config.listener)
+        except LogtrayError as exc:  # a bad [stack] section: said in the menu, not a dead task
+            client.close()
+            self.last_fix = exc.fix
+            return exc.message
+        self.close()
+        if self._manager is not None:
+            self._manager.client.close()  # the engine went away and came back: a new client
+        stack = self.config.stack
+        self._manager = StackManager(
+            client,
+            stack.name,
+            specs,
+            pull=stack.pull,
+            ready_timeout_s=stack.ready_timeout_s,
+            check_resources=stack.preflight,
+        )
+        return None
+
+    def _views(self, statuses: dict[str, Any]) -> tuple[ServiceView, ...]:
+        order = [spec.name for spec in self._manager.specs]
+        return tuple(
+            ServiceView(name, statuses[name].state, statuses[name].describe())
+            for name in order
+            if name in statuses
+        )
+
+    def status(self) -> tuple[ServiceView, ...]:
+        if self._manager is None:
+            return ()
+        try:
+            return self._views(self._manager.status())
+        except LogtrayError:
+            raise
+        except Exception as exc:  # the engine went away between two calls
+            raise _lost(exc) from None
+
+    def watch(self, on_change: OnServices) -> None:
+        """Follow Docker's events until the stream ends: Docker went away, or close()."""
+        if self._manager is None:
+            return
+        holder: dict[str, Any] = {}
+
+        def changed(service: str, status: Any) -> None:
+            watcher = holder.get("watcher")
+            if watcher is not None:
+                on_change(self._views(watcher.snapshot()))
+
+        with self._lock:
+            try:
+                self._watcher = self._manager.watch(changed)
+            except Exception as exc:
+                raise _lost(exc) from None
+            holder["watcher"] = watcher = self._watcher
+        watcher.join()
+
+    def up(self, on_change: OnServices) -> LogtrayError | None:
+        """Start the stack; None, or why alerts from it cannot reach us (sentence and fix)."""
+        if self._manager is None:
+            raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
+        try:
+            return self._up(on_change)
+        except LogtrayError:
+            raise
+        except Exception as exc:  # docker-py/requests errors: Docker went away mid-way
+            raise _lost(exc) from None
+
+    def _up(self, on_change: OnServices) -> LogtrayError | None:
+        from logtray.stack.status import ABSENT
+
+        statuses: dict[str, Any] = {spec.name: ABSENT for spec in self._manager.specs}
+        lock = threading.Lock()
+
+        def changed(service: str, status: Any) -> None:
+            with lock:
+                statuses[service] = status
+                snapshot = dict(statuses)
+            on_change(self._views(snapshot))
+
+        from logtray.stack.kibana import prepare_stack_kibana
+
+        self._manager.on_status = changed
+        try:
+            self._manager.up(wait=True)
+        finally:
+            self._manager.on_status = None
+        try:
+            prepare_stack_kibana(
+                self._manager, self.config.kibana.url, self.config.kibana.data_view
+            )
+        except LogtrayError as exc:  # the stack runs; Discover just lacks its data view
+            log.warning("Kibana data view: %s (%s)", exc.message, exc.fix or "")
+        from logtray.stack.canary import check_stack
+
+        canary = check_stack(self._manager)
+        if canary is None or canary.ok:
+            return None
+        return LogtrayError(canary.message, fix=canary.fix)
+
+    def down(self) -> None:
+        if self._manager is None:
+            return
+        try:
+            self._manager.down(volumes=False)
+        except LogtrayError:
+            raise
+        except Exception as exc:
+            raise _lost(exc) from None
+
+    def logs(self, service: str, lines: int = 1000) -> str:
+        if self._manager is None:
+            raise LogtrayError("Docker is not available", fix="`logtray doctor` checks it")
+        try:
+            chunks = self._manager.logs(service, follow=False, tail=lines)
+            return b"".join(chunks).decode("utf-8", errors="replace")
+        except LogtrayError:
+            raise
+        except Exception as exc:
+            raise _lost(exc) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
+
+
+def _lost(exc: BaseException) -> LogtrayError:
+    """A Docker call failed unexpectedly. Lost connection: the sentence `logtray stack` gives
+    when it cannot connect; anything else: what Docker said, and where the details are."""
+    import requests
+
+    from logtray.stack.engine import docker_host, explain_connect_error
+    from logtray.tray.base import paths
+
+    log.warning("Docker call failed", exc_info=exc)
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError)):
+        return explain_connect_error(docker_host(), exc)
+    return LogtrayError(
+        f"Docker failed: {type(exc).__name__}: {exc}", fix=f"details are in {paths.log_file()}"
+    )
