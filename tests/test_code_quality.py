@@ -59,9 +59,7 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path):
     package = tmp_path / "logtray"
     package.mkdir()
     for name in ("tray", "stack"):
-        shutil.copytree(
-            ROOT / name, package / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
+        shutil.copytree(ROOT / name, package / name, ignore=shutil.ignore_patterns("__pycache__"))
     labels = package / "stack" / "labels.py"
     labels.write_text(labels.read_text() + "\nfrom logtray.tray.base import paths  # noqa\n")
     policy = package / "tray" / "alerts" / "policy.py"

@@ -107,3 +107,18 @@ def test_the_install_command_works_in_a_clean_venv(tmp_path):
     )
     assert check.returncode == 0, check.stderr
     assert str(venv) in check.stdout
+
+
+def test_the_commands_table_names_every_command():
+    import argparse
+
+    from logtray.tray.commands.cli import build_parser
+
+    sub = next(
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    table = _section("Commands")
+    missing = [name for name in sub.choices if f"`logtray {name}" not in table]
+    assert not missing, f"README's Commands table lacks {missing}"

@@ -1,4 +1,4 @@
-"""The evidence an alert carries: what failed, as a bounded sample (issue 11).
+"""The evidence an alert carries: what failed, as a bounded sample.
 
 Two pure halves:
 - `parse_evidence` validates the "evidence" object of a received alert. Senders are strangers:

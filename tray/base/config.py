@@ -94,7 +94,7 @@ class EngineConfig:
     threshold: int = 25
     # After an alert, the same group stays quiet this long.
     throttle_s: float = 30.0  # the same as riemann.config's THROTTLE_S default
-    # Evidence (issue 11): the last error records kept per source file, for the alert's sample
+    # Evidence: the last error records kept per source file, for the alert's sample
     # and the error view (at least threshold + 1 are kept); 0 turns evidence off.
     evidence_records: int = 50
     # ... for at most this many files the rule watches, and as many it stopped watching (the

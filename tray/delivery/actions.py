@@ -1,4 +1,4 @@
-"""What a user can do from an alert's popup (issue 11): Show errors, Open in Kibana, Open in editor.
+"""What a user can do from an alert's popup: Show errors, Open in Kibana, Open in editor.
 
 `AlertActions.for_notice` lists the actions that make sense for one notice: "Show errors"
 writes the error view (tray/delivery/error_view.py) and opens it; "Open in Kibana" only while Kibana

@@ -1,4 +1,4 @@
-"""The built-in error view: one self-contained HTML page per alert, no server (issue 11).
+"""The built-in error view: one self-contained HTML page per alert, no server.
 
 `render` is pure: the alert, its evidence (sampled messages with counts, lines, time range,
 the traceback's last line), the engine's recent error records of that file (lite profile), and

@@ -1,6 +1,6 @@
 """The tray app: the alert service and the stack, driven from a tray icon.
 
-Threads (../shared/notes/design.md): pystray owns the main thread; one asyncio loop runs in
+Threads (docs/architecture.md): pystray owns the main thread; one asyncio loop runs in
 a worker thread with the listener, the alert path and the stack control (its blocking
 Docker calls go through asyncio.to_thread). State changes happen on the loop thread only and
 reach the screen through TrayView.show; menu choices come back through `_on_action`, which
