@@ -365,7 +365,7 @@ def test_send_line_forms():
 
 
 def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch):
-    from logtray.tray import listener as listener_module
+    from logtray.tray.alerts import listener as listener_module
 
     monkeypatch.setattr(listener_module, "MAX_BUFFERED_BYTES", 2500)
 
