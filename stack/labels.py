@@ -12,3 +12,15 @@ LABEL_HASH = "io.logtray.spec-hash"
 def stack_filter(stack_name: str) -> dict[str, Any]:
     """A Docker API `filters` value selecting what belongs to one stack."""
     return {"label": [f"{LABEL_STACK}={stack_name}"]}
+
+
+def owned_labels(
+    stack_name: str, service: str | None = None, spec_hash_: str | None = None
+) -> dict[str, str]:
+    """The labels on something logtray creates for a stack (and one of its services)."""
+    labels = {LABEL_STACK: stack_name}
+    if service:
+        labels[LABEL_SERVICE] = service
+    if spec_hash_:
+        labels[LABEL_HASH] = spec_hash_
+    return labels

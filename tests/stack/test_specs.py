@@ -261,7 +261,7 @@ def test_kafka_advertises_the_published_host_port() -> None:
 
 
 def test_base_images_of_a_dockerfile() -> None:
-    from logtray.stack.manager import base_images
+    from logtray.stack.images import base_images
 
     text = (
         "# syntax\nFROM python:3.12-slim AS build\nRUN x\n"
