@@ -32,11 +32,16 @@ class SavedLogs:
     def path(self, service: str) -> Path:
         return self.root / f"{self.stack}-{service}.log"
 
-    def save(self, service: str, reason: str, lines: Sequence[str]) -> Path | None:
+    def save(
+        self, service: str, reason: str, lines: Sequence[str], what: str = "failed to start"
+    ) -> Path | None:
         """Write the lines with a header saying when and why; None if it cannot be written."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
-        header = f"# logtray: {service} failed to start at {stamp}: {reason}\n"
-        header += "# its container was removed; these are its last log lines\n"
+        header = f"# logtray: {service} {what} at {stamp}: {reason}\n"
+        if what == "failed to start":
+            header += "# its container was removed; these are its last log lines\n"
+        else:
+            header += "# these are its last log lines from then\n"
         body = "".join(f"{line}\n" for line in lines[-KEEP_LINES:])
         target = self.path(service)
         try:
@@ -54,7 +59,7 @@ class SavedLogs:
         except OSError:
             return None
         lines = text.splitlines(keepends=True)
-        head = [ln for ln in lines[:2] if ln.startswith(b"# logtray:") or ln.startswith(b"# its")]
+        head = [ln for ln in lines[:2] if ln.startswith((b"# logtray:", b"# its", b"# these"))]
         rest = lines[len(head) :]
         return b"".join(head + rest[-tail:] if tail > 0 else head + rest)
 

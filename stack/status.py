@@ -6,14 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from logtray.stack.incidents import explain_inspect
+
 State = Literal["absent", "pulling", "starting", "running", "healthy", "unhealthy", "exited"]
 
 # States in which dependents may start (a service without a healthcheck is ready when running).
 READY_STATES = frozenset({"healthy", "running"})
 
 # The actions asked of the events stream. Without an `event` filter it is flooded by every
-# healthcheck's exec_* events; "health_status" is matched as a prefix by the daemon.
-WATCHED_EVENTS = ("create", "start", "die", "destroy", "health_status", "oom")
+# healthcheck's exec_* events; "health_status" is matched as a prefix by the daemon. "kill"
+# tells a stop someone asked for from a crash (stack/incidents.py).
+WATCHED_EVENTS = ("create", "start", "die", "destroy", "health_status", "oom", "kill")
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,15 @@ def from_inspect(attrs: Mapping[str, Any]) -> ServiceStatus:
         if health == "healthy":
             return ServiceStatus("healthy")
         if health == "unhealthy":
-            return ServiceStatus("unhealthy")
+            return ServiceStatus("unhealthy", detail=explain_inspect(attrs))
         if health == "starting":
             return ServiceStatus("starting")
-        return ServiceStatus("running")
+        # Restarting: Docker's restart policy brings it back after an exit; say the exit.
+        return ServiceStatus("running", detail=explain_inspect(attrs))
     if status in ("exited", "dead"):
-        return ServiceStatus("exited", exit_code=int(st.get("ExitCode", 0)))
+        return ServiceStatus(
+            "exited", exit_code=int(st.get("ExitCode", 0)), detail=explain_inspect(attrs)
+        )
     if status == "removing":
         return ABSENT
     # created, paused

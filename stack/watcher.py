@@ -18,6 +18,8 @@ from logtray.stack.status import from_inspect as status_from_inspect
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, ServiceStatus], None]
+# Every event of a service's current container, as Docker sent it (from the events thread).
+OnEvent = Callable[[Mapping[str, Any]], None]
 
 
 def parse_docker_time(value: str) -> int:
@@ -44,8 +46,10 @@ class StatusWatcher:
         stack_name: str,
         has_healthcheck: Mapping[str, bool],
         on_change: OnChange | None = None,
+        on_event: OnEvent | None = None,
     ) -> None:
         self._client = client
+        self._on_event = on_event
         self._stack = stack_name
         self._has_hc = dict(has_healthcheck)
         self._on_change = on_change
@@ -164,6 +168,14 @@ class StatusWatcher:
             prev = self._status.get(service, ABSENT)
             new = apply_event(prev, event, self._has_hc.get(service, False))
         self._set(service, new)
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:  # a listener must never stop the watcher
+                log.exception("event callback failed")
+
+    def has_healthcheck(self, service: str) -> bool:
+        return self._has_hc.get(service, False)
 
     def _run(self) -> None:
         try:

@@ -24,7 +24,19 @@ def test_from_inspect() -> None:
     assert from_inspect(inspect("running", "starting")).state == "starting"
     assert from_inspect(inspect("running", "unhealthy")).state == "unhealthy"
     assert from_inspect(inspect("running")).state == "running"
-    assert from_inspect(inspect("exited", code=3)) == ServiceStatus("exited", exit_code=3)
+    exited = from_inspect(inspect("exited", code=3))
+    assert (exited.state, exited.exit_code) == ("exited", 3)
+    # The whole text `logtray stack status` prints: the cause in words and the fix.
+    assert exited.detail.startswith("exit code 3: the program reported a failure; fix: ")
+    oom = inspect("exited", code=137)
+    oom["State"]["OOMKilled"] = True
+    oom["HostConfig"] = {"Memory": 64 * 1024**2}
+    oom["Config"] = {"Labels": {"io.logtray.service": "demo"}}
+    assert "OOMKilled: it used all of its 64 MiB memory limit" in from_inspect(oom).detail
+    assert "[stack.services.demo] mem_limit (now 64m)" in from_inspect(oom).detail
+    sick = inspect("running", "unhealthy")
+    sick["State"]["Health"]["Log"] = [{"ExitCode": 1, "Output": "wget: refused"}]
+    assert "it last said: 'wget: refused'" in from_inspect(sick).detail
     assert from_inspect(inspect("created")).state == "starting"
 
 

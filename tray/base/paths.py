@@ -44,3 +44,8 @@ def cache_dir() -> Path:
 def tray_problem_file() -> Path:
     """The tray's current failure (a failed start, Docker gone), for `logtray doctor`."""
     return data_dir() / "tray-problem.json"
+
+
+def stack_incidents_file() -> Path:
+    """The stack services the tray saw fail and not yet recover, for `logtray doctor`."""
+    return data_dir() / "stack-incidents.json"

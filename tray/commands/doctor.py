@@ -131,6 +131,19 @@ def check_tray_problem() -> Check:
     return Check("tray", False, problem.report(), problem.fix or "")
 
 
+def check_stack_incidents() -> Check:
+    """The stack services the running tray saw exit, OOM-killed, unhealthy or looping, in
+    full: the cause and the fix (the menu shows a short line each)."""
+    from logtray.tray.desktop.incident_store import load
+
+    incidents = load()
+    if not incidents:
+        return Check("stack services", True, "none failed while the tray watched")
+    detail = "; ".join(f"{i.title}: {i.cause}" for i in incidents)
+    fixes = "; ".join(f"{i.service}: {i.fix}" for i in incidents)
+    return Check("stack services", False, detail, fixes)
+
+
 def check_alert_path(config: Config) -> Check:
     """The same canary `stack up` sends: from the stack's riemann container to the listener."""
     from logtray.stack.canary import check_stack
@@ -159,6 +172,7 @@ def run_checks() -> list[Check]:
     docker_check = check_docker()
     checks.append(docker_check)
     checks.append(check_tray_problem())
+    checks.append(check_stack_incidents())
     if config:
         checks.append(check_port(config))
         if docker_check.ok:

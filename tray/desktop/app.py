@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from logtray.stack.incidents import IncidentBook, Observation, Told
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.base import paths
@@ -31,7 +32,7 @@ from logtray.tray.base.errors import LogtrayError
 from logtray.tray.delivery.notifiers.deferred import DeferredNotifier
 from logtray.tray.delivery.opener import open_path, open_url
 from logtray.tray.delivery.service import AlertService, url_prefixes
-from logtray.tray.desktop import autostart, failure
+from logtray.tray.desktop import autostart, failure, incident_store
 from logtray.tray.desktop.failure import Failure
 from logtray.tray.desktop.stack_link import StackLink
 from logtray.tray.desktop.state import (
@@ -108,6 +109,10 @@ class TrayApp:
         self._seen_mark = 0
         self._cleared_at = 0.0
         self._busy = False
+        # Stack services that exit, are OOM-killed, turn unhealthy or loop: told once each.
+        self._incidents = IncidentBook()
+        self._incident_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()  # fire-and-forget work, kept referenced
 
     # -- running --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -194,6 +199,7 @@ class TrayApp:
         )
         self._set(listening=where)
         self._refresh_alerts()
+        await asyncio.to_thread(incident_store.save, ())  # what an earlier run saw is over
         watch = asyncio.create_task(self._watch_stack())
         try:
             await self._stopping.wait()
@@ -301,7 +307,9 @@ class TrayApp:
                 await self._notify("docker", "logtray: Docker is back", "The stack can be used.")
             followed = time.monotonic()
             try:
-                await asyncio.to_thread(self.stack.watch, self._services_changed_elsewhere)
+                await asyncio.to_thread(
+                    self.stack.watch, self._services_changed_elsewhere, self._observed_elsewhere
+                )
             except LogtrayError as exc:
                 log.info("Docker events stream: %s", exc.message)
             log.info("the Docker events stream ended; reconnecting")
@@ -313,8 +321,57 @@ class TrayApp:
         if self._loop and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._services_changed, services)
 
+    def _observed_elsewhere(self, observation: Observation) -> None:
+        """From Docker's thread: a container event that may open or close an incident."""
+        if self._loop and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._observed, observation)
+
+    def _observed(self, observation: Observation) -> None:
+        if self._busy and observation.kind in ("died", "unhealthy"):
+            return  # our own start or stop is under way: its outcome is told by itself
+        self._tell(self._incidents.observe(observation))
+
+    def _incident_tick(self) -> None:
+        self._incident_timer = None
+        self._tell(self._incidents.tick(time.time()))
+
+    def _tell(self, told: list[Told]) -> None:
+        """Notify each incident opened or ended, keep a failed service's last lines, show
+        the open ones in the menu and keep them for `logtray doctor`."""
+        for item in told:
+            title, body = item.notification()
+            log.warning("%s: %s", title.removeprefix("logtray: "), body.replace("\n", "; "))
+            # One notification per service, so "recovered" replaces its problem in place.
+            self._spawn(self._notify(f"service:{item.incident.service}", title, body))
+            if item.kind == "problem":
+                service, cause = item.incident.service, item.incident.cause
+                self._spawn(asyncio.to_thread(self.stack.keep_logs, service, cause))
+        self._show_incidents()
+        if self._incident_timer is not None:
+            self._incident_timer.cancel()
+            self._incident_timer = None
+        deadline = self._incidents.next_deadline()
+        if deadline is not None and self._loop is not None:
+            delay = max(0.0, deadline - time.time())
+            self._incident_timer = self._loop.call_later(delay, self._incident_tick)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _show_incidents(self) -> None:
+        open_now = self._incidents.open()
+        lines = tuple(i.menu_line() for i in open_now)
+        if lines != self.state.incidents:
+            self._set(incidents=lines)
+            incident_store.save(open_now)
+
     def _services_changed(self, services: tuple[ServiceView, ...]) -> None:
         self._start_engine_when_kafka_runs(services)
+        if services and all(s.state == "absent" for s in services) and self._incidents.open():
+            self._incidents.clear()  # the stack was taken down: nothing is failing any more
+            self._show_incidents()
         phase = phase_from_services(services, self._busy)
         progress = self.state.progress if self._busy else None
         if self._busy:
@@ -347,6 +404,8 @@ class TrayApp:
 
     async def _stack_down(self) -> None:
         await self._stack_action("stop", self.stack.down)
+        self._incidents.clear()  # a stop the user asked for ends every incident, untold
+        self._show_incidents()
 
     async def _stack_action(self, verb: str, call: Callable[..., object], *args: Any) -> object:
         """Start (or repair: start what is missing) or stop the stack; a failure is notified

@@ -75,6 +75,7 @@ def _stack_entries(state: AppState) -> list[Entry]:
             entries.append(Entry("Repair stack (start what is missing)", "stack.start"))
     if state.last_error:
         entries.append(Entry(short_line(state.last_error), enabled=False))
+    entries += [Entry(short_line(line), enabled=False) for line in state.incidents]
     if state.services:
         services = tuple(
             Entry(

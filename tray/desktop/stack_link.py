@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from logtray.tray.desktop.state import ServiceView
 log = logging.getLogger(__name__)
 
 OnServices = Callable[[tuple[ServiceView, ...]], None]
+# An incident-relevant container event (a stack/incidents.py Observation), from Docker's thread.
+OnObservation = Callable[[Any], None]
 
 
 class StackLink:
@@ -78,10 +81,14 @@ class StackLink:
         except Exception as exc:  # the engine went away between two calls
             raise _lost(exc) from None
 
-    def watch(self, on_change: OnServices) -> None:
-        """Follow Docker's events until the stream ends: Docker went away, or close()."""
+    def watch(self, on_change: OnServices, on_observation: OnObservation | None = None) -> None:
+        """Follow Docker's events until the stream ends: Docker went away, or close().
+        `on_observation` gets what stack/incidents.py needs from each event (a container's
+        exit, OOM kill, health verdict, a stop that was asked for)."""
         if self._manager is None:
             return
+        from logtray.stack.watcher import StatusWatcher, services_of
+
         holder: dict[str, Any] = {}
 
         def changed(service: str, status: Any) -> None:
@@ -89,13 +96,59 @@ class StackLink:
             if watcher is not None:
                 on_change(self._views(watcher.snapshot()))
 
+        def event(raw: Any) -> None:
+            watcher = holder.get("watcher")
+            if on_observation is not None and watcher is not None:
+                observation = self._observe(raw, watcher)
+                if observation is not None:
+                    on_observation(observation)
+
+        manager = self._manager
         with self._lock:
             try:
-                self._watcher = self._manager.watch(changed)
+                self._watcher = StatusWatcher(
+                    manager.client, manager.name, services_of(manager.specs), changed, event
+                )
             except Exception as exc:
                 raise _lost(exc) from None
             holder["watcher"] = watcher = self._watcher
         watcher.join()
+
+    def _observe(self, event: Any, watcher: Any) -> Any:
+        """The event as an incident Observation; a die or an unhealthy verdict is completed
+        by inspecting the container (OOMKilled, the memory limit, the check's last output)."""
+        from logtray.stack.incidents import observation_from_event
+        from logtray.stack.labels import LABEL_SERVICE
+
+        action = str(event.get("Action") or "")
+        inspected = None
+        if action == "die" or action.startswith("health_status: unhealthy"):
+            try:
+                inspected = self._manager.client.api.inspect_container(str(event.get("id")))
+            except Exception:  # gone already (removed at once): the event alone must do
+                log.debug("cannot inspect the container of %s", action, exc_info=True)
+        service = str(((event.get("Actor") or {}).get("Attributes") or {}).get(LABEL_SERVICE))
+        return observation_from_event(
+            event, inspected, watcher.has_healthcheck(service), time.time()
+        )
+
+    def keep_logs(self, service: str, reason: str) -> None:
+        """Save the service's last log lines (its container may be replaced by a Repair),
+        so `logtray stack logs` still shows what happened."""
+        from logtray.stack.saved_logs import KEEP_LINES
+
+        manager = self._manager
+        if manager is None:
+            return
+        try:
+            container = manager.containers().get(service)
+            if container is None:
+                return
+            lines = manager.log_tail(container, KEEP_LINES)
+        except Exception:  # Docker went away: the notification still says what happened
+            log.warning("cannot keep the last lines of %s", service, exc_info=True)
+            return
+        manager.saved_logs.save(service, reason, lines, what="stopped unexpectedly")
 
     def up(self, on_change: OnServices) -> LogtrayError | None:
         """Start the stack; None, or why alerts from it cannot reach us (sentence and fix)."""

@@ -44,6 +44,8 @@ class AppState:
     docker_problem: str | None = None  # why Start is disabled
     progress: str | None = None  # "pulling kafka 42%", "starting kibana"
     last_error: str | None = None  # the menu's short line for a failed start/stop/repair
+    # One short line per stack service that failed while the tray watched (stack/incidents.py)
+    incidents: tuple[str, ...] = ()
     recent: tuple[RecentAlert, ...] = ()
     unseen: int = 0
     alerts_today: int = 0
@@ -76,8 +78,9 @@ def kibana_ready(state: AppState) -> bool:
 
 
 def has_problem(state: AppState) -> bool:
-    """Something failed that the user should act on: Docker is away, or an action failed."""
-    return state.phase == "unavailable" or state.last_error is not None
+    """Something failed that the user should act on: Docker is away, an action failed, or a
+    stack service exited, was OOM-killed, turned unhealthy or restarts in a loop."""
+    return state.phase == "unavailable" or state.last_error is not None or bool(state.incidents)
 
 
 def icon_kind(state: AppState) -> IconKind:
@@ -111,6 +114,7 @@ def tooltip(state: AppState, now: float | None = None) -> str:
         parts.append("stack stopped")
     if state.last_error:
         parts.append(state.last_error)  # already one short line
+    parts += state.incidents
     noun = "alert" if state.alerts_today == 1 else "alerts"
     parts.append(f"{state.alerts_today} {noun} today")
     if state.do_not_disturb:
