@@ -1,0 +1,231 @@
+"""Stack events told, on the real engine with stand-ins and the tray on a real desktop.
+
+While the tray runs, an OOM kill, a SIGKILL, an unhealthy turn and a restart loop each raise
+ONE notification naming the service and the cause within 10 s; a recovery is said once; a
+clean `stack down` says nothing. `doctor` and `stack status` give the whole text, and the
+failed service's last lines are kept for `stack logs`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from logtray.stack.manager import StackManager
+from logtray.stack.specs import resolve
+from logtray.tray.base.config import ensure_token, load_config
+from logtray.tray.desktop.icon import STATUS_COLOURS
+from tests.conftest import need
+from tests.stack.standins import (
+    BUSYBOX_IMAGE,
+    DEMO_STANDIN_IMAGE,
+    RIEMANN_BASE_IMAGE,
+    TANSU_IMAGE,
+    open_gate,
+)
+from tests.support.desktop import missing_tools, start_desktop
+from tests.support.processes import logtray
+from tests.support.tray import start_tray, tray_env
+
+pytestmark = [pytest.mark.docker, pytest.mark.desktop]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "stack-events"
+TOLD_WITHIN_S = 10.0  # the promise: told within 10 s of the event
+
+# demo: runs, then (gate /go) allocates far past its 16 MiB limit: the kernel's OOM killer.
+DEMO_OOM = (
+    "echo demo up; until [ -e /go ]; do sleep 0.05; done; echo allocating; "
+    "x=$(head -c 300000000 /dev/zero | tr '\\\\0' a); echo never"
+)
+# elasticsearch: serves its health, then (gate /go) exits 3 at once on every (re)start.
+ES_LOOP = (
+    "mkdir -p /www/_cluster && printf '%s' '{\\\"status\\\":\\\"yellow\\\"}' > "
+    "/www/_cluster/health && httpd -p 9200 -h /www; "
+    "until [ -e /go ]; do sleep 0.05; done; echo 'fatal: index settings are broken'; exit 3"
+)
+# kafka's check turns bad while /tmp/sick exists, and says why.
+KAFKA_CHECK = (
+    "if [ -e /tmp/sick ]; then echo 'broker not answering: disk full'; exit 1; fi; "
+    "nc -w 1 127.0.0.1 9092 </dev/null"
+)
+HTTP_CHECK = "wget -q -O /dev/null http://127.0.0.1:{port}{path}"
+
+
+def config_toml(name: str) -> str:
+    return f"""
+[listener]
+token = "events-test-token"
+
+[stack]
+profile = "full"
+name = "{name}"
+pull = false
+ready_timeout_s = 60
+
+[stack.services.kafka]
+image = "{TANSU_IMAGE}"
+ports = {{ "9094" = 0 }}
+healthcheck = ["CMD-SHELL", "{KAFKA_CHECK}"]
+healthcheck_interval_s = 0.25
+mem_limit = "128m"
+
+[stack.services.elasticsearch]
+image = "{BUSYBOX_IMAGE}"
+command = ["sh", "-c", "{ES_LOOP}"]
+ports = {{ "9200" = 0 }}
+healthcheck = []
+mem_limit = "64m"
+
+[stack.services.riemann]
+image = "{RIEMANN_BASE_IMAGE}"
+command = ["sh", "-c", "mkdir -p /www && echo ok > /www/ok && exec httpd -f -p 5555 -h /www"]
+healthcheck = ["CMD-SHELL", "{HTTP_CHECK.format(port=5555, path="/ok")}"]
+healthcheck_interval_s = 0.25
+mem_limit = "64m"
+
+[stack.services.kibana]
+image = "{BUSYBOX_IMAGE}"
+command = ["nc", "-ll", "-p", "5601", "-e", "/kibana.sh"]
+ports = {{ "5601" = 0 }}
+healthcheck = ["CMD-SHELL", "{HTTP_CHECK.format(port=5601, path="/api/status")}"]
+healthcheck_interval_s = 0.25
+mem_limit = "64m"
+
+[stack.services.demo]
+image = "{DEMO_STANDIN_IMAGE}"
+command = ["sh", "-c", "{DEMO_OOM}"]
+ports = {{ "8089" = 0 }}
+mem_limit = "16m"
+"""
+
+
+@pytest.fixture(scope="module")
+def events_desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    missing = missing_tools()
+    need(not missing, f"desktop test tools missing: {', '.join(missing)}")
+    desktop = start_desktop(tmp_path_factory.mktemp("stack-events-desktop"), tray_host=True)
+    yield desktop
+    desktop.stop()
+
+
+def _calls(desktop: Any, title: str) -> list[dict[str, object]]:
+    return [c for c in desktop.notify_calls() if c["title"] == title]
+
+
+def _told(desktop: Any, title: str, what: str) -> tuple[dict[str, object], float]:
+    """Wait (bounded) for the notification titled `title`; it and how long it took."""
+    t0 = time.monotonic()
+    calls = desktop.wait_for(lambda: _calls(desktop, title), timeout=TOLD_WITHIN_S, what=what)
+    return calls[0], time.monotonic() - t0
+
+
+def test_stack_events_are_told_once_each_and_a_clean_stop_is_not(
+    docker_client: docker.DockerClient,
+    stack_name: str,
+    tmp_path: Path,
+    events_desktop: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desktop = events_desktop
+    desktop.reset()
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(config_toml(stack_name))
+    monkeypatch.setenv("LOGTRAY_CONFIG", str(config_path))
+    config = ensure_token(load_config())
+    manager = StackManager(
+        docker_client,
+        stack_name,
+        resolve(config.stack, config.listener),
+        pull=False,
+        ready_timeout_s=60,
+    )
+    manager.up(wait=True)
+    env = tray_env(desktop, LOGTRAY_CONFIG=str(config_path))
+    app, icon = start_tray(env, ARTIFACTS, "healthy")
+    measured: dict[str, float] = {}
+    try:
+        icon.wait_colour(STATUS_COLOURS["healthy"], timeout=10)
+
+        # 1. OOM kill: the demo allocates past its 16 MiB limit.
+        open_gate(docker_client, f"{stack_name}-demo")
+        call, measured["oom"] = _told(
+            desktop, "logtray: demo was killed: out of memory", "the demo's OOM kill told"
+        )
+        body = str(call["body"])
+        assert "Docker reports OOMKilled: it used all of its 16 MiB memory limit" in body
+        assert "fix: raise [stack.services.demo] mem_limit (now 16m)" in body
+        icon.wait_colour(STATUS_COLOURS["problem"], timeout=10)
+        icon.open_menu()
+        icon.screenshot("menu-demo-oom")
+        icon.xdotool("key", "Escape")
+
+        # 2. Unhealthy: kafka's check starts failing, then passes again (recovery, once).
+        docker_client.containers.get(f"{stack_name}-kafka").exec_run(["touch", "/tmp/sick"])
+        call, measured["unhealthy"] = _told(
+            desktop, "logtray: kafka is unhealthy", "kafka's unhealthy turn told"
+        )
+        assert "broker not answering: disk full" in str(call["body"])
+        docker_client.containers.get(f"{stack_name}-kafka").exec_run(["rm", "/tmp/sick"])
+        desktop.wait_for(
+            lambda: _calls(desktop, "logtray: kafka recovered"),
+            timeout=30,
+            what="kafka's recovery told",
+        )
+
+        # 3. SIGKILL (`docker kill`): a new episode of kafka.
+        docker_client.containers.get(f"{stack_name}-kafka").kill()
+        call, measured["sigkill"] = _told(desktop, "logtray: kafka stopped", "kafka's SIGKILL told")
+        assert "killed by SIGKILL" in str(call["body"])
+
+        # 4. A restart loop: Elasticsearch given a restart policy (as a user may), then
+        # exiting at once on every start.
+        es = docker_client.containers.get(f"{stack_name}-elasticsearch")
+        es.update(restart_policy={"Name": "on-failure", "MaximumRetryCount": 20})
+        open_gate(docker_client, es.name)
+        call, measured["loop"] = _told(
+            desktop, "logtray: elasticsearch restarts in a loop", "the restart loop told"
+        )
+        assert "Docker restarted it 3 times" in str(call["body"])
+        assert "exit code 3" in str(call["body"])
+
+        # The whole text in doctor and stack status; the last lines kept for stack logs.
+        doctor = logtray("doctor", env=env, timeout=60).stdout
+        assert "FAIL  stack services: demo was killed: out of memory: Docker reports" in doctor
+        assert "elasticsearch restarts in a loop" in doctor
+        status = logtray("stack", "status", env=env, timeout=60).stdout
+        assert "OOMKilled: it used all of its 16 MiB memory limit" in status
+        saved = desktop.wait_for(
+            lambda: manager.saved_logs.read("demo", 100), timeout=10, what="demo's saved lines"
+        )
+        assert b"stopped unexpectedly" in saved and b"allocating" in saved
+
+        # 5. A clean stop says nothing more (the loop's policy is lifted first: Docker's
+        # own restarts are not ours to stop).
+        es.update(restart_policy={"Name": "no"})
+        before = len(desktop.notify_calls())
+        manager.down()
+        icon.wait_phase("stopped", timeout=30)
+        icon.wait_colour(STATUS_COLOURS["stopped"], timeout=10)
+        assert len(desktop.notify_calls()) == before, desktop.notify_calls()[before:]
+
+        # Each episode was told once, and nothing else was notified.
+        titles = [str(c["title"]) for c in desktop.notify_calls()]
+        assert sorted(titles) == sorted(
+            [
+                "logtray: demo was killed: out of memory",
+                "logtray: kafka is unhealthy",
+                "logtray: kafka recovered",
+                "logtray: kafka stopped",
+                "logtray: elasticsearch restarts in a loop",
+            ]
+        ), titles
+    finally:
+        (ARTIFACTS / "measured.txt").write_text(
+            "".join(f"{k}: told {v:.2f} s after the fault\n" for k, v in measured.items())
+        )
+        assert app.stop() == 0
+        manager.down()
