@@ -64,6 +64,8 @@ def test_start_stack_from_the_menu_turns_the_icon_healthy(
             icon.choose(healthy, lambda e: e.action == "quit")
             assert app.proc.wait(timeout=60) == 0
             assert docker_client.containers.list(all=True, filters=stack_filter(stack_name)) == []
+            # Quit with stop_stack_on_quit is a stop the user asked for: no stack event told.
+            assert [c["title"] for c in desktop.notify_calls()] == []
         finally:
             app.stop()
     finally:
