@@ -323,6 +323,43 @@
        :max-traceback-chars (reduce max 0 (map #(count (get % "traceback" "")) evs))
        :paths (count (:paths @rule-state))})))
 
+(defn refused-writes
+  "Elasticsearch refusing writes: a stand-in answering every _bulk with the flood-stage
+  read-only block (ES_BLOCKED_URL). Told to the listener once per problem per pipeline-every-s;
+  other answers classified by bulk-problem."
+  []
+  (reset! pipeline-sent {})
+  (let [blocked (System/getenv "ES_BLOCKED_URL")
+        item (fn [etype status reason]
+               (json/generate-string {:index {:_index "program-logs-2025.11.24" :status status
+                                              :error {:type etype :reason reason}}}))]
+    (with-redefs [es-url blocked]
+      (doseq [i (range 5)]
+        (reset! clock (+ t0 (* 10 i)))
+        (post-bulk! [{:time (long t0) :message (str "m" i) :pathname "/app/a.py"}
+                     {:time (long t0) :message "n"}]))
+      (reset! clock (+ t0 pipeline-every-s 1))
+      (post-bulk! [{:time (long t0) :message "later"}]))
+    (reset! clock t0)
+    {:classified
+     (into {} (for [[k status body]
+                    [["ok" 200 "{\"took\":1,\"errors\":false,\"items\":[]}"]
+                     ["overloaded" 429 (json/generate-string
+                                         {:error {:type "es_rejected_execution_exception"
+                                                  :reason "rejected execution of bulk"}
+                                          :status 429})]
+                     ["mapping" 200 (str "{\"errors\":true,\"items\":["
+                                         (item "document_parsing_exception" 400
+                                               "failed to parse field [lineno]") "]}")]
+                     ["closed" 200 (str "{\"errors\":true,\"items\":["
+                                        (item "index_closed_exception" 400 "closed") "]}")]
+                     ["junk" 500 "<html>oops"]
+                     ["huge" 200 (str "{\"errors\":true,\"items\":["
+                                      (str/join "," (repeat 5000 (item "cluster_block_exception"
+                                                                       403 (apply str (repeat 2000 "r")))))
+                                      "]}")]]]
+                [k (bulk-problem status body 2)]))}))
+
 (def results
   (assoc helpers
          :fuzz (fuzz)
@@ -333,7 +370,8 @@
          :far-from-now (far-from-now)
          :indexing (indexing)
          :evidence-alerts (evidence-over-the-wire)
-         :bounds (bounds)))
+         :bounds (bounds)
+         :refused-writes (refused-writes)))
 
 (println "RESULTS" (json/generate-string results))
 (shutdown-agents)

@@ -121,6 +121,10 @@ class HarnessRun:
     results: dict[str, Any]
     alert_lines: list[bytes]  # what reached the alert listener, one line per connection
     bulks: list[tuple[str, str, bytes]]  # (path, content type, body) of each _bulk request
+    # Pipeline messages (writes Elasticsearch refused) the listener got, and the _bulk
+    # requests the read-only stand-in answered.
+    pipeline_lines: list[bytes]
+    blocked_bulks: int
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +152,43 @@ def harness() -> Iterator[HarnessRun]:
 
     es = socketserver.TCPServer(("127.0.0.1", 0), Bulk)
     threading.Thread(target=es.serve_forever, daemon=True).start()
+    blocked_bulks: list[int] = []
+
+    class ReadOnly(http.server.BaseHTTPRequestHandler):
+        """Elasticsearch past its flood-stage disk watermark: every index write refused."""
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            actions = [json.loads(x) for x in body.splitlines()[::2]]
+            blocked_bulks.append(len(actions))
+            reason = (
+                "index [{}] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage "
+                "watermark, index has read-only-allow-delete block];"
+            )
+            items = [
+                {
+                    "index": {
+                        "_index": a["index"]["_index"],
+                        "status": 429,
+                        "error": {
+                            "type": "cluster_block_exception",
+                            "reason": reason.format(a["index"]["_index"]),
+                        },
+                    }
+                }
+                for a in actions
+            ]
+            out = json.dumps({"took": 1, "errors": True, "items": items}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    read_only = socketserver.TCPServer(("127.0.0.1", 0), ReadOnly)
+    threading.Thread(target=read_only.serve_forever, daemon=True).start()
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -178,6 +219,7 @@ def harness() -> Iterator[HarnessRun]:
         "ALERT_PORT": str(listener.getsockname()[1]),
         "ALERT_TOKEN": "tok-123",
         "ES_URL": f"http://127.0.0.1:{es.server_address[1]}/",
+        "ES_BLOCKED_URL": f"http://127.0.0.1:{read_only.server_address[1]}",
         "THRESHOLD": "25",
         "WINDOW_S": "10",
         "THROTTLE_S": "30",
@@ -189,13 +231,18 @@ def harness() -> Iterator[HarnessRun]:
     finally:
         es.shutdown()
         es.server_close()
+        read_only.shutdown()
+        read_only.server_close()
         done.set()
         acceptor.join(timeout=60)
         listener.close()
     assert not acceptor.is_alive(), "the alert listener did not finish reading"
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULTS "))
-    yield HarnessRun(json.loads(line[len("RESULTS ") :]), alert_lines, bulks)
+    pipeline = [ln for ln in alert_lines if b'"kind":"pipeline"' in ln]
+    alerts = [ln for ln in alert_lines if ln not in pipeline]
+    results = json.loads(line[len("RESULTS ") :])
+    yield HarnessRun(results, alerts, bulks, pipeline, len(blocked_bulks))
 
 
 def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
@@ -357,3 +404,37 @@ def test_strangers_fields_of_any_type_break_nothing(harness: HarnessRun) -> None
     assert fuzz["max-messages"] <= 5 and fuzz["max-message-chars"] <= 300
     assert fuzz["max-lines"] <= 20 and fuzz["lines-ints"]
     assert fuzz["max-traceback-chars"] <= 300
+
+
+def test_writes_elasticsearch_refuses_are_told_once_as_a_pipeline_message(
+    harness: HarnessRun,
+) -> None:
+    """An ES stand-in answering every _bulk with the flood-stage read-only block: five refused
+    batches within 5 minutes are one pipeline message to the listener (kind "pipeline", never
+    an alert), with the token, the cause and the index; one more after pipeline-every-s."""
+    assert harness.blocked_bulks == 6
+    assert len(harness.pipeline_lines) == 2
+    first = json.loads(harness.pipeline_lines[0])
+    assert first["kind"] == "pipeline" and first["source"] == "elasticsearch"
+    assert first["token"] == "tok-123"
+    assert first["problem"] == "flood_stage"
+    assert first["status"] == 429 and first["error"] == "cluster_block_exception"
+    assert "flood-stage watermark" in first["reason"]
+    assert first["index"] == "program-logs-2025.11.24"
+    assert first["failed"] == 2 and first["of"] == 2
+    assert "pathname" not in first and "count" not in first  # not an alert
+    assert json.loads(harness.pipeline_lines[1])["of"] == 1
+
+
+def test_bulk_answers_are_classified_and_bounded(harness: HarnessRun) -> None:
+    classified = harness.results["refused-writes"]["classified"]
+    assert classified["ok"] is None
+    assert classified["overloaded"]["problem"] == "overloaded"
+    assert classified["overloaded"]["status"] == 429
+    assert classified["mapping"]["problem"] == "mapping"
+    assert "lineno" in classified["mapping"]["reason"]
+    assert classified["closed"]["problem"] == "closed"
+    assert classified["junk"]["problem"] == "rejected" and classified["junk"]["status"] == 500
+    huge = classified["huge"]
+    assert huge["problem"] == "blocked" and huge["failed"] == 1000  # items looked at: bounded
+    assert len(huge["reason"]) <= 300
