@@ -30,7 +30,8 @@ from typing import Any, Literal
 from logtray.stack.labels import LABEL_SERVICE
 
 ObservationKind = Literal["started", "stopping", "died", "healthy", "unhealthy", "removed"]
-IncidentKind = Literal["oom", "exited", "unhealthy", "loop"]
+# "writes": Elasticsearch refuses writes (told by riemann.config, see stack/es_writes.py).
+IncidentKind = Literal["oom", "exited", "unhealthy", "loop", "writes"]
 
 LOOP_EXITS = 3
 LOOP_WINDOW_S = 120.0
@@ -71,6 +72,7 @@ class Incident:
             "exited": "stopped",
             "unhealthy": "is unhealthy",
             "loop": "restarts in a loop",
+            "writes": "refuses writes",
         }[self.kind]
         return f"{self.service} {what}"
 
@@ -96,7 +98,7 @@ class Incident:
         """An incident read back from a file; None when it is not one (never raises)."""
         try:
             kind = str(raw["kind"])
-            if kind not in ("oom", "exited", "unhealthy", "loop"):
+            if kind not in ("oom", "exited", "unhealthy", "loop", "writes"):
                 return None
             return Incident(
                 service=str(raw["service"])[:100],

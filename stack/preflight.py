@@ -123,6 +123,11 @@ def _local_disk(
     return root, int(usage.free), int(usage.total)
 
 
+def engine_disk(info: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(root, free, total) of Docker's data root, when the engine runs on this machine."""
+    return _local_disk(info, shutil.disk_usage, socket.gethostname())
+
+
 def run(
     info: dict[str, Any],
     specs: Sequence[ServiceSpec],

@@ -8,6 +8,8 @@ failed service's last lines are kept for `stack logs`.
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from logtray.stack.manager import StackManager
 from logtray.stack.specs import resolve
 from logtray.tray.base.config import ensure_token, load_config
 from logtray.tray.desktop.icon import STATUS_COLOURS
+from logtray.tray.desktop.state import AppState
 from tests.conftest import need
 from tests.stack.standins import (
     BUSYBOX_IMAGE,
@@ -55,7 +58,8 @@ KAFKA_CHECK = (
 HTTP_CHECK = "wget -q -O /dev/null http://127.0.0.1:{port}{path}"
 
 
-def config_toml(name: str) -> str:
+def config_toml(name: str, es_command: str | None = None) -> str:
+    es = es_command or f'["sh", "-c", "{ES_LOOP}"]'
     return f"""
 [listener]
 token = "events-test-token"
@@ -75,7 +79,7 @@ mem_limit = "128m"
 
 [stack.services.elasticsearch]
 image = "{BUSYBOX_IMAGE}"
-command = ["sh", "-c", "{ES_LOOP}"]
+command = {es}
 ports = {{ "9200" = 0 }}
 healthcheck = []
 mem_limit = "64m"
@@ -227,5 +231,82 @@ def test_stack_events_are_told_once_each_and_a_clean_stop_is_not(
         (ARTIFACTS / "measured.txt").write_text(
             "".join(f"{k}: told {v:.2f} s after the fault\n" for k, v in measured.items())
         )
+        assert app.stop() == 0
+        manager.down()
+
+
+# Elasticsearch as a stand-in answering every request 200 (the busybox image's /kibana.sh):
+# enough for readiness and for Repair's PUT /_all/_settings.
+ES_ANSWERS_200 = '["nc", "-ll", "-p", "9200", "-e", "/kibana.sh"]'
+# What riemann.config sends when Elasticsearch refuses writes at its flood-stage watermark
+# (tests/stack/test_riemann_config.py proves that side against a read-only ES stand-in).
+FLOOD = {
+    "kind": "pipeline",
+    "source": "elasticsearch",
+    "problem": "flood_stage",
+    "status": 429,
+    "error": "cluster_block_exception",
+    "reason": "index [program-logs-2026.12.02] blocked by: [TOO_MANY_REQUESTS/12/disk usage "
+    "exceeded flood-stage watermark, index has read-only-allow-delete block];",
+    "index": "program-logs-2026.12.02",
+    "failed": 500,
+    "of": 500,
+}
+
+
+def test_writes_elasticsearch_refuses_are_told_once_and_repair_clears_the_block(
+    docker_client: docker.DockerClient,
+    stack_name: str,
+    tmp_path: Path,
+    events_desktop: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desktop = events_desktop
+    desktop.reset()
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(config_toml(stack_name, es_command=ES_ANSWERS_200))
+    monkeypatch.setenv("LOGTRAY_CONFIG", str(config_path))
+    config = ensure_token(load_config())
+    manager = StackManager(
+        docker_client,
+        stack_name,
+        resolve(config.stack, config.listener),
+        pull=False,
+        ready_timeout_s=60,
+    )
+    manager.up(wait=True)
+    env = tray_env(desktop, LOGTRAY_CONFIG=str(config_path))
+    app, icon = start_tray(env, ARTIFACTS, "healthy")
+    try:
+        port = int(env["LOGTRAY_LISTENER_PORT"])
+        line = json.dumps({**FLOOD, "token": config.listener.token}).encode() + b"\n"
+        for _ in range(3):  # riemann.config repeats it while the problem lasts
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(line)
+        title = "logtray: Elasticsearch refuses writes: disk full"
+        call, _ = _told(desktop, title, "the refused writes told")
+        body = str(call["body"])
+        assert "Elasticsearch made its indices read-only and refuses writes" in body
+        assert "500 of 500 events to program-logs-2026.12.02 refused" in body
+        assert "flood-stage watermark (95%)" in body
+        assert "fix: free disk where Docker keeps its data" in body and "Repair" in body
+        icon.wait_colour(STATUS_COLOURS["problem"], timeout=10)
+        doctor = logtray("doctor", env=env, timeout=60).stdout
+        assert "elasticsearch refuses writes: Elasticsearch made its indices read-only" in doctor
+        # Never an alert: nothing in the history.
+        history = Path(env["XDG_DATA_HOME"]) / "logtray" / "alerts.jsonl"
+        assert not history.exists() or not history.read_text().strip()
+
+        # Repair, as the menu offers it: the block is cleared through ES's published port.
+        offered = AppState(phase="healthy", profile="full", incidents=("x",), es_unblock=True)
+        icon.choose(offered, lambda e: e.action == "es.unblock")
+        desktop.wait_for(
+            lambda: _calls(desktop, "logtray: Elasticsearch's read-only block is cleared"),
+            timeout=20,
+            what="the cleared block told",
+        )
+        icon.wait_colour(STATUS_COLOURS["healthy"], timeout=10)
+        assert len(_calls(desktop, title)) == 1  # told once, for three reports
+    finally:
         assert app.stop() == 0
         manager.down()

@@ -31,6 +31,7 @@ import orjson
 from logtray.stack.ports import port_holder
 from logtray.tray.alerts.alert import Alert, parse_message
 from logtray.tray.alerts.framing import LineFramer
+from logtray.tray.alerts.pipeline import PipelineMessage, from_extra, is_pipeline
 from logtray.tray.base.config import ListenerConfig
 from logtray.tray.base.errors import LogtrayError
 from logtray.tray.base.logs import Throttled
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # (alert, peer address, perf_counter at receipt)
 AlertSink = Callable[[Alert, str, float], None]
+# A pipeline message (tray/alerts/pipeline.py): the stack's plumbing, never an alert.
+PipelineSink = Callable[[PipelineMessage], None]
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -65,6 +68,7 @@ class ListenerStats:
     timed_out: int = 0
     slow_lines: int = 0
     canaries: int = 0
+    pipeline: int = 0
 
 
 def is_loopback(host: str) -> bool:
@@ -226,6 +230,9 @@ class _Connection(asyncio.BufferedProtocol):
                 self.peer,
             )
             return
+        if is_pipeline(alert.extra):
+            listener.pipeline_message(alert.extra, self.peer)
+            return
         listener.stats.accepted += 1
         try:
             listener.sink(alert, self.peer, received_at)
@@ -326,12 +333,17 @@ class _FairScheduler:
 
 class AlertListener:
     def __init__(
-        self, config: ListenerConfig, sink: AlertSink, url_prefixes: Sequence[str] = ()
+        self,
+        config: ListenerConfig,
+        sink: AlertSink,
+        url_prefixes: Sequence[str] = (),
+        on_pipeline: PipelineSink | None = None,
     ) -> None:
         if not config.token:
             raise ValueError("the listener needs a token (config.ensure_token)")
         self.config = config
         self.sink = sink
+        self.on_pipeline = on_pipeline
         # What an alert's own url may point to (tray.links); empty: every sender url is dropped.
         self.url_prefixes = tuple(url_prefixes)
         self.stats = ListenerStats()
@@ -353,6 +365,28 @@ class AlertListener:
 
     def warn(self, key: str, message: str, *args: object) -> None:
         self._throttled.warning(key, message, *args)
+
+    def pipeline_message(self, extra: dict[str, object], peer: str) -> None:
+        """A pipeline message with the right token: to `on_pipeline`, never to the alerts."""
+        message = from_extra(extra)
+        if message is None:
+            self.stats.junk += 1
+            self.warn(f"pipeline:{peer}", "ignored a malformed pipeline message from %s", peer)
+            return
+        self.stats.pipeline += 1
+        if self.on_pipeline is None:
+            self.warn(
+                f"pipeline:{message.source}:{message.problem}",
+                "%s: %s (%s)",
+                message.source,
+                message.problem,
+                message.reason,
+            )
+            return
+        try:
+            self.on_pipeline(message)
+        except Exception:
+            log.exception("failed to process a pipeline message from %s", peer)
 
     # -- slots -----------------------------------------------------------------------------------
     def admit(self, conn: _Connection) -> bool:

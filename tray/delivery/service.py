@@ -18,7 +18,7 @@ from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.history import AlertHistory
 from logtray.tray.alerts.kafka_source import consume_forever
 from logtray.tray.alerts.kibana import discover_url
-from logtray.tray.alerts.listener import AlertListener
+from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.base import paths
 from logtray.tray.base.config import Config
@@ -49,11 +49,13 @@ class AlertService:
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
         on_change: Callable[[], None] | None = None,
+        on_pipeline: PipelineSink | None = None,
     ) -> None:
         self.config = config
         self._notifier = notifier
         self._clock = clock
         self._on_change = on_change
+        self._on_pipeline = on_pipeline  # the stack's own plumbing (tray/alerts/pipeline.py)
         self.router: AlertRouter | None = None
         self.listener: AlertListener | None = None
         # Kafka sources feeding the same router: the alerts topic, the embedded rule engine.
@@ -85,7 +87,9 @@ class AlertService:
         policy = AlertPolicy(config.alerts, functools.partial(_link, config))
         self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
         if listen:
-            self.listener = AlertListener(config.listener, self.router.accept, prefixes)
+            self.listener = AlertListener(
+                config.listener, self.router.accept, prefixes, self._on_pipeline
+            )
             hosts, optional = default_hosts(config.listener.hosts)
             try:
                 await self.listener.start(hosts, optional)

@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from logtray.stack.incidents import IncidentBook, Observation, Told
+from logtray.stack.incidents import Incident, IncidentBook, Observation, Told
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.kibana import discover_url
+from logtray.tray.alerts.pipeline import PipelineMessage
 from logtray.tray.base import paths
 from logtray.tray.base.config import Config, ensure_token
 from logtray.tray.base.errors import LogtrayError
@@ -52,6 +53,9 @@ REFRESH_DELAY_S = 0.3  # alerts arrive in floods; the tray redraws at most this 
 # (While it is there nothing polls: the events stream ending is what says it went away.)
 DOCKER_RETRY_FIRST_S = 1.0
 DOCKER_RETRY_MAX_S = 5.0
+# riemann.config repeats a refused-writes report every 5 minutes while it lasts: after this
+# long without one, the problem is taken as over (quietly).
+REFUSED_WRITES_QUIET_S = 15 * 60.0
 
 
 def seconds_until_tomorrow(now: float, morning_hour: int = 8) -> float:
@@ -113,6 +117,10 @@ class TrayApp:
         self._incidents = IncidentBook()
         self._incident_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[Any]] = set()  # fire-and-forget work, kept referenced
+        # Elasticsearch refusing writes (a pipeline message from riemann.config): told once.
+        self._refused_writes: Incident | None = None
+        self._refused_problem = ""
+        self._refused_expiry: asyncio.TimerHandle | None = None
 
     # -- running --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -180,7 +188,12 @@ class TrayApp:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         deferred = self._deferred_notifier()
-        self.service = AlertService(self.config, notifier=deferred, on_change=self._alerts_changed)
+        self.service = AlertService(
+            self.config,
+            notifier=deferred,
+            on_change=self._alerts_changed,
+            on_pipeline=self._pipeline_message,
+        )
         if deferred is not None:
             deferred.actions = self.service.actions  # the popups' Show errors / editor actions
         try:
@@ -362,10 +375,56 @@ class TrayApp:
 
     def _show_incidents(self) -> None:
         open_now = self._incidents.open()
+        if self._refused_writes is not None:
+            open_now += (self._refused_writes,)
         lines = tuple(i.menu_line() for i in open_now)
-        if lines != self.state.incidents:
-            self._set(incidents=lines)
+        unblock = self._refused_problem in ("flood_stage", "blocked")
+        if lines != self.state.incidents or unblock != self.state.es_unblock:
+            self._set(incidents=lines, es_unblock=unblock)
             incident_store.save(open_now)
+
+    # -- writes Elasticsearch refuses (pipeline messages from riemann.config) ---------------------
+    def _pipeline_message(self, message: PipelineMessage) -> None:
+        """On the loop (from the listener): told once while the problem lasts."""
+        if self._refused_expiry is not None:
+            self._refused_expiry.cancel()
+        if self._loop is not None:
+            self._refused_expiry = self._loop.call_later(
+                REFUSED_WRITES_QUIET_S, self._refused_writes_over
+            )
+        if self._refused_problem == message.problem:
+            return  # told already (or being told: the words are still being put together)
+        self._refused_problem = message.problem
+        self._spawn(self._tell_refused_writes(message))
+
+    async def _tell_refused_writes(self, message: PipelineMessage) -> None:
+        title, cause, fix = await asyncio.to_thread(self.stack.explain_refused_writes, message)
+        self._refused_writes = Incident(message.source, "writes", cause, fix, time.time())
+        log.warning("%s: %s (fix: %s)", title, cause, fix)
+        self._show_incidents()
+        await self._notify(
+            f"pipeline:{message.source}", f"logtray: {title}", f"{cause}\nfix: {fix}"
+        )
+
+    def _refused_writes_over(self) -> None:
+        self._refused_expiry = None
+        self._refused_writes, self._refused_problem = None, ""
+        self._show_incidents()
+
+    async def _clear_es_block(self) -> None:
+        """The Repair the refused-writes notification offers: lift the read-only block."""
+        try:
+            await asyncio.to_thread(self.stack.clear_es_block)
+        except LogtrayError as exc:
+            await self._failed(Failure("stack", "Repair failed", exc.message, exc.fix))
+            return
+        self._refused_writes_over()
+        await self._notify(
+            "pipeline:elasticsearch",
+            "logtray: Elasticsearch's read-only block is cleared",
+            "New logs are stored again; past the flood-stage watermark (95 % disk) it blocks "
+            "them again.",
+        )
 
     def _services_changed(self, services: tuple[ServiceView, ...]) -> None:
         self._start_engine_when_kafka_runs(services)
@@ -503,6 +562,8 @@ class TrayApp:
             await self._stack_up()
         elif name == "stack.stop":
             await self._stack_down()
+        elif name == "es.unblock":
+            await self._clear_es_block()
         elif name == "service.logs":
             await self._show_logs(arg)
         elif name == "kibana.open":

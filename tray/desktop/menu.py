@@ -76,6 +76,8 @@ def _stack_entries(state: AppState) -> list[Entry]:
     if state.last_error:
         entries.append(Entry(short_line(state.last_error), enabled=False))
     entries += [Entry(short_line(line), enabled=False) for line in state.incidents]
+    if state.es_unblock:
+        entries.append(Entry("Repair: clear Elasticsearch's read-only block", "es.unblock"))
     if state.services:
         services = tuple(
             Entry(

@@ -214,6 +214,45 @@ class StackLink:
         except Exception as exc:
             raise _lost(exc) from None
 
+    def es_url(self) -> str:
+        """Where the stack's Elasticsearch answers on this machine (its published port)."""
+        url = None
+        if self._manager is not None:
+            try:
+                url = self._manager.published_url("elasticsearch", "9200/tcp")
+            except Exception:  # Docker went away: the default port is the best guess
+                log.debug("cannot read Elasticsearch's published port", exc_info=True)
+        return url or "http://127.0.0.1:9200"
+
+    def explain_refused_writes(self, message: Any) -> tuple[str, str, str]:
+        """(title, cause, fix) for a pipeline message about writes Elasticsearch refused,
+        with the disk's fill level where the engine runs here (which watermark was crossed)."""
+        from logtray.stack.es_writes import Disk, explain
+        from logtray.stack.preflight import engine_disk
+
+        disk = None
+        if self._manager is not None:
+            try:
+                found = engine_disk(self._manager.client.info())
+                disk = Disk(*found) if found else None
+            except Exception:  # the words still say what Elasticsearch said
+                log.debug("cannot read the engine's disk", exc_info=True)
+        return explain(
+            message.problem,
+            reason=message.reason,
+            index=message.index,
+            failed=message.failed,
+            of=message.of,
+            status=message.status,
+            disk=disk,
+            es_url=self.es_url(),
+        )
+
+    def clear_es_block(self) -> None:
+        from logtray.stack.es_writes import clear_read_only_block
+
+        clear_read_only_block(self.es_url())
+
     def close(self) -> None:
         with self._lock:
             if self._watcher is not None:

@@ -46,6 +46,8 @@ class AppState:
     last_error: str | None = None  # the menu's short line for a failed start/stop/repair
     # One short line per stack service that failed while the tray watched (stack/incidents.py)
     incidents: tuple[str, ...] = ()
+    # Elasticsearch refuses writes behind its read-only block: the menu offers to clear it.
+    es_unblock: bool = False
     recent: tuple[RecentAlert, ...] = ()
     unseen: int = 0
     alerts_today: int = 0
