@@ -45,9 +45,11 @@ def logs(
     follow: bool = False,
     tail: int = 100,
 ) -> Iterator[bytes]:
-    """A service's logs; its saved lines when it has no container (it failed to start)."""
+    """A service's logs; its saved lines when it has no container (it failed to start, or
+    stopped unexpectedly and was removed), and the lines saved when it stopped unexpectedly
+    before those of a newer container (a Repair replaced it)."""
     if container is None:
-        saved = saved_logs.read(service, tail)
+        saved = saved_logs.read(service, tail) or saved_logs.read(service, tail, incident=True)
         if saved is not None:
             yield saved
             return
@@ -55,7 +57,24 @@ def logs(
             f"{service} is not running in stack {stack_name!r}",
             fix="`logtray stack status` lists the services",
         )
+    earlier = _incident_before(container, saved_logs, service, tail)
+    if earlier is not None:
+        yield earlier + b"# logtray: its current container's log follows\n"
     if follow:
         yield from container.logs(stream=True, follow=True, tail=tail)
     else:
         yield container.logs(tail=tail)
+
+
+def _incident_before(
+    container: Container, saved_logs: SavedLogs, service: str, tail: int
+) -> bytes | None:
+    """The lines saved when the service stopped unexpectedly, when its current container is
+    newer (so its own log does not hold them)."""
+    saved_at = saved_logs.saved_at(service, incident=True)
+    if saved_at is None:
+        return None
+    created = parse_docker_time(str(container.attrs.get("Created", ""))) / 1e9
+    if not created or created <= saved_at:
+        return None
+    return saved_logs.read(service, tail, incident=True)

@@ -4,6 +4,10 @@
 tells the user to run `logtray stack logs <service>`. So the lines are saved first, to a file
 per stack and service in the user's log directory, and `logs` shows them while the service has
 no container. A new container of the service makes the saved lines stale: they are removed.
+
+The lines of a service that stopped unexpectedly while the tray watched (stack/incidents.py)
+are kept apart, as its incident file: a Repair may replace the container (and its log), and
+`logs` shows them before the new container's lines until a later incident replaces them.
 """
 
 from __future__ import annotations
@@ -29,21 +33,24 @@ class SavedLogs:
         self.root = root
         self.stack = stack_name
 
-    def path(self, service: str) -> Path:
-        return self.root / f"{self.stack}-{service}.log"
+    def path(self, service: str, incident: bool = False) -> Path:
+        suffix = ".incident.log" if incident else ".log"
+        return self.root / f"{self.stack}-{service}{suffix}"
 
     def save(
         self, service: str, reason: str, lines: Sequence[str], what: str = "failed to start"
     ) -> Path | None:
-        """Write the lines with a header saying when and why; None if it cannot be written."""
+        """Write the lines with a header saying when and why; None if it cannot be written.
+        Any `what` but "failed to start" is an incident: kept in the service's incident file."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S %z")
         header = f"# logtray: {service} {what} at {stamp}: {reason}\n"
-        if what == "failed to start":
-            header += "# its container was removed; these are its last log lines\n"
-        else:
+        incident = what != "failed to start"
+        if incident:
             header += "# these are its last log lines from then\n"
+        else:
+            header += "# its container was removed; these are its last log lines\n"
         body = "".join(f"{line}\n" for line in lines[-KEEP_LINES:])
-        target = self.path(service)
+        target = self.path(service, incident)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
@@ -53,9 +60,15 @@ class SavedLogs:
             return None  # saving is a courtesy: never hide the real failure behind it
         return target
 
-    def read(self, service: str, tail: int) -> bytes | None:
+    def saved_at(self, service: str, incident: bool = False) -> float | None:
         try:
-            text = self.path(service).read_bytes()
+            return self.path(service, incident).stat().st_mtime
+        except OSError:
+            return None
+
+    def read(self, service: str, tail: int, incident: bool = False) -> bytes | None:
+        try:
+            text = self.path(service, incident).read_bytes()
         except OSError:
             return None
         lines = text.splitlines(keepends=True)
