@@ -464,6 +464,8 @@ class TrayApp:
     async def _stack_down(self) -> None:
         await self._stack_action("stop", self.stack.down)
         self._incidents.clear()  # a stop the user asked for ends every incident, untold
+        if self._refused_writes is not None:
+            self._refused_writes_over()  # (it redraws)
         self._show_incidents()
 
     async def _stack_action(self, verb: str, call: Callable[..., object], *args: Any) -> object:
