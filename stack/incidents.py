@@ -210,8 +210,8 @@ def observation_from_event(
     actor = event.get("Actor") or {}
     attrs = actor.get("Attributes") or {}
     service = attrs.get(LABEL_SERVICE)
-    if not isinstance(service, str) or not service:
-        return None
+    if not isinstance(service, str) or not service or len(service) > 100:
+        return None  # not one of ours: logtray's service names are short
     action = str(event.get("Action") or event.get("status") or "")
     state = (inspected or {}).get("State") or {}
     host = (inspected or {}).get("HostConfig") or {}
