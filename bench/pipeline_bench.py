@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,12 @@ RESULTS: dict[str, Any] = {}
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def iso(seconds: float) -> str:
+    """An @timestamp as KafkaJSONHandler writes it (UTC, milliseconds)."""
+    stamp = datetime.fromtimestamp(seconds, timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 def us(seconds: float) -> str:
@@ -198,10 +205,13 @@ def bench_engine(bootstrap: str, events: int) -> None:
     from logtray.tray.alerts.engine import RuleEngine
 
     paths = [f"/app/mod{i}.py" for i in range(50)]
+    # Live times (200,000 events over 2 s, from now): the rule counts each record at its own
+    # time, so a fixed old @timestamp would measure records it skips as over an hour old.
+    start_time = time.time()
     values = [
         json.dumps(
             {
-                "@timestamp": "2026-01-01T00:00:00.000Z",
+                "@timestamp": iso(start_time + i * 1e-5),
                 "level": "error" if i % 3 == 0 else "info",
                 "message": f"event {i}",
                 "pathname": paths[i % len(paths)],
@@ -305,15 +315,18 @@ def bench_popup(bootstrap: str, rounds: int, root: Path) -> None:
         try:
             await asyncio.sleep(2.0)  # the engine's consumer finds its position
             for i in range(rounds):
-                error = {"level": "error", "pathname": f"/bench/p{i}.py", "message": "x"}
-                value = json.dumps(error).encode()
+                # As KafkaJSONHandler writes them: an @timestamp, which the rule counts on.
+                def value(path: str = f"/bench/p{i}.py") -> bytes:
+                    error = {"@timestamp": iso(time.time()), "level": "error", "pathname": path}
+                    return json.dumps({**error, "message": "x"}).encode()
+
                 for _ in range(25):
-                    await producer.send("bench-popup", value)
+                    await producer.send("bench-popup", value())
                 await producer.flush()
                 await asyncio.sleep(0.3)
                 before = len(_NOTIFY_TIME.findall(desktop.monitor_log.read_text()))
                 sent = time.time()
-                await producer.send_and_wait("bench-popup", value)
+                await producer.send_and_wait("bench-popup", value())
                 deadline = time.monotonic() + 10
                 while time.monotonic() < deadline:
                     found = _NOTIFY_TIME.findall(desktop.monitor_log.read_text())

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logtray.tray.alerts.engine import RuleEngine, SpikeRule, parse_event
+from logtray.tray.alerts.engine import MAX_GROUPS, RuleEngine, SpikeRule, parse_event
+from logtray.tray.alerts.event_time import StepWindow, own_time, parse_timestamp, rule_time, step_of
 from logtray.tray.base.config import EngineConfig
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 CONFIG = EngineConfig(window_s=10.0, threshold=25, throttle_s=60.0)
 
@@ -64,14 +68,25 @@ def test_level_and_group_by_are_configurable():
     assert alerts[2] is not None and alerts[2].pathname == "billing"
 
 
-def test_sweep_forgets_quiet_groups():
+def test_sweep_forgets_groups_idle_as_long_as_riemann_does():
     rule = SpikeRule(CONFIG)
+    assert rule.idle_s == 60.0 + 60.0  # max(window_s, throttle_s) + 60, riemann.config's idle-s
     for i in range(100):
         rule.observe(error(f"/f{i}.py"), now=0.0)
-    rule.sweep(now=5.0)
+    rule.sweep(now=rule.idle_s - 1)
     assert rule.groups == 100
-    rule.sweep(now=11.0)
+    rule.sweep(now=rule.idle_s)
     assert rule.groups == 0
+
+
+def test_a_flood_of_files_keeps_the_most_recently_seen():
+    rule = SpikeRule(CONFIG)
+    for i in range(2500):
+        rule.observe(error(f"/f{i}.py"), now=i * 0.001)
+    assert rule.groups <= MAX_GROUPS
+    # the newest file is still watched: 25 more errors cross its threshold
+    alerts = [rule.observe(error("/f2499.py"), now=3.0) for _ in range(25)]
+    assert alerts[-1] is not None and alerts[-1].count == 26
 
 
 def test_malformed_messages_are_none():
@@ -107,3 +122,52 @@ def test_never_more_than_one_alert_per_throttle_period(offsets):
     rule = SpikeRule(EngineConfig(threshold=3, throttle_s=30.0))
     fired = [t for t in sorted(offsets) if rule.observe(error(), now=t)]
     assert all(b - a >= 30.0 for a, b in itertools.pairwise(fired))
+
+
+def test_event_times_are_read_as_riemann_config_reads_them():
+    """The same readings tests/stack/test_riemann_config.py asks of riemann.config."""
+    t0 = 1764000000.0
+    stamps = [
+        "2025-11-24T16:00:00.250Z",
+        "2025-11-24T17:00:00.250+01:00",
+        "2025-11-24T16:00:00.250",
+        "yesterday",
+        "+999999999-12-31T23:59:59Z",
+    ]
+    assert [own_time({"@timestamp": s}) for s in stamps] == [t0 + 0.25] * 3 + [None, None]
+    for text in (
+        "2025-11-24T16:00:00Z",
+        "2025-11-24T16:00:00.1Z",
+        "2025-11-24T16:00:00.123456789Z",
+        "2025-11-24T16:00:01.999Z",
+        "1999-01-01T00:00:00.5Z",
+    ):
+        general = (datetime.fromisoformat(text) - EPOCH) // timedelta(milliseconds=1) / 1000.0
+        assert parse_timestamp(text) == general, text
+    for text in ("2025-13-24T16:00:00Z", "24/11/2025 16:00", "2025-11-24T16:00:00.1234567890Z"):
+        assert parse_timestamp(text) is None, text
+    assert parse_timestamp(1764000000) is None
+    # numbers: whole seconds (as Riemann's consumer rounds them), milliseconds, created
+    assert own_time({"time": t0 + 0.5}) == t0 + 1
+    assert own_time({"time": int(t0 * 1000) + 7}) == t0 + 0.007
+    assert own_time({"created": t0 + 0.25, "time": 5}) == t0 + 0.25
+    assert own_time({"time": True}) is None and own_time({}) is None
+    # bounds on the arrival clock
+    assert rule_time({"time": t0 * 1000}, t0) == t0
+    assert rule_time({"@timestamp": "2026-11-24T16:00:00Z"}, t0) == t0  # a year ahead
+    assert rule_time({"time": t0 + 4}, t0) == t0 + 4
+    assert rule_time({"time": t0 - 7200}, t0) is None
+    assert rule_time({"time": t0 - 1800}, t0) == t0 - 1800
+    assert rule_time({}, t0) == t0
+
+
+@given(st.lists(st.floats(min_value=-20, max_value=20), max_size=200))
+def test_the_step_window_counts_what_a_list_would(offsets):
+    window = StepWindow(10.0)
+    kept: list[float] = []
+    for offset in offsets:
+        t = 1764000000.0 + offset
+        if window.add(t):
+            kept.append(t)
+        top = max(step_of(k) for k in kept) if kept else 0
+        assert window.n == sum(1 for k in kept if step_of(k) > top - 100)

@@ -359,9 +359,28 @@
                                                                        403 (apply str (repeat 2000 "r")))))
                                       "]}")]]]
                 [k (bulk-problem status body 2)]))}))
+(defn rule-cases
+  "The shared rule-case table (tests/rule_cases.json, expanded by tests/rule_cases.py into the
+  file RULE_CASES names): each case's deliveries consumed with Riemann's clock at their arrival,
+  and the alerts the rule sent, with the arrival clock when each fired."
+  []
+  (when-let [path (System/getenv "RULE_CASES")]
+    (into {}
+          (for [{:keys [name deliveries]} (json/parse-string (slurp path) true)]
+            (do
+              (fresh! (double (:at (first deliveries))))
+              [name (reduce (fn [seen {:keys [at values]}]
+                              (reset! clock (double at))
+                              (let [before (count (alerts))]
+                                (consume! values)
+                                (into seen (map (fn [a] {:pathname (:pathname a) :count (:count a)
+                                                         :time (:rule-time a) :at (double at)})
+                                                (drop before (alerts))))))
+                            [] deliveries)])))))
 
 (def results
   (assoc helpers
+         :rule-cases (rule-cases)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)

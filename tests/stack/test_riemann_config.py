@@ -30,6 +30,8 @@ import pytest
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
+from tests.rule_cases import CASES, Case, for_harness, relative
+from tests.rule_cases import CONFIG as RULE_CONFIG
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")
@@ -128,7 +130,7 @@ class HarnessRun:
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[HarnessRun]:
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     """One JVM for every scenario (starting Clojure with clj-http takes seconds)."""
     need(
         _have_clojure_libs(),
@@ -211,6 +213,8 @@ def harness() -> Iterator[HarnessRun]:
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
+    cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
+    cases.write_text(for_harness(), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CLASSPATH": "/usr/share/java/*",
@@ -220,9 +224,10 @@ def harness() -> Iterator[HarnessRun]:
         "ALERT_TOKEN": "tok-123",
         "ES_URL": f"http://127.0.0.1:{es.server_address[1]}/",
         "ES_BLOCKED_URL": f"http://127.0.0.1:{read_only.server_address[1]}",
-        "THRESHOLD": "25",
-        "WINDOW_S": "10",
-        "THROTTLE_S": "30",
+        "THRESHOLD": str(RULE_CONFIG["threshold"]),
+        "WINDOW_S": str(RULE_CONFIG["window_s"]),
+        "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
+        "RULE_CASES": str(cases),
     }
     try:
         out = subprocess.run(
@@ -293,7 +298,7 @@ def test_event_time_parsing_and_far_from_now_bounds(harness: HarnessRun) -> None
     assert [fast for fast, _ in res["fast"]][:2] == [T0, T0 + 0.1]
     assert res["not-times"] == [None] * 5
     bounded = res["bounded"]
-    assert bounded["ms"] == T0  # milliseconds sent as seconds: the arrival time
+    assert bounded["ms"] == T0  # epoch milliseconds: read as such
     assert bounded["future"] == T0  # a day ahead: the arrival time
     assert bounded["ahead-4s"] == T0 + 4  # within 5 s of the clock: its own
     assert bounded["old"] is None  # 2 h old: not counted by the rule
@@ -333,7 +338,7 @@ def test_a_backlog_read_at_once_is_windowed_on_its_own_time(harness: HarnessRun)
 
 def test_a_time_far_from_now_cannot_silence_its_pathname(harness: HarnessRun) -> None:
     assert harness.results["far-from-now"] == {
-        "milliseconds": [26],  # counted at its arrival, with the spike
+        "milliseconds": [26],  # counted at its own time, with the spike
         "future": [26],
         "far-past": [26],  # not counted: the spike alone crosses
     }
@@ -438,3 +443,11 @@ def test_bulk_answers_are_classified_and_bounded(harness: HarnessRun) -> None:
     huge = classified["huge"]
     assert huge["problem"] == "blocked" and huge["failed"] == 1000  # items looked at: bounded
     assert len(huge["reason"]) <= 300
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_riemann_config_alerts_as_the_table_says(harness: HarnessRun, case: Case) -> None:
+    """The shared rule-case table (tests/rule_cases.json): the engine runs the same cases in
+    tests/pipeline/test_rule_cases.py."""
+    seen = harness.results["rule-cases"][case.name]
+    assert [relative(alert) for alert in seen] == case.alerts

@@ -2,8 +2,10 @@
 
 More than `threshold` events whose `level` is `level`, for one value of `group_by` (pathname),
 within `window_s` seconds -> one alert at the crossing; then that group stays quiet for
-`throttle_s`. Windows run on the engine's clock at arrival (injected), not on the producers'
-clocks, so a laptop with a skewed clock in a container cannot hide or invent a spike.
+`throttle_s`. Windows run on each record's own time, bounded by the engine's clock at arrival
+(injected) exactly as riemann.config bounds it (tray/alerts/event_time.py): a flushed backlog is
+windowed on when its records happened, not on when they arrived, and a clock far ahead cannot
+hold a window in the future. The throttle runs on the arrival clock, as Riemann's does.
 
 `SpikeRule` and `parse_event` are pure; `run_engine` is the Kafka loop that feeds the router.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import orjson
 
 from logtray.tray.alerts.alert import Alert, field_text
+from logtray.tray.alerts.event_time import StepWindow, rule_time
 from logtray.tray.alerts.evidence import (
     MAX_RAW,
     ErrorRecord,
@@ -57,9 +59,19 @@ def parse_event(raw: bytes | None, group_by: str) -> dict[str, Any] | None:
     return obj
 
 
+# Files the rule watches at once; beyond, the least recently seen half is forgotten (as
+# riemann.config's max-paths).
+MAX_GROUPS = 1000
+
+
+def _by_time(record: ErrorRecord) -> float:
+    return record.time
+
+
 @dataclass
 class _Group:
-    times: deque[float]
+    window: StepWindow
+    seen: float  # the arrival clock at its last error (forgotten when idle)
     last_alert: float | None = None
     # The last error records of this file (evidence on): appended to on the hot path.
     ring: Ring | None = None
@@ -86,7 +98,9 @@ class SpikeRule:
         self.alerts = 0
 
     def observe(self, event: dict[str, Any], now: float, raw: bytes | None = None) -> Alert | None:
-        """Count one event; an Alert when its group crosses the threshold (and is not throttled).
+        """Count one event that arrived at `now`; an Alert when its group crosses the threshold
+        (and is not throttled). The event counts at its own time (`rule_time`): not at all when
+        it is over an hour old or already out of its group's window.
 
         `raw` is the event as received: kept as it is in the file's ring when small enough.
         """
@@ -94,35 +108,49 @@ class SpikeRule:
         if str(event["level"]).lower() != self._level:
             return None
         self.matched += 1
+        t = rule_time(event, now)
+        if t is None:
+            return None
         key = str(event[self.config.group_by])
         group = self._groups.get(key)
         if group is None:
-            ring = None
-            # At most evidence_files live rings too: a flood of distinct paths cannot make us
-            # keep a ring for each (those alerts come without evidence).
-            if self.recent is not None and self._live_rings < self.config.evidence_files:
-                ring = self.recent.open(key)
-                self._live_rings += 1
-            group = self._groups[key] = _Group(deque(), ring=ring)
+            group = self._open(key, now)
+        group.seen = now
+        window = group.window
+        if not window.add(t):
+            return None
         ring = group.ring
         if ring is not None:
-            ring.times.append(now)
+            ring.times.append(t)
             ring.raws.append(raw if raw is not None and len(raw) <= MAX_RAW else compact(event))
-        times = group.times
-        horizon = now - self.config.window_s
-        while times and times[0] <= horizon:
-            times.popleft()
-        times.append(now)
-        if len(times) <= self.config.threshold:
+        if window.n <= self.config.threshold:
             return None
         if group.last_alert is not None and now - group.last_alert < self.config.throttle_s:
             return None
         group.last_alert = now
         self.alerts += 1
-        lineno = event.get("lineno")
+        return self._alert(key, event, t, group)
+
+    def _open(self, key: str, now: float) -> _Group:
+        if len(self._groups) >= MAX_GROUPS:
+            self.sweep(now, keep=MAX_GROUPS // 2)
+        ring = None
+        # At most evidence_files live rings too: a flood of distinct paths cannot make us
+        # keep a ring for each (those alerts come without evidence).
+        if self.recent is not None and self._live_rings < self.config.evidence_files:
+            ring = self.recent.open(key)
+            self._live_rings += 1
+        group = self._groups[key] = _Group(StepWindow(self.config.window_s), now, ring=ring)
+        return group
+
+    def _alert(self, key: str, event: dict[str, Any], t: float, group: _Group) -> Alert:
+        ring, window = group.ring, group.window
         evidence = (
-            summarize(r for r in records(ring) if r.time > horizon) if ring is not None else None
+            summarize(sorted((r for r in records(ring) if window.holds(r.time)), key=_by_time))
+            if ring is not None
+            else None
         )
+        lineno = event.get("lineno")
         message = evidence.top_message if evidence else None
         # Fields come from any producer on the topic: bounded as the listener bounds them.
         # No title: the popup composes "payments.py:42 — 31 errors in 10 s" from the fields.
@@ -131,30 +159,43 @@ class SpikeRule:
             message=message or field_text(event.get("message", "")),
             pathname=field_text(key),
             lineno=lineno if isinstance(lineno, int) else None,
-            count=len(times),
+            count=window.n,
             window_s=self.config.window_s,
             threshold=self.config.threshold,
             level=self._level,
             service=field_text(event.get("service"))
             if isinstance(event.get("service"), str)
             else None,
-            time=now,
+            time=t,  # when the crossing error happened (riemann.config sends the same)
             evidence=evidence or None,
         )
 
-    def sweep(self, now: float) -> None:
-        """Forget groups with nothing in the window and no throttle running (bounded memory)."""
-        horizon = now - self.config.window_s
+    def sweep(self, now: float, keep: int | None = None) -> None:
+        """Forget groups unseen (arrival clock) for `idle_s` with no throttle running, as
+        riemann.config does; with `keep`, then only the `keep` most recently seen (bounded
+        memory under a flood of distinct files)."""
+        idle_s = self.idle_s
+        throttle_s = self.config.throttle_s
         for key in list(self._groups):
             group = self._groups[key]
-            while group.times and group.times[0] <= horizon:
-                group.times.popleft()
-            quiet = group.last_alert is None or now - group.last_alert >= self.config.throttle_s
-            if not group.times and quiet:
-                del self._groups[key]
-                if group.ring is not None and self.recent is not None:
-                    self._live_rings -= 1
-                    self.recent.retire(key, group.ring)
+            quiet = group.last_alert is None or now - group.last_alert >= throttle_s
+            if quiet and now - group.seen >= idle_s:
+                self._forget(key)
+        if keep is not None and len(self._groups) > keep:
+            ranked = sorted(self._groups, key=lambda k: self._groups[k].seen, reverse=True)
+            for key in ranked[keep:]:
+                self._forget(key)
+
+    def _forget(self, key: str) -> None:
+        group = self._groups.pop(key)
+        if group.ring is not None and self.recent is not None:
+            self._live_rings -= 1
+            self.recent.retire(key, group.ring)
+
+    @property
+    def idle_s(self) -> float:
+        """How long a group is kept after its last error arrived: riemann.config's idle-s."""
+        return max(self.config.window_s, self.config.throttle_s) + 60.0
 
     def records(self, key: str) -> list[ErrorRecord]:
         """The kept error records of file `key`, oldest first (for the error view)."""

@@ -160,7 +160,7 @@ def parse_evidence(value: Any) -> Evidence | None:
 class ErrorRecord(NamedTuple):
     """One kept error record, decoded and bounded."""
 
-    time: float  # the engine's clock at arrival (the clock the window runs on)
+    time: float  # when it happened, as the rule counted it (tray/alerts/event_time.py)
     level: str
     message: str
     lineno: int | None
@@ -168,7 +168,7 @@ class ErrorRecord(NamedTuple):
 
 
 class Ring:
-    """The last `size` error records of one file: arrival times and the bytes as received.
+    """The last `size` error records of one file: their rule times and the bytes as received.
 
     The hot path only appends (a float and a bytes object: neither is tracked by the garbage
     collector, so a full ring costs no GC time, unlike a tuple per record); the fields are
