@@ -41,3 +41,6 @@ class StackConfig:
     ready_timeout_s: float = 300.0
     # Check the engine's disk and memory before pulling (`stack up --skip-preflight` skips once).
     preflight: bool = True
+    # While the stack runs, one marked record every this many seconds proves the alert path end
+    # to end (Kafka -> Riemann or the engine -> the listener); 0 turns it off.
+    heartbeat_s: float = 60.0

@@ -378,6 +378,33 @@
                                                 (drop before (alerts))))))
                             [] deliveries)])))))
 
+(defn heartbeat
+  "logtray's heartbeat record: answered at once over the real socket with the token; never
+  counted by the rule (even one marked with an error level and a file), never indexed."
+  []
+  (let [record (fn [& {:as fields}]
+                 (json/generate-string (merge {"logtray_heartbeat" "hb-1" "@timestamp" (iso t0)
+                                               "message" "logtray heartbeat" "service" "logtray"}
+                                              fields)))]
+    (fresh! t0)
+    (reset! deliver? true)
+    (let [answered (try (consume! [(record)]) (tick!) (count (alerts))
+                        (finally (reset! deliver? false)))
+          indexed (count (get @queued :elasticsearch []))]
+      (fresh! t0)
+      (consume! (for [i (range 30)]
+                  (record "logtray_heartbeat" (str "hb-" i) "level" "error" "pathname" "/app/a.py"
+                          "@timestamp" (iso (+ t0 (* 0.1 i))))))
+      (tick!)
+      {:answered answered
+       :indexed indexed
+       :marked-errors {:answers (count (alerts))
+                       :rule-alerts (count (remove heartbeat? (alerts)))
+                       :paths (count (:paths @rule-state))
+                       :indexed (count (get @queued :elasticsearch []))}
+       :not-heartbeats (mapv heartbeat? [{:logtray_heartbeat ""} {:logtray_heartbeat 5}
+                                         {:logtray_heartbeat (apply str (repeat 65 "x"))} {}])})))
+
 (def results
   (assoc helpers
          :rule-cases (rule-cases)
@@ -390,7 +417,8 @@
          :indexing (indexing)
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
-         :refused-writes (refused-writes)))
+         :refused-writes (refused-writes)
+         :heartbeat (heartbeat)))
 
 (println "RESULTS" (json/generate-string results))
 (shutdown-agents)

@@ -269,8 +269,9 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
     assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the producer's own
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
-    # What really went over the sockets: the direct send, then the pipeline's evidence alert.
-    assert len(harness.alert_lines) == 2
+    # What really went over the sockets: the direct send, the pipeline's evidence alert, then
+    # the heartbeat's answer.
+    assert len(harness.alert_lines) == 3
     sent = json.loads(harness.alert_lines[0])
     assert sent["token"] == "tok-123" and sent["pathname"] == "/app/a.py"
     assert all(line.endswith(b"\n") for line in harness.alert_lines)
@@ -451,3 +452,13 @@ def test_riemann_config_alerts_as_the_table_says(harness: HarnessRun, case: Case
     tests/pipeline/test_rule_cases.py."""
     seen = harness.results["rule-cases"][case.name]
     assert [relative(alert) for alert in seen] == case.alerts
+
+
+def test_a_heartbeat_is_answered_at_once_and_never_counted_nor_indexed(harness: HarnessRun) -> None:
+    beat = harness.results["heartbeat"]
+    assert beat["answered"] == 1 and beat["indexed"] == 0
+    answer = json.loads(harness.alert_lines[2])
+    assert answer == {"heartbeat": "hb-1", "token": "tok-123"}  # the alert path, with the token
+    # 30 heartbeats that also look like errors of one file: 30 answers, no rule state, no alert
+    assert beat["marked-errors"] == {"answers": 30, "rule-alerts": 0, "paths": 0, "indexed": 0}
+    assert beat["not-heartbeats"] == [False, False, False, False]

@@ -32,6 +32,7 @@ from logtray.tray.alerts.evidence import (
     records,
     summarize,
 )
+from logtray.tray.alerts.heartbeat import answer_alert, heartbeat_mark
 from logtray.tray.alerts.kafka_source import Records, consume_forever
 from logtray.tray.base.config import EngineConfig
 
@@ -222,6 +223,7 @@ class RuleEngine:
         self._accept = accept
         self._clock = clock
         self.malformed = 0
+        self.heartbeats = 0
         self._last_sweep = 0.0
 
     def feed(self, values: list[bytes | None]) -> None:
@@ -230,6 +232,8 @@ class RuleEngine:
         for raw in values:
             event = parse_event(raw, group_by)
             if event is None:
+                if self._answer_heartbeat(raw):
+                    continue
                 self.malformed += 1
                 if self.malformed in (1, 100, 10_000) or self.malformed % 1_000_000 == 0:
                     log.warning("skipped %d malformed log message(s) so far", self.malformed)
@@ -240,6 +244,16 @@ class RuleEngine:
         if now - self._last_sweep >= self.config.window_s:
             self._last_sweep = now
             self.rule.sweep(now)
+
+    def _answer_heartbeat(self, raw: bytes | None) -> bool:
+        """A heartbeat record (it has no level, so it never parses as an event): answered at
+        once through the alerts' own accept, never counted."""
+        beat_id = heartbeat_mark(raw)
+        if beat_id is None:
+            return False
+        self.heartbeats += 1
+        self._accept(answer_alert(beat_id))
+        return True
 
     def on_records(self, records: Records) -> None:
         self.feed([record.value for record in records])

@@ -221,6 +221,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("engine", "threshold"): _ints(1, 1_000_000_000),
     ("engine", "throttle_s"): _seconds(0, DAY_S),
     ("stack", "ready_timeout_s"): _seconds(0, 7 * DAY_S, low_open=True),
+    ("stack", "heartbeat_s"): _seconds(0, DAY_S),
     # Tables inside sections are checked by their class name.
     ("ServiceOverride", "ports"): (
         lambda v: all(0 <= p <= 65535 for p in v.values()),

@@ -49,3 +49,8 @@ def tray_problem_file() -> Path:
 def stack_incidents_file() -> Path:
     """The stack services the tray saw fail and not yet recover, for `logtray doctor`."""
     return data_dir() / "stack-incidents.json"
+
+
+def heartbeat_file() -> Path:
+    """The alert path's last proof (the heartbeat), for `logtray doctor` and the menu."""
+    return data_dir() / "heartbeat.json"

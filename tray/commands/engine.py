@@ -41,10 +41,13 @@ async def _serve(service: AlertService) -> None:
         await service.start(listen=False)
         service.start_engine()
         engine = service.config.engine
+        # The engine proves its own path too: a heartbeat through Kafka and back.
+        heartbeat = service.start_heartbeat(engine.bootstrap, engine.topic, "the engine")
         return (
             f"engine on {engine.topic} at {engine.bootstrap}: more than {engine.threshold} "
             f"{engine.level} events per {engine.group_by} within {engine.window_s:g} s alerts; "
-            f"notifications: {service.notifier_name}"
+            f"notifications: {service.notifier_name}; "
+            + (f"heartbeat every {heartbeat.interval_s:g} s" if heartbeat else "no heartbeat")
         )
 
     await serve_until_signalled(service, start)

@@ -11,10 +11,18 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.alerts_topic import run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
+from logtray.tray.alerts.heartbeat import (
+    HeartbeatMonitor,
+    HeartbeatStatus,
+    heartbeat_tap,
+    run_heartbeat,
+    save_report,
+)
 from logtray.tray.alerts.history import AlertHistory
 from logtray.tray.alerts.kafka_source import consume_forever
 from logtray.tray.alerts.kibana import discover_url
@@ -50,8 +58,18 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         on_change: Callable[[], None] | None = None,
         on_pipeline: PipelineSink | None = None,
+        on_heartbeat: Callable[[HeartbeatStatus, HeartbeatStatus | None], None] | None = None,
     ) -> None:
         self.config = config
+        # The heartbeat (tray/alerts/heartbeat.py): its monitor while it runs; `on_heartbeat`
+        # hears each change of what it says (new status, previous one).
+        self.heartbeat: HeartbeatMonitor | None = None
+        self._heartbeat_rule = "the rule"
+        self._heartbeat_stop: asyncio.Event | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._heartbeat_said: HeartbeatStatus | None = None
+        self._on_heartbeat = on_heartbeat
+        self.accept: Callable[..., Any]  # the router's accept behind the heartbeat tap
         self._notifier = notifier
         self._clock = clock
         self._on_change = on_change
@@ -86,10 +104,10 @@ class AlertService:
             ) from None
         policy = AlertPolicy(config.alerts, functools.partial(_link, config))
         self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
+        # Every path into the router passes the tap: heartbeat answers stop there.
+        self.accept = heartbeat_tap(self.router.accept, self._heartbeat_answered)
         if listen:
-            self.listener = AlertListener(
-                config.listener, self.router.accept, prefixes, self._on_pipeline
-            )
+            self.listener = AlertListener(config.listener, self.accept, prefixes, self._on_pipeline)
             hosts, optional = default_hosts(config.listener.hosts)
             try:
                 await self.listener.start(hosts, optional)
@@ -101,7 +119,7 @@ class AlertService:
                 asyncio.create_task(
                     run_alerts_topic(
                         config.alerts_topic,
-                        self.router.accept,
+                        self.accept,
                         self._sources_stop,
                         url_prefixes=prefixes,
                     )
@@ -111,10 +129,10 @@ class AlertService:
     def start_engine(self) -> RuleEngine:
         """Run the embedded rule engine (lite profile) into this service's router."""
         assert self.router is not None, "start() first"
-        router = self.router
+        accept = self.accept
         engine = RuleEngine(
             self.config.engine,
-            lambda alert: router.accept(alert, "engine", time.perf_counter()),
+            lambda alert: accept(alert, "engine", time.perf_counter()),
             self._clock,
         )
         self.engine = engine
@@ -132,11 +150,65 @@ class AlertService:
         )
         return engine
 
+    def start_heartbeat(self, bootstrap: str, topic: str, rule: str) -> HeartbeatMonitor | None:
+        """Prove the alert path every `[stack] heartbeat_s` (0: off): one marked record into
+        `topic` at `bootstrap`, answered by `rule` ("Riemann", "the engine") on the alert path."""
+        interval = self.config.stack.heartbeat_s
+        if interval <= 0 or self._heartbeat_task is not None:
+            return self.heartbeat
+        monitor = self.heartbeat = HeartbeatMonitor(interval)
+        self._heartbeat_rule = rule
+        self._heartbeat_said = None
+        stop = self._heartbeat_stop = asyncio.Event()
+        beats = run_heartbeat(bootstrap, topic, monitor, stop, self._clock, self._heartbeat_changed)
+        self._heartbeat_task = asyncio.create_task(beats)
+        return monitor
+
+    async def stop_heartbeat(self) -> None:
+        """The stack stopped: no heartbeat (and no "not proven" for a stack asked to stop)."""
+        task, self._heartbeat_task = self._heartbeat_task, None
+        if task is None or self._heartbeat_stop is None:
+            return
+        self._heartbeat_stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10.0)
+        self.heartbeat = None
+
+    def heartbeat_status(self) -> HeartbeatStatus | None:
+        if self.heartbeat is None:
+            return None
+        return self.heartbeat.status(self._clock(), self._heartbeat_rule)
+
+    def _heartbeat_answered(self, beat_id: str) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.listener_down = False
+            self.heartbeat.answer(beat_id, self._clock())
+            self._heartbeat_changed()
+
+    def _heartbeat_changed(self) -> None:
+        monitor = self.heartbeat
+        if monitor is None:
+            return
+        now = self._clock()
+        save_report(monitor.report(now, self._heartbeat_rule), paths.heartbeat_file())
+        status = monitor.status(now, self._heartbeat_rule)
+        previous, self._heartbeat_said = self._heartbeat_said, status
+        changed = previous is None or status.failing != previous.failing
+        if changed and status.failing:
+            log.warning("%s; fix: %s", status.line, status.fix)
+        elif changed and previous is not None:
+            log.warning("%s (again)", status.line)
+        elif previous is None or not previous.line.startswith("alerts: proven"):
+            log.info("%s", status.line)  # the first proof
+        if self._on_heartbeat:
+            self._on_heartbeat(status, previous)
+
     @property
     def notifier_name(self) -> str:
         return self.router.notifier.name if self.router else "none"
 
     async def stop(self) -> None:
+        await self.stop_heartbeat()
         self._sources_stop.set()
         for task in self._sources:
             with contextlib.suppress(Exception):
