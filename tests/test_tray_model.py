@@ -263,3 +263,25 @@ def test_gtk_environment_for_a_tray_icon():
     mine = {"PYSTRAY_BACKEND": "gtk", "GDK_GL": "always"}
     prepare_gtk_environment(mine)
     assert mine["GDK_GL"] == "always"  # the user's own setting wins
+
+
+def test_the_heartbeat_line_in_the_menu_and_an_unproven_path_is_a_problem():
+    proven = AppState(
+        phase="healthy",
+        services=views("healthy"),
+        alerts_proof="alerts: proven 40 s ago, 180 ms end to end",
+    )
+    line = next(e for e in build_menu(proven) if e.text.startswith("alerts:"))
+    assert line.text == "alerts: proven 40 s ago, 180 ms end to end" and not line.enabled
+    assert icon_kind(proven) == "healthy"
+    unproven = AppState(
+        phase="healthy",
+        services=views("healthy"),
+        alerts_proof="alerts: not proven — Riemann did not answer 2 heartbeats in a row",
+        alerts_unproven=True,
+    )
+    assert icon_kind(unproven) == "problem"
+    assert any(e.text.startswith("alerts: not proven") for e in build_menu(unproven))
+    # a stopped stack proves nothing and says nothing about it
+    stopped = AppState(phase="stopped", alerts_proof="alerts: proven 1 s ago, 5 ms end to end")
+    assert not any(e.text.startswith("alerts:") for e in build_menu(stopped))

@@ -144,6 +144,20 @@ def check_stack_incidents() -> Check:
     return Check("stack services", False, detail, fixes)
 
 
+def check_heartbeat() -> Check:
+    """What the running tray's (or `logtray engine`'s) heartbeat last proved: the whole path
+    from Kafka through the rule to the listener, all day (the canary below checks one hop)."""
+    import time
+
+    from logtray.tray.alerts.heartbeat import read_report
+    from logtray.tray.base import paths
+
+    status = read_report(paths.heartbeat_file(), time.time())
+    if status is None:
+        return Check("heartbeat", True, "not checked: no heartbeat ran here ([stack] heartbeat_s)")
+    return Check("heartbeat", not status.failing, status.line, status.fix)
+
+
 def check_alert_path(config: Config) -> Check:
     """The same canary `stack up` sends: from the stack's riemann container to the listener."""
     from logtray.stack.canary import check_stack
@@ -173,6 +187,7 @@ def run_checks() -> list[Check]:
     checks.append(docker_check)
     checks.append(check_tray_problem())
     checks.append(check_stack_incidents())
+    checks.append(check_heartbeat())
     if config:
         checks.append(check_port(config))
         if docker_check.ok:

@@ -167,12 +167,12 @@ class AlertService:
     async def stop_heartbeat(self) -> None:
         """The stack stopped: no heartbeat (and no "not proven" for a stack asked to stop)."""
         task, self._heartbeat_task = self._heartbeat_task, None
+        self.heartbeat = None
         if task is None or self._heartbeat_stop is None:
             return
         self._heartbeat_stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10.0)
-        self.heartbeat = None
 
     def heartbeat_status(self) -> HeartbeatStatus | None:
         if self.heartbeat is None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from logtray.stack.incidents import Incident, IncidentBook, Observation, Told
 from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.heartbeat import HeartbeatStatus
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.pipeline import PipelineMessage
 from logtray.tray.base import paths
@@ -193,6 +194,7 @@ class TrayApp:
             notifier=deferred,
             on_change=self._alerts_changed,
             on_pipeline=self._pipeline_message,
+            on_heartbeat=self._heartbeat_changed,
         )
         if deferred is not None:
             deferred.actions = self.service.actions  # the popups' Show errors / editor actions
@@ -432,6 +434,7 @@ class TrayApp:
             self._incidents.clear()  # the stack was taken down: nothing is failing any more
             self._show_incidents()
         phase = phase_from_services(services, self._busy)
+        self._prove_alerts_while_running(phase)
         progress = self.state.progress if self._busy else None
         if self._busy:
             moving = [s for s in services if s.state in ("pulling", "starting")]
@@ -448,6 +451,40 @@ class TrayApp:
         if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
             log.info("kafka runs: starting the embedded rule engine")
             self.service.start_engine()
+
+    # -- the heartbeat ----------------------------------------------------------------------------
+    def _prove_alerts_while_running(self, phase: str) -> None:
+        """Heartbeats from the moment the whole stack runs until it is stopped (a stop the user
+        asked for is never "not proven"); a service that fails meanwhile is what they catch."""
+        service = self.service
+        if service is None:
+            return
+        if phase == "healthy" and service.heartbeat is None:
+            rule = "the engine" if self.config.stack.profile == "lite" else "Riemann"
+            engine = self.config.engine
+            service.start_heartbeat(engine.bootstrap, engine.topic, rule)
+        elif phase in ("stopping", "stopped", "unavailable") and service.heartbeat is not None:
+            self._spawn(service.stop_heartbeat())
+            self._set(alerts_proof=None, alerts_unproven=False)
+
+    def _heartbeat_changed(self, status: HeartbeatStatus, before: HeartbeatStatus | None) -> None:
+        """The menu's line; one notification when two heartbeats were missed, one when proven
+        again."""
+        self._set(alerts_proof=status.line, alerts_unproven=status.failing)
+        if status.failing and not (before and before.failing):
+            self._spawn(self._alerts_unproven(status))
+        elif before is not None and before.failing and not status.failing:
+            failure.clear("heartbeat")
+            self._spawn(self._notify("heartbeat", "logtray: alerts are proven again", status.line))
+
+    async def _alerts_unproven(self, status: HeartbeatStatus) -> None:
+        hop, fix = status.hop, status.fix
+        if self.config.stack.profile != "lite" and not hop.startswith("Kafka"):
+            # Riemann did not answer: is it the rule, or the way from its container to us?
+            path = await asyncio.to_thread(self.stack.check_alert_path)
+            if path is not None:
+                hop, fix = f"the listener is not reached: {path.message}", path.fix or fix
+        await self._failed(Failure("heartbeat", "Alerts are not proven", hop, fix))
 
     async def _stack_up(self) -> None:
         alert_path = await self._stack_action(

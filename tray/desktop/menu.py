@@ -78,6 +78,8 @@ def _stack_entries(state: AppState) -> list[Entry]:
     entries += [Entry(short_line(line), enabled=False) for line in state.incidents]
     if state.es_unblock:
         entries.append(Entry("Repair: clear Elasticsearch's read-only block", "es.unblock"))
+    if state.alerts_proof and state.phase in ("healthy", "degraded"):
+        entries.append(Entry(short_line(state.alerts_proof), enabled=False))
     if state.services:
         services = tuple(
             Entry(

@@ -193,6 +193,18 @@ class StackLink:
             return None
         return LogtrayError(canary.message, fix=canary.fix)
 
+    def check_alert_path(self) -> LogtrayError | None:
+        """The canary (riemann container -> listener) now: None when it answers or cannot be
+        sent (no riemann running), else why alerts cannot reach us."""
+        if self._manager is None:
+            return None
+        from logtray.stack.canary import check_stack
+
+        canary = check_stack(self._manager)
+        if canary is None or canary.ok:
+            return None
+        return LogtrayError(canary.message, fix=canary.fix)
+
     def down(self) -> None:
         if self._manager is None:
             return
