@@ -11,6 +11,8 @@
   each with the evidence ring off (the baseline) and on (the default).
 - time-to-popup: producing the error that crosses the threshold -> the Notify call on D-Bus
   (dbus-monitor's timestamp), with the real desktop notifier and dunst on a private desktop.
+- heartbeat: CPU per heartbeat (producer, engine, answer; and the broker's), over the same
+  process idling, as CPU-seconds per hour at the default 60 s; and its end-to-end latency.
 """
 
 from __future__ import annotations
@@ -354,13 +356,78 @@ def bench_popup(bootstrap: str, rounds: int, root: Path) -> None:
     }
 
 
+def bench_heartbeat(broker: Broker, beats: int, interval_s: float = 0.25) -> None:
+    """The heartbeat's cost: CPU-seconds of this process (producer + engine + answer) and of the
+    broker per heartbeat, over the same process idling for as long (the engine's consumer
+    polling an empty topic), scaled to an hour of the default 60 s heartbeat."""
+    from logtray.tray.base.config import load_config
+    from logtray.tray.delivery.service import AlertService
+
+    def broker_cpu() -> float:
+        assert broker.proc is not None
+        times = psutil.Process(broker.proc.pid).cpu_times()
+        return float(times.user + times.system)
+
+    config = load_config(
+        {
+            "engine": {"bootstrap": broker.bootstrap, "topic": "bench-heartbeat"},
+            "notifier": {"backend": "console"},
+            "stack": {"heartbeat_s": interval_s},
+        }
+    )
+
+    async def run() -> dict[str, Any]:
+        service = AlertService(config)
+        await service.start(listen=False)
+        service.start_engine()
+        try:
+            await asyncio.sleep(2.0)  # the consumer finds its position
+            duration = beats * interval_s
+            idle_cpu, idle_broker = time.process_time(), broker_cpu()
+            await asyncio.sleep(duration)
+            idle_cpu, idle_broker = time.process_time() - idle_cpu, broker_cpu() - idle_broker
+            monitor = service.start_heartbeat(broker.bootstrap, "bench-heartbeat", "the engine")
+            assert monitor is not None
+            await asyncio.sleep(1.0)  # the producer connects (once per run, not per beat)
+            first = monitor.answered
+            latencies: list[float] = []
+            beat_cpu, beat_broker = time.process_time(), broker_cpu()
+            start = time.perf_counter()
+            while monitor.answered - first < beats and time.perf_counter() - start < 10 * duration:
+                before = monitor.answered
+                await asyncio.sleep(interval_s / 4)
+                if monitor.answered > before and monitor.latency_s is not None:
+                    latencies.append(monitor.latency_s)
+            elapsed = time.perf_counter() - start
+            answered = monitor.answered - first
+            beat_cpu, beat_broker = time.process_time() - beat_cpu, broker_cpu() - beat_broker
+        finally:
+            await service.stop()
+        per_s_idle = idle_cpu / duration
+        per_s_idle_broker = idle_broker / duration
+        per_beat = (beat_cpu - per_s_idle * elapsed) / max(1, answered)
+        per_beat_broker = (beat_broker - per_s_idle_broker * elapsed) / max(1, answered)
+        return {
+            "beats": answered,
+            "latency_p50_ms": statistics.median(latencies) * 1000 if latencies else None,
+            "cpu_ms_per_beat": per_beat * 1000,
+            "broker_cpu_ms_per_beat": per_beat_broker * 1000,
+            "cpu_s_per_hour_at_60s": per_beat * 60,
+            "broker_cpu_s_per_hour_at_60s": per_beat_broker * 60,
+            "engine_idle_cpu_s_per_hour": per_s_idle * 3600,
+        }
+
+    RESULTS["heartbeat"] = asyncio.run(run())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--popups", type=int, default=10)
+    parser.add_argument("--beats", type=int, default=120)
     parser.add_argument(
-        "--only", default="handler,engine,popup", help="comma-separated parts to run"
+        "--only", default="handler,engine,popup,heartbeat", help="comma-separated parts to run"
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -381,6 +448,8 @@ def main() -> int:
                 bench_engine(broker.bootstrap, args.events)
             if "popup" in parts:
                 bench_popup(broker.bootstrap, args.popups, Path(tmp))
+            if "heartbeat" in parts:
+                bench_heartbeat(broker, args.beats)
         finally:
             broker.stop()
     print(json.dumps(RESULTS, indent=2, default=str))
