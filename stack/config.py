@@ -44,3 +44,6 @@ class StackConfig:
     # While the stack runs, one marked record every this many seconds proves the alert path end
     # to end (Kafka -> Riemann or the engine -> the listener); 0 turns it off.
     heartbeat_s: float = 60.0
+    # Alerts later than this (the heartbeat's end-to-end time: the rule is behind the logs)
+    # are said to be late in the menu and `logtray doctor`.
+    max_alert_delay_s: float = 30.0

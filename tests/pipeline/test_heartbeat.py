@@ -9,8 +9,10 @@ tests/stack/test_riemann_config.py).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -188,32 +190,10 @@ def test_the_listener_path_answered_as_riemann_answers(broker, tmp_path, monkeyp
         on_heartbeat=lambda now, before: changes.append((now, before)),
     )
 
-    async def riemann(stop: asyncio.Event) -> None:
-        from aiokafka import AIOKafkaConsumer
-
-        consumer = AIOKafkaConsumer(
-            "program-logs", bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=100)
-                for records in batches.values():
-                    for record in records:
-                        beat = heartbeat_mark(record.value)
-                        if beat:
-                            line = json.dumps({"heartbeat": beat, "token": "tok-1"}) + "\n"
-                            _, writer = await asyncio.open_connection("127.0.0.1", port)
-                            writer.write(line.encode())
-                            await writer.drain()
-                            writer.close()
-        finally:
-            await consumer.stop()
-
     async def scenario() -> None:
         await service.start()
         stop = asyncio.Event()
-        answering = asyncio.create_task(riemann(stop))
+        answering = asyncio.create_task(riemann(broker.bootstrap, port, stop))
         service.start_heartbeat(broker.bootstrap, "program-logs", "Riemann")
         try:
             await _until(lambda: service.heartbeat and service.heartbeat.answered >= 3, 30)
@@ -232,6 +212,32 @@ def test_the_listener_path_answered_as_riemann_answers(broker, tmp_path, monkeyp
     assert out == []  # never notified
     assert service.router is not None and service.router.accepted == 0
     assert service.router.history.recent() == []
+
+
+async def riemann(bootstrap: str, port: int, stop: asyncio.Event, delay_s: float = 0.0) -> None:
+    """Answers heartbeat records as riemann.config does: one JSON line with the token over a
+    fresh TCP connection to the listener (after `delay_s`: a rule behind the logs)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        "program-logs", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100)
+            for records in batches.values():
+                for record in records:
+                    beat = heartbeat_mark(record.value)
+                    if beat:
+                        await asyncio.sleep(delay_s)
+                        line = json.dumps({"heartbeat": beat, "token": "tok-1"}) + "\n"
+                        _, writer = await asyncio.open_connection("127.0.0.1", port)
+                        writer.write(line.encode())
+                        await writer.drain()
+                        writer.close()
+    finally:
+        await consumer.stop()
 
 
 async def _until(predicate: Callable[[], object], timeout: float) -> None:
@@ -267,3 +273,51 @@ def test_doctor_says_what_the_heartbeat_last_proved(tmp_path, monkeypatch):
     check = check_heartbeat()
     assert not check.ok and "Riemann did not answer" in check.detail
     assert "logtray stack logs riemann" in check.fix
+
+
+def test_late_answers_say_the_rule_is_behind_the_logs(broker, tmp_path, monkeypatch):
+    """A rule that answers 2.5 s after the record was produced, with max_alert_delay_s = 1:
+    the menu's line (and doctor's) says alerts are late, and why; nothing is notified."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    port = _free_port()
+    config = load_config(
+        {
+            "listener": {"port": port, "token": "tok-1", "hosts": ["127.0.0.1"]},
+            "stack": {"heartbeat_s": 5.0, "max_alert_delay_s": 1.0},
+        }
+    )
+    service = AlertService(config, notifier=ConsoleNotifier(io.StringIO()))
+
+    async def scenario() -> None:
+        await service.start()
+        stop = asyncio.Event()
+        answering = asyncio.create_task(riemann(broker.bootstrap, port, stop, delay_s=2.5))
+        service.start_heartbeat(broker.bootstrap, "program-logs", "Riemann")
+        try:
+            await _until(lambda: service.heartbeat and service.heartbeat.answered >= 1, 30)
+        finally:
+            stop.set()
+            await answering
+            await service.stop()
+
+    asyncio.run(scenario())
+    status = read_report(tmp_path / "data" / "logtray" / "heartbeat.json", time.time())
+    assert status is not None and status.late and not status.failing
+    late = re.fullmatch(
+        r"alerts: late — Riemann is (\d+) s behind the logs \(more than 1 s\)", status.line
+    )
+    assert late is not None and int(late.group(1)) >= 2, status.line
+    assert "max_alert_delay_s" in status.fix
+    assert service.router is not None and service.router.accepted == 0
+
+
+def test_late_is_said_from_the_end_to_end_time():
+    monitor = HeartbeatMonitor(60.0, prefix="t", max_delay_s=30.0)
+    monitor.sent_ok(monitor.next_id(0.0), 0.0)
+    monitor.answer("t-1", 45.0)
+    status = monitor.status(46.0, "the engine")
+    assert status.late and not status.failing
+    assert status.line == "alerts: late — the engine is 45 s behind the logs (more than 30 s)"
+    monitor.sent_ok(monitor.next_id(60.0), 60.0)
+    monitor.answer("t-2", 60.2)
+    assert monitor.status(61.0).line == "alerts: proven 1 s ago, 200 ms end to end"

@@ -35,6 +35,7 @@ MARK = "logtray_heartbeat"  # the field of the record produced into the logs top
 ANSWER = "heartbeat"  # the field of the answer on the alert path
 MAX_ID_CHARS = 64
 MISSED_TO_FAIL = 2
+DEFAULT_MAX_DELAY_S = 30.0
 _PENDING = 16  # heartbeats remembered while unanswered
 
 
@@ -88,15 +89,22 @@ class HeartbeatStatus:
 
     line: str  # "alerts: proven 40 s ago, 180 ms end to end"
     failing: bool = False
-    hop: str = ""  # which hop failed, when it can be told
+    hop: str = ""  # which hop failed (or who is late), when it can be told
     fix: str = ""
+    late: bool = False  # answered, but later than [stack] max_alert_delay_s
 
 
 class HeartbeatMonitor:
     """Pairs heartbeats sent with their answers (pure: every method takes `now`)."""
 
-    def __init__(self, interval_s: float, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        interval_s: float,
+        prefix: str | None = None,
+        max_delay_s: float = DEFAULT_MAX_DELAY_S,
+    ) -> None:
         self.interval_s = interval_s
+        self.max_delay_s = max_delay_s
         self._prefix = prefix or secrets.token_hex(4)
         self._seq = 0
         self._pending: OrderedDict[str, float] = OrderedDict()
@@ -155,21 +163,13 @@ class HeartbeatMonitor:
 
     def status(self, now: float, rule: str = "the rule") -> HeartbeatStatus:
         """The line to show; `rule` names who answers ("Riemann", "the engine")."""
-        proven = ""
-        if self.proven_at is not None and self.latency_s is not None:
-            proven = (
-                f"proven {_ago(now - self.proven_at)} ago, "
-                f"{self.latency_s * 1000:.0f} ms end to end"
-            )
-        if self.missed >= MISSED_TO_FAIL:
+        hop = fix = ""
+        failing = self.missed >= MISSED_TO_FAIL
+        if failing:
             hop, fix = self._failed_hop(rule)
-            line = f"alerts: not proven — {hop}"
-            if proven:
-                line += f" (last {proven})"
-            return HeartbeatStatus(line, failing=True, hop=hop, fix=fix)
-        if proven:
-            return HeartbeatStatus(f"alerts: {proven}")
-        return HeartbeatStatus("alerts: heartbeat sent, waiting for the first answer")
+        return describe(
+            now, self.proven_at, self.latency_s, failing, hop, fix, self.max_delay_s, rule
+        )
 
     def _failed_hop(self, rule: str) -> tuple[str, str]:
         if self.produce_error is not None:
@@ -195,6 +195,7 @@ class HeartbeatMonitor:
         return {
             "written_at": now,
             "interval_s": self.interval_s,
+            "max_delay_s": self.max_delay_s,
             "rule": rule,
             "proven_at": self.proven_at,
             "latency_s": self.latency_s,
@@ -237,12 +238,45 @@ def read_report(path: Path, now: float) -> HeartbeatStatus | None:
     if now - written > 3 * interval + 10:
         last = f"; last {proof}" if proof else ""
         return HeartbeatStatus(f"alerts: no heartbeat for {_ago(now - written)}{last}")
-    if raw.get("failing") is True:
+    max_delay = _num(raw.get("max_delay_s")) or DEFAULT_MAX_DELAY_S
+    rule = str(raw.get("rule") or "the rule")[:40]
+    failing = raw.get("failing") is True
+    return describe(now, proven, latency, failing, hop, fix, max_delay, rule)
+
+
+def describe(
+    now: float,
+    proven_at: float | None,
+    latency_s: float | None,
+    failing: bool,
+    hop: str,
+    fix: str,
+    max_delay_s: float,
+    rule: str,
+) -> HeartbeatStatus:
+    """The one wording of the menu, `logtray doctor` and `logtray engine` (pure)."""
+    proof = ""
+    if proven_at is not None and latency_s is not None:
+        proof = f"proven {_ago(now - proven_at)} ago, {_took(latency_s)} end to end"
+    if failing:
         last = f" (last {proof})" if proof else ""
         return HeartbeatStatus(f"alerts: not proven — {hop}{last}", True, hop, fix)
+    if proof and latency_s is not None and latency_s > max_delay_s:
+        why = f"{rule} is {_took(latency_s)} behind the logs"
+        return HeartbeatStatus(
+            f"alerts: late — {why} (more than {max_delay_s:g} s)",
+            late=True,
+            hop=why,
+            fix=f"a flood of logs, or a slow {_service(rule)}: `logtray stack status`; "
+            "raise [stack] max_alert_delay_s to accept it",
+        )
     if proof:
         return HeartbeatStatus(f"alerts: {proof}")
     return HeartbeatStatus("alerts: heartbeat sent, waiting for the first answer")
+
+
+def _took(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else _ago(seconds)
 
 
 def _num(value: Any) -> float | None:

@@ -155,7 +155,7 @@ def check_heartbeat() -> Check:
     status = read_report(paths.heartbeat_file(), time.time())
     if status is None:
         return Check("heartbeat", True, "not checked: no heartbeat ran here ([stack] heartbeat_s)")
-    return Check("heartbeat", not status.failing, status.line, status.fix)
+    return Check("heartbeat", not (status.failing or status.late), status.line, status.fix)
 
 
 def check_alert_path(config: Config) -> Check:

@@ -156,7 +156,9 @@ class AlertService:
         interval = self.config.stack.heartbeat_s
         if interval <= 0 or self._heartbeat_task is not None:
             return self.heartbeat
-        monitor = self.heartbeat = HeartbeatMonitor(interval)
+        monitor = self.heartbeat = HeartbeatMonitor(
+            interval, max_delay_s=self.config.stack.max_alert_delay_s
+        )
         self._heartbeat_rule = rule
         self._heartbeat_said = None
         stop = self._heartbeat_stop = asyncio.Event()
@@ -193,10 +195,11 @@ class AlertService:
         save_report(monitor.report(now, self._heartbeat_rule), paths.heartbeat_file())
         status = monitor.status(now, self._heartbeat_rule)
         previous, self._heartbeat_said = self._heartbeat_said, status
-        changed = previous is None or status.failing != previous.failing
-        if changed and status.failing:
+        bad = status.failing or status.late
+        was_bad = previous is not None and (previous.failing or previous.late)
+        if bad and (previous is None or previous.failing != status.failing or not was_bad):
             log.warning("%s; fix: %s", status.line, status.fix)
-        elif changed and previous is not None:
+        elif was_bad and not bad:
             log.warning("%s (again)", status.line)
         elif previous is None or not previous.line.startswith("alerts: proven"):
             log.info("%s", status.line)  # the first proof
