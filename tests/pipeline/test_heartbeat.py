@@ -99,6 +99,15 @@ def test_the_engine_answers_and_never_counts_a_heartbeat():
     engine.feed([heartbeat_record(f"hb-{i}", 1764000000.0) for i in range(30)])
     assert [a.extra for a in seen] == [{"heartbeat": f"hb-{i}"} for i in range(30)]
     assert engine.rule.events == 0 and engine.malformed == 0 and engine.heartbeats == 30
+    # marked records that also look like errors of one file: answered, never counted
+    marked = [
+        json.dumps(
+            {"logtray_heartbeat": f"x-{i}", "level": "error", "pathname": "/app/a.py"}
+        ).encode()
+        for i in range(30)
+    ]
+    engine.feed(marked)
+    assert engine.rule.events == 0 and engine.heartbeats == 60 and engine.rule.alerts == 0
 
 
 def test_the_report_for_doctor(tmp_path: Path):

@@ -32,7 +32,7 @@ from logtray.tray.alerts.evidence import (
     records,
     summarize,
 )
-from logtray.tray.alerts.heartbeat import answer_alert, heartbeat_mark
+from logtray.tray.alerts.heartbeat import MARK, answer_alert, heartbeat_mark
 from logtray.tray.alerts.kafka_source import Records, consume_forever
 from logtray.tray.base.config import EngineConfig
 
@@ -231,9 +231,11 @@ class RuleEngine:
         group_by = self.config.group_by
         for raw in values:
             event = parse_event(raw, group_by)
+            # A heartbeat has no level (so parses as None); one that also has a level and a
+            # file is still a heartbeat, never counted (as riemann.config does).
+            if (event is None or MARK in event) and self._answer_heartbeat(raw):
+                continue
             if event is None:
-                if self._answer_heartbeat(raw):
-                    continue
                 self.malformed += 1
                 if self.malformed in (1, 100, 10_000) or self.malformed % 1_000_000 == 0:
                     log.warning("skipped %d malformed log message(s) so far", self.malformed)

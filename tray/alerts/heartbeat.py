@@ -22,6 +22,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,6 @@ _PENDING = 16  # heartbeats remembered while unanswered
 def heartbeat_record(beat_id: str, now: float) -> bytes:
     """The marked record: no `level` and no file, so no rule could count it even unmarked (and
     the engine looks for the mark only among what it could not use)."""
-    from datetime import datetime, timezone
-
     stamp = datetime.fromtimestamp(now, timezone.utc)
     return orjson.dumps(
         {
@@ -114,7 +113,6 @@ class HeartbeatMonitor:
         self.started_at: float | None = None
         self.missed = 0
         self.produce_error: str | None = None
-        self.listener_down = False
         self.sent = 0
         self.answered = 0
         self.unknown = 0
@@ -177,11 +175,6 @@ class HeartbeatMonitor:
                 f"Kafka is not accepting the heartbeat ({self.produce_error})",
                 "check the stack's kafka service: `logtray stack status`, "
                 "`logtray stack logs kafka`",
-            )
-        if self.listener_down:
-            return (
-                "the alert listener is not running",
-                "restart logtray; see `logtray doctor`",
             )
         return (
             f"{rule} did not answer {self.missed} heartbeats in a row",

@@ -183,7 +183,6 @@ class AlertService:
 
     def _heartbeat_answered(self, beat_id: str) -> None:
         if self.heartbeat is not None:
-            self.heartbeat.listener_down = False
             self.heartbeat.answer(beat_id, self._clock())
             self._heartbeat_changed()
 
