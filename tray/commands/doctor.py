@@ -158,6 +158,39 @@ def check_heartbeat() -> Check:
     return Check("heartbeat", not (status.failing or status.late), status.line, status.fix)
 
 
+def check_riemann_lag(config: Config) -> Check:
+    """How far Riemann's Kafka consumer is behind the logs (its group's committed offsets vs
+    the log end): its alerts come that late."""
+    import asyncio
+    import time
+
+    from logtray.tray.alerts.consumer_lag import RIEMANN_GROUP, group_lag
+
+    engine, limit = config.engine, config.stack.max_alert_delay_s
+    if config.stack.profile == "lite":
+        return Check("riemann lag", True, "not checked: the lite profile has no Riemann")
+    try:
+        lag = asyncio.run(
+            asyncio.wait_for(
+                group_lag(engine.bootstrap, engine.topic, RIEMANN_GROUP, time.time()), 10.0
+            )
+        )
+    except Exception as exc:
+        return Check(
+            "riemann lag", True, f"not checked: cannot read Kafka at {engine.bootstrap} ({exc})"
+        )
+    text = lag.text("Riemann's consumer")
+    if lag.seconds is not None and lag.seconds > limit:
+        return Check(
+            "riemann lag",
+            False,
+            f"alerts are late: {text} (more than {limit:g} s)",
+            "a flood of logs, or a slow Elasticsearch holding Riemann's writes: "
+            "`logtray stack logs riemann`; raise [stack] max_alert_delay_s to accept it",
+        )
+    return Check("riemann lag", True, text)
+
+
 def check_alert_path(config: Config) -> Check:
     """The same canary `stack up` sends: from the stack's riemann container to the listener."""
     from logtray.stack.canary import check_stack
@@ -191,7 +224,10 @@ def run_checks() -> list[Check]:
     if config:
         checks.append(check_port(config))
         if docker_check.ok:
-            checks.append(check_alert_path(config))
+            path = check_alert_path(config)
+            checks.append(path)
+            if not path.detail.startswith("not checked"):  # Riemann runs: is it behind?
+                checks.append(check_riemann_lag(config))
     return checks
 
 
