@@ -41,10 +41,8 @@ async def group_lag(bootstrap: str, topic: str, group: str, now: float) -> Group
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
+        await consumer.topics()  # the cluster's metadata, so the topic's partitions are known
+        partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
             return GroupLag(0, None)
