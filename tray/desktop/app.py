@@ -225,6 +225,7 @@ class TrayApp:
                 "unavailable",
             ):
                 with contextlib.suppress(Exception):
+                    await self.service.stop_heartbeat()
                     await asyncio.to_thread(self.stack.down)
             await asyncio.to_thread(self.stack.close)
             await self.service.stop()
@@ -499,6 +500,9 @@ class TrayApp:
             await self._failed(problem)
 
     async def _stack_down(self) -> None:
+        if self.service:  # a stop the user asked for is never "alerts not proven"
+            await self.service.stop_heartbeat()
+            self._set(alerts_proof=None, alerts_unproven=False)
         await self._stack_action("stop", self.stack.down)
         self._incidents.clear()  # a stop the user asked for ends every incident, untold
         if self._refused_writes is not None:
