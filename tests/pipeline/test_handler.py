@@ -88,7 +88,9 @@ def test_broker_down_bounded_buffer_one_warning_then_resumes(tansu_binary, tmp_p
             start = time.perf_counter()
             logger.error("while down %d", i)
             worst = max(worst, time.perf_counter() - start)
-        assert worst < 0.05  # never waits for the network
+        # Never waits for the network: a send that waited would wait for a broker connection
+        # (seconds); the far bound keeps a busy machine's scheduling pauses from failing it.
+        assert worst < 1.0, f"one emit() took {worst:.3f} s while the broker was down"
         assert len(handler._buffer) == 1000 and handler.dropped == 4000
         warnings = [line for line in capfd.readouterr().err.splitlines() if "kafka handler" in line]
         assert len(warnings) <= 2 and "Traceback" not in "".join(warnings)
