@@ -13,24 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from logtray.tray.alerts.alert import Alert, parse_message
-from logtray.tray.alerts.kafka_source import Records, consume_forever
+from logtray.tray.alerts.kafka_source import Records, consume_forever, security_options
 from logtray.tray.base.config import AlertsTopicConfig
 
 
 def consumer_options(config: AlertsTopicConfig) -> dict[str, Any]:
     """aiokafka security options from the config (only those that apply)."""
-    options: dict[str, Any] = {"security_protocol": config.security_protocol}
-    if config.security_protocol.startswith("SASL"):
-        options.update(
-            sasl_mechanism=config.sasl_mechanism,
-            sasl_plain_username=config.sasl_username,
-            sasl_plain_password=config.sasl_password,
-        )
-    if config.security_protocol.endswith("SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context(cafile=config.ssl_cafile or None)
-    return options
+    return security_options(config)
 
 
 async def run_alerts_topic(

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from logtray.tray.alerts.alert import Alert, field_text
+from logtray.tray.alerts.dedupe import alert_id
 from logtray.tray.alerts.evidence import (
     MAX_RAW,
     ErrorRecord,
@@ -140,6 +141,7 @@ class SpikeRule:
             else None,
             time=now,
             evidence=evidence or None,
+            id=alert_id(key, now),
         )
 
     def sweep(self, now: float) -> None:

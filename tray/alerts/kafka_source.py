@@ -11,11 +11,43 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 Records = list[Any]  # aiokafka ConsumerRecord objects
+
+
+class KafkaSecurity(Protocol):
+    """The connection keys [engine] and [alerts_topic] share."""
+
+    @property
+    def security_protocol(self) -> str: ...
+    @property
+    def sasl_mechanism(self) -> str: ...
+    @property
+    def sasl_username(self) -> str: ...
+    @property
+    def sasl_password(self) -> str: ...
+    @property
+    def ssl_cafile(self) -> str: ...
+
+
+def security_options(settings: KafkaSecurity) -> dict[str, Any]:
+    """aiokafka's security options for a consumer or producer (only those that apply)."""
+    options: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    if settings.security_protocol.endswith("SSL"):
+        from aiokafka.helpers import create_ssl_context
+
+        # Server verification and host name checking on (create_ssl_context's defaults).
+        options["ssl_context"] = create_ssl_context(cafile=settings.ssl_cafile or None)
+    return options
 
 
 async def consume_forever(
@@ -78,6 +110,12 @@ async def consume_forever(
                 await asyncio.wait_for(consumer.stop(), 5.0)
             except Exception as exc:
                 log.debug("consumer stop: %s", exc)
+
+
+def describe_kafka_error(exc: BaseException) -> str:
+    """Why Kafka cannot be used, as a short phrase for one log line or the menu (no traceback)."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def quiet_aiokafka() -> None:

@@ -32,6 +32,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 log = logging.getLogger(__name__)
 
 NotifierBackend = Literal["auto", "desktop", "plyer", "console"]
+# aiokafka's security_protocol and sasl_mechanism values.
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,14 @@ class EngineConfig:
     # ... for at most this many files the rule watches, and as many it stopped watching (the
     # least recently failing goes first). Memory: docs/pipeline.md.
     evidence_files: int = 50
+    # Publish every alert to [alerts_topic] topic on this Kafka (a team's engine), with the
+    # connection keys below (the same as [alerts_topic]'s; they apply to reading the logs too).
+    publish: bool = False
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,8 +133,8 @@ class AlertsTopicConfig:
     bootstrap: str = "127.0.0.1:9094"
     topic: str = "logtray-alerts"
     # aiokafka's security options: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str = "PLAIN"
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
     sasl_username: str = ""
     sasl_password: str = ""
     # A CA bundle for SSL; empty uses the system's trust store.
@@ -475,6 +486,14 @@ def ensure_token(config: Config) -> Config:
     return dataclasses.replace(config, listener=dataclasses.replace(config.listener, token=token))
 
 
+# Values `config show` never prints (they stay in the file, or the environment).
+SECRET_KEYS: dict[str, tuple[str, ...]] = {
+    "listener": ("token",),
+    "engine": ("sasl_password",),
+    "alerts_topic": ("sasl_password",),
+}
+
+
 def to_toml(config: Config, hide_secrets: bool = True) -> str:
     """The effective config as TOML (for `logtray config show`)."""
     import tomlkit
@@ -483,8 +502,9 @@ def to_toml(config: Config, hide_secrets: bool = True) -> str:
     doc.add(tomlkit.comment(f"effective config; file layer: {config.path}"))
     for section in SECTIONS:
         value = dataclasses.asdict(getattr(config, section))
-        if section == "listener" and hide_secrets and value.get("token"):
-            value["token"] = "<hidden: see the config file>"
+        for secret in SECRET_KEYS.get(section, ()):
+            if hide_secrets and value.get(secret):
+                value[secret] = "<hidden: see the config file>"
         doc[section] = _plain(value)
     return tomlkit.dumps(doc)
 

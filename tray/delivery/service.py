@@ -16,10 +16,11 @@ from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.alerts_topic import run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.kafka_source import consume_forever
+from logtray.tray.alerts.kafka_source import consume_forever, security_options
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.listener import AlertListener
 from logtray.tray.alerts.policy import AlertPolicy
+from logtray.tray.alerts.publisher import AlertPublisher
 from logtray.tray.base import paths
 from logtray.tray.base.config import Config
 from logtray.tray.base.hosts import default_hosts
@@ -60,6 +61,7 @@ class AlertService:
         self._sources_stop = asyncio.Event()
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
+        self.publisher: AlertPublisher | None = None
         # The popup's actions (Show errors, Open in Kibana, Open in editor).
         self.actions = AlertActions(
             config, functools.partial(open_url, allowed_prefixes=url_prefixes(config))
@@ -108,14 +110,17 @@ class AlertService:
         """Run the embedded rule engine (lite profile) into this service's router."""
         assert self.router is not None, "start() first"
         router = self.router
-        engine = RuleEngine(
-            self.config.engine,
-            lambda alert: router.accept(alert, "engine", time.perf_counter()),
-            self._clock,
-        )
+        engine_config = self.config.engine
+        publisher = self._start_publisher() if engine_config.publish else None
+
+        def on_alert(alert: Alert) -> None:
+            if publisher is not None:
+                publisher.publish(alert)
+            router.accept(alert, "engine", time.perf_counter())
+
+        engine = RuleEngine(engine_config, on_alert, self._clock)
         self.engine = engine
         self.actions.set_records(engine.rule.records)
-        engine_config = self.config.engine
         self._sources.append(
             asyncio.create_task(
                 consume_forever(
@@ -123,10 +128,23 @@ class AlertService:
                     engine_config.bootstrap,
                     engine.on_records,
                     self._sources_stop,
+                    options=security_options(engine_config),
                 )
             )
         )
         return engine
+
+    def _start_publisher(self) -> AlertPublisher:
+        """The engine's alerts to [alerts_topic] topic, over [engine]'s Kafka connection."""
+        engine_config = self.config.engine
+        publisher = AlertPublisher(
+            engine_config.bootstrap,
+            self.config.alerts_topic.topic,
+            security_options(engine_config),
+        )
+        self.publisher = publisher
+        self._sources.append(asyncio.create_task(publisher.run(self._sources_stop)))
+        return publisher
 
     @property
     def notifier_name(self) -> str:

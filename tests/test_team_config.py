@@ -1,0 +1,76 @@
+"""[engine]'s publishing and connection keys, [alerts_topic]'s, and their secrets kept out of
+`config show` and of what aiokafka is not meant to see."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from logtray.tray.alerts.kafka_source import security_options
+from logtray.tray.base.config import ConfigError, load_config, to_toml
+from logtray.tray.base.paths import config_file
+from logtray.tray.commands.cli import build_parser
+from logtray.tray.commands.engine import flags_from
+from tests.support.processes import logtray
+
+
+def test_engine_takes_the_alerts_topic_connection_keys() -> None:
+    config = load_config(
+        environ={
+            "LOGTRAY_ENGINE_PUBLISH": "true",
+            "LOGTRAY_ENGINE_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "LOGTRAY_ENGINE_SASL_MECHANISM": "SCRAM-SHA-512",
+            "LOGTRAY_ENGINE_SASL_USERNAME": "ci-engine",
+            "LOGTRAY_ENGINE_SASL_PASSWORD": "pw-123",
+        }
+    )
+    engine = config.engine
+    assert engine.publish and engine.security_protocol == "SASL_PLAINTEXT"
+    # The settings reach aiokafka as its own option names.
+    assert security_options(engine) == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "ci-engine",
+        "sasl_plain_password": "pw-123",
+    }
+    plain = security_options(load_config().alerts_topic)
+    assert plain == {"security_protocol": "PLAINTEXT"}
+
+
+def test_ssl_options_verify_the_server_and_its_name() -> None:
+    options = security_options(load_config({"engine": {"security_protocol": "SSL"}}).engine)
+    context = options["ssl_context"]
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert "sasl_plain_password" not in options
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("security_protocol", "TLS"), ("sasl_mechanism", "SCRAM-SHA-1"), ("publish", "maybe")],
+)
+def test_a_bad_connection_value_is_one_sentence(key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(environ={f"LOGTRAY_ENGINE_{key.upper()}": value})
+    assert f"[engine] {key}" in str(caught.value)
+
+
+def test_config_show_hides_every_sasl_password() -> None:
+    config = load_config(
+        {
+            "engine": {"sasl_password": "engine-secret"},
+            "alerts_topic": {"sasl_password": "topic-secret"},
+        }
+    )
+    shown = to_toml(config)
+    assert "engine-secret" not in shown and "topic-secret" not in shown
+    assert shown.count("<hidden: see the config file>") == 2
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text('[alerts_topic]\nsasl_password = "file-secret"\n')
+    assert "file-secret" not in logtray("config", "show").stdout
+
+
+def test_engine_publish_flag() -> None:
+    args = build_parser().parse_args(["engine", "--publish"])
+    assert flags_from(args)["engine"] == {"publish": True}
+    assert "engine" not in flags_from(build_parser().parse_args(["engine"]))
