@@ -139,6 +139,19 @@ class AlertsTopicConfig:
     sasl_password: str = ""
     # A CA bundle for SSL; empty uses the system's trust store.
     ssl_cafile: str = ""
+    # What this desktop wants of the team's alerts (all that are set must match; empty: all).
+    # Service names; globs on the alert's pathname (`*` also matches `/`); a least count.
+    services: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    min_count: int = 0
+    # A CODEOWNERS file and my handle (e.g. "@alice"): the alerts of the files I own.
+    owners_file: str = ""
+    owner: str = ""
+    # Taken off the alert's pathname before `paths` and CODEOWNERS look at it, e.g. "/app/"
+    # for a container's /app/payments/charge.py -> payments/charge.py.
+    path_prefix: str = ""
+    # On start, the alerts of this many seconds before it are shown as one summary (0: off).
+    catch_up_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,8 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("kibana", "before_s"): _seconds(0, 365 * DAY_S),
     ("kibana", "after_s"): _seconds(0, 365 * DAY_S),
     ("engine", "window_s"): _seconds(0, DAY_S, low_open=True),
+    ("alerts_topic", "min_count"): _ints(0, 1_000_000_000),
+    ("alerts_topic", "catch_up_s"): _seconds(0, 7 * DAY_S),
     ("engine", "threshold"): _ints(1, 1_000_000_000),
     ("engine", "throttle_s"): _seconds(0, DAY_S),
     ("stack", "ready_timeout_s"): _seconds(0, 7 * DAY_S, low_open=True),

@@ -21,6 +21,7 @@ from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.listener import AlertListener
 from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.alerts.publisher import AlertPublisher
+from logtray.tray.alerts.subscription import Subscription, subscription_from
 from logtray.tray.base import paths
 from logtray.tray.base.config import Config
 from logtray.tray.base.hosts import default_hosts
@@ -62,6 +63,8 @@ class AlertService:
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
         self.publisher: AlertPublisher | None = None
+        # What this desktop wants of the alerts topic (and how many it did not).
+        self.subscription: Subscription | None = None
         # The popup's actions (Show errors, Open in Kibana, Open in editor).
         self.actions = AlertActions(
             config, functools.partial(open_url, allowed_prefixes=url_prefixes(config))
@@ -95,6 +98,11 @@ class AlertService:
                 await self.router.aclose()
                 raise
         if config.alerts_topic.enabled:
+            try:
+                self.subscription = subscription_from(config.alerts_topic)
+            except BaseException:
+                await self.stop()
+                raise
             self._sources.append(
                 asyncio.create_task(
                     run_alerts_topic(
@@ -102,6 +110,8 @@ class AlertService:
                         self.router.accept,
                         self._sources_stop,
                         url_prefixes=prefixes,
+                        subscription=self.subscription,
+                        clock=self._clock,
                     )
                 )
             )
