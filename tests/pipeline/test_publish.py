@@ -15,6 +15,7 @@ import pytest
 from logtray.tray.alerts.alert import Alert, parse_message
 from logtray.tray.alerts.dedupe import SeenIds, alert_id
 from logtray.tray.alerts.engine import SpikeRule
+from logtray.tray.alerts.kafka_source import security_options
 from logtray.tray.alerts.publisher import AlertPublisher, encode_alert
 from logtray.tray.base.config import EngineConfig, load_config
 from logtray.tray.delivery.notifiers.console import ConsoleNotifier
@@ -126,12 +127,14 @@ def test_an_outage_never_blocks_the_rule_and_the_queue_is_sent_after(broker, cap
 
 
 @pytest.mark.parametrize("order", ["tcp first", "topic first"])
-def test_the_same_alert_over_tcp_and_the_topic_is_shown_once(broker, order) -> None:
+def test_the_same_alert_over_tcp_and_the_topic_is_shown_once(team_kafka, order) -> None:
+    bootstrap, keys = team_kafka
+    options = security_options(load_config({"alerts_topic": keys}).alerts_topic)
     port = free_port()
     config = load_config(
         {
             "listener": {"port": port, "hosts": ["127.0.0.1"], "token": "tok"},
-            "alerts_topic": {"enabled": True, "bootstrap": broker.bootstrap},
+            "alerts_topic": {"enabled": True, "bootstrap": bootstrap, **keys},
         }
     )
     out = io.StringIO()
@@ -153,15 +156,17 @@ def test_the_same_alert_over_tcp_and_the_topic_is_shown_once(broker, order) -> N
             # The subscriber starts at the end of the topic: a probe tells when it reads.
             deadline = time.monotonic() + 20
             while router.accepted < 1 and time.monotonic() < deadline:
-                await produce(broker.bootstrap, "logtray-alerts", [b'{"pathname": "/probe.py"}'])
+                await produce(
+                    bootstrap, "logtray-alerts", [b'{"pathname": "/probe.py"}'], **options
+                )
                 await asyncio.sleep(0.3)
             assert router.accepted >= 1, "the alerts topic was never read"
             before = router.accepted
             if order == "tcp first":
                 await send_tcp(alert)
-                await produce(broker.bootstrap, "logtray-alerts", [alert])
+                await produce(bootstrap, "logtray-alerts", [alert], **options)
             else:
-                await produce(broker.bootstrap, "logtray-alerts", [alert])
+                await produce(bootstrap, "logtray-alerts", [alert], **options)
                 await send_tcp(alert)
             await until(lambda: router.duplicates >= 1, 20, "the second copy")
             assert router.accepted == before + 1

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from logtray.tray.alerts.kafka_source import security_options
 from logtray.tray.base.config import load_config
 from logtray.tray.delivery.notifiers.console import ConsoleNotifier
 from logtray.tray.delivery.service import AlertService
@@ -30,7 +31,8 @@ def shown(out: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def test_two_desktops_each_see_only_the_alerts_they_want(broker, tmp_path) -> None:
+def test_two_desktops_each_see_only_the_alerts_they_want(team_kafka, tmp_path) -> None:
+    bootstrap, keys = team_kafka
     owners = tmp_path / "CODEOWNERS"
     owners.write_text("* @everyone\n/orders/ @bob\n")
     engine_out = io.StringIO()
@@ -38,17 +40,19 @@ def test_two_desktops_each_see_only_the_alerts_they_want(broker, tmp_path) -> No
         load_config(
             {
                 "engine": {
-                    "bootstrap": broker.bootstrap,
+                    "bootstrap": bootstrap,
                     "threshold": 2,
                     "throttle_s": 0,
                     "publish": True,
+                    **keys,
                 }
             }
         ),
         notifier=ConsoleNotifier(engine_out),
     )
-    alice, alice_out = desktop(broker.bootstrap, paths=["payments/*"])
-    bob, bob_out = desktop(broker.bootstrap, owners_file=str(owners), owner="bob")
+    alice, alice_out = desktop(bootstrap, paths=["payments/*"], **keys)
+    bob, bob_out = desktop(bootstrap, owners_file=str(owners), owner="bob", **keys)
+    options = security_options(load_config({"engine": keys}).engine)
     errors = [
         json.dumps({"level": "error", "pathname": f"/srv/{p}", "message": "boom"}).encode()
         for p in ("payments/charge.py", "orders/ship.py")
@@ -67,14 +71,14 @@ def test_two_desktops_each_see_only_the_alerts_they_want(broker, tmp_path) -> No
             # throttle) until each has shown one of its own.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not (keys(alice_out) and keys(bob_out)):
-                await produce(broker.bootstrap, "program-logs", errors * 3)
+                await produce(bootstrap, "program-logs", errors * 3, **options)
                 await asyncio.sleep(0.3)
             assert alice.subscription is not None and bob.subscription is not None
             # ... and each has filtered out one of the other's (counted, not stored).
             while time.monotonic() < deadline and not (
                 alice.subscription.filtered and bob.subscription.filtered
             ):
-                await produce(broker.bootstrap, "program-logs", errors * 3)
+                await produce(bootstrap, "program-logs", errors * 3, **options)
                 await asyncio.sleep(0.3)
         finally:
             await asyncio.gather(alice.stop(), bob.stop(), engine.stop())
@@ -116,11 +120,11 @@ def test_a_late_desktop_gets_one_summary_of_what_it_missed(broker) -> None:
             deadline = time.monotonic() + 20
             while not out.getvalue() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            await produce(
-                broker.bootstrap, "logtray-alerts", [b'{"pathname": "/srv/payments/new.py"}']
-            )
+            # The live consumer starts at the end of the topic: send until it has read one.
+            new = b'{"pathname": "/srv/payments/new.py"}'
             while len(shown(out)) < 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+                await produce(broker.bootstrap, "logtray-alerts", [new])
+                await asyncio.sleep(0.3)
         finally:
             await late.stop()
 
@@ -128,8 +132,8 @@ def test_a_late_desktop_gets_one_summary_of_what_it_missed(broker) -> None:
     notices = shown(out)
     # One summary for the last hour's three payments alerts (not the 2 h old one, not orders),
     # then live alerts as usual.
-    assert len(notices) == 2, notices
+    assert len(notices) >= 2, notices
     assert notices[0]["title"] == "While you were away: 3 team alerts in the last 60 min"
     assert notices[0]["body"] == "charge.py ×2, refund.py"
-    assert notices[1]["key"] == "/srv/payments/new.py"
+    assert {n["key"] for n in notices[1:]} == {"/srv/payments/new.py"}
     assert late.subscription is not None and late.subscription.filtered == 1

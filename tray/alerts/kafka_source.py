@@ -58,17 +58,22 @@ async def consume_forever(
     *,
     options: dict[str, Any] | None = None,
     retry_s: float = 1.0,
+    max_retry_s: float = 30.0,
     on_status: Callable[[str], None] | None = None,
 ) -> None:
     """Feed batches of records to `on_records` until `stop` is set. Never raises for Kafka.
 
-    A down broker is one log line (not one per retry, and never a traceback); it is retried
-    every `retry_s` seconds. aiokafka reconnects a started consumer by itself.
+    A down broker, a refused certificate or login is one log line with its cause (not one per
+    retry, and never a traceback); it is retried after `retry_s` seconds, the pause doubling
+    up to `max_retry_s`. aiokafka reconnects a started consumer by itself.
     """
     from aiokafka import AIOKafkaConsumer
 
+    from logtray.tray.alerts.kafka_diagnosis import probe
+
     quiet_aiokafka()
     said_down = False
+    pause = retry_s
     while not stop.is_set():
         consumer = AIOKafkaConsumer(
             topic,
@@ -86,12 +91,19 @@ async def consume_forever(
                 await consumer.stop()  # a half-started consumer still holds its client
             if not said_down:
                 said_down = True
-                text = f"cannot reach Kafka at {bootstrap} ({exc}); retrying every {retry_s:g} s"
+                problem = await probe(bootstrap, options or {})
+                reason = str(problem) if problem else describe_kafka_error(exc)
+                text = (
+                    f"cannot reach Kafka at {bootstrap} ({topic}): {reason}; retrying, "
+                    f"up to every {max_retry_s:g} s"
+                )
                 log.warning("%s", text)
                 if on_status:
                     on_status(text)
-            await _sleep(stop, retry_s)
+            await _sleep(stop, pause)
+            pause = min(pause * 2, max_retry_s)
             continue
+        pause = retry_s
         if said_down or on_status:
             log.info("reading %s from Kafka at %s", topic, bootstrap)
             if on_status:

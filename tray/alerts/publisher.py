@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from logtray.tray.alerts.alert import KNOWN_FIELDS, Alert
+from logtray.tray.alerts.kafka_diagnosis import probe
 from logtray.tray.alerts.kafka_source import describe_kafka_error, quiet_aiokafka
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,10 @@ class AlertPublisher:
                     await producer.stop()
                 if not said:
                     said = True
+                    problem = await probe(self.bootstrap, self._options)
                     self._status(
                         f"cannot publish alerts to Kafka at {self.bootstrap}: "
-                        f"{describe_kafka_error(exc)}; retrying, up to every "
+                        f"{problem or describe_kafka_error(exc)}; retrying, up to every "
                         f"{self.max_retry_s:g} s",
                         logging.WARNING,
                     )

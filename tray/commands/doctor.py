@@ -7,6 +7,7 @@ import asyncio
 import errno
 import os
 import socket
+import ssl
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +154,33 @@ def check_alert_path(config: Config) -> Check:
     return Check("alert path", result.ok, result.message, result.fix)
 
 
+def check_team_kafka(config: Config) -> list[Check]:
+    """The team's Kafka as this desktop reaches it: TLS and SASL included (one connection)."""
+    from logtray.tray.alerts.kafka_diagnosis import probe
+    from logtray.tray.alerts.kafka_source import KafkaSecurity, security_options
+
+    wanted: list[tuple[str, str, KafkaSecurity]] = []
+    if config.alerts_topic.enabled:
+        topic = config.alerts_topic
+        wanted.append(("team alerts", topic.bootstrap, topic))
+    if config.engine.publish:
+        wanted.append(("publishing", config.engine.bootstrap, config.engine))
+    checks = []
+    for name, bootstrap, settings in wanted:
+        try:
+            problem = asyncio.run(probe(bootstrap, security_options(settings)))
+        except (OSError, ssl.SSLError) as exc:  # e.g. an ssl_cafile that cannot be read
+            checks.append(Check(name, False, f"Kafka at {bootstrap}: {exc}", "check ssl_cafile"))
+            continue
+        if problem is None:
+            checks.append(Check(name, True, f"Kafka at {bootstrap} ({settings.security_protocol})"))
+        else:
+            checks.append(
+                Check(name, False, f"Kafka at {bootstrap}: {problem.sentence}", problem.fix)
+            )
+    return checks
+
+
 def run_checks() -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
@@ -161,6 +189,7 @@ def run_checks() -> list[Check]:
     checks.append(check_tray_problem())
     if config:
         checks.append(check_port(config))
+        checks.extend(check_team_kafka(config))
         if docker_check.ok:
             checks.append(check_alert_path(config))
     return checks

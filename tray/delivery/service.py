@@ -65,6 +65,8 @@ class AlertService:
         self.publisher: AlertPublisher | None = None
         # What this desktop wants of the alerts topic (and how many it did not).
         self.subscription: Subscription | None = None
+        # The Kafka sources' problems, for the menu: source -> the sentence said once.
+        self.kafka_problems: dict[str, str] = {}
         # The popup's actions (Show errors, Open in Kibana, Open in editor).
         self.actions = AlertActions(
             config, functools.partial(open_url, allowed_prefixes=url_prefixes(config))
@@ -110,6 +112,7 @@ class AlertService:
                         self.router.accept,
                         self._sources_stop,
                         url_prefixes=prefixes,
+                        on_status=self._source_status("team alerts"),
                         subscription=self.subscription,
                         clock=self._clock,
                     )
@@ -139,6 +142,7 @@ class AlertService:
                     engine.on_records,
                     self._sources_stop,
                     options=security_options(engine_config),
+                    on_status=self._source_status("engine"),
                 )
             )
         )
@@ -151,10 +155,22 @@ class AlertService:
             engine_config.bootstrap,
             self.config.alerts_topic.topic,
             security_options(engine_config),
+            on_status=self._source_status("publishing"),
         )
         self.publisher = publisher
         self._sources.append(asyncio.create_task(publisher.run(self._sources_stop)))
         return publisher
+
+    def _source_status(self, source: str) -> Callable[[str], None]:
+        def on_status(text: str) -> None:
+            if text.startswith(("cannot", "lost")):
+                self.kafka_problems[source] = text
+            else:
+                self.kafka_problems.pop(source, None)
+            if self._on_change:
+                self._on_change()
+
+        return on_status
 
     @property
     def notifier_name(self) -> str:

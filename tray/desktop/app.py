@@ -262,6 +262,10 @@ class TrayApp:
             alerts_today=count_since(entries, midnight),
             snoozed_until=router.policy.snoozed_until,
             do_not_disturb=router.policy.do_not_disturb,
+            # A team's Kafka that refuses us (certificate, login, down): one line each.
+            notices=tuple(
+                f"{source}: {text}" for source, text in self.service.kafka_problems.items()
+            ),
         )
 
     def _mark_seen(self) -> None:
