@@ -107,3 +107,44 @@ def test_the_team_flow_runs_over_tls(tls_kafka) -> None:
     )  # fmt: skip
     values = read_topic(tls_kafka.bootstrap, "logtray-alerts", 1, **options(**tls_kafka.settings()))
     assert values == [b'{"pathname": "/srv/a.py"}']
+
+
+def test_the_menu_line_names_the_problem(tls_kafka) -> None:
+    """The service keeps each Kafka source's problem for the tray's menu (AppState.notices)."""
+    import io
+
+    from logtray.tray.delivery.notifiers.console import ConsoleNotifier
+    from logtray.tray.delivery.service import AlertService
+    from logtray.tray.desktop.menu import build_menu
+    from logtray.tray.desktop.state import AppState
+
+    changes: list[int] = []
+    config = load_config(
+        {
+            "alerts_topic": {
+                "enabled": True,
+                "bootstrap": tls_kafka.stunnel.bootstrap("expired"),
+                **tls_kafka.settings(),
+            }
+        }
+    )
+    service = AlertService(
+        config, notifier=ConsoleNotifier(io.StringIO()), on_change=lambda: changes.append(1)
+    )
+
+    async def scenario() -> None:
+        await service.start(listen=False)
+        try:
+            for _ in range(300):
+                if service.kafka_problems:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await service.stop()
+
+    asyncio.run(scenario())
+    [(source, text)] = service.kafka_problems.items()
+    assert source == "team alerts" and "its TLS certificate has expired" in text and changes
+    notices = tuple(f"{s}: {t}" for s, t in service.kafka_problems.items())
+    labels = [entry.text for entry in build_menu(AppState(notices=notices))]
+    assert any("its TLS certificate has expired" in label for label in labels)
