@@ -75,11 +75,11 @@ class AlertPublisher:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning(
-                    "the alerts topic cannot keep up: %d alert(s) not published so far "
-                    "(the queue holds %d while Kafka at %s is unreachable)",
-                    self.dropped,
+                    "the alerts topic's queue is full (%d alerts waiting for Kafka at %s): "
+                    "%d alert(s) not published so far",
                     self.max_queued,
                     self.bootstrap,
+                    self.dropped,
                 )
             return
         self._queue.append(encode_alert(alert))
