@@ -74,3 +74,53 @@ def test_engine_publish_flag() -> None:
     args = build_parser().parse_args(["engine", "--publish"])
     assert flags_from(args)["engine"] == {"publish": True}
     assert "engine" not in flags_from(build_parser().parse_args(["engine"]))
+
+
+def test_a_ca_file_that_cannot_be_read_is_one_sentence(tmp_path) -> None:
+    from logtray.tray.base.errors import LogtrayError
+    from logtray.tray.commands.doctor import check_team_kafka
+
+    for cafile, why in ((tmp_path / "missing.pem", "No such file"), (tmp_path, "")):
+        config = load_config(
+            {
+                "alerts_topic": {
+                    "enabled": True,
+                    "security_protocol": "SSL",
+                    "ssl_cafile": str(cafile),
+                }
+            }
+        )
+        with pytest.raises(LogtrayError) as caught:
+            security_options(config.alerts_topic)
+        assert caught.value.message.startswith(f"cannot use the CA certificate {cafile}")
+        assert why in caught.value.message and "ssl_cafile" in (caught.value.fix or "")
+        [check] = check_team_kafka(config)
+        assert not check.ok and check.detail == caught.value.message
+    bad = tmp_path / "not-a-cert.pem"
+    bad.write_text("hello\n")
+    with pytest.raises(LogtrayError, match="cannot use the CA certificate"):
+        security_options(
+            load_config({"engine": {"security_protocol": "SSL", "ssl_cafile": str(bad)}}).engine
+        )
+
+
+def test_the_service_refuses_to_start_on_a_ca_file_it_cannot_read(tmp_path) -> None:
+    import asyncio
+    import io
+
+    from logtray.tray.base.errors import LogtrayError
+    from logtray.tray.delivery.notifiers.console import ConsoleNotifier
+    from logtray.tray.delivery.service import AlertService
+
+    config = load_config(
+        {
+            "alerts_topic": {
+                "enabled": True,
+                "security_protocol": "SSL",
+                "ssl_cafile": str(tmp_path / "gone.pem"),
+            }
+        }
+    )
+    service = AlertService(config, notifier=ConsoleNotifier(io.StringIO()))
+    with pytest.raises(LogtrayError, match="cannot use the CA certificate"):
+        asyncio.run(service.start(listen=False))

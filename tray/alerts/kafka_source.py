@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from logtray.tray.base.errors import LogtrayError
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,21 @@ def security_options(settings: KafkaSecurity) -> dict[str, Any]:
             sasl_plain_password=settings.sasl_password,
         )
     if settings.security_protocol.endswith("SSL"):
+        import ssl
+
         from aiokafka.helpers import create_ssl_context
 
-        # Server verification and host name checking on (create_ssl_context's defaults).
-        options["ssl_context"] = create_ssl_context(cafile=settings.ssl_cafile or None)
+        cafile = os.path.expanduser(settings.ssl_cafile) if settings.ssl_cafile else None
+        try:
+            # Server verification and host name checking on (create_ssl_context's defaults).
+            options["ssl_context"] = create_ssl_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+            raise LogtrayError(
+                f"cannot use the CA certificate {cafile} (ssl_cafile): {reason}",
+                fix="set ssl_cafile to the team's CA certificate file (PEM), or empty for "
+                "the system's CAs",
+            ) from None
     return options
 
 

@@ -7,7 +7,6 @@ import asyncio
 import errno
 import os
 import socket
-import ssl
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +157,7 @@ def check_team_kafka(config: Config) -> list[Check]:
     """The team's Kafka as this desktop reaches it: TLS and SASL included (one connection)."""
     from logtray.tray.alerts.kafka_diagnosis import probe
     from logtray.tray.alerts.kafka_source import KafkaSecurity, security_options
+    from logtray.tray.base.errors import LogtrayError
 
     wanted: list[tuple[str, str, KafkaSecurity]] = []
     if config.alerts_topic.enabled:
@@ -169,8 +169,8 @@ def check_team_kafka(config: Config) -> list[Check]:
     for name, bootstrap, settings in wanted:
         try:
             problem = asyncio.run(probe(bootstrap, security_options(settings)))
-        except (OSError, ssl.SSLError) as exc:  # e.g. an ssl_cafile that cannot be read
-            checks.append(Check(name, False, f"Kafka at {bootstrap}: {exc}", "check ssl_cafile"))
+        except LogtrayError as exc:  # e.g. an ssl_cafile that cannot be read
+            checks.append(Check(name, False, exc.message, exc.fix or ""))
             continue
         if problem is None:
             checks.append(Check(name, True, f"Kafka at {bootstrap} ({settings.security_protocol})"))

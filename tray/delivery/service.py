@@ -102,6 +102,7 @@ class AlertService:
         if config.alerts_topic.enabled:
             try:
                 self.subscription = subscription_from(config.alerts_topic)
+                security_options(config.alerts_topic)  # a CA file that cannot be read: now
             except BaseException:
                 await self.stop()
                 raise

@@ -335,7 +335,11 @@ class TrayApp:
             return
         if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
             log.info("kafka runs: starting the embedded rule engine")
-            self.service.start_engine()
+            try:
+                self.service.start_engine()
+            except LogtrayError as exc:  # e.g. [engine] ssl_cafile cannot be read
+                self.service.kafka_problems["engine"] = exc.message
+                self._refresh_alerts()
 
     async def _stack_up(self) -> None:
         alert_path = await self._stack_action(
