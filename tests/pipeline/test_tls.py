@@ -148,3 +148,17 @@ def test_the_menu_line_names_the_problem(tls_kafka) -> None:
     notices = tuple(f"{s}: {t}" for s, t in service.kafka_problems.items())
     labels = [entry.text for entry in build_menu(AppState(notices=notices))]
     assert any("its TLS certificate has expired" in label for label in labels)
+
+
+def test_a_broker_that_asks_for_a_client_certificate(tls_kafka) -> None:
+    bootstrap = tls_kafka.stunnel.bootstrap("client-cert")
+    without = asyncio.run(probe(bootstrap, options(**tls_kafka.settings())))
+    assert without is not None and without.sentence.startswith("it asks for a client certificate")
+    assert "ssl_certfile" in without.fix
+    folder = tls_kafka.pki.ca.parent
+    mine = {
+        **tls_kafka.settings(),
+        "ssl_certfile": str(folder / "client.pem"),
+        "ssl_keyfile": str(folder / "client.key"),
+    }
+    assert asyncio.run(probe(bootstrap, options(**mine))) is None

@@ -56,6 +56,16 @@ def make_pki(folder: Path) -> Pki:
             "-days", days, "-extfile", str(ext),
         )  # fmt: skip
         certs[case] = (pem, key)
+    # A desktop's client certificate, signed by the team's CA.
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(folder / "client.key"),
+        "-out", str(folder / "client.csr"), "-subj", "/CN=alice",
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", str(folder / "client.csr"), "-CA", str(folder / "ca.pem"),
+        "-CAkey", str(folder / "ca.key"), "-CAcreateserial", "-out", str(folder / "client.pem"),
+        "-days", "30",
+    )  # fmt: skip
     return Pki(folder / "ca.pem", folder / "other-ca.pem", certs)
 
 
@@ -79,6 +89,19 @@ class Stunnel:
                 f"cert = {pem}",
                 f"key = {key}",
             ]
+        # The good certificate, and a client certificate signed by the team's CA required.
+        self.ports["client-cert"] = free_port()
+        pem, key = pki.certs["good"]
+        lines += [
+            "[client-cert]",
+            f"accept = 127.0.0.1:{self.ports['client-cert']}",
+            f"connect = 127.0.0.1:{connect_port}",
+            f"cert = {pem}",
+            f"key = {key}",
+            "requireCert = yes",
+            "verifyChain = yes",
+            f"CAfile = {pki.ca}",
+        ]
         self.config.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -85,6 +85,11 @@ def explain(exc: BaseException, bootstrap: str, options: dict[str, Any]) -> Kafk
             return KafkaProblem(f"its TLS certificate was refused ({cause.verify_message})", ca_fix)
         if isinstance(cause, ssl.SSLError):
             reason = cause.reason or str(cause)
+            if "CERTIFICATE_REQUIRED" in reason or "HANDSHAKE_FAILURE" in reason:
+                return KafkaProblem(
+                    "it asks for a client certificate this computer did not give (or refused it)",
+                    "set ssl_certfile and ssl_keyfile to the certificate the team gave you",
+                )
             if "WRONG_VERSION_NUMBER" in reason or "record layer" in reason:
                 return KafkaProblem(
                     "it does not speak TLS on that port",
@@ -159,6 +164,33 @@ async def probe(
             create_conn(host, port, request_timeout_ms=int(timeout * 1000), **options), timeout
         )
     except Exception as exc:
+        context = options.get("ssl_context")
+        if context is not None and "closed" in str(exc):
+            # TLS 1.3 refuses a client certificate after the handshake: aiokafka sees only a
+            # closed connection; the server's alert comes with the first read.
+            alert = await _tls_alert(host, port, context, timeout)
+            if alert is not None:
+                return explain(alert, bootstrap, options)
         return explain(exc, bootstrap, options)
     conn.close()
+    return None
+
+
+async def _tls_alert(
+    host: str, port: int, context: ssl.SSLContext, timeout: float
+) -> BaseException | None:
+    """The TLS error a server sends right after the handshake, if any."""
+    writer = None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context, server_hostname=host), timeout
+        )
+        await asyncio.wait_for(reader.read(1), min(timeout, 3.0))
+    except ssl.SSLError as exc:
+        return exc
+    except Exception:
+        return None
+    finally:
+        if writer is not None:
+            writer.close()
     return None

@@ -34,6 +34,10 @@ class KafkaSecurity(Protocol):
     def sasl_password(self) -> str: ...
     @property
     def ssl_cafile(self) -> str: ...
+    @property
+    def ssl_certfile(self) -> str: ...
+    @property
+    def ssl_keyfile(self) -> str: ...
 
 
 def security_options(settings: KafkaSecurity) -> dict[str, Any]:
@@ -50,18 +54,36 @@ def security_options(settings: KafkaSecurity) -> dict[str, Any]:
 
         from aiokafka.helpers import create_ssl_context
 
-        cafile = os.path.expanduser(settings.ssl_cafile) if settings.ssl_cafile else None
+        def path(value: str) -> str | None:
+            return os.path.expanduser(value) if value else None
+
+        cafile = path(settings.ssl_cafile)
         try:
             # Server verification and host name checking on (create_ssl_context's defaults).
-            options["ssl_context"] = create_ssl_context(cafile=cafile)
+            context = create_ssl_context(cafile=cafile)
         except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
             raise LogtrayError(
-                f"cannot use the CA certificate {cafile} (ssl_cafile): {reason}",
+                f"cannot use the CA certificate {cafile} (ssl_cafile): {_reason(exc)}",
                 fix="set ssl_cafile to the team's CA certificate file (PEM), or empty for "
                 "the system's CAs",
             ) from None
+        if settings.ssl_certfile:
+            certfile, keyfile = path(settings.ssl_certfile), path(settings.ssl_keyfile)
+            try:
+                context.load_cert_chain(certfile or "", keyfile)
+            except (OSError, ssl.SSLError) as exc:
+                raise LogtrayError(
+                    f"cannot use the client certificate {certfile} (ssl_certfile, ssl_keyfile):"
+                    f" {_reason(exc)}",
+                    fix="set ssl_certfile and ssl_keyfile to your certificate and its key "
+                    "(PEM), or empty when the broker asks for none",
+                ) from None
+        options["ssl_context"] = context
     return options
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc)
 
 
 async def consume_forever(

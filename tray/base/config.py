@@ -111,6 +111,8 @@ class EngineConfig:
     sasl_username: str = ""
     sasl_password: str = ""
     ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ class AlertsTopicConfig:
     sasl_password: str = ""
     # A CA bundle for SSL; empty uses the system's trust store.
     ssl_cafile: str = ""
+    # A client certificate and its key (PEM), for a broker that asks for one; empty: none.
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
     # What this desktop wants of the team's alerts (all that are set must match; empty: all).
     # Service names; globs on the alert's pathname (`*` also matches `/`); a least count.
     services: tuple[str, ...] = ()
