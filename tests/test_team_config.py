@@ -124,3 +124,59 @@ def test_the_service_refuses_to_start_on_a_ca_file_it_cannot_read(tmp_path) -> N
     service = AlertService(config, notifier=ConsoleNotifier(io.StringIO()))
     with pytest.raises(LogtrayError, match="cannot use the CA certificate"):
         asyncio.run(service.start(listen=False))
+
+
+def test_team_invite_prints_the_block_a_teammate_pastes(tmp_path) -> None:
+    import subprocess
+
+    import tomlkit
+
+    from logtray.tray.commands.team import TEAMMATE_CA
+
+    ca = tmp_path / "ca.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(tmp_path / "ca.key"), "-out", str(ca), "-subj", "/CN=team ca"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    expected = subprocess.run(
+        ["openssl", "x509", "-in", str(ca), "-noout", "-fingerprint", "-sha256"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip().split("=", 1)[1]  # fmt: skip
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text(
+        "[engine]\n"
+        'bootstrap = "kafka.team.example:9093"\npublish = true\n'
+        'security_protocol = "SASL_SSL"\nsasl_mechanism = "SCRAM-SHA-512"\n'
+        'sasl_username = "team-engine"\nsasl_password = "host-secret"\n'
+        f'ssl_cafile = "{ca}"\n'
+    )
+    result = logtray("team", "invite", "--user", "bob")
+    assert result.returncode == 0, result.stderr
+    assert "host-secret" not in result.stdout and "team-engine" not in result.stdout
+    pasted = tomlkit.parse(result.stdout).unwrap()["alerts_topic"]
+    assert pasted == {
+        "enabled": True,
+        "bootstrap": "kafka.team.example:9093",
+        "topic": "logtray-alerts",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "bob",
+        "sasl_password": "ask the team for yours",
+        "ssl_cafile": TEAMMATE_CA,
+    }
+    assert f"Its SHA-256 fingerprint: {expected}" in result.stdout
+    # What the teammate pastes is a valid [alerts_topic] for logtray itself.
+    mine = tmp_path / "teammate.toml"
+    mine.write_text(result.stdout)
+    assert load_config(path=mine).alerts_topic.sasl_username == "bob"
+
+
+def test_team_invite_with_an_unreadable_ca_is_one_sentence(tmp_path) -> None:
+    config_file().parent.mkdir(parents=True)
+    config_file().write_text(
+        f'[engine]\nsecurity_protocol = "SSL"\nssl_cafile = "{tmp_path / "gone.pem"}"\n'
+    )
+    result = logtray("team", "invite")
+    assert result.returncode == 1 and "cannot read a certificate from" in result.stderr
+    assert "Traceback" not in result.stderr
