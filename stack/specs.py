@@ -225,6 +225,9 @@ def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
             "THRESHOLD": "25",
             "WINDOW_S": "10",
             "THROTTLE_S": "30",
+            # A Kafka topic for the alerts too (a team's trays subscribe): empty is off;
+            # [stack.services.riemann] env = { ALERTS_TOPIC = "logtray-alerts" } turns it on.
+            "ALERTS_TOPIC": "",
             "EXTRA_JAVA_OPTS": "-Xms128m -Xmx256m",
         },
         healthcheck=Healthcheck(

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 
-def read_topic(bootstrap: str, topic: str, at_least: int, timeout: float = 15.0) -> list[bytes]:
+def read_topic(
+    bootstrap: str, topic: str, at_least: int, timeout: float = 15.0, **options: Any
+) -> list[bytes]:
     """Everything on `topic` from the start, once at least `at_least` messages are there."""
 
     async def go() -> list[bytes]:
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            **options,
         )
         await consumer.start()
         out: list[bytes] = []
@@ -29,8 +36,8 @@ def read_topic(bootstrap: str, topic: str, at_least: int, timeout: float = 15.0)
     return asyncio.run(go())
 
 
-async def produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+async def produce(bootstrap: str, topic: str, values: list[bytes], **options: Any) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **options)
     await producer.start()
     try:
         for value in values:

@@ -2,13 +2,26 @@
 ; functions it uses mirrored from Riemann's own source (semantics kept, services stubbed), then
 ; feeds it Kafka message values the way Riemann's consumer does and prints one line:
 ; RESULTS <json>. Outputs reach servers the Python test runs on 127.0.0.1 (ALERT_HOST/ALERT_PORT,
-; ES_URL) only where `deliver?` is on; elsewhere the queues record what they are given.
+; ES_URL) only for the queues in `delivered`; elsewhere the queues record what they are given.
 (ns riemann.config
   (:require [cheshire.core :as json]
             [clojure.string :as str]
             [clojure.tools.logging :as log]))
 
 ; ---------------------------------------------------------- Riemann 0.3.12, mirrored (the edge)
+
+; What the config logs, recorded (the classpath's SLF4J binding here is the no-op one).
+(def logged (atom []))
+(alter-var-root #'log/*logger-factory*
+                (constantly
+                  (reify clojure.tools.logging.impl/LoggerFactory
+                    (name [_] "harness")
+                    (get-logger [_ _]
+                      (reify clojure.tools.logging.impl/Logger
+                        (enabled? [_ _] true)
+                        (write! [_ level _ message]
+                          (swap! logged conj [(name level) (str message)])))))))
+(defn logged-about [text] (vec (filter #(str/includes? (second %) text) @logged)))
 
 ; riemann.time/unix-time: Riemann's clock, controlled here (riemann.time.controlled does the same).
 (def clock (atom 1764000000.0))                  ; 2025-11-24T16:00:00Z
@@ -62,13 +75,76 @@
           (call-rescue (conj old event) children))))))
 (defn tick! [] (doseq [f @batches] (f)))
 
-; riemann.config/async-queue! (execute-on a thread pool): synchronous here, and recorded.
-(def deliver? (atom false))
+; riemann.config/async-queue! over riemann.service/threadpool-service: a ThreadPoolExecutor
+; (core and max pool sizes, a LinkedBlockingQueue of :queue-size, the default policy: a full
+; queue throws RejectedExecutionException to the caller). Every event is recorded in `queued`;
+; the children run only for the queues in `delivered`: on the caller's thread (deterministic),
+; or, with `threaded?` on, on the queue's own executor as in Riemann.
+(def delivered (atom #{}))
+(def threaded? (atom false))
 (def queued (atom {}))
-(defn async-queue! [qname _opts & children]
-  (fn stream [event]
-    (swap! queued update qname (fnil conj []) event)
-    (when @deliver? (call-rescue event children))))
+(def executors (atom {}))
+(defn daemon-threads []
+  (reify java.util.concurrent.ThreadFactory
+    (newThread [_ r] (doto (Thread. ^Runnable r) (.setDaemon true)))))
+(defn async-queue! [qname opts & children]
+  (let [executor (java.util.concurrent.ThreadPoolExecutor.
+                   (int (get opts :core-pool-size 0)) (int (get opts :max-pool-size 4))
+                   5 java.util.concurrent.TimeUnit/SECONDS
+                   (java.util.concurrent.LinkedBlockingQueue. (int (get opts :queue-size 1000)))
+                   (daemon-threads))]
+    (swap! executors assoc qname executor)
+    (fn stream [event]
+      (swap! queued update qname (fnil conj []) event)
+      (when (contains? @delivered qname)
+        (if @threaded?
+          (.execute executor (fn [] (call-rescue event children)))
+          (call-rescue event children))))))
+(defn completed [qname] (.getCompletedTaskCount ^java.util.concurrent.ThreadPoolExecutor
+                                                 (get @executors qname)))
+
+; kinsky.client 0.1.26 (Riemann's Kafka client), STUBBED: the Kafka client jar is not here.
+; The producer keeps its config (kinsky passes it to KafkaProducer as strings); send! writes the
+; value as JSON (kinsky's json-serializer: jsonista there, cheshire here) to `broker`. While the
+; broker is down, send! waits like KafkaProducer.send for the broker's metadata: until the broker
+; is back or max.block.ms has passed, then throws (a TimeoutException there).
+(def broker (atom {:up true :sent [] :in-flight 0 :configs []}))
+(def broker-back (atom (java.util.concurrent.CountDownLatch. 0)))
+(defn broker-down! []
+  (reset! broker-back (java.util.concurrent.CountDownLatch. 1))
+  (swap! broker assoc :up false))
+(defn broker-up! []
+  (swap! broker assoc :up true)
+  (.countDown ^java.util.concurrent.CountDownLatch @broker-back))
+(defn json-serializer [] ::json)
+(defn kinsky-producer [config serializer]
+  (swap! broker update :configs conj (into {} (for [[k v] config] [(name k) (str v)])))
+  {:config config :serializer (if (fn? serializer) (serializer) serializer)})
+(defn kinsky-send! [producer topic k v]
+  (let [value (json/generate-string v)
+        block-ms (Long/parseLong (str (get-in producer [:config :max.block.ms] 60000)))]
+    (when-not (:up @broker)
+      (swap! broker update :in-flight inc)
+      (try
+        (when-not (.await ^java.util.concurrent.CountDownLatch @broker-back block-ms
+                          java.util.concurrent.TimeUnit/MILLISECONDS)
+          (throw (ex-info (str "Topic " topic " not present in metadata after " block-ms " ms.")
+                          {})))
+        (finally (swap! broker update :in-flight dec))))
+    (swap! broker update :sent conj {:topic topic :key k :value value})
+    (java.util.concurrent.CompletableFuture/completedFuture {:topic topic})))
+
+; riemann.kafka/kafka (0.3.12), mirrored over the stub: options merged over its defaults, one
+; producer, a function of topic (and key) returning the stream that sends each event.
+(defn kafka
+  ([] (kafka {}))
+  ([opts]
+   (let [opts (merge {:bootstrap.servers "localhost:9092" :value.serializer json-serializer} opts)
+         producer (kinsky-producer (dissoc opts :value.serializer) (:value.serializer opts))]
+     (fn make-stream [& args]
+       (fn stream [event]
+         (let [[topic message-key] args]
+           (kinsky-send! producer topic message-key event)))))))
 
 ; riemann.config/streams adds top-level streams; riemann.core/stream! calls them, unguarded.
 (def top-streams (atom []))
@@ -166,6 +242,9 @@
              :recent (rule-time {:time (- t0 1800)} t0)}
    :clip (mapv #(count (clip % 300)) [(apply str (repeat 10000 "x"))
                                       (str (apply str (repeat 299 "x")) "\uD83D\uDE00")])
+   :topic-record (topic-record {:pathname "/app/a.py" :count 26 :message "boom" :lineno 12
+                                :rule-time (+ t0 2.5) :service "payments"})
+   :line-id (get (json/parse-string (alert-line {:pathname "/app/a.py" :rule-time (+ t0 2.5)})) "id")
    :tb (traceback-line {:exception "Traceback (most recent call last):\n  File \"a.py\"\nValueError: bad\n\n"})})
 
 (send-alert! {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0)})
@@ -244,7 +323,7 @@
   (the most frequent 10,000 characters long), several lines, a traceback on the last record."
   []
   (fresh! (+ t0 5))
-  (reset! deliver? true)
+  (reset! delivered #{:alerts})
   (let [big (apply str (repeat 10000 "x"))
         plan (concat (repeat 10 [big 12]) (repeat 6 ["m2" 40]) (repeat 4 ["m3" 7])
                      (repeat 3 ["m4" 12]) (repeat 2 ["m5" 40]) [["m6" 99]])
@@ -258,7 +337,7 @@
     (try
       (consume! values)
       (count (alerts))
-      (finally (reset! deliver? false)))))
+      (finally (reset! delivered #{})))))
 
 (defn bounds
   "State stays bounded: a long spike, many pathnames, idle pathnames dropped."
@@ -359,6 +438,7 @@
                                                                        403 (apply str (repeat 2000 "r")))))
                                       "]}")]]]
                 [k (bulk-problem status body 2)]))}))
+
 (defn rule-cases
   "The shared rule-case table (tests/rule_cases.json, expanded by tests/rule_cases.py into the
   file RULE_CASES names): each case's deliveries consumed with Riemann's clock at their arrival,
@@ -387,9 +467,9 @@
                                                "message" "logtray heartbeat" "service" "logtray"}
                                               fields)))]
     (fresh! t0)
-    (reset! deliver? true)
+    (reset! delivered #{:alerts :elasticsearch})
     (let [answered (try (consume! [(record)]) (tick!) (count (alerts))
-                        (finally (reset! deliver? false)))
+                        (finally (reset! delivered #{})))
           indexed (count (get @queued :elasticsearch []))]
       (fresh! t0)
       (consume! (for [i (range 30)]
@@ -405,6 +485,97 @@
        :not-heartbeats (mapv heartbeat? [{:logtray_heartbeat ""} {:logtray_heartbeat 5}
                                          {:logtray_heartbeat (apply str (repeat 65 "x"))} {}])})))
 
+(defn wait-for
+  "Polls (f) every 10 ms until it is truthy, at most `seconds`; throws with `what` otherwise."
+  [what seconds f]
+  (let [deadline (+ (System/nanoTime) (* seconds 1000000000))]
+    (loop []
+      (or (f)
+          (if (> (System/nanoTime) deadline)
+            (throw (ex-info (str "timed out waiting for " what) {}))
+            (do (Thread/sleep 10) (recur)))))))
+
+(defn topic-sent [] (count (:sent @broker)))
+
+(defn topic-outage
+  "The broker is down while three spikes alert: the streams go on, the alerts reach the TCP
+  listener while the topic's send waits; once the broker is back the topic gets all three."
+  []
+  (fresh! (+ t0 5))
+  (reset! alerts-topic-stats {:sent 0 :failed 0 :dropped 0 :down false})
+  (broker-down!)
+  (reset! threaded? true)
+  (reset! delivered #{:alerts :alerts-topic})
+  (try
+    (let [tcp-before (completed :alerts)
+          sent-before (topic-sent)]
+      (doseq [p ["/app/pay.py" "/app/ship.py" "/app/cart.py"]]
+        (consume! (for [i (range 26)] (log-json (+ t0 (* 0.1 i)) "pathname" p))))
+      (let [returned-in-flight (:in-flight @broker)]
+        (wait-for "three alerts over TCP" 30 #(= 3 (- (completed :alerts) tcp-before)))
+        (let [while-down {:in-flight-when-streams-returned returned-in-flight
+                          :tcp-delivered (- (completed :alerts) tcp-before)
+                          :topic-sent (- (topic-sent) sent-before)
+                          :broker-up (:up @broker)}]
+          (broker-up!)
+          (wait-for "three alerts on the topic" 30 #(= 3 (- (topic-sent) sent-before)))
+          {:while-down while-down
+           :topic (mapv :value (drop sent-before (:sent @broker)))
+           :topics (set (map :topic (drop sent-before (:sent @broker))))
+           :stats @alerts-topic-stats})))
+    (finally (reset! threaded? false) (reset! delivered #{}) (broker-up!))))
+
+(defn topic-failures
+  "The broker stays down (max.block.ms shortened to 100 ms): each send fails, is counted, and
+  only the first is logged; the broker back, the next alert is sent and that is logged once."
+  []
+  (fresh! t0)
+  (reset! alerts-topic-stats {:sent 0 :failed 0 :dropped 0 :down false})
+  (reset! alerts-kafka nil)
+  (broker-down!)
+  (reset! delivered #{:alerts-topic})
+  (try
+    (with-redefs [alerts-kafka-config (assoc alerts-kafka-config :max.block.ms 100)]
+      (dotimes [i 3] (alerts-out {:pathname (str "/app/f" i ".py") :count 26 :rule-time t0}))
+      (let [failed @alerts-topic-stats]
+        (broker-up!)
+        (alerts-out {:pathname "/app/back.py" :count 26 :rule-time t0})
+        {:while-down failed :after @alerts-topic-stats
+         :config (first (:configs @broker))
+         :logged (logged-about "alerts topic")
+         :again (logged-about "again")}))
+    (finally (reset! delivered #{}) (reset! alerts-kafka nil) (broker-up!))))
+
+(defn topic-overflow
+  "The broker is down and alerts keep coming: one send waits, the queue holds its 1000, the
+  rest are dropped for the topic only (counted), never for the listener; nothing throws.
+  (max.block.ms lengthened: the waiting send must not time out on a slow machine.)"
+  []
+  (fresh! t0)
+  (reset! alerts-topic-stats {:sent 0 :failed 0 :dropped 0 :down false})
+  (broker-down!)
+  (reset! threaded? true)
+  (reset! delivered #{:alerts-topic})
+  (reset! alerts-kafka nil)
+  (try
+    (with-redefs [alerts-kafka-config (assoc alerts-kafka-config :max.block.ms 600000)]
+    (let [sent-before (topic-sent)
+          alert (fn [i] {:pathname (str "/app/o" i ".py") :count 26 :rule-time t0})]
+      (alerts-out (alert 0))
+      (wait-for "the first send waiting" 30 #(= 1 (:in-flight @broker)))
+      (doseq [i (range 1 1010)] (alerts-out (alert i)))
+      (let [while-down (assoc @alerts-topic-stats :listener (count (get @queued :alerts)))]
+        (broker-up!)
+        (wait-for "the queue sent" 60 #(= 1001 (- (topic-sent) sent-before)))
+        {:while-down while-down :sent (- (topic-sent) sent-before)
+         :logged (logged-about "alerts topic logtray-alerts dropped")
+         :off (with-redefs [alerts-topic-queue nil]   ; ALERTS_TOPIC unset: the listener only
+                (reset! queued {})
+                (alerts-out (alert 5000))
+                (update-vals @queued count))})))
+    (finally (reset! threaded? false) (reset! delivered #{}) (reset! alerts-kafka nil)
+             (broker-up!))))
+
 (def results
   (assoc helpers
          :rule-cases (rule-cases)
@@ -418,7 +589,10 @@
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
          :refused-writes (refused-writes)
-         :heartbeat (heartbeat)))
+         :heartbeat (heartbeat)
+         :topic-outage (topic-outage)
+         :topic-failures (topic-failures)
+         :topic-overflow (topic-overflow)))
 
 (println "RESULTS" (json/generate-string results))
 (shutdown-agents)

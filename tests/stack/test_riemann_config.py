@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
+from logtray.tray.alerts.alert import parse_message
+from logtray.tray.alerts.dedupe import alert_id
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
 from tests.rule_cases import CASES, Case, for_harness, relative
@@ -83,13 +85,14 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     assert "(throttle " not in code and "(moving-time-window " not in code
     assert "(> (:n added) threshold)" in code
     assert "(>= (- now alerted) throttle-s)" in code
-    assert "(where* rule-event?" in code and "(spike-rule rule-state alert-out)" in code
+    assert "(where* rule-event?" in code and "(spike-rule rule-state alerts-out)" in code
     assert "(has-fields? e)" in code and "(riemann-internal? e)" in code
     # ES 8/9: bulk without mapping types, and the whole event kept.
     assert "_type" not in code
     assert '"/_bulk"' in code and "program-logs-" in code
-    # Outputs behind async queues, defined once at top level.
-    assert code.count("(async-queue! ") == 2
+    # Outputs behind async queues, defined once at top level (the alerts topic's only when set).
+    assert code.count("(async-queue! ") == 3
+    assert '(env "ALERTS_TOPIC" "")' in code and "(kafka alerts-kafka-config)" in code
     for key in (":pathname", ":count", ":window_s", ":threshold", ":message", ":time", ":token"):
         assert key in code
     assert ":evidence" in code
@@ -228,6 +231,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "WINDOW_S": str(RULE_CONFIG["window_s"]),
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
+        "ALERTS_TOPIC": "logtray-alerts",
     }
     try:
         out = subprocess.run(
@@ -269,9 +273,9 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
     assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the producer's own
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
-    # What really went over the sockets: the direct send, the pipeline's evidence alert, then
-    # the heartbeat's answer.
-    assert len(harness.alert_lines) == 3
+    # What really went over the sockets: the direct send, the pipeline's evidence alert, the
+    # heartbeat's answer, then the three of the alerts topic's outage.
+    assert len(harness.alert_lines) == 6
     sent = json.loads(harness.alert_lines[0])
     assert sent["token"] == "tok-123" and sent["pathname"] == "/app/a.py"
     assert all(line.endswith(b"\n") for line in harness.alert_lines)
@@ -462,3 +466,71 @@ def test_a_heartbeat_is_answered_at_once_and_never_counted_nor_indexed(harness: 
     # 30 heartbeats that also look like errors of one file: 30 answers, no rule state, no alert
     assert beat["marked-errors"] == {"answers": 30, "rule-alerts": 0, "paths": 0, "indexed": 0}
     assert beat["not-heartbeats"] == [False, False, False, False]
+
+
+def test_the_alert_id_is_the_trays_and_the_topic_record_has_no_token(harness: HarnessRun) -> None:
+    res = harness.results
+    # The same id as logtray's engine gives (tray/alerts/dedupe.py): one formula, two senders.
+    assert res["line-id"] == alert_id("/app/a.py", T0 + 2.5)
+    record = res["topic-record"]
+    assert "token" not in record and record["id"] == res["line-id"]
+    assert record["pathname"] == "/app/a.py" and record["count"] == 26
+    assert record["time"] == "2025-11-24T16:00:02.500Z"
+
+
+def test_a_broker_outage_does_not_stall_the_alerts_to_the_listener(harness: HarnessRun) -> None:
+    """Riemann's Kafka output (riemann.kafka/kafka over a stubbed kinsky: no Kafka client jar
+    here) on its own executor: while the broker is down, the streams return with the topic's
+    send still waiting, and the three alerts reach the real TCP listener; once it is back,
+    the topic gets the same three, without the token, with the same ids."""
+    outage = harness.results["topic-outage"]
+    assert outage["while-down"] == {
+        "in-flight-when-streams-returned": 1,
+        "tcp-delivered": 3,
+        "topic-sent": 0,
+        "broker-up": False,
+    }
+    assert outage["topics"] == ["logtray-alerts"]
+    on_topic = [json.loads(v) for v in outage["topic"]]
+    over_tcp = [json.loads(line) for line in harness.alert_lines[3:6]]
+    assert [a["pathname"] for a in over_tcp] == ["/app/pay.py", "/app/ship.py", "/app/cart.py"]
+    assert on_topic == [{k: v for k, v in a.items() if k != "token"} for a in over_tcp]
+    assert all(a["token"] == "tok-123" for a in over_tcp)
+    assert len({a["id"] for a in on_topic}) == 3
+    # What the tray makes of a topic message: the listener's own parse, the same alert.
+    parsed = parse_message(outage["topic"][0])
+    assert parsed is not None and parsed.id == on_topic[0]["id"] and parsed.count == 26
+    assert outage["stats"] == {"sent": 3, "failed": 0, "dropped": 0, "down": False}
+
+
+def test_publish_failures_are_counted_and_logged_once(harness: HarnessRun) -> None:
+    failures = harness.results["topic-failures"]
+    assert failures["while-down"] == {"sent": 0, "failed": 3, "dropped": 0, "down": True}
+    assert failures["after"] == {"sent": 1, "failed": 3, "dropped": 0, "down": False}
+    assert len(failures["logged"]) == 1 and "failed 1 alert(s)" in failures["logged"][0][1]
+    assert failures["again"] == [["info", "publishing alerts to logtray-alerts again"]]
+    # The producer's settings, as kinsky hands them to KafkaProducer: a send waits at most
+    # 5 s for a broker that is down (Kafka's default is 60 s).
+    assert failures["config"] == {
+        "bootstrap.servers": "kafka:9092",
+        "acks": "1",
+        "max.block.ms": "5000",
+        "request.timeout.ms": "10000",
+        "delivery.timeout.ms": "30000",
+    }
+
+
+def test_a_full_topic_queue_drops_for_the_topic_only(harness: HarnessRun) -> None:
+    overflow = harness.results["topic-overflow"]
+    # One send waiting, 1000 queued, 9 dropped (counted, logged once); the listener got all.
+    assert overflow["while-down"] == {
+        "sent": 0,
+        "failed": 0,
+        "dropped": 9,
+        "down": False,
+        "listener": 1010,
+    }
+    assert overflow["sent"] == 1001
+    assert len(overflow["logged"]) == 1
+    # ALERTS_TOPIC unset: alerts go to the listener only.
+    assert overflow["off"] == {"alerts": 1}

@@ -37,6 +37,7 @@ KNOWN_FIELDS = (
     "time",
     "url",
     "token",
+    "id",
 )
 
 _ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\d{1,9}))?\s*$")
@@ -46,6 +47,7 @@ _ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\
 MAX_FIELD_CHARS = 1000
 MAX_EXTRA_CHARS = 4000
 MAX_JSON_DEPTH = 32
+MAX_ID_CHARS = 128
 # Alert times further than this from the receipt are a sender's mistake (or worse): the
 # receipt time is used instead, the raw value is kept as `time_raw`.
 SANE_TIME_S = 86400.0
@@ -74,6 +76,9 @@ class Alert:
     time: float | None = None
     url: str | None = None
     token: str | None = None
+    # The sender's stable id of this alert: the same alert over TCP and over the alerts topic
+    # carries the same one, and is shown once (tray/alerts/dedupe.py).
+    id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # A bounded sample of what failed (tray/alerts/evidence.py); None from senders without one.
     evidence: Evidence | None = None
@@ -239,6 +244,7 @@ _CONVERTERS: dict[str, Any] = {
     "time": parse_time,
     "url": lambda v: v,  # checked in from_json_object against the allowed prefixes
     "token": lambda v: v if isinstance(v, str) else None,
+    "id": lambda v: v if isinstance(v, str) and 0 < len(v) <= MAX_ID_CHARS else None,
     "evidence": parse_evidence,
 }
 

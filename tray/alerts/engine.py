@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from logtray.tray.alerts.alert import Alert, field_text
+from logtray.tray.alerts.dedupe import alert_id
 from logtray.tray.alerts.event_time import StepWindow, rule_time
 from logtray.tray.alerts.evidence import (
     MAX_RAW,
@@ -169,6 +170,7 @@ class SpikeRule:
             else None,
             time=t,  # when the crossing error happened (riemann.config sends the same)
             evidence=evidence or None,
+            id=alert_id(key, t),  # from the alert's own time, as riemann.config does
         )
 
     def sweep(self, now: float, keep: int | None = None) -> None:

@@ -10,12 +10,80 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+from logtray.tray.base.errors import LogtrayError
 
 log = logging.getLogger(__name__)
 
 Records = list[Any]  # aiokafka ConsumerRecord objects
+
+
+class KafkaSecurity(Protocol):
+    """The connection keys [engine] and [alerts_topic] share."""
+
+    @property
+    def security_protocol(self) -> str: ...
+    @property
+    def sasl_mechanism(self) -> str: ...
+    @property
+    def sasl_username(self) -> str: ...
+    @property
+    def sasl_password(self) -> str: ...
+    @property
+    def ssl_cafile(self) -> str: ...
+    @property
+    def ssl_certfile(self) -> str: ...
+    @property
+    def ssl_keyfile(self) -> str: ...
+
+
+def security_options(settings: KafkaSecurity) -> dict[str, Any]:
+    """aiokafka's security options for a consumer or producer (only those that apply)."""
+    options: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    if settings.security_protocol.endswith("SSL"):
+        import ssl
+
+        from aiokafka.helpers import create_ssl_context
+
+        def path(value: str) -> str | None:
+            return os.path.expanduser(value) if value else None
+
+        cafile = path(settings.ssl_cafile)
+        try:
+            # Server verification and host name checking on (create_ssl_context's defaults).
+            context = create_ssl_context(cafile=cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise LogtrayError(
+                f"cannot use the CA certificate {cafile} (ssl_cafile): {_reason(exc)}",
+                fix="set ssl_cafile to the team's CA certificate file (PEM), or empty for "
+                "the system's CAs",
+            ) from None
+        if settings.ssl_certfile:
+            certfile, keyfile = path(settings.ssl_certfile), path(settings.ssl_keyfile)
+            try:
+                context.load_cert_chain(certfile or "", keyfile)
+            except (OSError, ssl.SSLError) as exc:
+                raise LogtrayError(
+                    f"cannot use the client certificate {certfile} (ssl_certfile, ssl_keyfile):"
+                    f" {_reason(exc)}",
+                    fix="set ssl_certfile and ssl_keyfile to your certificate and its key "
+                    "(PEM), or empty when the broker asks for none",
+                ) from None
+        options["ssl_context"] = context
+    return options
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc)
 
 
 async def consume_forever(
@@ -26,17 +94,22 @@ async def consume_forever(
     *,
     options: dict[str, Any] | None = None,
     retry_s: float = 1.0,
+    max_retry_s: float = 30.0,
     on_status: Callable[[str], None] | None = None,
 ) -> None:
     """Feed batches of records to `on_records` until `stop` is set. Never raises for Kafka.
 
-    A down broker is one log line (not one per retry, and never a traceback); it is retried
-    every `retry_s` seconds. aiokafka reconnects a started consumer by itself.
+    A down broker, a refused certificate or login is one log line with its cause (not one per
+    retry, and never a traceback); it is retried after `retry_s` seconds, the pause doubling
+    up to `max_retry_s`. aiokafka reconnects a started consumer by itself.
     """
     from aiokafka import AIOKafkaConsumer
 
+    from logtray.tray.alerts.kafka_diagnosis import probe
+
     quiet_aiokafka()
     said_down = False
+    pause = retry_s
     while not stop.is_set():
         consumer = AIOKafkaConsumer(
             topic,
@@ -54,12 +127,19 @@ async def consume_forever(
                 await consumer.stop()  # a half-started consumer still holds its client
             if not said_down:
                 said_down = True
-                text = f"cannot reach Kafka at {bootstrap} ({exc}); retrying every {retry_s:g} s"
+                problem = await probe(bootstrap, options or {})
+                reason = str(problem) if problem else describe_kafka_error(exc)
+                text = (
+                    f"cannot reach Kafka at {bootstrap} ({topic}): {reason}; retrying, "
+                    f"up to every {max_retry_s:g} s"
+                )
                 log.warning("%s", text)
                 if on_status:
                     on_status(text)
-            await _sleep(stop, retry_s)
+            await _sleep(stop, pause)
+            pause = min(pause * 2, max_retry_s)
             continue
+        pause = retry_s
         if said_down or on_status:
             log.info("reading %s from Kafka at %s", topic, bootstrap)
             if on_status:
@@ -78,6 +158,12 @@ async def consume_forever(
                 await asyncio.wait_for(consumer.stop(), 5.0)
             except Exception as exc:
                 log.debug("consumer stop: %s", exc)
+
+
+def describe_kafka_error(exc: BaseException) -> str:
+    """Why Kafka cannot be used, as a short phrase for one log line or the menu (no traceback)."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def quiet_aiokafka() -> None:

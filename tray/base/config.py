@@ -32,6 +32,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 log = logging.getLogger(__name__)
 
 NotifierBackend = Literal["auto", "desktop", "plyer", "console"]
+# aiokafka's security_protocol and sasl_mechanism values.
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,16 @@ class EngineConfig:
     # ... for at most this many files the rule watches, and as many it stopped watching (the
     # least recently failing goes first). Memory: docs/pipeline.md.
     evidence_files: int = 50
+    # Publish every alert to [alerts_topic] topic on this Kafka (a team's engine), with the
+    # connection keys below (the same as [alerts_topic]'s; they apply to reading the logs too).
+    publish: bool = False
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,12 +135,28 @@ class AlertsTopicConfig:
     bootstrap: str = "127.0.0.1:9094"
     topic: str = "logtray-alerts"
     # aiokafka's security options: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str = "PLAIN"
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
     sasl_username: str = ""
     sasl_password: str = ""
     # A CA bundle for SSL; empty uses the system's trust store.
     ssl_cafile: str = ""
+    # A client certificate and its key (PEM), for a broker that asks for one; empty: none.
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    # What this desktop wants of the team's alerts (all that are set must match; empty: all).
+    # Service names; globs on the alert's pathname (`*` also matches `/`); a least count.
+    services: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    min_count: int = 0
+    # A CODEOWNERS file and my handle (e.g. "@alice"): the alerts of the files I own.
+    owners_file: str = ""
+    owner: str = ""
+    # Taken off the alert's pathname before `paths` and CODEOWNERS look at it, e.g. "/app/"
+    # for a container's /app/payments/charge.py -> payments/charge.py.
+    path_prefix: str = ""
+    # On start, the alerts of this many seconds before it are shown as one summary (0: off).
+    catch_up_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -218,6 +247,8 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("kibana", "before_s"): _seconds(0, 365 * DAY_S),
     ("kibana", "after_s"): _seconds(0, 365 * DAY_S),
     ("engine", "window_s"): _seconds(0, DAY_S, low_open=True),
+    ("alerts_topic", "min_count"): _ints(0, 1_000_000_000),
+    ("alerts_topic", "catch_up_s"): _seconds(0, 7 * DAY_S),
     ("engine", "threshold"): _ints(1, 1_000_000_000),
     ("engine", "throttle_s"): _seconds(0, DAY_S),
     ("stack", "ready_timeout_s"): _seconds(0, 7 * DAY_S, low_open=True),
@@ -477,6 +508,14 @@ def ensure_token(config: Config) -> Config:
     return dataclasses.replace(config, listener=dataclasses.replace(config.listener, token=token))
 
 
+# Values `config show` never prints (they stay in the file, or the environment).
+SECRET_KEYS: dict[str, tuple[str, ...]] = {
+    "listener": ("token",),
+    "engine": ("sasl_password",),
+    "alerts_topic": ("sasl_password",),
+}
+
+
 def to_toml(config: Config, hide_secrets: bool = True) -> str:
     """The effective config as TOML (for `logtray config show`)."""
     import tomlkit
@@ -485,8 +524,9 @@ def to_toml(config: Config, hide_secrets: bool = True) -> str:
     doc.add(tomlkit.comment(f"effective config; file layer: {config.path}"))
     for section in SECTIONS:
         value = dataclasses.asdict(getattr(config, section))
-        if section == "listener" and hide_secrets and value.get("token"):
-            value["token"] = "<hidden: see the config file>"
+        for secret in SECRET_KEYS.get(section, ()):
+            if hide_secrets and value.get(secret):
+                value[secret] = "<hidden: see the config file>"
         doc[section] = _plain(value)
     return tomlkit.dumps(doc)
 

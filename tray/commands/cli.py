@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         listen,
         send,
         stack_cmd,
+        team,
         tray_cmd,
     )
 
@@ -31,7 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"logtray {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (tray_cmd, listen, send, engine, demo, stack_cmd, alerts, doctor, config_cmd):
+    for module in (
+        tray_cmd,
+        listen,
+        send,
+        engine,
+        demo,
+        stack_cmd,
+        alerts,
+        doctor,
+        config_cmd,
+        team,
+    ):
         module.add_parser(sub)
     return parser
 

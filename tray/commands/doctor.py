@@ -213,6 +213,34 @@ def check_alert_path(config: Config) -> Check:
     return Check("alert path", result.ok, result.message, result.fix)
 
 
+def check_team_kafka(config: Config) -> list[Check]:
+    """The team's Kafka as this desktop reaches it: TLS and SASL included (one connection)."""
+    from logtray.tray.alerts.kafka_diagnosis import probe
+    from logtray.tray.alerts.kafka_source import KafkaSecurity, security_options
+    from logtray.tray.base.errors import LogtrayError
+
+    wanted: list[tuple[str, str, KafkaSecurity]] = []
+    if config.alerts_topic.enabled:
+        topic = config.alerts_topic
+        wanted.append(("team alerts", topic.bootstrap, topic))
+    if config.engine.publish:
+        wanted.append(("publishing", config.engine.bootstrap, config.engine))
+    checks = []
+    for name, bootstrap, settings in wanted:
+        try:
+            problem = asyncio.run(probe(bootstrap, security_options(settings)))
+        except LogtrayError as exc:  # e.g. an ssl_cafile that cannot be read
+            checks.append(Check(name, False, exc.message, exc.fix or ""))
+            continue
+        if problem is None:
+            checks.append(Check(name, True, f"Kafka at {bootstrap} ({settings.security_protocol})"))
+        else:
+            checks.append(
+                Check(name, False, f"Kafka at {bootstrap}: {problem.sentence}", problem.fix)
+            )
+    return checks
+
+
 def run_checks() -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
@@ -223,6 +251,7 @@ def run_checks() -> list[Check]:
     checks.append(check_heartbeat())
     if config:
         checks.append(check_port(config))
+        checks.extend(check_team_kafka(config))
         if docker_check.ok:
             path = check_alert_path(config)
             checks.append(path)

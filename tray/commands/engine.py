@@ -17,6 +17,11 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default 127.0.0.1:9094)")
     parser.add_argument("--topic", help="log topic (default program-logs)")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also publish every alert to the team's alerts topic ([alerts_topic] topic)",
+    )
     add_notifier_option(parser)
     parser.set_defaults(run=run)
 
@@ -27,6 +32,8 @@ def flags_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         flags.setdefault("engine", {})["bootstrap"] = args.bootstrap
     if args.topic:
         flags.setdefault("engine", {})["topic"] = args.topic
+    if args.publish:
+        flags.setdefault("engine", {})["publish"] = True
     notifier_flags(args, flags)
     return flags
 
@@ -43,10 +50,11 @@ async def _serve(service: AlertService) -> None:
         engine = service.config.engine
         # The engine proves its own path too: a heartbeat through Kafka and back.
         heartbeat = service.start_heartbeat(engine.bootstrap, engine.topic, "the engine")
+        published = f"; publishing to {service.config.alerts_topic.topic}" if engine.publish else ""
         return (
             f"engine on {engine.topic} at {engine.bootstrap}: more than {engine.threshold} "
-            f"{engine.level} events per {engine.group_by} within {engine.window_s:g} s alerts; "
-            f"notifications: {service.notifier_name}; "
+            f"{engine.level} events per {engine.group_by} within {engine.window_s:g} s alerts"
+            f"{published}; notifications: {service.notifier_name}; "
             + (f"heartbeat every {heartbeat.interval_s:g} s" if heartbeat else "no heartbeat")
         )
 

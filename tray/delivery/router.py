@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.dedupe import SeenIds
 from logtray.tray.alerts.history import AlertHistory
 from logtray.tray.alerts.policy import AlertPolicy, Notice
 from logtray.tray.delivery.notifiers import Notifier
@@ -44,6 +45,9 @@ class AlertRouter:
         self._flush_pending = False
         self.accepted = 0
         self.shown = 0
+        # The same alert over two paths (TCP and the alerts topic) is taken once.
+        self.seen_ids = SeenIds()
+        self.duplicates = 0
         # For the benchmark: seconds to the notifier call from the socket read (includes waiting
         # behind a flood) and from the moment the message was handled (our own path).
         self.latencies: deque[float] = deque(maxlen=100_000)
@@ -60,6 +64,9 @@ class AlertRouter:
     # -- input ---------------------------------------------------------------------------------
     def accept(self, alert: Alert, peer: str, received_at: float | None = None) -> None:
         """Take one alert (on the loop thread). `received_at` is its perf_counter receipt."""
+        if alert.id is not None and not self.seen_ids.first_time(alert.id):
+            self.duplicates += 1
+            return
         received_at = time.perf_counter() if received_at is None else received_at
         now = self._clock()
         alert = alert.with_sane_time(now)  # a year-1 or year-9999 time must not break links

@@ -19,15 +19,18 @@ from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.heartbeat import (
     HeartbeatMonitor,
     HeartbeatStatus,
+    answered_id,
     heartbeat_tap,
     run_heartbeat,
     save_report,
 )
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.kafka_source import consume_forever
+from logtray.tray.alerts.kafka_source import consume_forever, security_options
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
+from logtray.tray.alerts.publisher import AlertPublisher
+from logtray.tray.alerts.subscription import Subscription, subscription_from
 from logtray.tray.base import paths
 from logtray.tray.base.config import Config
 from logtray.tray.base.hosts import default_hosts
@@ -80,6 +83,11 @@ class AlertService:
         self._sources_stop = asyncio.Event()
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
+        self.publisher: AlertPublisher | None = None
+        # What this desktop wants of the alerts topic (and how many it did not).
+        self.subscription: Subscription | None = None
+        # The Kafka sources' problems, for the menu: source -> the sentence said once.
+        self.kafka_problems: dict[str, str] = {}
         # The popup's actions (Show errors, Open in Kibana, Open in editor).
         self.actions = AlertActions(
             config, functools.partial(open_url, allowed_prefixes=url_prefixes(config))
@@ -115,6 +123,12 @@ class AlertService:
                 await self.router.aclose()
                 raise
         if config.alerts_topic.enabled:
+            try:
+                self.subscription = subscription_from(config.alerts_topic)
+                security_options(config.alerts_topic)  # a CA file that cannot be read: now
+            except BaseException:
+                await self.stop()
+                raise
             self._sources.append(
                 asyncio.create_task(
                     run_alerts_topic(
@@ -122,6 +136,9 @@ class AlertService:
                         self.accept,
                         self._sources_stop,
                         url_prefixes=prefixes,
+                        on_status=self._source_status("team alerts"),
+                        subscription=self.subscription,
+                        clock=self._clock,
                     )
                 )
             )
@@ -130,14 +147,18 @@ class AlertService:
         """Run the embedded rule engine (lite profile) into this service's router."""
         assert self.router is not None, "start() first"
         accept = self.accept
-        engine = RuleEngine(
-            self.config.engine,
-            lambda alert: accept(alert, "engine", time.perf_counter()),
-            self._clock,
-        )
+        engine_config = self.config.engine
+        publisher = self._start_publisher() if engine_config.publish else None
+
+        def on_alert(alert: Alert) -> None:
+            # A heartbeat's answer is this desktop's own proof: never published to the team.
+            if publisher is not None and answered_id(alert) is None:
+                publisher.publish(alert)
+            accept(alert, "engine", time.perf_counter())
+
+        engine = RuleEngine(engine_config, on_alert, self._clock)
         self.engine = engine
         self.actions.set_records(engine.rule.records)
-        engine_config = self.config.engine
         self._sources.append(
             asyncio.create_task(
                 consume_forever(
@@ -145,6 +166,8 @@ class AlertService:
                     engine_config.bootstrap,
                     engine.on_records,
                     self._sources_stop,
+                    options=security_options(engine_config),
+                    on_status=self._source_status("engine"),
                 )
             )
         )
@@ -204,6 +227,30 @@ class AlertService:
             log.info("%s", status.line)  # the first proof
         if self._on_heartbeat:
             self._on_heartbeat(status, previous)
+
+    def _start_publisher(self) -> AlertPublisher:
+        """The engine's alerts to [alerts_topic] topic, over [engine]'s Kafka connection."""
+        engine_config = self.config.engine
+        publisher = AlertPublisher(
+            engine_config.bootstrap,
+            self.config.alerts_topic.topic,
+            security_options(engine_config),
+            on_status=self._source_status("publishing"),
+        )
+        self.publisher = publisher
+        self._sources.append(asyncio.create_task(publisher.run(self._sources_stop)))
+        return publisher
+
+    def _source_status(self, source: str) -> Callable[[str], None]:
+        def on_status(text: str) -> None:
+            if text.startswith(("cannot", "lost")):
+                self.kafka_problems[source] = text
+            else:
+                self.kafka_problems.pop(source, None)
+            if self._on_change:
+                self._on_change()
+
+        return on_status
 
     @property
     def notifier_name(self) -> str:

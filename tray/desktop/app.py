@@ -284,6 +284,10 @@ class TrayApp:
             alerts_today=count_since(entries, midnight),
             snoozed_until=router.policy.snoozed_until,
             do_not_disturb=router.policy.do_not_disturb,
+            # A team's Kafka that refuses us (certificate, login, down): one line each.
+            notices=tuple(
+                f"{source}: {text}" for source, text in self.service.kafka_problems.items()
+            ),
         )
 
     def _mark_seen(self) -> None:
@@ -451,7 +455,11 @@ class TrayApp:
             return
         if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
             log.info("kafka runs: starting the embedded rule engine")
-            self.service.start_engine()
+            try:
+                self.service.start_engine()
+            except LogtrayError as exc:  # e.g. [engine] ssl_cafile cannot be read
+                self.service.kafka_problems["engine"] = exc.message
+                self._refresh_alerts()
 
     # -- the heartbeat ----------------------------------------------------------------------------
     def _prove_alerts_while_running(self, phase: str) -> None:

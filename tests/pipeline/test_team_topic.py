@@ -1,0 +1,139 @@
+"""A team's alerts topic on a real broker: one engine publishes, two desktops subscribe with
+different filters (one owns payments/*, one orders/* by CODEOWNERS) and each shows only its
+alerts; a desktop that starts late is told what it missed in one summary."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from logtray.tray.alerts.kafka_source import security_options
+from logtray.tray.base.config import load_config
+from logtray.tray.delivery.notifiers.console import ConsoleNotifier
+from logtray.tray.delivery.service import AlertService
+from tests.pipeline.kafka_util import produce
+
+
+def desktop(bootstrap: str, **topic: Any) -> tuple[AlertService, io.StringIO]:
+    out = io.StringIO()
+    config = load_config(
+        {"alerts_topic": {"enabled": True, "bootstrap": bootstrap, "path_prefix": "/srv/", **topic}}
+    )
+    return AlertService(config, notifier=ConsoleNotifier(out)), out
+
+
+def shown(out: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_two_desktops_each_see_only_the_alerts_they_want(team_kafka, tmp_path) -> None:
+    bootstrap, keys = team_kafka
+    owners = tmp_path / "CODEOWNERS"
+    owners.write_text("* @everyone\n/orders/ @bob\n")
+    engine_out = io.StringIO()
+    engine = AlertService(
+        load_config(
+            {
+                "engine": {
+                    "bootstrap": bootstrap,
+                    "threshold": 2,
+                    "throttle_s": 0,
+                    "publish": True,
+                    **keys,
+                }
+            }
+        ),
+        notifier=ConsoleNotifier(engine_out),
+    )
+    alice, alice_out = desktop(bootstrap, paths=["payments/*"], **keys)
+    bob, bob_out = desktop(bootstrap, owners_file=str(owners), owner="bob", **keys)
+    options = security_options(load_config({"engine": keys}).engine)
+    errors = [
+        json.dumps({"level": "error", "pathname": f"/srv/{p}", "message": "boom"}).encode()
+        for p in ("payments/charge.py", "orders/ship.py")
+    ]
+
+    def keys(out: io.StringIO) -> set[str]:
+        return {n["key"] for n in shown(out)}
+
+    async def scenario() -> None:
+        await engine.start(listen=False)
+        engine.start_engine()
+        await alice.start(listen=False)
+        await bob.start(listen=False)
+        try:
+            # The desktops read from the end of the topic: the engine keeps alerting (no
+            # throttle) until each has shown one of its own.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (keys(alice_out) and keys(bob_out)):
+                await produce(bootstrap, "program-logs", errors * 3, **options)
+                await asyncio.sleep(0.3)
+            assert alice.subscription is not None and bob.subscription is not None
+            # ... and each has filtered out one of the other's (counted, not stored).
+            while time.monotonic() < deadline and not (
+                alice.subscription.filtered and bob.subscription.filtered
+            ):
+                await produce(bootstrap, "program-logs", errors * 3, **options)
+                await asyncio.sleep(0.3)
+        finally:
+            await asyncio.gather(alice.stop(), bob.stop(), engine.stop())
+
+    asyncio.run(scenario())
+    assert keys(alice_out) == {"/srv/payments/charge.py"}
+    assert keys(bob_out) == {"/srv/orders/ship.py"}
+    assert alice.subscription is not None and alice.subscription.filtered >= 1
+    assert bob.subscription is not None and bob.subscription.filtered >= 1
+    assert engine.publisher is not None and engine.publisher.published >= 2
+
+
+def test_a_late_desktop_gets_one_summary_of_what_it_missed(broker) -> None:
+    now_ms = int(time.time() * 1000)
+
+    async def publish_history() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            old = {"pathname": "/srv/payments/old.py", "count": 40}
+            await producer.send_and_wait(
+                "logtray-alerts", json.dumps(old).encode(), timestamp_ms=now_ms - 7_200_000
+            )
+            for name in ("charge", "charge", "refund", "orders/ship"):
+                path = name if "/" in name else f"payments/{name}"
+                alert = {"pathname": f"/srv/{path}.py", "count": 30}
+                await producer.send_and_wait(
+                    "logtray-alerts", json.dumps(alert).encode(), timestamp_ms=now_ms - 60_000
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish_history())
+    late, out = desktop(broker.bootstrap, paths=["payments/*"], catch_up_s=3600)
+
+    async def scenario() -> None:
+        await late.start(listen=False)
+        try:
+            deadline = time.monotonic() + 20
+            while not out.getvalue() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            # The live consumer starts at the end of the topic: send until it has read one.
+            new = b'{"pathname": "/srv/payments/new.py"}'
+            while len(shown(out)) < 2 and time.monotonic() < deadline:
+                await produce(broker.bootstrap, "logtray-alerts", [new])
+                await asyncio.sleep(0.3)
+        finally:
+            await late.stop()
+
+    asyncio.run(scenario())
+    notices = shown(out)
+    # One summary for the last hour's three payments alerts (not the 2 h old one, not orders),
+    # then live alerts as usual.
+    assert len(notices) >= 2, notices
+    assert notices[0]["title"] == "While you were away: 3 team alerts in the last 60 min"
+    assert notices[0]["body"] == "charge.py ×2, refund.py"
+    assert {n["key"] for n in notices[1:]} == {"/srv/payments/new.py"}
+    assert late.subscription is not None and late.subscription.filtered == 1
