@@ -1,12 +1,14 @@
 """The listener against real TCP sockets on loopback (and a real non-loopback peer)."""
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -176,9 +178,10 @@ def test_optional_host_that_does_not_exist_only_warns(caplog):
     assert "not listening on 192.0.2.77" in caplog.text
 
 
-@pytest.fixture
-def peer_namespace():
-    """A network namespace of our own with a veth pair: a real non-loopback peer."""
+@contextlib.contextmanager
+def namespace_with_peers(peers: int):
+    """A network namespace of our own with a veth pair: real non-loopback peers, `peers`
+    addresses of them (host .1, peers .2, .3, ... of a /24)."""
     need(os.geteuid() == 0 and shutil.which("ip") is not None, "needs root and iproute2 for netns")
     name = f"lt-{uuid.uuid4().hex[:6]}"
     # Our own addresses inside our own namespace (192.0.2.0/24 is filtered on these machines).
@@ -188,19 +191,29 @@ def peer_namespace():
         ["ip", "netns", "add", name],
         ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
         ["ip", "link", "set", ns_if, "netns", name],
-        ["ip", "addr", "add", f"{net}.1/30", "dev", host_if],
+        ["ip", "addr", "add", f"{net}.1/24", "dev", host_if],
         ["ip", "link", "set", host_if, "up"],
-        ["ip", "-n", name, "addr", "add", f"{net}.2/30", "dev", ns_if],
+        *(
+            ["ip", "-n", name, "addr", "add", f"{net}.{2 + i}/24", "dev", ns_if]
+            for i in range(peers)
+        ),
         ["ip", "-n", name, "link", "set", ns_if, "up"],
         ["ip", "-n", name, "link", "set", "lo", "up"],
     ]
     try:
         for cmd in cmds:
             subprocess.run(cmd, check=True, capture_output=True)
-        yield name, f"{net}.1", f"{net}.2"
+        yield name, f"{net}.1", [f"{net}.{2 + i}" for i in range(peers)]
     finally:
         subprocess.run(["ip", "link", "del", host_if], capture_output=True)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.fixture
+def peer_namespace():
+    """One real non-loopback peer: (namespace, host address, peer address)."""
+    with namespace_with_peers(1) as (name, host_ip, peers):
+        yield name, host_ip, peers[0]
 
 
 async def in_namespace(namespace: str, *command: str, **pipes: int) -> asyncio.subprocess.Process:
@@ -303,7 +316,8 @@ def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
         )
         try:
             assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"open\n"
-            await until(lambda: listener.stats.rejected_connections >= 17)
+            # idle connections hold no slot against newer ones: each closes the oldest
+            await until(lambda: listener.stats.evicted >= 17)
             assert listener.active == 3  # the per-peer cap
             # loopback senders still get in, even when filling every slot
             held = [await send(port, b"", close=False) for _ in range(8)]
@@ -355,17 +369,22 @@ def test_send_to_a_host_off_this_machine_keeps_file_line_and_token(peer_namespac
 def test_send_line_forms():
     from logtray.tray.commands.send import build_line
 
-    assert build_line("FOUND PROBLEM IN /a.py:3", None, "t") == b"FOUND PROBLEM IN /a.py:3\n"
-    remote = json.loads(build_line("FOUND PROBLEM IN /a.py:3", None, "t", remote=True))
-    assert remote == {"pathname": "/a.py", "lineno": 3, "token": "t"}
-    assert json.loads(build_line("disk full", None, "t", remote=True)) == {
+    # always JSON with the token and a request for the listener's answer
+    assert json.loads(build_line("FOUND PROBLEM IN /a.py:3", None, "t")) == {
+        "pathname": "/a.py",
+        "lineno": 3,
+        "token": "t",
+        "ack": True,
+    }
+    assert json.loads(build_line("disk full", None, "t")) == {
         "message": "disk full",
         "token": "t",
+        "ack": True,
     }
 
 
 def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch):
-    from logtray.tray import listener as listener_module
+    from logtray.tray.alerts import listener as listener_module
 
     monkeypatch.setattr(listener_module, "MAX_BUFFERED_BYTES", 2500)
 
@@ -384,3 +403,214 @@ def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch)
         await listener.stop()
 
     run(scenario())
+
+
+# Inside the namespace: `per` connections from each source address that sends nothing,
+# reconnecting whenever the listener closes one, until killed.
+SQUATTER = """
+import select, socket, sys, time
+port, host, per = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sources = sys.argv[4:]
+def one(src):
+    s = socket.socket(); s.bind((src, 0)); s.settimeout(2)
+    try:
+        s.connect((host, port))
+    except OSError:
+        pass
+    return s
+socks = {one(src): src for src in sources for _ in range(per)}
+print("open", flush=True)
+while True:
+    ready, _, _ = select.select(list(socks), [], [], 0.05)
+    for s in ready:
+        try:
+            gone = s.recv(4096) == b""
+        except OSError:
+            gone = True
+        if gone:
+            src = socks.pop(s); s.close(); socks[one(src)] = src
+"""
+
+# Inside the namespace: `n` alerts with the token, each on a new connection, asking for the
+# listener's answer; prints the seconds from connect to the answer, and the answer.
+SENDER = """
+import json, socket, sys, time
+port, host, src, token = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+n = int(sys.argv[5])
+for i in range(n):
+    t0 = time.monotonic()
+    s = socket.socket(); s.bind((src, 0)); s.settimeout(10)
+    try:
+        s.connect((host, port))
+        line = {"pathname": f"/app/real{i}.py", "count": 40, "token": token, "ack": True}
+        s.sendall(json.dumps(line).encode() + b"\\n")
+        reply = s.makefile().readline().strip()
+    except OSError as exc:
+        reply = repr(exc)
+    print(json.dumps([time.monotonic() - t0, reply]), flush=True)
+    s.close()
+    time.sleep(0.2)
+"""
+
+
+def test_a_sender_with_the_token_gets_through_while_bridge_peers_squat_every_slot():
+    # 15 idle connections from each of 20 addresses, reconnecting as soon as they are closed:
+    # every non-loopback slot is squatted, yet a sender with the token from a fresh address
+    # gets each of its alerts accepted, within a second of connecting.
+    with namespace_with_peers(21) as (namespace, host_ip, peers):
+
+        async def scenario():
+            received = []
+            config = ListenerConfig(port=0, token=TOKEN)
+            listener = AlertListener(config, lambda a, peer, t: received.append((a, peer)))
+            await listener.start([host_ip])
+            port = str(listener.addresses[0][1])
+            squat = await in_namespace(
+                namespace,
+                sys.executable,
+                "-c",
+                SQUATTER,
+                port,
+                host_ip,
+                "15",
+                *peers[:20],
+                stdout=asyncio.subprocess.PIPE,
+            )
+            try:
+                assert await asyncio.wait_for(squat.stdout.readline(), 20) == b"open\n"
+                await until(lambda: listener.stats.evicted > 100, timeout=20)
+                assert listener.active == config.max_remote_connections  # all squatted
+                sender = await in_namespace(
+                    namespace,
+                    sys.executable,
+                    "-c",
+                    SENDER,
+                    port,
+                    host_ip,
+                    peers[20],
+                    TOKEN,
+                    "5",
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                out, _ = await asyncio.wait_for(sender.communicate(), 60)
+            finally:
+                squat.kill()
+                await squat.wait()
+            await listener.stop()
+            return [json.loads(line) for line in out.decode().splitlines()], received, listener
+
+        results, received, listener = run(scenario())
+    print("seconds from connect to the listener's answer:", [round(t, 3) for t, _ in results])
+    assert [reply for _, reply in results] == ['{"ok":true}'] * 5
+    assert max(t for t, _ in results) < 1.0
+    assert sorted(a.pathname for a, peer in received if peer == peers[20]) == [
+        f"/app/real{i}.py" for i in range(5)
+    ]
+    assert listener.stats.rejected_connections == 0  # squatters were closed, never the sender
+
+
+def test_connections_that_never_send_the_token_are_closed(peer_namespace):
+    namespace, host_ip, _ = peer_namespace
+
+    async def scenario():
+        config = ListenerConfig(port=0, token=TOKEN, auth_timeout_s=0.3)
+        listener = AlertListener(config, lambda *a: None)
+        await listener.start([host_ip])
+        port = listener.addresses[0][1]
+        code = (
+            "import socket,sys; s=socket.create_connection((sys.argv[2], int(sys.argv[1])));"
+            "s.sendall(b'no token here\\n'); print(repr(s.recv(100)), s.recv(100) == b'')"
+        )
+        proc = await in_namespace(
+            namespace,
+            sys.executable,
+            "-c",
+            code,
+            str(port),
+            host_ip,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+        assert out.decode().strip() == "b'' True"  # closed by the listener, no reply asked
+        assert listener.stats.unauthenticated == 1 and listener.stats.dropped_no_token == 1
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_send_reports_an_alert_the_listener_did_not_accept(peer_namespace, monkeypatch):
+    from tests.support.processes import LOGTRAY
+
+    namespace, host_ip, _ = peer_namespace
+
+    async def scenario():
+        config = ListenerConfig(port=0, token=TOKEN, max_peer_connections=1)
+        listener = AlertListener(config, lambda *a: None)
+        await listener.start([host_ip])
+        port = str(listener.addresses[0][1])
+
+        async def send(token, *extra):
+            env = {**os.environ, "LOGTRAY_LISTENER_TOKEN": token}
+            proc = await in_namespace(
+                namespace,
+                LOGTRAY,
+                "send",
+                "--host",
+                host_ip,
+                "--port",
+                port,
+                *extra,
+                "FOUND PROBLEM IN /app/x.py:1",
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+            return proc.returncode, err.decode()
+
+        code, err = await send("wrong")
+        assert code == 1 and "did not accept the alert: no token or a wrong one" in err, err
+        # the peer's one slot held by a connection that earned it: the next is refused
+        holder = await in_namespace(
+            namespace,
+            sys.executable,
+            "-c",
+            "import json,socket,sys,time;"
+            "s=socket.create_connection((sys.argv[2], int(sys.argv[1])));"
+            "s.sendall(json.dumps({'message': 'x', 'token': sys.argv[3], 'ack': True}).encode()"
+            "+b'\\n'); print(s.recv(100).decode().strip(), flush=True); time.sleep(30)",
+            port,
+            host_ip,
+            TOKEN,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert await asyncio.wait_for(holder.stdout.readline(), 20) == b'{"ok":true}\n'
+            code, err = await send(TOKEN)
+            assert code == 1 and "did not accept the alert" in err, err
+            assert "max_peer_connections" in err
+        finally:
+            holder.kill()
+            await holder.wait()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_send_to_something_that_never_answers_is_an_error():
+    from tests.support.processes import logtray
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def swallow():
+            conn, _ = server.accept()
+            with conn:
+                while conn.recv(4096):
+                    pass
+
+        thread = threading.Thread(target=swallow)
+        thread.start()
+        result = logtray("send", "--port", str(port), "hello")
+        thread.join(10)
+    assert result.returncode == 1
+    assert "without confirming the alert" in result.stderr, result.stderr

@@ -48,6 +48,9 @@ class ListenerConfig:
     # A line must be complete this long after its first byte (slow senders cannot hold a slot).
     line_timeout_s: float = 30.0
     max_line_bytes: int = 65536
+    # A non-loopback connection must send a line with the token this soon, or it is closed
+    # (until then it is the first closed at any connection cap).
+    auth_timeout_s: float = 5.0
     # Shared secret that non-loopback senders must include; generated on first run.
     token: str = ""
 
@@ -199,6 +202,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("listener", "idle_timeout_s"): _seconds(0, DAY_S, low_open=True),
     ("listener", "line_timeout_s"): _seconds(0, DAY_S, low_open=True),
     ("listener", "max_line_bytes"): _ints(256, 16 * 1024 * 1024),
+    ("listener", "auth_timeout_s"): _seconds(0, 3600, low_open=True),
     ("alerts", "cooldown_s"): _seconds(0, DAY_S),
     ("alerts", "update_interval_s"): _seconds(0, 3600),
     ("alerts", "storm_keys"): _ints(1, 10_000),
