@@ -102,3 +102,17 @@ def test_a_read_only_reader_never_rewrites_the_file_under_a_listener(tmp_path):
     assert (path.stat().st_ino, path.read_bytes()) == before
     with pytest.raises(RuntimeError, match="read-only"):
         AlertHistory(path, 10, read_only=True).append({"received": 3.0})
+
+
+def test_a_flood_cannot_evict_the_others_records(tmp_path):
+    path = tmp_path / "alerts.jsonl"
+    history = AlertHistory(path, limit=100)
+    history.append({"n": "real"})
+    for i in range(5000):
+        history.append({"n": i, "flood": "/app/f_#.py"})
+    history.append({"n": "after"})
+    kept = [e["n"] for e in history.recent()]
+    assert kept[0] == "after" and "real" in kept and len(kept) == 2 + 50
+    assert kept[1:51] == list(range(4999, 4949, -1))  # the flood's newest half of the limit
+    history.close()
+    assert [e["n"] for e in AlertHistory(path, limit=100).recent()] == kept  # after a restart

@@ -69,8 +69,8 @@ def test_storm_of_new_keys_becomes_one_summary():
     singles = [n for n in notices if n.key != STORM_KEY]
     storms = [n for n in notices if n.key == STORM_KEY]
     assert len(singles) == 3
-    # named sources joining the storm update it at most every NAMED_UPDATE_S (0.25 s)
-    assert len(storms) == 2 and not storms[0].replaces and storms[1].replaces
+    # a flood's sources (one pattern, f#.py) update the summary at most every update interval
+    assert len(storms) == 1 and not storms[0].replaces
     [update] = [n for n in policy.tick(105.5) if n.key == STORM_KEY]
     assert update.replaces and update.title == "Alert storm: f49.py and 46 more sources"
     # calm for a window: the storm ends and a new key pops on its own again
@@ -123,8 +123,9 @@ def test_storm_names_real_sources_first_and_shows_a_new_one_soon():
 
     policy = make(storm_keys=3)
     notices = []
-    for i in range(30):  # a storm of unnamed text, each line its own source
-        notices += policy.on_alert(Alert(message=f"garbage {i}"), now=100 + i * 0.01)
+    for i in range(30):  # a storm of unnamed text without a pattern, each line its own source
+        text = f"garbage {chr(97 + i % 26)}{chr(97 + i // 26)}"
+        notices += policy.on_alert(Alert(message=text), now=100 + i * 0.01)
     assert any(n.key == STORM_KEY for n in notices)
     [named] = [n for n in policy.on_alert(spike("/app/real.py", 40), now=101)] or [None]
     if named is None:  # merged: due at most NAMED_UPDATE_S after the last summary
@@ -208,3 +209,42 @@ def test_random_input_never_breaks_the_policy(steps, storm_keys, update_s, windo
         now += 10_000
         policy.tick(now)
     assert policy._keys == {} and policy._storm is None and not policy._pending
+
+
+def test_a_real_alert_pops_on_its_own_during_a_flood_of_new_sources():
+    # 50 new names a second, all /app/f_<n>.py, for 7 s; then /app/REAL.py: it pops at once,
+    # and the flood's summary never takes its place.
+    policy = make(storm_keys=5, storm_window_s=10, update_interval_s=5)
+    shown = []
+    now = 100.0
+    for n in range(350):
+        now = 100 + n * 0.02
+        shown += policy.on_alert(spike(f"/app/f_{n}.py"), now, sender="127.0.0.1")
+        shown += policy.tick(now)
+    assert any(n.key == STORM_KEY for n in shown)
+    assert policy.flood_of(spike("/app/f_999.py"), "127.0.0.1", now) == "/app/f_#.py"
+    real = Alert(pathname="/app/REAL.py", lineno=5, count=40, message="real")
+    [notice] = policy.on_alert(real, now + 0.01, sender="127.0.0.1")
+    assert notice.key == "/app/REAL.py" and notice.title == "REAL.py:5 — 40 errors"
+    assert policy.flood_of(real, "127.0.0.1", now) is None
+    # the same pattern from another sender (Riemann on the bridge) is not the flood either
+    [other] = policy.on_alert(spike("/app/f_3.py"), now + 0.02, sender="172.17.0.2")
+    assert other.key == "/app/f_3.py"
+
+
+def test_a_storm_without_a_pattern_names_the_source_outside_the_flood_in_its_title():
+    # A flood of /app/f_<n>.py and, beside it, new sources of many shapes (a storm without a
+    # pattern): a named one among those is in the title, never displaced by the flood.
+    policy = make(storm_keys=3, update_interval_s=5)
+    now = 100.0
+    for n in range(100):
+        now = 100 + n * 0.01
+        policy.on_alert(spike(f"/app/f_{n}.py"), now)
+        policy.on_alert(Alert(message=f"text {chr(97 + n % 26)}{chr(97 + n // 26)}"), now)
+    policy.on_alert(spike("/app/real.py"), now)
+    for n in range(100, 200):  # the flood goes on
+        now = 100 + n * 0.01
+        policy.on_alert(spike(f"/app/f_{n}.py"), now)
+    [storm] = [n for n in policy.tick(now + 5) if n.key == STORM_KEY]
+    assert storm.title.startswith("Alert storm: real.py and ")
+    assert storm.body.startswith("real.py ×1")

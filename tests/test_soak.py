@@ -52,3 +52,27 @@ def test_soak_hostile_floods_then_a_named_alert_is_visible_within_a_second():
     stderr = "".join(listen.stderr)
     assert "Traceback" not in stderr, stderr[-3000:]
     assert code == 0, stderr[-3000:]
+
+
+def test_a_real_alert_inside_a_flood_of_new_sources_is_shown_at_once_and_kept(tmp_path):
+    # As fast as 8 connections can send: a new /app/f_<n>.py with every line, and 2 s in the
+    # real alert. It pops within a second, and the flood does not evict it from the history.
+    port = free_port()
+    env = {**os.environ, "LOGTRAY_ALERTS_HISTORY_SIZE": "200"}
+    listen = hostile.Listen(port, env)
+    try:
+        listen.wait_ready()
+
+        def flood(n):
+            return b'{"pathname": "/app/f_%d.py", "count": 30}\n' % n
+
+        since, sent = asyncio.run(hostile.during(5.0, port, flood, "/app/REAL.py", after=2.0))
+        seen = listen.wait_notice(hostile.names("REAL.py"), since, 5)
+        print(f"flood: {sent} new sources in 5 s; the real alert visible after {seen} s")
+        assert seen is not None and seen < 1.0, f"real alert visible after {seen} s"
+        assert sent > 200  # more than the history holds
+    finally:
+        assert listen.stop() == 0
+    entries = hostile.history(env)
+    assert any(e.get("pathname") == "/app/REAL.py" for e in entries)
+    assert sum(1 for e in entries if e.get("flood") == "/app/f_#.py") <= 100

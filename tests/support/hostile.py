@@ -183,6 +183,31 @@ def new_sources(n: int) -> bytes:
     return json.dumps({"pathname": f"/app/storm/s{n}.py", "count": 30}).encode() + b"\n"
 
 
+def history(env: dict[str, str], count: int = 5000) -> list[dict[str, object]]:
+    """What `logtray alerts --json` lists (newest first) with the listener's environment."""
+    result = subprocess.run(
+        [LOGTRAY, "alerts", "--json", "-n", str(count)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    entries: list[dict[str, object]] = json.loads(result.stdout)
+    return entries
+
+
+async def during(
+    seconds: float, port: int, make: Callable[[int], bytes], path: str, after: float
+) -> tuple[float, int]:
+    """`make`'s flood for `seconds`, and `after` seconds into it the named alert `path`:
+    (its send time, the flood's connections)."""
+    flood = asyncio.ensure_future(for_a_while(seconds, port, make))
+    await asyncio.sleep(after)
+    since = await send_named(port, path)
+    return since, await flood
+
+
 async def slowloris(port: int, connections: int, seconds: float) -> int:
     """Connections that trickle a byte every 0.2 s and never finish a line; returns how many
     were closed by the listener before `seconds` ran out."""

@@ -5,6 +5,10 @@ loop turn by the router; when the file holds twice the bound it is rewritten wit
 `limit` lines (atomically, via a temporary file), so it never grows without end. Entries are
 kept serialised in memory: appends happen at flood rates, reads (the menu) rarely.
 
+A flood cannot evict the others' alerts: records of a flood (the policy marks them with the
+flood's pattern in `flood`) are kept apart, at most half of `limit` of them (the oldest go
+first), beside the last `limit` of all other records.
+
 Loading never stops the app: a record that cannot be read is skipped (one warning for all),
 a sender's `url` is checked again against the allowed prefixes (tray.links), an alert time
 more than a day from its receipt is replaced by the receipt time (the raw value kept as
@@ -14,6 +18,8 @@ the next append starts on a line of its own.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import math
@@ -44,7 +50,10 @@ class AlertHistory:
         self.path = path
         self.limit = limit
         self.url_prefixes = tuple(url_prefixes)
-        self._lines: deque[str] = deque(maxlen=limit)
+        # (sequence number, serialised line): the others' records, and the floods' apart
+        self._lines: deque[tuple[int, str]] = deque(maxlen=limit)
+        self._flood: deque[tuple[int, str]] = deque(maxlen=max(1, limit // 2))
+        self._seq = itertools.count()
         self._lines_in_file = 0
         self.appended = 0  # entries written by this process (the benchmark checks none is lost)
         rewrite = self._load()
@@ -79,7 +88,7 @@ class AlertHistory:
             if checked is not entry:
                 changed += 1
                 raw = json.dumps(checked, ensure_ascii=False, default=str)
-            self._lines.append(raw + "\n")
+            self._keep(checked, raw + "\n")
         if bad:
             log.warning(
                 "%s: skipped %d record(s) that could not be read (a torn write or a bad "
@@ -118,6 +127,14 @@ class AlertHistory:
             return None
         return record
 
+    def _keep(self, entry: dict[str, Any], line: str) -> None:
+        kept = self._flood if entry.get("flood") else self._lines
+        kept.append((next(self._seq), line))
+
+    def _in_order(self) -> list[str]:
+        """Every kept line, oldest first."""
+        return [line for _, line in heapq.merge(self._lines, self._flood)]
+
     def append(self, entry: dict[str, Any]) -> None:
         try:
             line = orjson.dumps(entry).decode() + "\n"
@@ -125,7 +142,7 @@ class AlertHistory:
             line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         if self._file is None:
             raise RuntimeError("this alert history was opened read-only")
-        self._lines.append(line)
+        self._keep(entry, line)
         self._file.write(line)
         self._lines_in_file += 1
         self.appended += 1
@@ -139,27 +156,28 @@ class AlertHistory:
     def _compact(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as out:
-            out.writelines(self._lines)
+            out.writelines(self._in_order())
         if self._file is not None:
             self._file.close()
         os.replace(tmp, self.path)
         self._file = self.path.open("a", encoding="utf-8")
-        self._lines_in_file = len(self._lines)
+        self._lines_in_file = len(self)
 
     def recent(self, count: int | None = None) -> list[dict[str, Any]]:
         """Newest first."""
-        newest = list(reversed(self._lines))
+        newest = self._in_order()[::-1]
         if count is not None:
             newest = newest[:count]
         return [json.loads(line) for line in newest]
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return len(self._lines) + len(self._flood)
 
     def clear(self) -> None:
         if self._file is None:
             raise RuntimeError("this alert history was opened read-only")
         self._lines.clear()
+        self._flood.clear()
         self._file.close()
         self.path.write_text("", encoding="utf-8")
         self._file = self.path.open("a", encoding="utf-8")

@@ -63,8 +63,9 @@ CANARY_FIELD = "canary"
 ACK_FIELD = "ack"
 # Replies are skipped while this much is written and not yet read by the peer.
 REPLY_BUFFER_LIMIT = 64 * 1024
-# A refused connection is kept half-open this long (at most MAX_LINGERING at a time) so that
-# its sender can read why: see _Connection._refused.
+# A refused connection is kept half-open this long so that its sender can read why (see
+# _Connection._refused); at most MAX_LINGERING connections are half-open at a time (refused
+# ones, and ones whose peer has finished while their messages wait in the backlog).
 REFUSED_LINGER_S = 1.0
 MAX_LINGERING = 64
 
@@ -213,9 +214,20 @@ class _Connection(asyncio.BufferedProtocol):
         self._eof = True
         if messages:
             self._listener.scheduler.submit(self, messages, time.perf_counter())
-        # All handled: close our side too; else answers may follow, and the connection is
-        # closed once its last message is handled (resume()).
-        return bool(self.queued)
+        if not self.queued:
+            return False  # all handled: close our side too
+        # Its messages wait in the backlog and answers may follow: the slot is given back now
+        # (the peer has finished sending) and the socket stays half-open until the last one
+        # is handled (resume()), for at most MAX_LINGERING connections at a time.
+        listener = self._listener
+        if self._counted:
+            listener.release(self)
+            self._counted = False
+        if listener.lingering >= MAX_LINGERING:
+            return False
+        listener.lingering += 1
+        self._lingers = True
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lingers:
