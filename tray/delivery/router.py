@@ -114,10 +114,7 @@ class AlertRouter:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        try:
-            self.history.flush()
-        except OSError as exc:
-            log.error("cannot write the alert history %s: %s", self.history.path, exc)
+        self.history.flush()  # a failure is said once by the history, which goes on in memory
 
     def _reschedule(self, force: bool = False) -> None:
         wake = self.policy.next_wakeup()

@@ -256,7 +256,10 @@ class TrayApp:
         router = self.service.router
         entries = router.history.recent()
         midnight = dt.datetime.combine(dt.date.today(), dt.time()).timestamp()
+        problem = router.history.problem
+        notices = ("Alert history not saved: kept in memory (see `logtray doctor`)",)
         self._set(
+            notices=notices if problem else (),
             recent=recent_alerts(entries, self.config, self._cleared_at),
             unseen=max(0, router.accepted - self._seen_mark),
             alerts_today=count_since(entries, midnight),
