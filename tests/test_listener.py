@@ -285,8 +285,8 @@ def test_junk_and_deep_json_are_counted_not_delivered_and_logged_once(caplog):
     assert caplog.text.count("not an alert") == 1
 
 
-def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
-    namespace, host_ip, _ = peer_namespace
+def test_peers_off_this_machine_get_a_bounded_share(peer_namespace, caplog):
+    namespace, host_ip, peer_ip = peer_namespace
 
     async def scenario():
         received = []
@@ -319,6 +319,11 @@ def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
             # idle connections hold no slot against newer ones: each closes the oldest
             await until(lambda: listener.stats.evicted >= 17)
             assert listener.active == 3  # the per-peer cap
+            # the warning names the connection that was closed, not the newcomer
+            assert (
+                "max_peer_connections (3) reached: closed a connection that has not sent the "
+                f"token from {peer_ip}"
+            ) in caplog.text
             # loopback senders still get in, even when filling every slot
             held = [await send(port, b"", close=False) for _ in range(8)]
             await send(port, b"FOUND PROBLEM IN /app/local.py:1\n")

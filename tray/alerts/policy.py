@@ -26,7 +26,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.alert import Alert, file_label
 from logtray.tray.base.config import AlertsConfig
 
 STORM_KEY = "logtray:storm"
@@ -455,5 +455,4 @@ class AlertPolicy:
 
 
 def _short(key: str) -> str:
-    tail = key.replace("\\", "/").rsplit("/", 1)[-1]
-    return (tail or key)[:60]
+    return file_label(key)

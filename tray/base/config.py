@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import secrets
+import shlex
 import sys
 import types
 import typing
@@ -175,6 +176,8 @@ class ConfigError(LogtrayError):
 
 
 DAY_S = 86400.0
+# A config file is read up to this size; a bigger one (or /dev/zero) is an error.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def _between(low: float, high: float, what: str = "a number of seconds") -> _Check:
@@ -215,6 +218,14 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ),
     ("engine", "evidence_records"): _ints(0, 10_000),
     ("engine", "evidence_files"): _ints(1, 10_000),
+    ("editor", "command"): (
+        lambda v: _splits(v),
+        'a command line with balanced quotes, e.g. "code --goto" or "vim"',
+    ),
+    ("editor", "paths"): (
+        lambda v: all(os.path.isabs(os.path.expanduser(folder)) for folder in v.values()),
+        'container prefixes mapped to absolute local folders, e.g. {"/app" = "~/src/app"}',
+    ),
     ("editor", "url"): (
         lambda v: not v or ("{path}" in v and _editor_scheme_ok(v)),
         'empty, or a URL template with {path} (and {line}), e.g. "vscode://file/{path}:{line}"',
@@ -232,6 +243,14 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ),
     ("ServiceOverride", "healthcheck_interval_s"): _seconds(0, DAY_S, low_open=True),
 }
+
+
+def _splits(command: str) -> bool:
+    try:
+        shlex.split(command)
+    except ValueError:  # an unbalanced quote
+        return False
+    return True
 
 
 def _editor_scheme_ok(template: str) -> bool:
@@ -431,10 +450,15 @@ def load_config(
     config = Config(path=path)
     if path.exists():
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(_read_bounded(path).decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}", fix="fix the syntax or move the file away"
+            ) from None
+        except RecursionError:
+            raise ConfigError(
+                f"{path} is not valid TOML: arrays or tables nested too deeply",
+                fix="fix the file or move it away",
             ) from None
         except UnicodeDecodeError as exc:
             raise ConfigError(
@@ -448,6 +472,19 @@ def load_config(
     if flags:
         config = _apply(config, flags, "command line", from_text=False)
     return config
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, at most MAX_CONFIG_BYTES (more is a ConfigError, not a slow read of
+    gigabytes)."""
+    with path.open("rb") as file:
+        data = file.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path} is over {MAX_CONFIG_BYTES // 1024} KiB: not a logtray config file",
+            fix="point LOGTRAY_CONFIG at the config file, or move this one away",
+        )
+    return data
 
 
 def ensure_token(config: Config) -> Config:
