@@ -248,3 +248,49 @@ def test_a_storm_without_a_pattern_names_the_source_outside_the_flood_in_its_tit
     [storm] = [n for n in policy.tick(now + 5) if n.key == STORM_KEY]
     assert storm.title.startswith("Alert storm: real.py and ")
     assert storm.body.startswith("real.py ×1")
+
+
+def test_source_shapes():
+    from logtray.tray.alerts.policy import source_shape
+
+    assert source_shape("/app/f_17.py") == "/app/f_#.py"
+    assert source_shape("/app/REAL.py") == "/app/REAL.py"
+    assert source_shape("/app/real2.py") == "/app/real#.py"
+    assert source_shape("12 3fa9c0deadbeef") == "# #"
+    assert source_shape("/app/cafe.py") == "/app/cafe.py"  # a short hex-looking word stays
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_/", min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(names, names, st.integers(6, 3000), st.floats(0.0001, 0.2), st.sampled_from(["", "peer"]))
+def test_a_real_alert_of_another_shape_always_pops_during_a_flood(
+    flood_name, real_name, count, spacing, other_sender
+):
+    # Any flood of one pattern, at any rate: a real alert of another shape (or from another
+    # sender) pops on its own at once, and the flood never takes it over.
+    from logtray.tray.alerts.policy import source_shape
+
+    flood_path = f"/app/{flood_name}%d.py"
+    real_path = f"/srv/{real_name}.py"
+    if source_shape(real_path) == source_shape(flood_path % 1) and not other_sender:
+        return
+    policy = make(storm_keys=5, storm_window_s=10)
+    now = 100.0
+    for n in range(count):
+        now = 100 + n * spacing
+        policy.on_alert(spike(flood_path % n), now, sender="flooder")
+    notices = policy.on_alert(spike(real_path), now, sender=other_sender or "flooder")
+    assert [n.key for n in notices] == [real_path]
+
+
+def test_a_flood_that_started_the_storm_alone_does_not_hold_the_others_in_it():
+    # calm.py, then a flood of /app/s<n>.py: its first sources look like a storm without a
+    # pattern until the flood is recognised; then a real alert pops on its own again.
+    policy = make(storm_keys=5)
+    policy.on_alert(spike("/app/calm.py"), 100)
+    for n in range(50):
+        policy.on_alert(spike(f"/app/storm/s{n}.py"), 101 + n * 0.01)
+    [notice] = policy.on_alert(spike("/app/named.py"), 102)
+    assert notice.key == "/app/named.py"

@@ -9,13 +9,14 @@ or snooze summary (least recently seen dropped first; totals stay exact), at mos
 flood classes, and the work per alert and per tick does not grow with the number of sources.
 
 A flood cannot bury a real alert. Each alert belongs to a class: its sender (the peer address)
-and the shape of its source, the key with every run of digits as "#" (/app/f_17.py and
-/app/f_18.py are both /app/f_#.py). A class that brings more than storm_keys new sources
-within storm_window_s is a flood: its new sources fold into the storm summary, and they do
-not count towards a storm for anybody else, so an alert of another class still pops on its
-own. When new sources of many classes come too fast (a storm without a pattern), they fold
-too; then the summary's title names the newest named source that is not part of a flood,
-the body ranks those first, and one that joins is shown within NAMED_UPDATE_S.
+and the shape of its source, the key with every number and every hex string of 8 or more
+characters as "#" (/app/f_17.py and /app/f_18.py are both /app/f_#.py). A class that brings
+more than storm_keys new sources within storm_window_s is a flood: its new sources fold into
+the storm summary, and they do not count towards a storm for anybody else, so an alert of
+another class still pops on its own. When new sources of many classes come too fast (a storm
+without a pattern), they fold too; then the summary's title names the newest named source
+that is not part of a flood, the body ranks those first, and one that joins is shown within
+NAMED_UPDATE_S.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ SNOOZE_SUMMARY_KEY = "logtray:snoozed"
 MAX_KEYS = 1000
 MAX_TALLY_KEYS = 500
 MAX_CLASSES = 1000
-_DIGITS = re.compile(r"\d+")
+# What varies between a flood's sources: numbers, and hex strings (hashes, ids) of 8 or more.
+_VARYING = re.compile(r"[0-9a-fA-F]{8,}|\d+")
 # A storm summary naming a new source with a pathname is updated this soon (not after the
 # full update interval): a real alert must not wait behind a storm of others.
 NAMED_UPDATE_S = 0.25
@@ -130,8 +132,9 @@ class _Tally:
 
 
 def source_shape(key: str) -> str:
-    """The pattern a flood's sources share: the key with every run of digits as "#"."""
-    return _DIGITS.sub("#", key)
+    """The pattern a flood's sources share: the key with every number, and every hex string
+    of 8 or more characters, as "#"."""
+    return _VARYING.sub("#", key)
 
 
 @dataclass
@@ -297,9 +300,11 @@ class AlertPolicy:
             kept = [item for item in times if item[1] != cls]
             times.clear()
             times.extend(kept)
+            if not self._too_fast(times, now):
+                self._unpatterned_until = 0.0  # they alone made it look like a storm
         if not floods:
             times.append((now, cls))
-            if len(times) > self.config.storm_keys and now - times[0][0] <= window:
+            if self._too_fast(times, now):
                 self._unpatterned_until = now + window
         fold = floods or now < self._unpatterned_until
         if not fold:
@@ -309,6 +314,11 @@ class AlertPolicy:
             self._wake_at(now + window)
         self._storm.last_new_key = now
         return True
+
+    def _too_fast(self, times: deque[tuple[float, tuple[str, str]]], now: float) -> bool:
+        return (
+            len(times) > self.config.storm_keys and now - times[0][0] <= self.config.storm_window_s
+        )
 
     def _update_key(self, key: str, state: _KeyState, now: float) -> list[Notice]:
         if now - state.last_notified >= self.config.update_interval_s:
