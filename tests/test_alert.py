@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -172,3 +173,34 @@ def test_numbers_beyond_floats_are_dropped_not_raised():
     alert = parse_message('{"pathname": "/a.py", "lineno": "inf", "count": "1e999"}')
     assert alert is not None and alert.pathname == "/a.py"
     assert alert.lineno is None and alert.count is None
+
+
+@pytest.mark.parametrize(
+    "number", ["1e400", "-1e400", "1" + "0" * 400, "NaN", "Infinity", "-Infinity", "2e308"]
+)
+def test_numbers_that_overflow_never_turn_a_json_alert_into_text(number):
+    text = f'{{"pathname": "/app/pay.py", "lineno": 42, "count": {number}, "x": {number}}}'
+    alert = parse_message(text)
+    assert (alert.pathname, alert.lineno, alert.count) == ("/app/pay.py", 42, None)
+    assert alert.headline() == "Problem in pay.py:42"
+
+
+def test_lone_surrogates_are_replaced_not_kept():
+    alert = parse_message('{"pathname": "/app/a.py", "message": "x\\ud800y", "n": 1e400}')
+    assert alert.message == "x?y"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lineno", -5), ("lineno", 0), ("count", -1), ("window_s", -10), ("threshold", -1)],
+)
+def test_numbers_out_of_range_are_dropped_and_kept_raw(field, value):
+    alert = parse_message(json.dumps({"pathname": "/app/a.py", field: value}))
+    assert getattr(alert, field) is None and alert.extra[f"{field}_raw"] == str(value)
+    assert "-" not in alert.headline()
+
+
+def test_a_title_never_takes_its_file_name_from_inside_markup():
+    alert = Alert(pathname='<a href="/x/evil.py">pay.py</a>', lineno=3)
+    assert alert.headline() == 'Problem in <a href="/x/evil.py">pay.py</a>:3'
+    assert Alert(pathname="/app/pay.py").short_name == "pay.py"

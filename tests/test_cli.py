@@ -1,12 +1,17 @@
 """The real `logtray` command: listen, send, config, doctor, and the error boundary."""
 
+import contextlib
 import json
+import os
 import socket
 import subprocess
 import threading
+import time
+
+import pytest
 
 from logtray.tray.base.paths import config_file, history_file
-from tests.conftest import free_port
+from tests.conftest import free_port, need
 from tests.support.processes import LOGTRAY, Running, logtray
 
 
@@ -145,3 +150,49 @@ def test_listen_starts_with_a_poisoned_history_and_repairs_it():
     assert [e["pathname"] for e in entries] == ["/app/x.py", "/app/y.py", "/app/after.py"]
     assert entries[0]["extra"]["time_raw"] == "0001-01-01T00:00:00Z"
     assert "url" not in entries[1]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "full disk"])
+def test_a_history_file_that_cannot_be_used_never_stops_alerts(kind, tmp_path):
+    # alerts.jsonl a directory, a FIFO, or on a full disk: `listen` starts, shows alerts and
+    # says once that they are kept in memory; SIGTERM stops it; `alerts` and `doctor` say why.
+    path = history_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        need(os.geteuid() == 0, "needs root to mount a tmpfs")
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(path.parent)],
+            capture_output=True,
+        )
+        need(mounted.returncode == 0, f"cannot mount a tmpfs: {mounted.stderr!r}")
+        filler = path.parent / "filler"
+        with contextlib.suppress(OSError), filler.open("wb") as out:
+            out.write(b"x" * 64 * 1024)
+    port = str(free_port())
+    listener = Running("listen", "--notifier", "console", "--port", port, "--host", "127.0.0.1")
+    try:
+        listener.wait_stderr("listening on 127.0.0.1:" + port)
+        for n in range(3):
+            sent = logtray("send", "--port", port, f"FOUND PROBLEM IN /app/kept{n}.py:1")
+            assert sent.returncode == 0, sent.stderr
+        notices = listener.json_lines(3)
+        assert [n["title"] for n in notices] == [f"Problem in kept{n}.py:1" for n in range(3)]
+        started = time.monotonic()
+        code = listener.stop()
+        assert code == 0 and time.monotonic() - started < 10
+        stderr = "".join(listener.stderr_lines)
+        assert stderr.count("kept in memory") == 1, stderr
+        assert "Traceback" not in stderr
+        if kind != "full disk":
+            listed = logtray("alerts", timeout=20)
+            assert listed.returncode == 1 and "alert history: cannot read" in listed.stderr
+        doctor = logtray("doctor", timeout=60)
+        assert "FAIL  alert history" in doctor.stdout, doctor.stdout
+    finally:
+        listener.stop()
+        if kind == "full disk":
+            subprocess.run(["umount", "-l", str(path.parent)], capture_output=True)

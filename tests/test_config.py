@@ -141,3 +141,35 @@ def test_invalid_utf8_is_a_clear_error():
     with pytest.raises(ConfigError, match="not valid UTF-8") as info:
         load_config(environ={})
     assert str(path) in info.value.message
+
+
+def test_a_huge_config_file_is_an_error_not_a_slow_read(monkeypatch):
+    from pathlib import Path
+
+    with pytest.raises(ConfigError, match="is over 1024 KiB"):
+        load_config(environ={}, path=Path("/dev/zero"))  # endless: read 1 MiB, then stop
+    path = write("# " + "x" * (2 * 1024 * 1024) + "\n")
+    with pytest.raises(ConfigError, match="not a logtray config file"):
+        load_config(environ={}, path=path)
+
+
+def test_deeply_nested_toml_is_a_clear_error():
+    path = write("[listener]\nhosts = " + "[" * 10_000 + "]" * 10_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply") as caught:
+        load_config(environ={}, path=path)
+    assert str(path) in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[editor]\ncommand = "code \\"--goto"\n', "balanced quotes"),
+        ('[editor]\npaths = {"/app" = "src/app"}\n', "absolute local folders"),
+    ],
+)
+def test_editor_settings_fail_at_start_not_when_used(text, expected):
+    write(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_config(environ={})
+    write('[editor]\ncommand = "vim -p"\npaths = {"/app" = "~/src/app"}\n')
+    assert load_config(environ={}).editor.paths == {"/app": "~/src/app"}

@@ -1,5 +1,6 @@
 """Real notifications: `logtray listen` talking to dunst on a private D-Bus session bus."""
 
+import json
 import os
 import socket
 import time
@@ -176,3 +177,47 @@ def test_plyer_fallback_reaches_the_notification_server(desktop, desktop_env):
     assert call["title"] == "Problem in legacy.py:5"
     # plyer has no actions: the Kibana link is in the text instead
     assert "/app/discover#/" in str(call["body"])
+
+
+HOSTILE_MESSAGE = (
+    '<b>bold</b> <a href="http://evil.example/">click me</a> <img src="/etc/x.png" alt="IMG"/>'
+    " \x1b[31mred\x1b[0m"
+)
+
+
+@pytest.mark.parametrize("backend", ["desktop", "plyer"])
+def test_sender_markup_and_bidi_reach_dunst_as_text(desktop, desktop_env, backend):
+    # dunst renders the body's markup (markup = full, as Debian ships it): a sender's <b>,
+    # <a href> and <img> must arrive escaped, and a bidi override must be visible, not act.
+    env, before = desktop_env
+    listener, port = start_listener(env, "--notifier", backend)
+    try:
+        alert = {"pathname": "/app/bidi\u202egnp.py", "lineno": 5, "message": HOSTILE_MESSAGE}
+        logtray("send", "--port", port, "--json", json.dumps(alert), env=env)
+        [call] = desktop.wait_for(lambda: desktop.notify_calls()[before:], what="a Notify call")
+    finally:
+        listener.stop()
+    assert call["title"] == "Problem in bidi<U+202E>gnp.py:5"
+    shown = next(s for s in desktop.shown() if s["summary"].startswith("Problem in bidi"))
+    assert shown["summary"] == "Problem in bidi<U+202E>gnp.py:5"  # visible, not acting
+    # what dunst received: the tags escaped, the terminal escape visible
+    assert shown["body"].startswith("&lt;b&gt;bold&lt;/b&gt; &lt;a href=")
+    assert "<b>" not in shown["body"] and "<a " not in shown["body"]
+    assert "&lt;U+001B&gt;[31mred" in shown["body"]
+    # what dunst renders: the tags as text; no bold, no link, no image placeholder
+    assert "&lt;b&gt;bold&lt;/b&gt;" in shown["message"] and "click me" in shown["message"]
+    assert "<b>bold" not in shown["message"] and "[image]" not in shown["message"]
+
+
+def test_plyer_never_lets_sender_text_become_a_notify_send_option(desktop, desktop_env):
+    env, before = desktop_env
+    listener, port = start_listener(env, "--notifier", "plyer")
+    try:
+        alert = {"title": "--urgency=critical", "message": "-a evil"}
+        logtray("send", "--port", port, "--json", json.dumps(alert), env=env)
+        desktop.wait_for(lambda: desktop.notify_calls()[before:], what="a Notify call")
+    finally:
+        listener.stop()
+    shown = desktop.shown()[0]
+    assert shown["summary"].strip() == "--urgency=critical"
+    assert shown["body"].strip().startswith("-a evil") and shown["appname"] == "logtray"

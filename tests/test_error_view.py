@@ -165,3 +165,12 @@ def test_write_error_view_goes_to_the_user_cache_dir(tmp_path):
     page = path.read_text()
     assert f"vscode://file{source}/payments.py:7" in page
     assert "Open in Kibana" not in page  # not running
+
+
+def test_error_pages_and_their_folder_are_private(tmp_path):
+    import stat
+
+    directory = tmp_path / "errors"
+    path = error_view.write("page", "alert-1.html", directory)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700

@@ -32,7 +32,7 @@ def test_buffer_never_exceeds_the_limit():
     framer = LineFramer(100)
     for _ in range(1000):
         framer.feed(b"x" * 99)
-        assert len(framer._buffer) <= 100
+        assert len(framer._buffer) <= 101  # the limit, and room for a \r
 
 
 lines = st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=20)
@@ -70,6 +70,17 @@ def test_framer_state_is_bounded_and_pending_matches(chunks, max_bytes):
     for chunk in chunks:
         for message in framer.feed(chunk):
             assert b"\n" not in message and len(message) <= max_bytes
-        assert len(framer._buffer) <= max_bytes
+        assert len(framer._buffer) <= max_bytes + 1
         assert framer.pending or not framer._buffer
     assert framer.pending == (framer._discarding or bool(framer._buffer))
+
+
+@given(st.integers(0, 100), st.sampled_from([b"\n", b"\r\n"]))
+def test_the_line_ending_never_counts_against_the_limit(cut, ending):
+    # a line of exactly max_bytes is kept with either ending, however TCP cuts it
+    stream = b"y" * 100 + ending + b"x" * 101 + ending
+    cut = min(cut + 90, len(stream))
+    messages, oversized = frame([stream[:cut], stream[cut:]], max_bytes=100)
+    assert messages == [b"y" * 100] and oversized == 1
+    messages, oversized = frame([b"z" * 100 + b"\r"], max_bytes=100)  # closed after the \r
+    assert messages == [b"z" * 100] and oversized == 0

@@ -3,18 +3,16 @@
 import asyncio
 import json
 import os
-import shutil
 import socket
-import subprocess
 import sys
-import uuid
+import threading
 
 import pytest
 
 from logtray.tray.alerts.listener import AlertListener
 from logtray.tray.base.config import ListenerConfig
 from logtray.tray.base.errors import LogtrayError
-from tests.conftest import need
+from tests.support.netns import SENDER, SQUATTER, in_namespace, namespace_with_peers
 
 TOKEN = "test-token"
 
@@ -178,34 +176,9 @@ def test_optional_host_that_does_not_exist_only_warns(caplog):
 
 @pytest.fixture
 def peer_namespace():
-    """A network namespace of our own with a veth pair: a real non-loopback peer."""
-    need(os.geteuid() == 0 and shutil.which("ip") is not None, "needs root and iproute2 for netns")
-    name = f"lt-{uuid.uuid4().hex[:6]}"
-    # Our own addresses inside our own namespace (192.0.2.0/24 is filtered on these machines).
-    net = f"10.203.{int(name[3:5], 16)}"
-    host_if, ns_if = f"{name}-h", f"{name}-n"
-    cmds = [
-        ["ip", "netns", "add", name],
-        ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
-        ["ip", "link", "set", ns_if, "netns", name],
-        ["ip", "addr", "add", f"{net}.1/30", "dev", host_if],
-        ["ip", "link", "set", host_if, "up"],
-        ["ip", "-n", name, "addr", "add", f"{net}.2/30", "dev", ns_if],
-        ["ip", "-n", name, "link", "set", ns_if, "up"],
-        ["ip", "-n", name, "link", "set", "lo", "up"],
-    ]
-    try:
-        for cmd in cmds:
-            subprocess.run(cmd, check=True, capture_output=True)
-        yield name, f"{net}.1", f"{net}.2"
-    finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
-async def in_namespace(namespace: str, *command: str, **pipes: int) -> asyncio.subprocess.Process:
-    """`command` run inside the peer namespace: a sender with a real non-loopback address."""
-    return await asyncio.create_subprocess_exec("ip", "netns", "exec", namespace, *command, **pipes)
+    """One real non-loopback peer: (namespace, host address, peer address)."""
+    with namespace_with_peers(1) as (name, host_ip, peers):
+        yield name, host_ip, peers[0]
 
 
 def test_non_loopback_senders_need_the_token(peer_namespace):
@@ -272,8 +245,8 @@ def test_junk_and_deep_json_are_counted_not_delivered_and_logged_once(caplog):
     assert caplog.text.count("not an alert") == 1
 
 
-def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
-    namespace, host_ip, _ = peer_namespace
+def test_peers_off_this_machine_get_a_bounded_share(peer_namespace, caplog):
+    namespace, host_ip, peer_ip = peer_namespace
 
     async def scenario():
         received = []
@@ -303,8 +276,13 @@ def test_peers_off_this_machine_get_a_bounded_share(peer_namespace):
         )
         try:
             assert await asyncio.wait_for(proc.stdout.readline(), 10) == b"open\n"
-            await until(lambda: listener.stats.rejected_connections >= 17)
+            # idle connections hold no slot against newer ones: each closes the oldest
+            await until(lambda: listener.stats.evicted >= 17)
             assert listener.active == 3  # the per-peer cap
+            # the warning names the connection that was closed, not the newcomer
+            assert f"closed a connection that has not sent the token from {peer_ip}" in (
+                caplog.text
+            )
             # loopback senders still get in, even when filling every slot
             held = [await send(port, b"", close=False) for _ in range(8)]
             await send(port, b"FOUND PROBLEM IN /app/local.py:1\n")
@@ -355,12 +333,17 @@ def test_send_to_a_host_off_this_machine_keeps_file_line_and_token(peer_namespac
 def test_send_line_forms():
     from logtray.tray.commands.send import build_line
 
-    assert build_line("FOUND PROBLEM IN /a.py:3", None, "t") == b"FOUND PROBLEM IN /a.py:3\n"
-    remote = json.loads(build_line("FOUND PROBLEM IN /a.py:3", None, "t", remote=True))
-    assert remote == {"pathname": "/a.py", "lineno": 3, "token": "t"}
-    assert json.loads(build_line("disk full", None, "t", remote=True)) == {
+    # always JSON with the token and a request for the listener's answer
+    assert json.loads(build_line("FOUND PROBLEM IN /a.py:3", None, "t")) == {
+        "pathname": "/a.py",
+        "lineno": 3,
+        "token": "t",
+        "ack": True,
+    }
+    assert json.loads(build_line("disk full", None, "t")) == {
         "message": "disk full",
         "token": "t",
+        "ack": True,
     }
 
 
@@ -384,3 +367,168 @@ def test_unfinished_lines_share_a_memory_budget_oldest_closed_first(monkeypatch)
         await listener.stop()
 
     run(scenario())
+
+
+def test_a_sender_with_the_token_gets_through_while_bridge_peers_squat_every_slot():
+    # 15 idle connections from each of 20 addresses, reconnecting as soon as they are closed:
+    # every non-loopback slot is squatted, yet a sender with the token from a fresh address
+    # gets each of its alerts accepted, within a second of connecting.
+    with namespace_with_peers(21) as (namespace, host_ip, peers):
+
+        async def scenario():
+            received = []
+            config = ListenerConfig(port=0, token=TOKEN)
+            listener = AlertListener(config, lambda a, peer, t: received.append((a, peer)))
+            await listener.start([host_ip])
+            port = str(listener.addresses[0][1])
+            squat = await in_namespace(
+                namespace,
+                sys.executable,
+                "-c",
+                SQUATTER,
+                port,
+                host_ip,
+                "15",
+                *peers[:20],
+                stdout=asyncio.subprocess.PIPE,
+            )
+            try:
+                assert await asyncio.wait_for(squat.stdout.readline(), 20) == b"open\n"
+                await until(
+                    lambda: listener.stats.evicted + listener.stats.rejected_connections > 100,
+                    timeout=20,
+                )
+                assert listener.active == config.max_remote_connections  # all squatted
+                sender = await in_namespace(
+                    namespace,
+                    sys.executable,
+                    "-c",
+                    SENDER,
+                    port,
+                    host_ip,
+                    peers[20],
+                    TOKEN,
+                    "5",
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                out, _ = await asyncio.wait_for(sender.communicate(), 60)
+            finally:
+                squat.kill()
+                await squat.wait()
+            await listener.stop()
+            return [json.loads(line) for line in out.decode().splitlines()], received, listener
+
+        results, received, _ = run(scenario())
+    print("seconds from connect to the listener's answer:", [round(t, 3) for t, _ in results])
+    assert [reply for _, reply in results] == ['{"ok":true}'] * 5
+    assert max(t for t, _ in results) < 1.0
+    assert sorted(a.pathname for a, peer in received if peer == peers[20]) == [
+        f"/app/real{i}.py" for i in range(5)
+    ]
+
+
+def test_connections_that_never_send_the_token_are_closed(peer_namespace):
+    namespace, host_ip, _ = peer_namespace
+
+    async def scenario():
+        config = ListenerConfig(port=0, token=TOKEN, auth_timeout_s=0.3)
+        listener = AlertListener(config, lambda *a: None)
+        await listener.start([host_ip])
+        port = listener.addresses[0][1]
+        code = (
+            "import socket,sys; s=socket.create_connection((sys.argv[2], int(sys.argv[1])));"
+            "s.sendall(b'no token here\\n'); print(repr(s.recv(100)), s.recv(100) == b'')"
+        )
+        proc = await in_namespace(
+            namespace,
+            sys.executable,
+            "-c",
+            code,
+            str(port),
+            host_ip,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 20)
+        assert out.decode().strip() == "b'' True"  # closed by the listener, no reply asked
+        assert listener.stats.unauthenticated == 1 and listener.stats.dropped_no_token == 1
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_send_reports_an_alert_the_listener_did_not_accept(peer_namespace, monkeypatch):
+    from tests.support.processes import LOGTRAY
+
+    namespace, host_ip, _ = peer_namespace
+
+    async def scenario():
+        config = ListenerConfig(port=0, token=TOKEN, max_peer_connections=1)
+        listener = AlertListener(config, lambda *a: None)
+        await listener.start([host_ip])
+        port = str(listener.addresses[0][1])
+
+        async def send(token, *extra):
+            env = {**os.environ, "LOGTRAY_LISTENER_TOKEN": token}
+            proc = await in_namespace(
+                namespace,
+                LOGTRAY,
+                "send",
+                "--host",
+                host_ip,
+                "--port",
+                port,
+                *extra,
+                "FOUND PROBLEM IN /app/x.py:1",
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+            return proc.returncode, err.decode()
+
+        code, err = await send("wrong")
+        assert code == 1 and "did not accept the alert: no token or a wrong one" in err, err
+        # the peer's one slot held by a connection that earned it: the next is refused
+        holder = await in_namespace(
+            namespace,
+            sys.executable,
+            "-c",
+            "import json,socket,sys,time;"
+            "s=socket.create_connection((sys.argv[2], int(sys.argv[1])));"
+            "s.sendall(json.dumps({'message': 'x', 'token': sys.argv[3], 'ack': True}).encode()"
+            "+b'\\n'); print(s.recv(100).decode().strip(), flush=True); time.sleep(30)",
+            port,
+            host_ip,
+            TOKEN,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert await asyncio.wait_for(holder.stdout.readline(), 20) == b'{"ok":true}\n'
+            code, err = await send(TOKEN)
+            assert code == 1 and "did not accept the alert" in err, err
+            assert "max_peer_connections" in err
+        finally:
+            holder.kill()
+            await holder.wait()
+        await listener.stop()
+
+    run(scenario())
+
+
+def test_send_to_something_that_never_answers_is_an_error():
+    from tests.support.processes import logtray
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def swallow():
+            conn, _ = server.accept()
+            with conn:
+                while conn.recv(4096):
+                    pass
+
+        thread = threading.Thread(target=swallow)
+        thread.start()
+        result = logtray("send", "--port", str(port), "hello")
+        thread.join(10)
+    assert result.returncode == 1
+    assert "without confirming the alert" in result.stderr, result.stderr

@@ -69,8 +69,8 @@ def test_storm_of_new_keys_becomes_one_summary():
     singles = [n for n in notices if n.key != STORM_KEY]
     storms = [n for n in notices if n.key == STORM_KEY]
     assert len(singles) == 3
-    # named sources joining the storm update it at most every NAMED_UPDATE_S (0.25 s)
-    assert len(storms) == 2 and not storms[0].replaces and storms[1].replaces
+    # a flood's sources (one pattern, f#.py) update the summary at most every update interval
+    assert len(storms) == 1 and not storms[0].replaces
     [update] = [n for n in policy.tick(105.5) if n.key == STORM_KEY]
     assert update.replaces and update.title == "Alert storm: f49.py and 46 more sources"
     # calm for a window: the storm ends and a new key pops on its own again
@@ -123,8 +123,9 @@ def test_storm_names_real_sources_first_and_shows_a_new_one_soon():
 
     policy = make(storm_keys=3)
     notices = []
-    for i in range(30):  # a storm of unnamed text, each line its own source
-        notices += policy.on_alert(Alert(message=f"garbage {i}"), now=100 + i * 0.01)
+    for i in range(30):  # a storm of unnamed text without a pattern, each line its own source
+        text = f"garbage {chr(97 + i % 26)}{chr(97 + i // 26)}"
+        notices += policy.on_alert(Alert(message=text), now=100 + i * 0.01)
     assert any(n.key == STORM_KEY for n in notices)
     [named] = [n for n in policy.on_alert(spike("/app/real.py", 40), now=101)] or [None]
     if named is None:  # merged: due at most NAMED_UPDATE_S after the last summary
@@ -208,3 +209,88 @@ def test_random_input_never_breaks_the_policy(steps, storm_keys, update_s, windo
         now += 10_000
         policy.tick(now)
     assert policy._keys == {} and policy._storm is None and not policy._pending
+
+
+def test_a_real_alert_pops_on_its_own_during_a_flood_of_new_sources():
+    # 50 new names a second, all /app/f_<n>.py, for 7 s; then /app/REAL.py: it pops at once,
+    # and the flood's summary never takes its place.
+    policy = make(storm_keys=5, storm_window_s=10, update_interval_s=5)
+    shown = []
+    now = 100.0
+    for n in range(350):
+        now = 100 + n * 0.02
+        shown += policy.on_alert(spike(f"/app/f_{n}.py"), now, sender="127.0.0.1")
+        shown += policy.tick(now)
+    assert any(n.key == STORM_KEY for n in shown)
+    assert policy.flood_of(spike("/app/f_999.py"), "127.0.0.1", now) == "/app/f_#.py"
+    real = Alert(pathname="/app/REAL.py", lineno=5, count=40, message="real")
+    [notice] = policy.on_alert(real, now + 0.01, sender="127.0.0.1")
+    assert notice.key == "/app/REAL.py" and notice.title == "REAL.py:5 — 40 errors"
+    assert policy.flood_of(real, "127.0.0.1", now) is None
+    # the same pattern from another sender (Riemann on the bridge) is not the flood either
+    [other] = policy.on_alert(spike("/app/f_3.py"), now + 0.02, sender="172.17.0.2")
+    assert other.key == "/app/f_3.py"
+
+
+def test_a_storm_without_a_pattern_names_the_source_outside_the_flood_in_its_title():
+    # A flood of /app/f_<n>.py and, beside it, new sources of many shapes (a storm without a
+    # pattern): a named one among those is in the title, never displaced by the flood.
+    policy = make(storm_keys=3, update_interval_s=5)
+    now = 100.0
+    for n in range(100):
+        now = 100 + n * 0.01
+        policy.on_alert(spike(f"/app/f_{n}.py"), now)
+        policy.on_alert(Alert(message=f"text {chr(97 + n % 26)}{chr(97 + n // 26)}"), now)
+    policy.on_alert(spike("/app/real.py"), now)
+    for n in range(100, 200):  # the flood goes on
+        now = 100 + n * 0.01
+        policy.on_alert(spike(f"/app/f_{n}.py"), now)
+    [storm] = [n for n in policy.tick(now + 5) if n.key == STORM_KEY]
+    assert storm.title.startswith("Alert storm: real.py and ")
+    assert storm.body.startswith("real.py ×1")
+
+
+def test_source_shapes():
+    from logtray.tray.alerts.policy import source_shape
+
+    assert source_shape("/app/f_17.py") == "/app/f_#.py"
+    assert source_shape("/app/REAL.py") == "/app/REAL.py"
+    assert source_shape("/app/real2.py") == "/app/real#.py"
+    assert source_shape("12 3fa9c0deadbeef") == "# #"
+    assert source_shape("/app/cafe.py") == "/app/cafe.py"  # a short hex-looking word stays
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_/", min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(names, names, st.integers(6, 3000), st.floats(0.0001, 0.2), st.sampled_from(["", "peer"]))
+def test_a_real_alert_of_another_shape_always_pops_during_a_flood(
+    flood_name, real_name, count, spacing, other_sender
+):
+    # Any flood of one pattern, at any rate: a real alert of another shape (or from another
+    # sender) pops on its own at once, and the flood never takes it over.
+    from logtray.tray.alerts.policy import source_shape
+
+    flood_path = f"/app/{flood_name}%d.py"
+    real_path = f"/srv/{real_name}.py"
+    if source_shape(real_path) == source_shape(flood_path % 1) and not other_sender:
+        return
+    policy = make(storm_keys=5, storm_window_s=10)
+    now = 100.0
+    for n in range(count):
+        now = 100 + n * spacing
+        policy.on_alert(spike(flood_path % n), now, sender="flooder")
+    notices = policy.on_alert(spike(real_path), now, sender=other_sender or "flooder")
+    assert [n.key for n in notices] == [real_path]
+
+
+def test_a_flood_that_started_the_storm_alone_does_not_hold_the_others_in_it():
+    # calm.py, then a flood of /app/s<n>.py: its first sources look like a storm without a
+    # pattern until the flood is recognised; then a real alert pops on its own again.
+    policy = make(storm_keys=5)
+    policy.on_alert(spike("/app/calm.py"), 100)
+    for n in range(50):
+        policy.on_alert(spike(f"/app/storm/s{n}.py"), 101 + n * 0.01)
+    [notice] = policy.on_alert(spike("/app/named.py"), 102)
+    assert notice.key == "/app/named.py"

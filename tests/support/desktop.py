@@ -8,6 +8,7 @@ history; actions are invoked for real through dunst's context menu ("dmenu" scri
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -79,6 +80,13 @@ class Desktop:
     def child_env(self, **extra: str) -> dict[str, str]:
         """This environment with the desktop's display and bus, for a `logtray` child."""
         return {**os.environ, **{k: self.env[k] for k in CHILD_KEYS}, **extra}
+
+    def shown(self) -> list[dict[str, str]]:
+        """What dunst has shown (its history, newest first): `summary` and `body` as received,
+        `message` as dunst renders it (Pango markup: escaped text stays text)."""
+        self.dunstctl("close-all")  # dunst's history holds closed notifications only
+        data = json.loads(self.dunstctl("history") or "{}").get("data") or [[]]
+        return [{k: str(v.get("data", "")) for k, v in entry.items()} for entry in data[0]]
 
     def reset(self) -> None:
         self.dunstctl("close-all")
@@ -256,6 +264,8 @@ def start_desktop(root: Path, notification_server: bool = True, tray_host: bool 
             rc = root / "dunstrc"
             rc.write_text(
                 "[global]\n"
+                # what Debian's /etc/xdg/dunst/dunstrc sets: the body's markup is rendered
+                "    markup = full\n"
                 f'    dmenu = "{dmenu}"\n'
                 f'    browser = "{browser}"\n'
                 "    timeout = 0\n"

@@ -1,4 +1,4 @@
-"""Hostile and junk senders for the soak test and bench/hostile.py (issue 8's floods).
+"""Hostile and junk senders for the soak test and bench/hostile.py.
 
 Every flood is a real TCP client on loopback against a real `logtray listen` process (console
 notifier: one JSON line per shown notification on stdout, read here with its arrival time).
@@ -40,14 +40,16 @@ class Listen:
 
     port: int
     env: dict[str, str]
+    hosts: tuple[str, ...] = ("127.0.0.1",)
     proc: subprocess.Popen[str] = field(init=False)
     notices: list[tuple[float, dict[str, object]]] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         command = [LOGTRAY, "listen", "--notifier", "console", "--port", str(self.port)]
+        hosts = [arg for host in self.hosts for arg in ("--host", host)]
         self.proc = subprocess.Popen(
-            [*command, "--host", "127.0.0.1"],
+            [*command, *hosts],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -183,6 +185,63 @@ def new_sources(n: int) -> bytes:
     return json.dumps({"pathname": f"/app/storm/s{n}.py", "count": 30}).encode() + b"\n"
 
 
+def look_alike_sources(n: int) -> bytes:
+    """A new file name with every line, all alike but for a number (/app/f_<n>.py)."""
+    return b"".join(
+        json.dumps({"pathname": f"/app/f_{n}_{i}.py", "count": 30}).encode() + b"\n"
+        for i in range(20)
+    )
+
+
+MARKUP = "<b>bold</b> <a href='http://evil.example/'>click</a> <img src='/x.png'/>"
+ACTING = "\u202e\x1b[2J\x07"  # a bidi override, a terminal escape, a bell
+
+
+def markup_and_controls(n: int) -> bytes:
+    return (
+        json.dumps(
+            {
+                "pathname": f"/app/mk{n}\u202egnp.py",
+                "title": f"{ACTING}{n}",
+                "message": MARKUP + ACTING,
+            }
+        ).encode()
+        + b"\n"
+    )
+
+
+SEPARATORS = "a\u2028b\u2029c\x85d\x1ce"
+
+
+def line_separators(n: int) -> bytes:
+    return json.dumps({"pathname": f"/app/sep{n}.py", "message": SEPARATORS}).encode() + b"\n"
+
+
+def history(env: dict[str, str], count: int = 5000) -> list[dict[str, object]]:
+    """What `logtray alerts --json` lists (newest first) with the listener's environment."""
+    result = subprocess.run(
+        [LOGTRAY, "alerts", "--json", "-n", str(count)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    entries: list[dict[str, object]] = json.loads(result.stdout)
+    return entries
+
+
+async def during(
+    seconds: float, port: int, make: Callable[[int], bytes], path: str, after: float
+) -> tuple[float, int]:
+    """`make`'s flood for `seconds`, and `after` seconds into it the named alert `path`:
+    (its send time, the flood's connections)."""
+    flood = asyncio.ensure_future(for_a_while(seconds, port, make))
+    await asyncio.sleep(after)
+    since = await send_named(port, path)
+    return since, await flood
+
+
 async def slowloris(port: int, connections: int, seconds: float) -> int:
     """Connections that trickle a byte every 0.2 s and never finish a line; returns how many
     were closed by the listener before `seconds` ran out."""
@@ -235,4 +294,7 @@ FLOODS: dict[str, Callable[[int], bytes]] = {
     "bad times": bad_times,
     "bad urls": bad_urls,
     "new sources": new_sources,
+    "look-alike sources": look_alike_sources,
+    "markup and controls": markup_and_controls,
+    "line separators": line_separators,
 }

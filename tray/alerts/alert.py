@@ -11,6 +11,7 @@ policy's or the history's memory, or reach a browser unchecked.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -48,6 +49,11 @@ MAX_FIELD_CHARS = 1000
 MAX_EXTRA_CHARS = 4000
 MAX_JSON_DEPTH = 32
 MAX_ID_CHARS = 128
+# Numbers a sender may give; outside these, the field is dropped.
+MAX_LINENO = 2**31 - 1
+MAX_COUNT = 10**15
+MAX_WINDOW_S = 365 * 86400.0
+_NUMBERS = ("lineno", "count", "window_s", "threshold")
 # Alert times further than this from the receipt are a sender's mistake (or worse): the
 # receipt time is used instead, the raw value is kept as `time_raw`.
 SANE_TIME_S = 86400.0
@@ -91,7 +97,7 @@ class Alert:
     @property
     def short_name(self) -> str:
         if self.pathname:
-            return PurePath(self.pathname.replace("\\", "/")).name or self.pathname
+            return file_label(self.pathname)
         return self.title or "logtray"
 
     def headline(self) -> str:
@@ -148,6 +154,21 @@ class Alert:
         return dataclasses.replace(self, time=now, extra={**self.extra, "time_raw": self.time})
 
 
+# A path holding these is not a plain path: its "file name" could be taken from inside markup
+# (<a href="/x/pay.py">…), so the whole path is shown instead (escaped by the notifier).
+_MARKUP_CHARS = frozenset("<>&\"'")
+LABEL_CHARS = 60
+
+
+def file_label(key: str) -> str:
+    """What a title calls a source: the file name of a plain path, else the key itself (cut
+    to LABEL_CHARS)."""
+    if not _MARKUP_CHARS.isdisjoint(key):
+        return key if len(key) <= LABEL_CHARS else key[: LABEL_CHARS - 1] + "…"
+    name = PurePath(key.replace("\\", "/")).name or key
+    return name[:LABEL_CHARS]
+
+
 def _first_line(text: str, limit: int = 200) -> str:
     line = text.strip().split("\n", 1)[0].strip()
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
@@ -179,6 +200,16 @@ def _as_str(value: Any) -> str | None:
         except (TypeError, ValueError):  # too deep, or an integer beyond 64 bits
             return "…"
     return _bounded(str(value))
+
+
+def _in_range(convert: Any, low: float, high: float) -> Any:
+    """`convert`, then None unless the number is within [low, high]."""
+
+    def checked(value: Any) -> Any:
+        number = convert(value)
+        return number if number is not None and low <= number <= high else None
+
+    return checked
 
 
 def _as_int(value: Any) -> int | None:
@@ -235,10 +266,11 @@ _CONVERTERS: dict[str, Any] = {
     "title": _as_str,
     "message": _as_str,
     "pathname": _as_str,
-    "lineno": _as_int,
-    "count": _as_int,
-    "window_s": _as_float,
-    "threshold": _as_float,
+    # Numbers outside these ranges are dropped (the raw value kept as `<field>_raw`).
+    "lineno": _in_range(_as_int, 1, MAX_LINENO),
+    "count": _in_range(_as_int, 0, MAX_COUNT),
+    "window_s": _in_range(_as_float, 0, MAX_WINDOW_S),
+    "threshold": _in_range(_as_float, 0, MAX_COUNT),
     "level": _as_str,
     "service": _as_str,
     "time": parse_time,
@@ -262,6 +294,8 @@ def from_json_object(obj: dict[str, Any], url_prefixes: Sequence[str] = ()) -> A
                 extra[key] = value
         elif value is not None:
             fields[key] = convert(value)
+            if fields[key] is None and key in _NUMBERS:
+                extra[f"{key}_raw"] = _bounded(str(value), 100)
     evidence = fields.get("evidence")
     if evidence and not fields.get("message") and evidence.top_message:
         fields["message"] = evidence.top_message  # the popup shows the top message
@@ -317,6 +351,31 @@ def is_junk(text: str) -> bool:
     return unprintable > (1 - MIN_PRINTABLE) * len(sample)
 
 
+def _lenient_json(text: str) -> Any:
+    """JSON that orjson refuses only for its numbers (NaN, Infinity, 1e400, 10**400) or lone
+    surrogates, with such numbers as None and surrogates replaced; None if not JSON at all."""
+    try:
+        obj = json.loads(
+            text,
+            parse_constant=lambda _: None,
+            parse_int=lambda digits: int(digits) if len(digits) <= 20 else None,
+            parse_float=lambda digits: _as_float(digits),
+        )
+    except (ValueError, RecursionError):
+        return None
+    return _no_surrogates(obj)
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def parse_message(text: str, url_prefixes: Sequence[str] = ()) -> Alert | None:
     """One received message (decoded, framing removed) to an Alert, or None for junk.
 
@@ -329,8 +388,8 @@ def parse_message(text: str, url_prefixes: Sequence[str] = ()) -> Alert | None:
             return None
         try:
             obj = orjson.loads(stripped)
-        except orjson.JSONDecodeError:  # also NaN and integers beyond 64 bits: kept as text
-            obj = None
+        except orjson.JSONDecodeError:  # also NaN, 1e400 and integers beyond 64 bits
+            obj = _lenient_json(stripped)
         if isinstance(obj, dict):
             return from_json_object(obj, url_prefixes)
     if is_junk(stripped):

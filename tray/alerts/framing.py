@@ -10,8 +10,9 @@ from __future__ import annotations
 class LineFramer:
     """Feed bytes, get complete messages (bytes, without the line ending).
 
-    A line longer than `max_bytes` is discarded up to the next newline and counted in
-    `oversized`; it never grows the buffer past `max_bytes`.
+    A line longer than `max_bytes` (its line ending, `\n` or `\r\n`, not counted) is discarded
+    up to the next newline and counted in `oversized`; it never grows the buffer past
+    `max_bytes` + 1 (room for the `\r` of a `\r\n` still to come).
     """
 
     def __init__(self, max_bytes: int = 65536) -> None:
@@ -36,14 +37,15 @@ class LineFramer:
                 self._buffer += piece
                 piece = bytes(self._buffer)
                 self._buffer.clear()
+            piece = piece.removesuffix(b"\r")
             if len(piece) > self.max_bytes:
                 self.oversized += 1
                 continue
-            messages.append(piece.removesuffix(b"\r"))
+            messages.append(piece)
         rest = data[start:]
         if rest and not self._discarding:
             self._buffer += rest
-            if len(self._buffer) > self.max_bytes:
+            if len(self._buffer) > self.max_bytes + 1:
                 self._buffer.clear()
                 self._discarding = True
                 self.oversized += 1
@@ -70,4 +72,7 @@ class LineFramer:
             return []
         message = bytes(self._buffer).removesuffix(b"\r")
         self._buffer.clear()
+        if len(message) > self.max_bytes:
+            self.oversized += 1
+            return []
         return [message] if message.strip() else []

@@ -5,6 +5,18 @@ loop turn by the router; when the file holds twice the bound it is rewritten wit
 `limit` lines (atomically, via a temporary file), so it never grows without end. Entries are
 kept serialised in memory: appends happen at flood rates, reads (the menu) rarely.
 
+A flood cannot evict the others' alerts: records of a flood (the policy marks them with the
+flood's pattern in `flood`) are kept apart, at most half of `limit` of them (the oldest go
+first), beside the last `limit` of all other records.
+
+The file never decides whether alerts are received. It is opened without blocking (a FIFO in
+its place cannot hang start-up, `logtray alerts` or shutdown) and used only if it is a
+regular file; when it cannot be opened, read or written (a directory, a FIFO, a read-only or
+full disk), the history goes on in memory and `problem` says why, once (the log, the tray
+menu, `logtray doctor`). Records are split on "\n" only, so a record holding any character
+(U+2028, U+0085, ...) reads back as it was written. At most MAX_READ_BYTES of the file's end
+are read. The file is private to the user (0600, its folder 0700).
+
 Loading never stops the app: a record that cannot be read is skipped (one warning for all),
 a sender's `url` is checked again against the allowed prefixes (tray.links), an alert time
 more than a day from its receipt is replaced by the receipt time (the raw value kept as
@@ -14,10 +26,15 @@ the next append starts on a line of its own.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import heapq
+import itertools
 import json
 import logging
 import math
 import os
+import stat
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +46,47 @@ from logtray.tray.alerts.alert import SANE_TIME_S, Alert, parse_time
 from logtray.tray.base.links import safe_url
 
 log = logging.getLogger(__name__)
+
+# The most of the file's end that is read at start (a history of 1,000 records is ~1 MB).
+MAX_READ_BYTES = 64 * 1024 * 1024
+_OPEN_FLAGS = os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class HistoryFileError(OSError):
+    """The history file is not a regular file (a directory, a FIFO, a device)."""
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """A descriptor of `path` if it is a regular file; never blocks (O_NONBLOCK: a FIFO opens
+    at once, and is then refused)."""
+    fd = os.open(path, flags | _OPEN_FLAGS, 0o600)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise HistoryFileError(errno.EINVAL, f"it is {kind} (a FIFO, device or socket?)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_tail(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
+    """The file's content (its last `limit` bytes, from a line start), b"" if it is missing;
+    OSError if it cannot be read or is not a regular file."""
+    try:
+        fd = _open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return b""
+    with os.fdopen(fd, "rb") as file:
+        size = os.fstat(fd).st_size
+        if size <= limit:
+            return file.read(limit + 1)[:limit]
+        file.seek(size - limit)
+        data = file.read(limit)
+        return data[data.find(b"\n") + 1 :]
 
 
 class AlertHistory:
@@ -44,26 +102,67 @@ class AlertHistory:
         self.path = path
         self.limit = limit
         self.url_prefixes = tuple(url_prefixes)
-        self._lines: deque[str] = deque(maxlen=limit)
+        # (sequence number, serialised line): the others' records, and the floods' apart
+        self._lines: deque[tuple[int, str]] = deque(maxlen=limit)
+        self._flood: deque[tuple[int, str]] = deque(maxlen=max(1, limit // 2))
+        self._seq = itertools.count()
         self._lines_in_file = 0
         self.appended = 0  # entries written by this process (the benchmark checks none is lost)
-        rewrite = self._load()
+        self.read_only = read_only
+        # Why the history is kept in memory only (None: it is saved to the file), and the
+        # short reason.
+        self.problem: str | None = None
+        self.failure: str | None = None
         self._file: IO[str] | None = None
+        try:
+            rewrite = self._load()
+        except OSError as exc:
+            self._fail("read", exc)
+            return
         if read_only:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
-        if rewrite:
-            self._compact()
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # an older, wider folder: alerts are private
+                path.parent.chmod(0o700)
+            self._file = self._open_append()
+            if rewrite:
+                self._compact()
+        except OSError as exc:
+            self._fail("open", exc)
+
+    def _open_append(self) -> IO[str]:
+        fd = _open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # alert content is private (also for an older file)
+            return os.fdopen(fd, "a", encoding="utf-8")
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _fail(self, doing: str, exc: OSError) -> None:
+        """Go on in memory only, and say so once."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        if self.problem is None:
+            self.failure = f"cannot {doing} {self.path}: {exc.strerror or exc}"
+            self.problem = (
+                f"alert history: {self.failure}; alerts are received, shown and kept in memory "
+                "until logtray stops"
+            )
+            if not self.read_only:
+                log.warning("%s (fix: make it a writable file, or move it away)", self.problem)
 
     def _load(self) -> bool:
         """Read the file; True when it must be rewritten (skipped, changed or torn lines)."""
-        if not self.path.exists():
-            return False
-        data = self.path.read_bytes()
+        data = read_tail(self.path)
         torn = bool(data) and not data.endswith(b"\n")
         bad = changed = 0
-        for raw in data.decode("utf-8", errors="replace").splitlines():
+        # "\n" only: str.splitlines would also split a record at U+2028, U+0085, \x1c, ...
+        for raw in data.decode("utf-8", errors="replace").split("\n"):
             if not raw.strip():
                 continue
             self._lines_in_file += 1
@@ -79,7 +178,7 @@ class AlertHistory:
             if checked is not entry:
                 changed += 1
                 raw = json.dumps(checked, ensure_ascii=False, default=str)
-            self._lines.append(raw + "\n")
+            self._keep(checked, raw + "\n")
         if bad:
             log.warning(
                 "%s: skipped %d record(s) that could not be read (a torn write or a bad "
@@ -118,56 +217,86 @@ class AlertHistory:
             return None
         return record
 
+    def _keep(self, entry: dict[str, Any], line: str) -> None:
+        kept = self._flood if entry.get("flood") else self._lines
+        kept.append((next(self._seq), line))
+
+    def _in_order(self) -> list[str]:
+        """Every kept line, oldest first."""
+        return [line for _, line in heapq.merge(self._lines, self._flood)]
+
     def append(self, entry: dict[str, Any]) -> None:
         try:
             line = orjson.dumps(entry).decode() + "\n"
         except TypeError:  # a value orjson cannot write (e.g. a huge int): never lose the alert
             line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-        if self._file is None:
+        if self.read_only:
             raise RuntimeError("this alert history was opened read-only")
-        self._lines.append(line)
-        self._file.write(line)
-        self._lines_in_file += 1
+        self._keep(entry, line)
         self.appended += 1
-        if self._lines_in_file >= 2 * self.limit:
-            self._compact()
+        if self._file is None:
+            return  # in memory only (self.problem says why)
+        try:
+            self._file.write(line)
+            self._lines_in_file += 1
+            if self._lines_in_file >= 2 * self.limit:
+                self._compact()
+        except OSError as exc:
+            self._fail("write", exc)
 
     def flush(self) -> None:
         if self._file is not None:
-            self._file.flush()
+            try:
+                self._file.flush()
+            except OSError as exc:
+                self._fail("write", exc)
 
     def _compact(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as out:
-            out.writelines(self._lines)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(self._in_order())
         if self._file is not None:
             self._file.close()
+            self._file = None
         os.replace(tmp, self.path)
-        self._file = self.path.open("a", encoding="utf-8")
-        self._lines_in_file = len(self._lines)
+        self._file = self._open_append()
+        self._lines_in_file = len(self)
 
     def recent(self, count: int | None = None) -> list[dict[str, Any]]:
         """Newest first."""
-        newest = list(reversed(self._lines))
+        newest = self._in_order()[::-1]
         if count is not None:
             newest = newest[:count]
         return [json.loads(line) for line in newest]
 
     def __len__(self) -> int:
-        return len(self._lines)
+        return len(self._lines) + len(self._flood)
 
     def clear(self) -> None:
-        if self._file is None:
+        if self.read_only:
             raise RuntimeError("this alert history was opened read-only")
         self._lines.clear()
-        self._file.close()
-        self.path.write_text("", encoding="utf-8")
-        self._file = self.path.open("a", encoding="utf-8")
+        self._flood.clear()
         self._lines_in_file = 0
+        if self._file is None:
+            return
+        try:
+            self._file.close()
+            self._file = None
+            os.truncate(self.path, 0)
+            self._file = self._open_append()
+        except OSError as exc:
+            self._fail("clear", exc)
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:  # e.g. a full disk at the last flush: said, not raised
+                self._file = None
+                self._fail("write", exc)
+            self._file = None
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -8,6 +8,14 @@ crowd out a local sender:
 - loopback senders always find a slot: at the cap, the least recently active connection is
   closed to make room; peers that are not on this machine share at most
   max_remote_connections slots, at most max_peer_connections each;
+- a connection earns its slot by being loopback or by sending a line with the right token;
+  until then it is the first closed at any cap (the peer holding the most such connections
+  gives one up first), and it is closed after auth_timeout_s, so connections that send
+  nothing cannot keep a sender with the token out;
+- a sender that asks (`"ack": true` in its JSON) gets one reply line per message:
+  `{"ok": true}` or `{"ok": false, "reason": ...}`; a refused connection gets the reason before
+  it is closed. Senders that never read (Riemann) are unaffected: replies are small, only
+  written while less than REPLY_BUFFER_LIMIT waits unread;
 - a connection idle for idle_timeout_s, or whose line is not complete line_timeout_s after
   its first byte (however slowly it trickles), is closed;
 - messages from non-loopback peers without the token are dropped and counted;
@@ -17,6 +25,7 @@ crowd out a local sender:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import hmac
 import ipaddress
@@ -53,6 +62,15 @@ READ_CHUNK = 32 * 1024
 MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 # A message with this (string) field is a canary: see handle().
 CANARY_FIELD = "canary"
+# A message with this field set to true is answered with one reply line (see handle()).
+ACK_FIELD = "ack"
+# Replies are skipped while this much is written and not yet read by the peer.
+REPLY_BUFFER_LIMIT = 64 * 1024
+# A refused connection is kept half-open this long so that its sender can read why (see
+# _Connection._refused); at most MAX_LINGERING connections are half-open at a time (refused
+# ones, and ones whose peer has finished while their messages wait in the backlog).
+REFUSED_LINGER_S = 1.0
+MAX_LINGERING = 64
 
 
 @dataclass
@@ -69,6 +87,8 @@ class ListenerStats:
     slow_lines: int = 0
     canaries: int = 0
     pipeline: int = 0
+    # connections closed because they had not sent a line with the token in auth_timeout_s
+    unauthenticated: int = 0
 
 
 def is_loopback(host: str) -> bool:
@@ -85,6 +105,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self.peer = "?"
         self.trusted = False
+        # Loopback, or sent a line with the right token: holds its slot (see the module doc).
+        self.earned = False
+        self.opened = 0.0
         self._counted = False
         self.paused = False
         self.queued = 0  # items of this connection in the scheduler's backlog
@@ -94,18 +117,39 @@ class _Connection(asyncio.BufferedProtocol):
         # loop time of the first byte of the line not yet complete (None: between lines)
         self.line_started: float | None = None
         self._oversized_reported = 0
+        self._eof = False  # the peer has finished sending
+        self.refused = False  # no slot: its answer is written, what it sends is ignored
+        self._lingers = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else "?"
-        self.trusted = is_loopback(self.peer)
-        self.last_activity = asyncio.get_running_loop().time()
-        if not self._listener.admit(self):
-            transport.close()
+        self.trusted = self.earned = is_loopback(self.peer)
+        self.opened = self.last_activity = asyncio.get_running_loop().time()
+        refused = self._listener.admit(self)
+        if refused is not None:
+            self._refused(transport, refused)
             return
         self._counted = True
+
+    def _refused(self, transport: asyncio.Transport, why: str) -> None:
+        """Say why on the connection (a sender that reads, like `logtray send`, reports it),
+        then close. Closed at once, a sender's line arriving after it would make the kernel
+        reset the connection and discard the answer; so the answer is followed by our EOF and
+        what the sender writes is read and ignored for up to REFUSED_LINGER_S, for at most
+        MAX_LINGERING connections at a time (beyond that: closed at once)."""
+        self.refused = True
+        listener = self._listener
+        transport.write(orjson.dumps({"ok": False, "reason": why}) + b"\n")
+        if listener.lingering >= MAX_LINGERING:
+            transport.close()
+            return
+        listener.lingering += 1
+        self._lingers = True
+        transport.write_eof()
+        asyncio.get_running_loop().call_later(REFUSED_LINGER_S, transport.close)
 
     @property
     def buffered(self) -> int:
@@ -132,6 +176,8 @@ class _Connection(asyncio.BufferedProtocol):
         return self._listener.read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
+        if self.refused:
+            return
         received_at = time.perf_counter()
         listener = self._listener
         self.last_activity = asyncio.get_running_loop().time()
@@ -163,18 +209,48 @@ class _Connection(asyncio.BufferedProtocol):
         return messages
 
     def eof_received(self) -> bool:
+        if self.refused:
+            return False
         if self._counted:
             self._listener.buffered_changed(self, -self._framer.buffered)
         messages = self._framer.close()
         self.line_started = None
+        self._eof = True
         if messages:
             self._listener.scheduler.submit(self, messages, time.perf_counter())
-        return False  # close our side too
+        if not self.queued:
+            return False  # all handled: close our side too
+        # Its messages wait in the backlog and answers may follow: the slot is given back now
+        # (the peer has finished sending) and the socket stays half-open until the last one
+        # is handled (resume()), for at most MAX_LINGERING connections at a time.
+        listener = self._listener
+        if self._counted:
+            listener.release(self)
+            self._counted = False
+        if listener.lingering >= MAX_LINGERING:
+            return False
+        listener.lingering += 1
+        self._lingers = True
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._lingers:
+            self._lingers = False
+            self._listener.lingering -= 1
         if self._counted:
             self._listener.release(self)
             self._counted = False
+
+    def reply(self, ok: bool, reason: str | None = None) -> None:
+        """One reply line, unless the peer has left unread more than REPLY_BUFFER_LIMIT."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > REPLY_BUFFER_LIMIT:
+            return
+        transport.write(
+            orjson.dumps({"ok": ok, "reason": reason} if reason else {"ok": ok}) + b"\n"
+        )
 
     def pause(self) -> None:
         if self._transport and not self._transport.is_closing():
@@ -182,9 +258,13 @@ class _Connection(asyncio.BufferedProtocol):
             self.paused = True
 
     def resume(self) -> None:
+        """Its backlog is handled: read on, or close if the peer has finished sending."""
         self.paused = False
         if self._transport and not self._transport.is_closing():
-            self._transport.resume_reading()
+            if self._eof:
+                self._transport.close()
+            else:
+                self._transport.resume_reading()
 
     def handle(self, raw: bytes, received_at: float) -> None:
         listener = self._listener
@@ -220,9 +300,12 @@ class _Connection(asyncio.BufferedProtocol):
             if self._transport and not self._transport.is_closing():
                 self._transport.write(orjson.dumps(reply) + b"\n")
             return
+        ack = alert.extra.get(ACK_FIELD) is True
         if not token_ok:
             self.suspect = True
             listener.stats.dropped_no_token += 1
+            if ack:
+                self.reply(False, "no token or a wrong one (see [listener] token)")
             listener.warn(
                 f"token:{self.peer}",
                 "dropped a message from %s without the right token (senders that are not on "
@@ -231,13 +314,23 @@ class _Connection(asyncio.BufferedProtocol):
             )
             return
         if is_pipeline(alert.extra):
+            self.earned = True  # it came with the token
             listener.pipeline_message(alert.extra, self.peer)
+            if ack:
+                self.reply(True)
             return
         listener.stats.accepted += 1
+        self.earned = True
+        if ack:
+            alert = dataclasses.replace(
+                alert, extra={k: v for k, v in alert.extra.items() if k != ACK_FIELD}
+            )
         try:
             listener.sink(alert, self.peer, received_at)
         except Exception:
             log.exception("failed to process an alert from %s", self.peer)
+        if ack:
+            self.reply(True)
 
 
 class _FairScheduler:
@@ -354,6 +447,7 @@ class AlertListener:
         self._remote = 0
         self._per_peer: Counter[str] = Counter()
         self.buffered = 0  # bytes of unfinished lines in all connections' framers
+        self.lingering = 0  # refused connections kept half-open to read their answer
         self._sweeper: asyncio.TimerHandle | None = None
         self._servers: list[asyncio.Server] = []
         self._throttled = Throttled(log)
@@ -389,48 +483,79 @@ class AlertListener:
             log.exception("failed to process a pipeline message from %s", peer)
 
     # -- slots -----------------------------------------------------------------------------------
-    def admit(self, conn: _Connection) -> bool:
-        """Give `conn` a slot (closing the least recently active one if needed), or refuse."""
+    def admit(self, conn: _Connection) -> str | None:
+        """Give `conn` a slot, closing an unearned connection (or, for loopback, the least
+        recently active one) if a cap is reached; or refuse: the reason, for the peer."""
         config = self.config
-        if not conn.trusted and (
-            self._remote >= config.max_remote_connections
-            or self._per_peer[conn.peer] >= config.max_peer_connections
-        ):
-            return self._refuse(
-                conn,
-                f"{conn.peer} has too many connections open (non-loopback senders share "
-                f"{config.max_remote_connections} slots, {config.max_peer_connections} per "
-                "address; [listener] max_remote_connections / max_peer_connections)",
-            )
+        if not conn.trusted:
+            if self._per_peer[conn.peer] >= config.max_peer_connections:
+                victim = self._unearned(peer=conn.peer)
+                if victim is None:
+                    return self._refuse(
+                        conn,
+                        f"{conn.peer} holds {config.max_peer_connections} connections with the "
+                        "token already ([listener] max_peer_connections)",
+                    )
+                self._evict(victim, "max_peer_connections", config.max_peer_connections)
+            if self._remote >= config.max_remote_connections:
+                victim = self._unearned()
+                if victim is None:
+                    return self._refuse(
+                        conn,
+                        f"all {config.max_remote_connections} non-loopback slots are held by "
+                        "senders with the token ([listener] max_remote_connections)",
+                    )
+                self._evict(victim, "max_remote_connections", config.max_remote_connections)
         if len(self._connections) >= config.max_connections:
-            victim = self._least_recent(remote_only=not conn.trusted)
+            victim = self._unearned() or self._least_recent(remote_only=not conn.trusted)
             if victim is None:
                 return self._refuse(
                     conn,
                     f"connection limit ({config.max_connections}) reached: refusing new "
                     "connections until some close (raise [listener] max_connections if expected)",
                 )
-            self.stats.evicted += 1
-            self.warn(
-                "evicted",
-                "connection limit (%d) reached: closed the least recently active connection "
-                "(from %s) to make room",
-                config.max_connections,
-                victim.peer,
-            )
-            victim.close()
+            self._evict(victim, "max_connections", config.max_connections)
         self._connections[conn] = None
         if not conn.trusted:
             self._remote += 1
             self._per_peer[conn.peer] += 1
         self.stats.connections += 1
         self._start_sweeping()
-        return True
+        return None
 
-    def _refuse(self, conn: _Connection, why: str) -> bool:
+    def _evict(self, victim: _Connection, limit: str, value: int) -> None:
+        self.stats.evicted += 1
+        what = (
+            "a connection that has not sent the token"
+            if not victim.earned
+            else ("the least recently active connection")
+        )
+        self.warn(
+            f"evicted:{victim.peer}",
+            "%s (%d) reached: closed %s from %s to make room",
+            limit,
+            value,
+            what,
+            victim.peer,
+        )
+        victim.close()
+
+    def _refuse(self, conn: _Connection, why: str) -> str:
         self.stats.rejected_connections += 1
-        self.warn(f"refused:{conn.peer}", "%s", why)
-        return False
+        self.warn(f"refused:{conn.peer}", "refused a connection from %s: %s", conn.peer, why)
+        return why
+
+    def _unearned(self, peer: str | None = None) -> _Connection | None:
+        """The unearned connection to close first: of `peer`, or else of the address holding
+        the most unearned connections (a fresh address is the last to lose its one), the
+        least recently active one."""
+        held: dict[str, list[_Connection]] = {}
+        for conn in self._connections:  # least recently active first
+            if not conn.earned and (peer is None or conn.peer == peer):
+                held.setdefault(conn.peer, []).append(conn)
+        if not held:
+            return None
+        return max(held.values(), key=len)[0]
 
     def _least_recent(self, remote_only: bool) -> _Connection | None:
         """The connection to close for a newcomer: the least recently active one, preferring
@@ -478,7 +603,10 @@ class AlertListener:
 
     # -- timeouts ------------------------------------------------------------------------------
     def _sweep_interval(self) -> float:
-        return min(1.0, self.config.idle_timeout_s / 4, self.config.line_timeout_s / 4)
+        config = self.config
+        return min(
+            1.0, config.idle_timeout_s / 4, config.line_timeout_s / 4, config.auth_timeout_s / 4
+        )
 
     def _start_sweeping(self) -> None:
         if self._sweeper is None:
@@ -490,7 +618,18 @@ class AlertListener:
         self._sweeper = None
         now = asyncio.get_running_loop().time()
         idle, slow = self.config.idle_timeout_s, self.config.line_timeout_s
+        auth = self.config.auth_timeout_s
         for conn in list(self._connections):
+            if not conn.earned and now - conn.opened >= auth:
+                self.stats.unauthenticated += 1
+                self.warn(
+                    f"auth:{conn.peer}",
+                    "closed a connection from %s: no line with the token within %g s",
+                    conn.peer,
+                    auth,
+                )
+                conn.close()
+                continue
             if conn.paused:  # waiting for us (backpressure), not for the peer
                 continue
             if now - conn.last_activity >= idle:

@@ -5,20 +5,29 @@ the notices to show; `next_wakeup()` says when `tick(now)` has something to do (
 update, the end of a snooze), so the caller can sleep until then instead of polling.
 
 Bounded whatever senders do: at most MAX_KEYS sources are tracked and MAX_TALLY_KEYS per storm
-or snooze summary (least recently seen dropped first; totals stay exact), and the work per
-alert and per tick does not grow with the number of sources. A storm summary names the newest
-source with a pathname in its title and ranks named sources first, by count, in its body; a
-named source that joins a storm is shown within NAMED_UPDATE_S.
+or snooze summary (least recently seen dropped first; totals stay exact), at most MAX_CLASSES
+flood classes, and the work per alert and per tick does not grow with the number of sources.
+
+A flood cannot bury a real alert. Each alert belongs to a class: its sender (the peer address)
+and the shape of its source, the key with every number and every hex string of 8 or more
+characters as "#" (/app/f_17.py and /app/f_18.py are both /app/f_#.py). A class that brings
+more than storm_keys new sources within storm_window_s is a flood: its new sources fold into
+the storm summary, and they do not count towards a storm for anybody else, so an alert of
+another class still pops on its own. When new sources of many classes come too fast (a storm
+without a pattern), they fold too; then the summary's title names the newest named source
+that is not part of a flood, the body ranks those first, and one that joins is shown within
+NAMED_UPDATE_S.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.alert import Alert, file_label
 from logtray.tray.base.config import AlertsConfig
 
 STORM_KEY = "logtray:storm"
@@ -26,6 +35,9 @@ SNOOZE_SUMMARY_KEY = "logtray:snoozed"
 
 MAX_KEYS = 1000
 MAX_TALLY_KEYS = 500
+MAX_CLASSES = 1000
+# What varies between a flood's sources: numbers, and hex strings (hashes, ids) of 8 or more.
+_VARYING = re.compile(r"[0-9a-fA-F]{8,}|\d+")
 # A storm summary naming a new source with a pathname is updated this soon (not after the
 # full update interval): a real alert must not wait behind a storm of others.
 NAMED_UPDATE_S = 0.25
@@ -70,13 +82,20 @@ class _Tally:
         self.sources = 0
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._named: set[str] = set()
+        # Sources that are not part of a flood: ranked first, named in the title first.
+        self._standout: set[str] = set()
         self.newest_named: str | None = None
+        self._newest_stands_out = False
 
-    def add(self, key: str, named: bool) -> bool:
-        """Count one alert; True when `key` is a source not seen before in this tally."""
+    def add(self, key: str, named: bool, standout: bool = True) -> bool:
+        """Count one alert; True when `key` is a source not seen before in this tally.
+        A flood's source (not `standout`) never takes the title from one that stands out."""
         self.total += 1
-        if named:
+        if named and (standout or not self._newest_stands_out):
             self.newest_named = key
+            self._newest_stands_out = standout
+        if standout:
+            self._standout.add(key)
         counts = self._counts
         if key in counts:
             counts[key] += 1
@@ -89,15 +108,20 @@ class _Tally:
         if len(counts) > self.cap:
             dropped, _ = counts.popitem(last=False)
             self._named.discard(dropped)
+            self._standout.discard(dropped)
         return True
 
     def __bool__(self) -> bool:
         return self.total > 0
 
     def top(self, count: int) -> list[tuple[str, int]]:
-        """Named sources first, then by count, then the most recently seen."""
+        """Sources outside a flood first, named ones first, then by count, then the most
+        recently seen."""
         recent_first = list(reversed(self._counts.items()))
-        recent_first.sort(key=lambda item: (item[0] in self._named, item[1]), reverse=True)
+        recent_first.sort(
+            key=lambda item: (item[0] in self._standout, item[0] in self._named, item[1]),
+            reverse=True,
+        )
         return recent_first[:count]
 
     def describe(self, count: int = 5, times: bool = True) -> str:
@@ -105,6 +129,49 @@ class _Tally:
         text = ", ".join(f"{_short(k)} ×{n}" if times else _short(k) for k, n in shown)
         more = self.sources - len(shown)
         return f"{text} and {more} more" if more > 0 else text
+
+
+def source_shape(key: str) -> str:
+    """The pattern a flood's sources share: the key with every number, and every hex string
+    of 8 or more characters, as "#"."""
+    return _VARYING.sub("#", key)
+
+
+@dataclass
+class _Class:
+    new_keys: deque[float]  # times of its latest new sources (storm_keys + 1 of them)
+    flooding_until: float = 0.0
+
+
+class _Classes:
+    """New sources per class (sender, shape): which classes flood. Bounded (MAX_CLASSES, the
+    least recently active dropped first)."""
+
+    def __init__(self, storm_keys: int, window_s: float) -> None:
+        self.storm_keys = storm_keys
+        self.window_s = window_s
+        self._classes: OrderedDict[tuple[str, str], _Class] = OrderedDict()
+
+    def new_key(self, cls: tuple[str, str], now: float) -> tuple[bool, bool]:
+        """Record a new source of `cls`: (floods now, started to flood with this one)."""
+        state = self._classes.get(cls)
+        if state is None:
+            state = _Class(deque(maxlen=self.storm_keys + 1))
+            self._classes[cls] = state
+            while len(self._classes) > MAX_CLASSES:
+                self._classes.popitem(last=False)
+        self._classes.move_to_end(cls)
+        was = now < state.flooding_until
+        times = state.new_keys
+        times.append(now)
+        if len(times) > self.storm_keys and now - times[0] <= self.window_s:
+            state.flooding_until = now + self.window_s
+        floods = now < state.flooding_until
+        return floods, floods and not was
+
+    def floods(self, cls: tuple[str, str], now: float) -> bool:
+        state = self._classes.get(cls)
+        return state is not None and now < state.flooding_until
 
 
 @dataclass
@@ -124,8 +191,14 @@ class AlertPolicy:
         # Tracked sources, least recently seen first (so forgetting stops at the first fresh one).
         self._keys: OrderedDict[str, _KeyState] = OrderedDict()
         self._pending: set[str] = set()
-        # Times of the latest new keys: storm_keys + 1 of them are all a storm check needs.
-        self._new_key_times: deque[float] = deque(maxlen=config.storm_keys + 1)
+        # The latest new keys of classes that do not flood, with their class: storm_keys + 1
+        # of them are all a storm check needs.
+        self._new_key_times: deque[tuple[float, tuple[str, str]]] = deque(
+            maxlen=config.storm_keys + 1
+        )
+        self._classes = _Classes(config.storm_keys, config.storm_window_s)
+        # New sources without a pattern come too fast: they fold into the storm until then.
+        self._unpatterned_until = 0.0
         self._storm: _Storm | None = None
         self._snoozed_until: float | None = None
         self._dnd = False
@@ -150,13 +223,26 @@ class AlertPolicy:
         return self._wakeup
 
     # -- alerts --------------------------------------------------------------------------------
-    def on_alert(self, alert: Alert, now: float) -> list[Notice]:
+    def flood_of(self, alert: Alert, sender: str, now: float) -> str | None:
+        """The shape of the flood `alert` is part of (its class floods), or None."""
+        cls = (sender, source_shape(alert.key))
+        return cls[1] if self._classes.floods(cls, now) else None
+
+    def on_alert(self, alert: Alert, now: float, sender: str = "") -> list[Notice]:
         key = alert.key
         named = alert.pathname is not None
+        cls = (sender, source_shape(key))
         if self.quiet:
             if self._held_since is None:
                 self._held_since = now
-            self._held.add(key, named)
+            state = self._keys.get(key)
+            if state is None or now - state.last_seen > self.config.cooldown_s:
+                self._track(key, _KeyState(first_seen=now, last_seen=now, latest=alert))
+                self._classes.new_key(cls, now)  # a flood during a snooze is one too
+            else:
+                self._keys.move_to_end(key)
+                state.last_seen = now
+            self._held.add(key, named, standout=not self._classes.floods(cls, now))
             return []
 
         state = self._keys.get(key)
@@ -175,7 +261,7 @@ class AlertPolicy:
         else:
             state = _KeyState(first_seen=now, last_seen=now, latest=alert)
             self._track(key, state)
-            if not self._storming(now):
+            if not self._storming(now, cls):
                 state.shown = True
                 state.last_notified = now
                 return [self._key_notice(state, replaces=False)]
@@ -184,7 +270,8 @@ class AlertPolicy:
         if storm is None:
             return []
         interval = self.config.update_interval_s
-        if storm.tally.add(key, named) and named:
+        standout = not self._classes.floods(cls, now)
+        if storm.tally.add(key, named, standout) and named and standout:
             interval = min(interval, NAMED_UPDATE_S)
         due = storm.last_notified + interval
         if storm.pending:
@@ -203,19 +290,35 @@ class AlertPolicy:
             dropped, _ = self._keys.popitem(last=False)
             self._pending.discard(dropped)
 
-    def _storming(self, now: float) -> bool:
-        """Record a new key; True when new keys come too fast to show one by one."""
+    def _storming(self, now: float, cls: tuple[str, str]) -> bool:
+        """Record a new key of class `cls`; True when it is to fold into the storm summary:
+        its class floods, or new keys without a pattern come too fast to show one by one."""
         window = self.config.storm_window_s
+        floods, started = self._classes.new_key(cls, now)
         times = self._new_key_times
-        times.append(now)
-        if self._storm is not None:
-            self._storm.last_new_key = now
-            return True
-        if len(times) > self.config.storm_keys and now - times[0] <= window:
+        if started:  # its earlier sources no longer count against the others
+            kept = [item for item in times if item[1] != cls]
+            times.clear()
+            times.extend(kept)
+            if not self._too_fast(times, now):
+                self._unpatterned_until = 0.0  # they alone made it look like a storm
+        if not floods:
+            times.append((now, cls))
+            if self._too_fast(times, now):
+                self._unpatterned_until = now + window
+        fold = floods or now < self._unpatterned_until
+        if not fold:
+            return False
+        if self._storm is None:
             self._storm = _Storm(started=now, last_new_key=now)
             self._wake_at(now + window)
-            return True
-        return False
+        self._storm.last_new_key = now
+        return True
+
+    def _too_fast(self, times: deque[tuple[float, tuple[str, str]]], now: float) -> bool:
+        return (
+            len(times) > self.config.storm_keys and now - times[0][0] <= self.config.storm_window_s
+        )
 
     def _update_key(self, key: str, state: _KeyState, now: float) -> list[Notice]:
         if now - state.last_notified >= self.config.update_interval_s:
@@ -362,5 +465,4 @@ class AlertPolicy:
 
 
 def _short(key: str) -> str:
-    tail = key.replace("\\", "/").rsplit("/", 1)[-1]
-    return (tail or key)[:60]
+    return file_label(key)

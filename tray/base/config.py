@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import secrets
+import shlex
 import sys
 import types
 import typing
@@ -51,6 +52,9 @@ class ListenerConfig:
     # A line must be complete this long after its first byte (slow senders cannot hold a slot).
     line_timeout_s: float = 30.0
     max_line_bytes: int = 65536
+    # A non-loopback connection must send a line with the token this soon, or it is closed
+    # (until then it is the first closed at any connection cap).
+    auth_timeout_s: float = 5.0
     # Shared secret that non-loopback senders must include; generated on first run.
     token: str = ""
 
@@ -201,6 +205,8 @@ class ConfigError(LogtrayError):
 
 
 DAY_S = 86400.0
+# A config file is read up to this size; a bigger one (or /dev/zero) is an error.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def _between(low: float, high: float, what: str = "a number of seconds") -> _Check:
@@ -228,6 +234,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("listener", "idle_timeout_s"): _seconds(0, DAY_S, low_open=True),
     ("listener", "line_timeout_s"): _seconds(0, DAY_S, low_open=True),
     ("listener", "max_line_bytes"): _ints(256, 16 * 1024 * 1024),
+    ("listener", "auth_timeout_s"): _seconds(0, 3600, low_open=True),
     ("alerts", "cooldown_s"): _seconds(0, DAY_S),
     ("alerts", "update_interval_s"): _seconds(0, 3600),
     ("alerts", "storm_keys"): _ints(1, 10_000),
@@ -240,6 +247,14 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ),
     ("engine", "evidence_records"): _ints(0, 10_000),
     ("engine", "evidence_files"): _ints(1, 10_000),
+    ("editor", "command"): (
+        lambda v: _splits(v),
+        'a command line with balanced quotes, e.g. "code --goto" or "vim"',
+    ),
+    ("editor", "paths"): (
+        lambda v: all(os.path.isabs(os.path.expanduser(folder)) for folder in v.values()),
+        'container prefixes mapped to absolute local folders, e.g. {"/app" = "~/src/app"}',
+    ),
     ("editor", "url"): (
         lambda v: not v or ("{path}" in v and _editor_scheme_ok(v)),
         'empty, or a URL template with {path} (and {line}), e.g. "vscode://file/{path}:{line}"',
@@ -261,6 +276,14 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ),
     ("ServiceOverride", "healthcheck_interval_s"): _seconds(0, DAY_S, low_open=True),
 }
+
+
+def _splits(command: str) -> bool:
+    try:
+        shlex.split(command)
+    except ValueError:  # an unbalanced quote
+        return False
+    return True
 
 
 def _editor_scheme_ok(template: str) -> bool:
@@ -460,10 +483,15 @@ def load_config(
     config = Config(path=path)
     if path.exists():
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(_read_bounded(path).decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"{path} is not valid TOML: {exc}", fix="fix the syntax or move the file away"
+            ) from None
+        except RecursionError:
+            raise ConfigError(
+                f"{path} is not valid TOML: arrays or tables nested too deeply",
+                fix="fix the file or move it away",
             ) from None
         except UnicodeDecodeError as exc:
             raise ConfigError(
@@ -477,6 +505,19 @@ def load_config(
     if flags:
         config = _apply(config, flags, "command line", from_text=False)
     return config
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, at most MAX_CONFIG_BYTES (more is a ConfigError, not a slow read of
+    gigabytes)."""
+    with path.open("rb") as file:
+        data = file.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path} is over {MAX_CONFIG_BYTES // 1024} KiB: not a logtray config file",
+            fix="point LOGTRAY_CONFIG at the config file, or move this one away",
+        )
+    return data
 
 
 def ensure_token(config: Config) -> Config:

@@ -33,17 +33,18 @@ def add_parser(sub: Any) -> None:
 
 def _recent(count: int | None) -> list[dict[str, Any]]:
     config = load_config()
-    try:
-        history = AlertHistory(
-            paths.history_file(),
-            config.alerts.history_size,
-            allowed_prefixes(config.kibana.url, config.kibana.allowed_url_prefixes),
-            read_only=True,
-        )
-    except OSError as exc:
+    history = AlertHistory(
+        paths.history_file(),
+        config.alerts.history_size,
+        allowed_prefixes(config.kibana.url, config.kibana.allowed_url_prefixes),
+        read_only=True,
+    )
+    if history.failure:
         raise LogtrayError(
-            f"cannot read the alert history {paths.history_file()}: {exc.strerror}"
-        ) from None
+            f"alert history: {history.failure}",
+            fix="make it a readable file, or move it away (a running logtray keeps its "
+            "alerts in memory meanwhile)",
+        )
     try:
         return history.recent(count)
     finally:

@@ -191,6 +191,30 @@ def check_riemann_lag(config: Config) -> Check:
     return Check("riemann lag", True, text)
 
 
+def check_history() -> Check:
+    """The alert history file can be read and written (else alerts are kept in memory only)."""
+    from logtray.tray.alerts.history import AlertHistory
+    from logtray.tray.base.paths import history_file
+
+    path = history_file()
+    fix = "make it a writable regular file, or move it away (logtray creates a new one)"
+    history = AlertHistory(path, read_only=True)
+    if history.failure:
+        return Check("alert history", False, history.failure, fix)
+    folder = path if path.exists() else path.parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        space = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        space = None
+    if not os.access(folder, os.W_OK) or (space and space.f_flag & os.ST_RDONLY):
+        return Check("alert history", False, f"{path} cannot be written (read-only)", fix)
+    if space and space.f_bavail == 0:
+        return Check("alert history", False, f"no space left for {path}", "free some disk space")
+    return Check("alert history", True, f"{path} ({len(history)} alerts)")
+
+
 def check_alert_path(config: Config) -> Check:
     """The same canary `stack up` sends: from the stack's riemann container to the listener."""
     from logtray.stack.canary import check_stack
@@ -249,6 +273,7 @@ def run_checks() -> list[Check]:
     checks.append(check_tray_problem())
     checks.append(check_stack_incidents())
     checks.append(check_heartbeat())
+    checks.append(check_history())
     if config:
         checks.append(check_port(config))
         checks.extend(check_team_kafka(config))

@@ -12,8 +12,10 @@ forbids scripts, frames, forms and loading anything: the page works from a file:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -184,10 +186,15 @@ def page_name(alert: Alert, now: float) -> str:
 def write(page: str, name: str, directory: Path | None = None) -> Path:
     """Write the page (atomically) and keep only the newest KEEP_PAGES pages."""
     directory = directory or paths.cache_dir() / "errors"
-    directory.mkdir(parents=True, exist_ok=True)
+    # Pages hold what senders and services wrote: private to the user (0700 / 0600).
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        directory.chmod(0o700)
     target = directory / name
     tmp = target.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(page)
     tmp.replace(target)
     try:
         pages = sorted(directory.glob("alert-*.html"), key=lambda p: p.stat().st_mtime)

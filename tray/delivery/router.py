@@ -1,9 +1,10 @@
 """The alert path after the listener: history, policy, then the notifier.
 
-Runs on the asyncio loop. Every accepted alert is written to the history first (so nothing is
-lost, snoozed or not); the policy decides what to show; notices go to the notifier one at a
-time per key, in order (so an update never overtakes the notice it replaces), while notices
-for different keys go out side by side (one slow D-Bus round trip does not hold up the rest).
+Runs on the asyncio loop. The policy decides what to show (and whether the alert is part of
+a flood); every accepted alert is written to the history (so nothing is lost, snoozed or not,
+a flood's records kept apart); notices go to the notifier one at a time per key, in order (so
+an update never overtakes the notice it replaces), while notices for different keys go out
+side by side (one slow D-Bus round trip does not hold up the rest).
 """
 
 from __future__ import annotations
@@ -73,11 +74,19 @@ class AlertRouter:
         entry: dict[str, Any] = {"received": round(now, 3), "peer": peer, **alert.to_record()}
         if self.policy.quiet:
             entry["quiet"] = True
+        try:
+            notices = self.policy.on_alert(alert, now, peer)
+            flood = self.policy.flood_of(alert, peer, now)
+        except Exception:  # a policy bug must not lose the alert: it is still kept
+            log.exception("the alert policy failed on an alert from %s", peer)
+            notices, flood = [], None
+        if flood:  # kept apart in the history, so a flood cannot evict the others' alerts
+            entry["flood"] = flood
         self.history.append(entry)
         self.accepted += 1
         self._schedule_flush()
         handled_at = time.perf_counter()
-        for notice in self.policy.on_alert(alert, now):
+        for notice in notices:
             self._dispatch(notice, received_at, handled_at)
         self._reschedule()
         if self._on_change:
@@ -112,10 +121,7 @@ class AlertRouter:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        try:
-            self.history.flush()
-        except OSError as exc:
-            log.error("cannot write the alert history %s: %s", self.history.path, exc)
+        self.history.flush()  # a failure is said once by the history, which goes on in memory
 
     def _reschedule(self, force: bool = False) -> None:
         wake = self.policy.next_wakeup()

@@ -101,15 +101,8 @@ class AlertService:
             functools.partial(open_url, allowed_prefixes=prefixes),
             self.actions,
         )
-        try:
-            history = AlertHistory(paths.history_file(), config.alerts.history_size, prefixes)
-        except OSError as exc:
-            from logtray.tray.base.errors import LogtrayError
-
-            raise LogtrayError(
-                f"cannot open the alert history {paths.history_file()}: {exc.strerror}",
-                fix="make the user data directory writable",
-            ) from None
+        # Never fails: a history file that cannot be used is said once, alerts kept in memory.
+        history = AlertHistory(paths.history_file(), config.alerts.history_size, prefixes)
         policy = AlertPolicy(config.alerts, functools.partial(_link, config))
         self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
         # Every path into the router passes the tap: heartbeat answers stop there.

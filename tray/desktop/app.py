@@ -278,16 +278,18 @@ class TrayApp:
         router = self.service.router
         entries = router.history.recent()
         midnight = dt.datetime.combine(dt.date.today(), dt.time()).timestamp()
+        notices: list[str] = []
+        if router.history.problem:
+            notices.append("Alert history not saved: kept in memory (see `logtray doctor`)")
+        # A team's Kafka that refuses us (certificate, login, down): one line each.
+        notices += [f"{source}: {text}" for source, text in self.service.kafka_problems.items()]
         self._set(
+            notices=tuple(notices),
             recent=recent_alerts(entries, self.config, self._cleared_at),
             unseen=max(0, router.accepted - self._seen_mark),
             alerts_today=count_since(entries, midnight),
             snoozed_until=router.policy.snoozed_until,
             do_not_disturb=router.policy.do_not_disturb,
-            # A team's Kafka that refuses us (certificate, login, down): one line each.
-            notices=tuple(
-                f"{source}: {text}" for source, text in self.service.kafka_problems.items()
-            ),
         )
 
     def _mark_seen(self) -> None:

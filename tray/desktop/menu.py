@@ -6,9 +6,11 @@ tested without a GUI; the tray adapter maps ids to handlers in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
+from logtray.tray.base.text import shown_text
 from logtray.tray.desktop.failure import short_line
 from logtray.tray.desktop.state import AppState, kibana_ready
 
@@ -47,7 +49,17 @@ def build_menu(state: AppState) -> tuple[Entry, ...]:
     entries.append(Entry("Start at login", "autostart.toggle", checked=state.autostart))
     entries.append(Entry("Open settings", "settings.open"))
     entries.append(Entry("Quit", "quit"))
-    return tuple(entries)
+    return tuple(_shown(entry) for entry in entries)
+
+
+def _shown(entry: Entry) -> Entry:
+    """The entry with its text, and its children's, as the desktop may show it: alert titles
+    and error lines carry what senders and services wrote (tray.base.text)."""
+    text = shown_text(entry.text)
+    children = tuple(_shown(child) for child in entry.children)
+    if text == entry.text and children == entry.children:
+        return entry  # the same object: SEPARATOR stays SEPARATOR
+    return dataclasses.replace(entry, text=text, children=children)
 
 
 def _stack_entries(state: AppState) -> list[Entry]:

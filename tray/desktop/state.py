@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from logtray.tray.base.text import shown_text
+
 if TYPE_CHECKING:
     from logtray.tray.alerts.alert import Alert
 
@@ -134,4 +136,4 @@ def tooltip(state: AppState, now: float | None = None) -> str:
     elif state.snoozed_until is not None:
         until = time.strftime("%H:%M", time.localtime(state.snoozed_until))
         parts.append(f"snoozed until {until}")
-    return "logtray: " + " · ".join(parts)
+    return shown_text("logtray: " + " · ".join(parts))

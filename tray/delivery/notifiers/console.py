@@ -7,6 +7,7 @@ import sys
 from typing import TextIO
 
 from logtray.tray.alerts.policy import Notice
+from logtray.tray.delivery.notifiers import notice_text
 
 
 class ConsoleNotifier:
@@ -16,9 +17,10 @@ class ConsoleNotifier:
         self._stream = stream or sys.stdout
 
     async def show(self, notice: Notice) -> None:
+        title, body = notice_text(notice, body_markup=False)  # JSON: no markup, but no escapes
         record = {
-            "title": notice.title,
-            "body": notice.body,
+            "title": title,
+            "body": body,
             "key": notice.key,
             "url": notice.url,
             "count": notice.count,

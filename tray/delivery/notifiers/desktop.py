@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from desktop_notifier import Button, DesktopNotifier, Icon
 
 from logtray.tray.alerts.policy import Notice
 from logtray.tray.delivery.actions import AlertActions
+from logtray.tray.delivery.notifiers import notice_text
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ class DesktopNotifierBackend:
             app_name="logtray", app_icon=Icon(path=icon) if icon else None
         )
         self._shown: dict[str, str] = {}  # notice key -> desktop-notifier identifier
+        # Linux servers may render markup in the body (asked in connect()); macOS shows plain
+        # text and desktop-notifier builds Windows' toast XML with escaping.
+        self._body_markup = sys.platform.startswith("linux")
 
     def _opener(self, url: str) -> Callable[[], None]:
         def open_in_background() -> None:
@@ -62,6 +67,10 @@ class DesktopNotifierBackend:
     async def connect(self) -> None:
         """Connect to the notification service now, so the first alert does not wait for it."""
         await self._notifier.get_capabilities()
+        if sys.platform.startswith("linux"):
+            from logtray.tray.delivery.notifiers.linux_server import renders_body_markup
+
+            self._body_markup = await renders_body_markup()
 
     async def show(self, notice: Notice) -> None:
         previous = self._shown.pop(notice.key, None)
@@ -81,8 +90,9 @@ class DesktopNotifierBackend:
         elif notice.url:
             on_clicked = self._opener(notice.url)
             buttons.append(Button(title=OPEN_ACTION, on_pressed=on_clicked))
+        title, body = notice_text(notice, self._body_markup)
         identifier = await self._notifier.send(
-            title=notice.title, message=notice.body, buttons=buttons, on_clicked=on_clicked
+            title=title, message=body, buttons=buttons, on_clicked=on_clicked
         )
         self._shown[notice.key] = identifier
 

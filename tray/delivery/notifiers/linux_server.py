@@ -62,3 +62,38 @@ async def notification_server_problem(timeout: float = 2.0) -> str | None:
         "no notification server is running on the D-Bus session bus "
         f"(nothing owns {NOTIFICATIONS_NAME})"
     )
+
+
+async def renders_body_markup(timeout: float = 2.0) -> bool:
+    """Whether the notification server renders markup in a notification's body (it advertises
+    "body-markup"; dunst does with `markup = full`, GNOME and KDE always). When it cannot be
+    asked, True: an escaped body at worst shows `&amp;` as text, an unescaped one may render a
+    sender's link."""
+    try:
+        from dbus_fast import BusType, Message
+        from dbus_fast.aio import MessageBus
+    except ImportError:
+        return True
+    try:
+        bus = await asyncio.wait_for(MessageBus(bus_type=BusType.SESSION).connect(), timeout)
+    except Exception:
+        return True
+    try:
+        reply = await asyncio.wait_for(
+            bus.call(
+                Message(
+                    destination=NOTIFICATIONS_NAME,
+                    path="/org/freedesktop/Notifications",
+                    interface=NOTIFICATIONS_NAME,
+                    member="GetCapabilities",
+                )
+            ),
+            timeout,
+        )
+        if reply is None or not reply.body or not isinstance(reply.body[0], list):
+            return True
+        return "body-markup" in reply.body[0]
+    except Exception:
+        return True
+    finally:
+        bus.disconnect()
