@@ -73,12 +73,30 @@ def create_container(
     except docker.errors.ImageNotFound:
         raise StackError(f"image {spec.image} for {spec.name} disappeared") from None
     except docker.errors.APIError as exc:
-        if exc.status_code == 409:
+        # Docker: 409; Podman: 500 "... is already in use".
+        if exc.status_code == 409 or (
+            "name" in api_message(exc) and "already in use" in api_message(exc)
+        ):
             raise StackError(
                 f"a container named {name} exists that logtray did not create",
                 fix=f"remove it (`docker rm -f {name}`) or set [stack] name to another name",
             ) from None
-        raise StackError(f"cannot create {name}: {api_message(exc)}") from None
+        raise _no_init(api_message(exc)) or StackError(
+            f"cannot create {name}: {api_message(exc)}"
+        ) from None
+
+
+def _no_init(text: str) -> StackError | None:
+    """Podman gives `init: true` containers catatonit as PID 1; Debian's podman only recommends
+    the package, so it can be missing."""
+    if "catatonit" not in text and "container-init binary not found" not in text:
+        return None
+    return StackError(
+        "the container engine cannot start the stack's containers with an init process: "
+        "catatonit is not installed",
+        fix="install it (Debian/Ubuntu: `sudo apt install catatonit`, Fedora: `sudo dnf install "
+        "catatonit`), then `logtray stack up` again",
+    )
 
 
 def start_container(
@@ -141,7 +159,7 @@ def _raise_start_error(
             fix=f"stop what holds it, or map {spec.name}'s {cport} elsewhere: "
             f'[stack.services.{spec.name}.ports] "{cport.split("/")[0]}" = <free port>',
         ) from None
-    raise StackError(f"cannot start {spec.name}: {text}") from None
+    raise _no_init(text) or StackError(f"cannot start {spec.name}: {text}") from None
 
 
 def _container_publishing(client: docker.DockerClient, port: int) -> str | None:

@@ -30,7 +30,7 @@ def _rootless_socket() -> str:
 
 
 @dataclass(frozen=True)
-class TestEngine:
+class EngineUnderTest:
     name: str
     host: str
 
@@ -47,18 +47,18 @@ def known_engines() -> dict[str, str]:
     }
 
 
-def chosen_engines() -> list[TestEngine]:
+def chosen_engines() -> list[EngineUnderTest]:
     raw = os.environ.get("LOGTRAY_TEST_ENGINES", "").strip()
     known = known_engines()
     if not raw:
         ci = os.environ.get("CI", "").lower() == "true"
         names = [n for n in known if ci or n == "docker" or _socket_there(known[n])]
-        return [TestEngine(n, known[n]) for n in names]
+        return [EngineUnderTest(n, known[n]) for n in names]
     out = []
     for item in raw.split(","):
         name, _, host = item.strip().partition("=")
         if name:
-            out.append(TestEngine(name, host or known.get(name, "")))
+            out.append(EngineUnderTest(name, host or known.get(name, "")))
     return out
 
 
