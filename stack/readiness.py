@@ -118,6 +118,10 @@ class ReadinessWait:
                 if code == 0:
                     watcher.probe_passed(spec.name, container.id or "")
                     return
+                exited = self._exited(container) if code is None else None
+                if exited is not None:  # its exit event may be late or lost (Podman 4)
+                    watcher.mark(spec.name, exited)
+                    return
                 if counts_failures and code is not None and time.monotonic() >= failures_from:
                     failures += 1
                     if failures >= max(1, hc.retries):
@@ -149,8 +153,14 @@ class ReadinessWait:
         probe: probes.ReadinessProbe | None = None
         seen = probes.Seen(False, "not probed yet")
         delay = 0.05
+        inspected = time.monotonic()
         while time.monotonic() < deadline:
             st = watcher.get(spec.name)
+            if st.state not in ("exited", "unhealthy") and time.monotonic() - inspected >= 1:
+                # Once a second, ask the engine too: an exit whose event is late or lost (seen
+                # with Podman 4) must not cost the whole timeout.
+                inspected = time.monotonic()
+                st = self._exited(container) or st
             if st.state in ("exited", "unhealthy"):
                 self.fail(spec, container, st)
             if watcher.aborted:
@@ -166,6 +176,15 @@ class ReadinessWait:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.5, PROBE_MAX_DELAY_S)
         self.fail(spec, container, watcher.get(spec.name), seen.text)
+
+    @staticmethod
+    def _exited(container: Container) -> ServiceStatus | None:
+        try:
+            container.reload()
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return None
+        st = status_from_inspect(container.attrs)
+        return st if st.state == "exited" else None
 
     def _probe_port(self, spec: ServiceSpec, container: Container, check: Readiness) -> int:
         container.reload()
