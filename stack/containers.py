@@ -108,13 +108,17 @@ def start_container(
     running = container.attrs["State"].get("Status") == "running"
     if state.state in READY_STATES or (state.state == "starting" and running):
         return False
-    try:
-        if state.state == "unhealthy":
-            container.restart(timeout=STOP_TIMEOUT_S)
-        else:
-            container.start()
-    except docker.errors.APIError as exc:
-        _raise_start_error(client, spec, container, exc)
+    for attempt in range(3):
+        try:
+            if state.state == "unhealthy":
+                container.restart(timeout=STOP_TIMEOUT_S)
+            else:
+                container.start()
+            break
+        except docker.errors.APIError as exc:
+            if attempt < 2 and _lost_port_race(spec, api_message(exc)):
+                continue
+            _raise_start_error(client, spec, container, exc)
     container.reload()
     started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
     status = status_from_inspect(container.attrs)
@@ -134,6 +138,16 @@ def restart_container(spec: ServiceSpec, container: Container, watcher: StatusWa
         else status_from_inspect(container.attrs)
     )
     watcher.mark(spec.name, status, container.id or "", started)
+
+
+def _lost_port_race(spec: ServiceSpec, text: str) -> bool:
+    """A port the engine chose itself (host port 0) was taken when it bound it: rootless Podman
+    picks a free port, then binds it later, and parallel starts can pick the same one. Starting
+    again picks another."""
+    if "address already in use" not in text or 0 not in spec.ports.values():
+        return False
+    m = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::\]|::):(\d+)", text)
+    return m is None or int(m.group(1)) not in spec.ports.values()
 
 
 def _raise_start_error(
