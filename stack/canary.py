@@ -103,7 +103,8 @@ def _reply(output: str, nonce: str) -> bool | None:
 
 
 def engine_kind(info: Mapping[str, Any]) -> str:
-    """'colima', 'rootless', 'desktop' or 'engine': where host-gateway does (not) reach us."""
+    """'colima', 'rootless', 'desktop' or 'engine': where host-gateway does (not) reach us
+    (from Docker's /info alone; engine_info.EngineInfo.kind also knows Podman)."""
     security = " ".join(str(s) for s in info.get("SecurityOptions") or [])
     if "rootless" in security:
         return "rootless"
@@ -173,6 +174,16 @@ def diagnose(
             "Docker Engine 20.10 or newer maps it (host-gateway); with another engine set "
             "[stack.services.riemann] env ALERT_HOST to an address of this machine",
         )
+    if attempt.exit_code == _CONNECT_FAILED and "refused" in text and kind.startswith("podman"):
+        where_to = gateway or "the address it names"
+        return CanaryResult(
+            False,
+            f"alerts from the stack cannot reach logtray: on Podman, {host} leads to "
+            f"{where_to}, where logtray's listener is not bound",
+            f"add {where_to} to [listener] hosts and restart logtray (on rootless Podman that "
+            "address is reachable from your network: the token guards it), or use "
+            "`--profile lite`, whose rule engine runs inside logtray",
+        )
     if attempt.exit_code == _CONNECT_FAILED and "refused" in text:
         gw = f" ({gateway})" if gateway else ""
         return CanaryResult(
@@ -230,9 +241,11 @@ def check(
 
 
 def _quiet_kind(client: docker.DockerClient) -> str:
+    from logtray.stack.engine_info import inspect_engine
+
     try:
-        return engine_kind(client.info())
-    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return inspect_engine(client).kind
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
         return "engine"
 
 

@@ -73,12 +73,30 @@ def create_container(
     except docker.errors.ImageNotFound:
         raise StackError(f"image {spec.image} for {spec.name} disappeared") from None
     except docker.errors.APIError as exc:
-        if exc.status_code == 409:
+        # Docker: 409; Podman: 500 "... is already in use".
+        if exc.status_code == 409 or (
+            "name" in api_message(exc) and "already in use" in api_message(exc)
+        ):
             raise StackError(
                 f"a container named {name} exists that logtray did not create",
                 fix=f"remove it (`docker rm -f {name}`) or set [stack] name to another name",
             ) from None
-        raise StackError(f"cannot create {name}: {api_message(exc)}") from None
+        raise _no_init(api_message(exc)) or StackError(
+            f"cannot create {name}: {api_message(exc)}"
+        ) from None
+
+
+def _no_init(text: str) -> StackError | None:
+    """Podman gives `init: true` containers catatonit as PID 1; Debian's podman only recommends
+    the package, so it can be missing."""
+    if "catatonit" not in text and "container-init binary not found" not in text:
+        return None
+    return StackError(
+        "the container engine cannot start the stack's containers with an init process: "
+        "catatonit is not installed",
+        fix="install it (Debian/Ubuntu: `sudo apt install catatonit`, Fedora: `sudo dnf install "
+        "catatonit`), then `logtray stack up` again",
+    )
 
 
 def start_container(
@@ -90,13 +108,17 @@ def start_container(
     running = container.attrs["State"].get("Status") == "running"
     if state.state in READY_STATES or (state.state == "starting" and running):
         return False
-    try:
-        if state.state == "unhealthy":
-            container.restart(timeout=STOP_TIMEOUT_S)
-        else:
-            container.start()
-    except docker.errors.APIError as exc:
-        _raise_start_error(client, spec, container, exc)
+    for attempt in range(3):
+        try:
+            if state.state == "unhealthy":
+                container.restart(timeout=STOP_TIMEOUT_S)
+            else:
+                container.start()
+            break
+        except docker.errors.APIError as exc:
+            if attempt < 2 and _lost_port_race(spec, api_message(exc)):
+                continue
+            _raise_start_error(client, spec, container, exc)
     container.reload()
     started = parse_docker_time(container.attrs["State"].get("StartedAt", ""))
     status = status_from_inspect(container.attrs)
@@ -116,6 +138,16 @@ def restart_container(spec: ServiceSpec, container: Container, watcher: StatusWa
         else status_from_inspect(container.attrs)
     )
     watcher.mark(spec.name, status, container.id or "", started)
+
+
+def _lost_port_race(spec: ServiceSpec, text: str) -> bool:
+    """A port the engine chose itself (host port 0) was taken when it bound it: rootless Podman
+    picks a free port, then binds it later, and parallel starts can pick the same one. Starting
+    again picks another."""
+    if "address already in use" not in text or 0 not in spec.ports.values():
+        return False
+    m = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::\]|::):(\d+)", text)
+    return m is None or int(m.group(1)) not in spec.ports.values()
 
 
 def _raise_start_error(
@@ -141,7 +173,7 @@ def _raise_start_error(
             fix=f"stop what holds it, or map {spec.name}'s {cport} elsewhere: "
             f'[stack.services.{spec.name}.ports] "{cport.split("/")[0]}" = <free port>',
         ) from None
-    raise StackError(f"cannot start {spec.name}: {text}") from None
+    raise _no_init(text) or StackError(f"cannot start {spec.name}: {text}") from None
 
 
 def _container_publishing(client: docker.DockerClient, port: int) -> str | None:

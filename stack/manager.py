@@ -8,6 +8,7 @@ gated on its dependencies' readiness.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
+import docker.errors
+import requests
 from docker.models.containers import Container
 
-from logtray.stack import container_logs, health, network_volumes, preflight
+from logtray.stack import alert_route, container_logs, health, network_volumes, preflight
 from logtray.stack.container_logs import LOG_TAIL
 from logtray.stack.containers import (
     create_container,
@@ -27,10 +30,16 @@ from logtray.stack.containers import (
     start_container,
     stop_remove,
 )
+from logtray.stack.engine_info import EngineInfo, inspect_engine
 from logtray.stack.failures import PortTaken, ServiceFailed, StackError
 from logtray.stack.images import Images
 from logtray.stack.labels import LABEL_HASH, LABEL_SERVICE, owned_labels, stack_filter
-from logtray.stack.readiness import DependencyFailed, ReadinessWait, probed_status
+from logtray.stack.readiness import (
+    DependencyFailed,
+    ReadinessWait,
+    checked_status,
+    probed_status,
+)
 from logtray.stack.saved_logs import SavedLogs
 from logtray.stack.saved_logs import default_dir as default_saved_logs_dir
 from logtray.stack.specs import (
@@ -99,7 +108,13 @@ class StackManager:
         self.images = Images(client, stack_name, pull=pull, on_message=self.on_message)
         # The last lines of a service that failed to start outlive its container.
         self.saved_logs = SavedLogs(saved_logs_dir or default_saved_logs_dir(), stack_name)
-        self.readiness = ReadinessWait(client, ready_timeout_s, self.on_message, self.saved_logs)
+        self.readiness = ReadinessWait(
+            client,
+            ready_timeout_s,
+            self.on_message,
+            self.saved_logs,
+            engine_checks=lambda: self.engine_runs_healthchecks,
+        )
 
     # -- names and labels ------------------------------------------------------------------
     def container_name(self, service: str) -> str:
@@ -149,8 +164,28 @@ class StackManager:
             out[s.name] = spec_hash(s, extra)
         return out
 
+    # -- the engine -------------------------------------------------------------------------
+    @functools.cached_property
+    def engine(self) -> EngineInfo | None:
+        """What the engine is (Docker, Podman, rootless...); None when it cannot say."""
+        try:
+            return inspect_engine(self.client)
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+
+    @property
+    def engine_runs_healthchecks(self) -> bool:
+        return self.engine is None or self.engine.runs_healthchecks
+
+    def _route_alerts(self) -> None:
+        """Point Riemann's host name where this engine reaches logtray (stack/alert_route.py)."""
+        address = alert_route.alert_address(self.engine, alert_route.bridge_addresses())
+        self.specs = [alert_route.adapt(s, address) for s in self.specs]
+        self.by_name = {s.name: s for s in self.specs}
+
     def up(self, wait: bool = True) -> UpResult:
         start_layers(self.specs)  # fails early on a cycle
+        self._route_alerts()
         existing = self.containers()
         if self.run_preflight:
             self.check_resources(existing)
@@ -158,7 +193,7 @@ class StackManager:
         created_containers: list[Container] = []
         created_volumes: list[str] = []
         created_network = False
-        watcher = StatusWatcher(self.client, self.name, services_of(self.specs), self.on_status)
+        watcher = self._watcher(self.on_status)
         try:
             image_ids = self.ensure_images(watcher)
             created_network = self.ensure_network()
@@ -320,6 +355,19 @@ class StackManager:
         out = dict.fromkeys((s.name for s in self.specs), ABSENT)
         for svc, c in self.containers().items():
             st = status_from_inspect(c.attrs)
+            spec = self.by_name.get(svc)
+            check = spec.readiness if spec is not None else None
+            # Kafka's probe loads a Kafka client: only while Docker cannot tell yet (an idle
+            # tray asks status() at every reconnect and stack action).
+            if isinstance(check, KafkaReadiness) and st.state != "starting":
+                check = None
+            checks = self.engine_runs_healthchecks
+            if check is not None and st.state in PROBED_STATES:
+                st = probed_status(c, check, st, checks)
+            elif check is None and spec is not None and spec.healthcheck is not None:
+                # No host probe: while the engine says "starting" (Podman without systemd says
+                # it for ever), the service's own healthcheck, run once by logtray, decides.
+                st = checked_status(self.client, c, spec.healthcheck.test, st, checks)
             if svc == "riemann" and st.state in READY_STATES and self._consumer_dead(c):
                 st = ServiceStatus(
                     st.state,
@@ -327,20 +375,25 @@ class StackManager:
                     "message: `logtray stack up` (or `docker restart "
                     f"{c.name}`) restarts it",
                 )
-            spec = self.by_name.get(svc)
-            check = spec.readiness if spec is not None else None
-            # Kafka's probe loads a Kafka client: only while Docker cannot tell yet (an idle
-            # tray asks status() at every reconnect and stack action).
-            if isinstance(check, KafkaReadiness) and st.state != "starting":
-                check = None
-            if check is not None and st.state in PROBED_STATES:
-                st = probed_status(c, check, st)
             out[svc] = st
         return out
 
     def watch(self, on_change: OnChange | None = None) -> StatusWatcher:
         """A live status feed from the events stream (close it when done)."""
-        return StatusWatcher(self.client, self.name, services_of(self.specs), on_change)
+        watcher = self._watcher(on_change)
+        if not self.engine_runs_healthchecks:
+            # The engine's health of a ready service stays "starting" (Podman without
+            # systemd): start the feed from what logtray's own checks say instead.
+            for service, status in self.status().items():
+                if watcher.get(service).state == "starting" and status.state in READY_STATES:
+                    watcher.mark(service, status)
+        return watcher
+
+    def _watcher(self, on_change: OnChange | None) -> StatusWatcher:
+        podman = self.engine is not None and self.engine.podman
+        return StatusWatcher(
+            self.client, self.name, services_of(self.specs), on_change, filter_events=not podman
+        )
 
     def logs(self, service: str, follow: bool = False, tail: int = 100) -> Iterator[bytes]:
         yield from container_logs.logs(

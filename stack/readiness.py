@@ -4,6 +4,7 @@ and the one host probe `status` adds to Docker's verdict."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -40,8 +41,12 @@ class ReadinessWait:
         ready_timeout_s: float,
         on_message: Callable[[str], None],
         saved_logs: SavedLogs,
+        engine_checks: Callable[[], bool] = lambda: True,
     ) -> None:
         self.client = client
+        # Does the engine run health checks itself? Where it does not (Podman without
+        # systemd), the prober also counts failures and says "unhealthy" as the engine would.
+        self.engine_checks = engine_checks
         self.ready_timeout_s = ready_timeout_s
         self.on_message = on_message
         self.saved_logs = saved_logs
@@ -92,40 +97,46 @@ class ReadinessWait:
         test, run right away with a short backoff, gates dependents as soon as it is true.
         A test can block for a while when it starts before the service listens (clients
         retrying), so a new run is launched on schedule even if an older one has not returned
-        (at most PROBE_MAX_INFLIGHT at once); the first that passes wins.
+        (at most PROBE_MAX_INFLIGHT at once); the first that passes wins. Podman without
+        systemd never runs health checks at all: there, this is what makes such a service ready.
         """
         hc = spec.healthcheck
         if hc is None or not hc.test or hc.test[0] == "NONE":
             return
-        cmd = (
-            ["/bin/sh", "-c", " ".join(hc.test[1:])]
-            if hc.test[0] == "CMD-SHELL"
-            else list(hc.test[1:])
-        )
-        api = self.client.api
-        inflight: list[str] = []
+        cmd = healthcheck_command(hc.test)
+        finished: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        inflight = 0
         delay = 0.05
         next_launch = time.monotonic()
+        counts_failures = not self.engine_checks()
+        failures_from = time.monotonic() + hc.start_period_s
+        failures = 0
         while not done.is_set():
-            try:
-                for exec_id in list(inflight):
-                    info = api.exec_inspect(exec_id)
-                    if info.get("Running"):
-                        continue
-                    inflight.remove(exec_id)
-                    if info.get("ExitCode") == 0:
-                        watcher.probe_passed(spec.name, container.id or "")
+            while not finished.empty():
+                inflight -= 1
+                code = finished.get()
+                if code == 0:
+                    watcher.probe_passed(spec.name, container.id or "")
+                    return
+                exited = self._exited(container) if code is None else None
+                if exited is not None:  # its exit event may be late or lost (Podman 4)
+                    watcher.mark(spec.name, exited)
+                    return
+                if counts_failures and code is not None and time.monotonic() >= failures_from:
+                    failures += 1
+                    if failures >= max(1, hc.retries):
+                        watcher.probe_failed(spec.name, container.id or "")
                         return
-                if len(inflight) < PROBE_MAX_INFLIGHT and time.monotonic() >= next_launch:
-                    exec_id = api.exec_create(container.id, cmd, stdout=False, stderr=False)["Id"]
-                    api.exec_start(exec_id, detach=True)
-                    inflight.append(exec_id)
-                    next_launch = time.monotonic() + delay
-                    # At most once a second: a user's own healthcheck may be heavy.
-                    delay = min(delay * 1.5, hc.interval_s, PROBE_MAX_DELAY_S)
-            except (docker.errors.APIError, requests.exceptions.RequestException):
-                inflight.clear()  # not running (yet or any more): events will tell
+            if inflight < PROBE_MAX_INFLIGHT and time.monotonic() >= next_launch:
+                threading.Thread(
+                    target=lambda: finished.put(run_check(self.client, container, cmd)),
+                    name=f"check-{spec.name}",
+                    daemon=True,
+                ).start()
+                inflight += 1
                 next_launch = time.monotonic() + delay
+                # At most once a second: a user's own healthcheck may be heavy.
+                delay = min(delay * 1.5, hc.interval_s, PROBE_MAX_DELAY_S)
             done.wait(0.03)
 
     def _wait_probe(
@@ -142,8 +153,14 @@ class ReadinessWait:
         probe: probes.ReadinessProbe | None = None
         seen = probes.Seen(False, "not probed yet")
         delay = 0.05
+        inspected = time.monotonic()
         while time.monotonic() < deadline:
             st = watcher.get(spec.name)
+            if st.state not in ("exited", "unhealthy") and time.monotonic() - inspected >= 1:
+                # Once a second, ask the engine too: an exit whose event is late or lost (seen
+                # with Podman 4) must not cost the whole timeout.
+                inspected = time.monotonic()
+                st = self._exited(container) or st
             if st.state in ("exited", "unhealthy"):
                 self.fail(spec, container, st)
             if watcher.aborted:
@@ -159,6 +176,15 @@ class ReadinessWait:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 1.5, PROBE_MAX_DELAY_S)
         self.fail(spec, container, watcher.get(spec.name), seen.text)
+
+    @staticmethod
+    def _exited(container: Container) -> ServiceStatus | None:
+        try:
+            container.reload()
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            return None
+        st = status_from_inspect(container.attrs)
+        return st if st.state == "exited" else None
 
     def _probe_port(self, spec: ServiceSpec, container: Container, check: Readiness) -> int:
         container.reload()
@@ -203,6 +229,26 @@ class ReadinessWait:
         )
 
 
+def healthcheck_command(test: tuple[str, ...] | list[str]) -> list[str]:
+    """The command a healthcheck's test runs ("CMD-SHELL" goes through /bin/sh -c)."""
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    return list(test[1:])
+
+
+def run_check(client: docker.DockerClient, container: Container, cmd: list[str]) -> int | None:
+    """Run one healthcheck test in the container and return its exit code (None: it could not
+    run). Attached, not detached: Podman 4 keeps reporting a detached exec as running after it
+    has ended, so its exit code would never be read."""
+    try:
+        exec_id = client.api.exec_create(container.id, cmd, stdout=True, stderr=True)["Id"]
+        client.api.exec_start(exec_id, detach=False)
+        code = client.api.exec_inspect(exec_id).get("ExitCode")
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return None  # not running (yet or any more): events will tell
+    return code if isinstance(code, int) else None
+
+
 def host_port(container: Container, cport: str, reload: bool = True) -> int:
     """The host port where the container publishes `cport` (its readiness probe needs it)."""
     if reload:
@@ -217,7 +263,18 @@ def host_port(container: Container, cport: str, reload: bool = True) -> int:
     )
 
 
-def probed_status(container: Container, check: Readiness, st: ServiceStatus) -> ServiceStatus:
+HOST_PROBED = "ready; Docker's first healthcheck is pending"
+# Podman runs health checks from systemd timers: without systemd a health stays "starting".
+HOST_PROBED_NO_HEALTHCHECKS = "ready (probed from the host: the engine runs no health checks)"
+EXEC_CHECKED = "ready (its healthcheck, run by logtray in the container); Docker's is pending"
+EXEC_CHECKED_NO_HEALTHCHECKS = (
+    "ready (its healthcheck, run by logtray in the container: the engine runs none)"
+)
+
+
+def probed_status(
+    container: Container, check: Readiness, st: ServiceStatus, engine_checks: bool = True
+) -> ServiceStatus:
     """One host probe says more than Docker's health: ready before Docker's first check
     (30 s after the start), and Kibana's "degraded" with its reason."""
     bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(check.port) or []
@@ -229,5 +286,26 @@ def probed_status(container: Container, check: Readiness, st: ServiceStatus) -> 
         reason = f": {seen.about}" if seen.about else ""
         return ServiceStatus(st.state, detail=f"{seen.value}{reason}")
     if seen.ok and st.state == "starting":
-        return ServiceStatus("healthy", detail="ready; Docker's first healthcheck is pending")
+        detail = HOST_PROBED if engine_checks else HOST_PROBED_NO_HEALTHCHECKS
+        return ServiceStatus("healthy", detail=detail)
     return st
+
+
+def checked_status(
+    client: docker.DockerClient,
+    container: Container,
+    test: tuple[str, ...],
+    st: ServiceStatus,
+    engine_checks: bool = True,
+) -> ServiceStatus:
+    """For a service without a host probe that the engine still calls "starting": its own
+    healthcheck test, run once in the container by logtray."""
+    if st.state != "starting" or not test or test[0] == "NONE":
+        return st
+    if container.attrs["State"].get("Status") != "running":
+        return st
+    if run_check(client, container, healthcheck_command(test)) != 0:
+        return st
+    return ServiceStatus(
+        "healthy", detail=EXEC_CHECKED if engine_checks else EXEC_CHECKED_NO_HEALTHCHECKS
+    )

@@ -62,7 +62,8 @@ def from_inspect(attrs: Mapping[str, Any]) -> ServiceStatus:
             return ServiceStatus("starting")
         # Restarting: Docker's restart policy brings it back after an exit; say the exit.
         return ServiceStatus("running", detail=explain_inspect(attrs))
-    if status in ("exited", "dead"):
+    # "stopped": Podman's state between the process's exit and its cleanup.
+    if status in ("exited", "dead", "stopped"):
         return ServiceStatus(
             "exited", exit_code=int(st.get("ExitCode", 0)), detail=explain_inspect(attrs)
         )

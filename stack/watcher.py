@@ -47,6 +47,7 @@ class StatusWatcher:
         has_healthcheck: Mapping[str, bool],
         on_change: OnChange | None = None,
         on_event: OnEvent | None = None,
+        filter_events: bool = True,
     ) -> None:
         self._client = client
         self._on_event = on_event
@@ -58,11 +59,15 @@ class StatusWatcher:
         self._ids: dict[str, str] = {}
         self._since: dict[str, int] = {}
         self._last_ns: dict[str, int] = {}
-        filters: dict[str, Any] = {
-            "type": ["container"],
-            "event": list(WATCHED_EVENTS),
-            **stack_filter(stack_name),
-        }
+        # Services whose current start the manager marked itself: the engine's own "start"
+        # event for it can come later (Podman's events come through a file, after the start
+        # returned, and after a probe may already have said "healthy"); it must not undo that.
+        self._marked_start: set[str] = set()
+        filters: dict[str, Any] = {"type": ["container"], **stack_filter(stack_name)}
+        if filter_events:
+            # Podman 4 matches this filter against its own names: "die" would never arrive
+            # (it runs no healthcheck execs to flood the stream either): filter_events=False.
+            filters["event"] = list(WATCHED_EVENTS)
         self._stream = client.events(decode=True, filters=filters)
         self._closed = False
         self._aborted = False
@@ -117,6 +122,8 @@ class StatusWatcher:
                 self._since[service] = since_ns
                 if same and self._last_ns.get(service, 0) >= since_ns > 0:
                     return  # events of this very start already arrived: they are newer
+                if since_ns > 0:
+                    self._marked_start.add(service)
             self._set(service, status)
 
     def probe_passed(self, service: str, container_id: str) -> None:
@@ -128,6 +135,28 @@ class StatusWatcher:
             if self._status.get(service, ABSENT).state != "starting":
                 return
         self._set(service, ServiceStatus("healthy"))
+
+    def adopt(self, statuses: Mapping[str, ServiceStatus]) -> None:
+        """Take the ready states another watcher saw (an `up`'s, whose own checks decided them)
+        for services this one still calls "starting"."""
+        for service, status in statuses.items():
+            with self._cond:
+                if service not in self._status:
+                    continue
+                current = self._status[service].state
+            if current == "starting" and status.state in READY_STATES:
+                self._set(service, status)
+
+    def probe_failed(self, service: str, container_id: str) -> None:
+        """The service's healthcheck test failed as often as its retries allow, counted by the
+        manager where the engine runs no checks (Podman without systemd): starting ->
+        unhealthy, as the engine itself would say."""
+        with self._cond:
+            if self._ids.get(service) != container_id:
+                return
+            if self._status.get(service, ABSENT).state != "starting":
+                return
+        self._set(service, ServiceStatus("unhealthy"))
 
     def _set(self, service: str, status: ServiceStatus) -> None:
         with self._cond:
@@ -151,6 +180,9 @@ class StatusWatcher:
             return
         cid = str(event.get("id") or actor.get("ID") or "")
         action = str(event.get("Action") or event.get("status") or "")
+        if action == "remove":  # Podman's word for Docker's "destroy"
+            event = {**event, "Action": "destroy"}
+            action = "destroy"
         t_ns = int(event.get("timeNano") or 0)
         with self._cond:
             known = self._ids.get(service)
@@ -162,6 +194,11 @@ class StatusWatcher:
                 self._ids[service] = cid
             if t_ns and t_ns < self._since.get(service, 0):
                 return
+            if action == "start" and service in self._marked_start:
+                self._marked_start.discard(service)
+                return  # the start the manager marked already (a duplicate, maybe late)
+            if action in ("die", "destroy"):
+                self._marked_start.discard(service)
             if action == "destroy":
                 self._ids.pop(service, None)
             self._last_ns[service] = max(t_ns, self._last_ns.get(service, 0))

@@ -20,26 +20,21 @@ import pytest
 import requests
 
 from logtray.stack.labels import LABEL_STACK
+from tests.stack.engines import EngineUnderTest, chosen_engines, known_engines, ping
 from tests.stack.standins import build_standins
 
 # Every stack a test creates is named with this prefix: the leftover check looks for it. It is
 # unique per test session, so that two sessions on one engine (parallel runs) never see, or
 # remove, each other's stacks.
 PREFIX = f"lt-test-{uuid.uuid4().hex[:4]}-"
-SOCKET = "/var/run/docker.sock"
+
+
+DOCKER = known_engines()["docker"]
+ENGINES = chosen_engines()
 
 
 def _ping() -> bool:
-    try:
-        client = docker.DockerClient(
-            base_url=os.environ.get("DOCKER_HOST") or f"unix://{SOCKET}", timeout=5
-        )
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
-        return False
+    return ping(DOCKER)
 
 
 def _start_dockerd() -> None:
@@ -56,23 +51,67 @@ def _start_dockerd() -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    if not _ping():
-        _start_dockerd()
-    if not _ping():
-        msg = "no Docker engine (start dockerd, or run .ci/docker-setup.sh)"
+@contextlib.contextmanager
+def _engine_session(engine: EngineUnderTest) -> Iterator[docker.DockerClient]:
+    """A client for one engine with the stand-ins built on it; at the end, everything the
+    session created there is removed, and the session fails if tests left anything behind."""
+    if not ping(engine.host):
+        hint = "run .ci/podman-setup.sh" if engine.podman else "start dockerd, or run "
+        hint += "" if engine.podman else ".ci/docker-setup.sh"
+        msg = f"no {engine.name} engine at {engine.host} ({hint})"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg)
         pytest.skip(msg)
-    client = docker.from_env(timeout=120)
+    client = docker.DockerClient(base_url=engine.host, timeout=120)
     build_standins(client)
     yield client
     leftovers = _leftovers(client)
     _remove_all(client)
     _remove_stale_build_containers(client)
     client.close()
-    assert not leftovers, f"tests left these behind: {leftovers}"
+    assert not leftovers, f"tests left these behind on {engine.name}: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def docker_session() -> Iterator[docker.DockerClient]:
+    if not _ping():
+        _start_dockerd()
+    with _engine_session(EngineUnderTest("docker", DOCKER)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_session: docker.DockerClient) -> docker.DockerClient:
+    """Docker Engine (the tests that are about Docker itself: pulls, registries, the CLI)."""
+    return docker_session
+
+
+@pytest.fixture(scope="session", params=ENGINES, ids=[e.name for e in ENGINES])
+def engine(request: pytest.FixtureRequest) -> EngineUnderTest:
+    """Each engine the stack, canary and tray-with-stack tests run on (tests/stack/engines.py)."""
+    chosen: EngineUnderTest = request.param
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def engine_client(
+    engine: EngineUnderTest, request: pytest.FixtureRequest
+) -> Iterator[docker.DockerClient]:
+    if engine.name == "docker":
+        yield request.getfixturevalue("docker_session")
+        return
+    with _engine_session(engine) as client:
+        yield client
+
+
+@pytest.fixture
+def on_engine(
+    engine: EngineUnderTest, engine_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> docker.DockerClient:
+    """The chosen engine's client, with DOCKER_HOST pointing logtray's subprocesses at it. A
+    module that runs on every engine overrides `docker_client` with this."""
+    monkeypatch.setenv("DOCKER_HOST", engine.host)
+    return engine_client
 
 
 def _ours(labels: dict[str, str] | None) -> bool:
@@ -181,3 +220,11 @@ def local_registry(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def engine_stack_name(on_engine: docker.DockerClient) -> Iterator[str]:
+    """stack_name for a test on the chosen engine (`on_engine`): removed there afterwards."""
+    name = PREFIX + uuid.uuid4().hex[:6]
+    yield name
+    _remove_all(on_engine, name)

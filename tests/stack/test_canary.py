@@ -19,16 +19,26 @@ from pathlib import Path
 import docker
 import pytest
 
+from logtray.stack.alert_route import alert_address, bridge_addresses
 from logtray.stack.canary import Attempt, bridge_gateway, check_stack, diagnose, engine_kind
 from logtray.stack.config import ServiceOverride
+from logtray.stack.engine_info import inspect_engine
 from logtray.stack.manager import StackManager
 from logtray.stack.specs import resolve
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.listener import AlertListener
 from logtray.tray.base.config import ListenerConfig
+from tests.stack.engines import EngineUnderTest
 from tests.stack.standins import standin_stack
 
 TOKEN = "canary-test-token"
+
+
+@pytest.fixture
+def docker_client(on_engine: docker.DockerClient) -> docker.DockerClient:
+    """These tests run on every engine (tests/stack/engines.py): Docker, rootful and rootless
+    Podman."""
+    return on_engine
 
 
 class ListenerThread:
@@ -126,10 +136,23 @@ def test_diagnoses() -> None:
 
 
 @pytest.fixture
-def gateway(docker_client: docker.DockerClient) -> str:
+def gateway(docker_client: docker.DockerClient, engine: EngineUnderTest) -> str:
+    """Where host.docker.internal leads: Docker's bridge gateway (host-gateway); on Podman the
+    bridge address logtray maps it to (stack/alert_route.py)."""
+    if engine.podman:
+        gw = alert_address(inspect_engine(docker_client), bridge_addresses())
+        assert gw, "no Podman or Docker bridge on this machine"
+        return gw
     gw = bridge_gateway(docker_client)
     assert gw, "the default bridge network has no gateway"
     return gw
+
+
+def not_bound(gateway: str, engine: EngineUnderTest) -> str:
+    """The canary's sentence for a listener bound to loopback only, per engine."""
+    if engine.podman:
+        return f"on Podman, host.docker.internal leads to {gateway}, where logtray's listener"
+    return f"its listener is not bound to the Docker gateway ({gateway})"
 
 
 def riemann_stack(client: docker.DockerClient, name: str, port: int) -> StackManager:
@@ -154,6 +177,7 @@ def test_canary_from_the_stack_proves_the_path_or_names_the_cause(
     stack_name: str,
     gateway: str,
     listeners: list[ListenerThread],
+    engine: EngineUnderTest,
 ) -> None:
     # What logtray binds by default on Linux: loopback plus the docker0 gateway.
     lt = ListenerThread(["127.0.0.1", gateway])
@@ -183,7 +207,7 @@ def test_canary_from_the_stack_proves_the_path_or_names_the_cause(
         listeners.append(local)
         result = check_stack(manager)
         assert result is not None and not result.ok
-        assert f"not bound to the Docker gateway ({gateway})" in result.message
+        assert not_bound(gateway, engine) in result.message
 
         # Something takes the connection on the gateway but never answers (as a firewall that
         # drops packets would leave it): the bound is kept and the sentence names the firewall.
@@ -246,6 +270,7 @@ def test_stack_up_and_doctor_say_why_alerts_cannot_arrive(
     gateway: str,
     listeners: list[ListenerThread],
     tmp_path: Path,
+    engine: EngineUnderTest,
 ) -> None:
     from tests.stack.test_cli_docker import run
 
@@ -270,7 +295,8 @@ def test_stack_up_and_doctor_say_why_alerts_cannot_arrive(
         doctor = run(tmp_path, "doctor")
         assert (
             "FAIL  alert path: alerts from the stack cannot reach logtray: "
-            f"its listener is not bound to the Docker gateway ({gateway})" in doctor.stdout
+            + not_bound(gateway, engine)
+            in doctor.stdout
         ), doctor.stdout
         local.close()
         listeners.remove(local)

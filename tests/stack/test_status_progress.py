@@ -37,6 +37,8 @@ def test_from_inspect() -> None:
     sick = inspect("running", "unhealthy")
     sick["State"]["Health"]["Log"] = [{"ExitCode": 1, "Output": "wget: refused"}]
     assert "it last said: 'wget: refused'" in from_inspect(sick).detail
+    # Podman: exited, not yet cleaned up (its health may still say "starting").
+    assert from_inspect(inspect("stopped", "starting", code=78)).state == "exited"
     assert from_inspect(inspect("created")).state == "starting"
 
 

@@ -26,8 +26,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tray"
 
 
 def test_start_stack_from_the_menu_turns_the_icon_healthy(
-    docker_client: docker.DockerClient, stack_name: str, tmp_path: Path
+    on_engine: docker.DockerClient, engine_stack_name: str, tmp_path: Path
 ) -> None:
+    # On every engine (tests/stack/engines.py); the tray finds it through DOCKER_HOST.
+    docker_client, stack_name = on_engine, engine_stack_name
     missing = missing_tools()
     need(not missing, f"desktop test tools missing: {', '.join(missing)}")
     desktop = start_desktop(tmp_path / "desktop", tray_host=True)

@@ -1,8 +1,10 @@
 """Which addresses the listener binds by default.
 
-Loopback always. On Linux, also the Docker bridge gateway (docker0, 172.17.0.1 by default):
-it is what `host.docker.internal` resolves to with `host-gateway`, so containers (Riemann)
-can reach us without the listener being open to the whole network.
+Loopback always. On Linux, also the container bridges' own addresses on this host: docker0
+(172.17.0.1 by default: what `host.docker.internal` resolves to with `host-gateway`) and
+Podman's default bridge (podman0 with netavark, cni-podman0 with CNI: what logtray maps
+`host.docker.internal` to on Podman, see stack/alert_route.py). So containers (Riemann) can
+reach us without the listener being open to the whole network.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import psutil
 
 LOOPBACK = "127.0.0.1"
 DOCKER_BRIDGE_INTERFACE = "docker0"
+# The same bridges, in the same order, as stack/alert_route.py's BRIDGES.
+BRIDGE_INTERFACES = ("podman0", "cni-podman0", DOCKER_BRIDGE_INTERFACE)
 
 
-def docker_bridge_gateway() -> str | None:
-    """The IPv4 address of the docker0 bridge on this host, if there is one."""
+def bridge_address(interface: str) -> str | None:
+    """The IPv4 address of a bridge interface on this host, if there is one."""
     if not sys.platform.startswith("linux"):
         return None  # Docker Desktop maps host.docker.internal to the host's loopback
     try:
-        addresses = psutil.net_if_addrs().get(DOCKER_BRIDGE_INTERFACE, [])
+        addresses = psutil.net_if_addrs().get(interface, [])
     except OSError:
         return None
     for address in addresses:
@@ -30,9 +34,14 @@ def docker_bridge_gateway() -> str | None:
     return None
 
 
+def docker_bridge_gateway() -> str | None:
+    """The IPv4 address of the docker0 bridge on this host, if there is one."""
+    return bridge_address(DOCKER_BRIDGE_INTERFACE)
+
+
 def default_hosts(configured: tuple[str, ...]) -> tuple[list[str], list[str]]:
     """(hosts that must bind, hosts that may fail with a warning)."""
     if configured:
         return list(configured), []
-    gateway = docker_bridge_gateway()
-    return [LOOPBACK], [gateway] if gateway else []
+    bridges = [bridge_address(name) for name in BRIDGE_INTERFACES]
+    return [LOOPBACK], [b for b in dict.fromkeys(bridges) if b]

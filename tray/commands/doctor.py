@@ -25,7 +25,7 @@ class Check:
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
-        "doctor", help="check display, tray, notifications, Docker, port, config"
+        "doctor", help="check display, tray, notifications, the container engine, port, config"
     )
     parser.set_defaults(run=run)
 
@@ -84,19 +84,23 @@ def check_notifications() -> Check:
 
 
 def check_docker() -> Check:
-    from logtray.stack.engine import connect
+    """Which engine, in which mode, at which endpoint ("engine: Podman 4.3.1, rootless, socket
+    unix:///run/user/1000/podman/podman.sock"), or why none answers."""
+    from logtray.stack.engine import choose_endpoint, connect
+    from logtray.stack.engine_info import inspect_engine
     from logtray.tray.base.errors import LogtrayError
 
     try:
         client = connect(timeout=5)
     except LogtrayError as exc:
-        return Check("docker", False, exc.message, exc.fix or "")
+        return Check("engine", False, exc.message, exc.fix or "")
     try:
-        version = client.version()
+        engine = inspect_engine(client)
     finally:
         client.close()
-    engine, api = version.get("Version", "?"), version.get("ApiVersion", "?")
-    return Check("docker", True, f"Docker engine {engine} (API {api})")
+    source = choose_endpoint(os.environ).source
+    found = f" (found via {source})" if source in ("docker context", "Podman's socket") else ""
+    return Check("engine", True, f"{engine.describe()}, API {engine.api_version}{found}")
 
 
 def check_port(config: Config) -> Check:

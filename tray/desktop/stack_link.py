@@ -177,9 +177,15 @@ class StackLink:
 
         self._manager.on_status = changed
         try:
-            self._manager.up(wait=True)
+            result = self._manager.up(wait=True)
         finally:
             self._manager.on_status = None
+        with self._lock:
+            watcher = self._watcher
+        if watcher is not None:
+            # The live feed learns what up's own checks found: where the engine runs no health
+            # checks (Podman without systemd) its events never say "healthy".
+            watcher.adopt(result.statuses)
         try:
             prepare_stack_kibana(
                 self._manager, self.config.kibana.url, self.config.kibana.data_view
