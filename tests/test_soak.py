@@ -55,7 +55,10 @@ def test_soak_hostile_floods_with_a_real_alert_inside_each():
             assert last is not None and last < 1.0, f"after the floods: visible after {last} s"
             assert closed_slow == 20, "slow tricklers must be cut off at the line timeout"
             assert [reply for _, reply in token_sends] == ['{"ok":true}'] * 3
-            assert max(t for t, _ in token_sends) < 1.0
+            # Far bound, not a speed check (bench/hostile.py measures it): a sender held back
+            # by the squatters would wait for their auth_timeout_s (5 s) or be refused.
+            worst = max(t for t, _ in token_sends)
+            assert worst < 4.0, f"the token sender waited {worst:.2f} s behind squatters"
             assert grown < 50, f"RSS grew by {grown:.0f} MB"
         finally:
             code = listen.stop()
