@@ -65,8 +65,10 @@ if ! ping_socket "$ROOTFUL_SOCKET"; then
     echo "podman-setup: starting rootful podman system service (log: /tmp/podman-rootful.log)"
     mkdir -p "$(dirname "$ROOTFUL_SOCKET")"
     rm -f "$ROOTFUL_SOCKET"
-    setsid podman system service --time=0 "unix://$ROOTFUL_SOCKET" \
-        >/tmp/podman-rootful.log 2>&1 </dev/null &
+    # From / : conmon inherits the service's working directory, and fails ("write child:
+    # broken pipe") once that directory is gone (a deleted clone of the repository).
+    (cd / && exec setsid podman system service --time=0 "unix://$ROOTFUL_SOCKET" \
+        >/tmp/podman-rootful.log 2>&1 </dev/null) &
 fi
 if ! ping_socket "$ROOTLESS_SOCKET"; then
     echo "podman-setup: starting rootless podman system service as $PODMAN_USER" \
