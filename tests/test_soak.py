@@ -4,14 +4,15 @@ Bounded (about a minute): random bytes, oversize lines, unique 60 KB lines, deep
 times, bad urls, a storm of new sources, look-alike sources, markup and control characters,
 Unicode line separators, each for a few seconds, with slow tricklers beside them, 1,000 idle
 connections at the end, and 15 reconnecting idle connections from each of 20 addresses off
-this machine during the floods. In the middle of each flood a real named alert is sent; whether and
-how soon it is shown is measured and printed, not asserted (a loopback connection flood can
-still crowd it out: docs/benchmarks.md); each one shown is in the history afterwards. The one
-sent after the floods, beside 1,000 idle connections, is visible within 1 s; a
-sender with the token from a fresh address gets through within 1 s; no notification shows a
-control character or bidi override; records with line separators read back as written; the
-process is alive, its memory grew by less than 50 MB, and nothing it wrote to stderr is a
-traceback.
+this machine during the floods. Each flood is a flood of loopback connections too (thousands
+a second, each sending and closing), faster than the listener handles them, so the connection
+cap is reached again and again. In the middle of each flood a real named alert is sent on a
+connection of its own: every one is shown and is in the history afterwards (how soon is
+printed here and measured by bench/hostile.py: within 1 s there; here only a far bound, as
+for the one sent after the floods beside 1,000 idle connections and for a sender with the
+token from a fresh address); no notification shows a control character or bidi override;
+records with line separators read back as written; the process is alive, its memory grew by
+less than 50 MB, and nothing it wrote to stderr is a traceback.
 """
 
 import asyncio
@@ -51,8 +52,9 @@ def test_soak_hostile_floods_with_a_real_alert_inside_each():
             print(f"soak: real alerts visible after {seen}; RSS {baseline:.0f} + {grown:.1f} MB")
             print(f"soak: token sender from a fresh address: {token_sends}")
             assert listen.proc.poll() is None, "the listener died"
-            last = seen[f"/app/named{len(seen) - 1}.py"]
-            assert last is not None and last < 1.0, f"after the floods: visible after {last} s"
+            # Far bounds, not speed checks (bench/hostile.py measures them).
+            missed = [name for name, at in seen.items() if at is None or at >= 5.0]
+            assert not missed, f"real alerts not shown within 5 s: {missed} ({seen})"
             assert closed_slow == 20, "slow tricklers must be cut off at the line timeout"
             assert [reply for _, reply in token_sends] == ['{"ok":true}'] * 3
             # Far bound, not a speed check (bench/hostile.py measures it): a sender held back
@@ -70,7 +72,7 @@ def test_soak_hostile_floods_with_a_real_alert_inside_each():
         assert not ACTING & set(shown), notice
     entries = hostile.history(env)
     kept = {e.get("pathname") for e in entries}
-    assert {name for name, at in seen.items() if at is not None} <= kept
+    assert set(seen) <= kept, f"real alerts missing from the history: {set(seen) - kept}"
     assert {f"/app/real{i}.py" for i in range(3)} <= kept  # the token sender's
     separated = [e for e in entries if str(e.get("pathname", "")).startswith("/app/sep")]
     assert separated and all(e["message"] == hostile.SEPARATORS for e in separated)
@@ -100,7 +102,7 @@ async def _scenario(listen, port, namespace, host_ip, peers):
             name = f"/app/named{k}.py"
             since, _ = await hostile.during(FLOOD_S, port, make, name, after=FLOOD_S / 2)
             seen[name] = await asyncio.to_thread(
-                listen.wait_notice, hostile.names(f"named{k}.py"), since, 5
+                listen.wait_notice, hostile.names(f"named{k}.py"), since, 10
             )
             assert listen.proc.poll() is None
         closed_slow = await slow
@@ -134,7 +136,7 @@ async def _scenario(listen, port, namespace, host_ip, peers):
     name = f"/app/named{len(seen)}.py"
     since = await hostile.send_named(port, name)
     seen[name] = await asyncio.to_thread(
-        listen.wait_notice, hostile.names(f"named{len(seen)}.py"), since, 5
+        listen.wait_notice, hostile.names(f"named{len(seen)}.py"), since, 10
     )
     for writer in idle:
         writer.close()

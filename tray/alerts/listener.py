@@ -5,8 +5,11 @@ or whatever was sent before the peer closed. Nothing a peer sends can stop the l
 crowd out a local sender:
 - oversized lines are discarded, bad UTF-8 is replaced, junk is counted (tray.alert);
 - memory per connection is bounded (one shared read buffer, a framer of max_line_bytes);
-- loopback senders always find a slot: at the cap, the least recently active connection is
-  closed to make room; peers that are not on this machine share at most
+- loopback senders always find a slot: at the cap, a connection that has already been heard
+  (or idles) is closed to make room before one whose first line still waits, and what such
+  a one sent is still handled (bounded), so a flood of connections cannot make a sender's
+  first alert disappear; connections are accepted in batches smaller than the cap;
+  peers that are not on this machine share at most
   max_remote_connections slots, at most max_peer_connections each;
 - a connection earns its slot by being loopback or by sending a line with the right token;
   until then it is the first closed at any cap (the peer holding the most such connections
@@ -30,6 +33,8 @@ import errno
 import hmac
 import ipaddress
 import logging
+import os
+import socket
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -71,6 +76,13 @@ REPLY_BUFFER_LIMIT = 64 * 1024
 # ones, and ones whose peer has finished while their messages wait in the backlog).
 REFUSED_LINGER_S = 1.0
 MAX_LINGERING = 64
+# Connections accepted per event-loop turn (well below max_connections' default, see
+# _deepen_accept_queue) and the kernel's queue of connections not yet accepted.
+ACCEPT_BATCH = 64
+ACCEPT_QUEUE = 1024
+# At the connection cap, a connection closed before its first turn keeps what it sent in the
+# backlog (handled as if it had stayed) while the backlog holds fewer items than this.
+MAX_ORPHANED_BACKLOG = 512
 
 
 @dataclass
@@ -111,6 +123,12 @@ class _Connection(asyncio.BufferedProtocol):
         self._counted = False
         self.paused = False
         self.queued = 0  # items of this connection in the scheduler's backlog
+        # Its first message has been handled: it has had its turn (see _FairScheduler), so at
+        # a cap it goes before a connection still waiting for its first turn.
+        self.had_turn = False
+        self.has_sent = False  # any byte received
+        # Closed at the cap before its first turn, what it sent kept for that turn (_evict).
+        self.orphaned = False
         # Sent junk, an oversized line or no token: its lines wait behind everyone else's.
         self.suspect = False
         self.last_activity = 0.0
@@ -155,14 +173,17 @@ class _Connection(asyncio.BufferedProtocol):
     def buffered(self) -> int:
         return self._framer.buffered
 
-    def close(self) -> None:
-        """Close from our side (timeout, eviction): the slot and what it queued are free at
-        once (otherwise a flood of new connections, each closing an old one, would pile up
-        the old ones' unread data)."""
+    def close(self, keep_queued: bool = False) -> None:
+        """Close from our side (timeout, eviction): the slot and, unless `keep_queued`, what
+        it queued are free at once (otherwise a flood of new connections, each closing an old
+        one, would pile up the old ones' unread data)."""
         self._listener.release(self)
         self._counted = False
         if self.queued:
-            self._listener.scheduler.forget(self)
+            if keep_queued:
+                self.orphaned = True
+            else:
+                self._listener.scheduler.forget(self)
         if self._transport:
             self._transport.close()
 
@@ -180,6 +201,7 @@ class _Connection(asyncio.BufferedProtocol):
             return
         received_at = time.perf_counter()
         listener = self._listener
+        self.has_sent = True
         self.last_activity = asyncio.get_running_loop().time()
         listener.touch(self)
         listener.scheduler.submit(self, bytes(listener.read_buffer[:nbytes]), received_at)
@@ -341,14 +363,16 @@ class _FairScheduler:
     all at once, they would hold the loop for a second, and the notifier (and everything else
     on the loop) would wait behind them. Past the budget, messages wait in a backlog, their
     connections stop reading (TCP backpressure instead of memory), and the rest is handled
-    in later turns, interleaved with the notifier. In the backlog each connection gets
-    QUOTA messages per round, so a fresh connection's alert waits for one round, not for
-    every line that flooding connections already sent; and connections that have sent junk
-    (or lines that were too long, or lacked the token) wait until no other connection has
+    in later turns, interleaved with the notifier. A connection's first turn handles one
+    message and each later round QUOTA, so a fresh connection's alert waits for one round,
+    not for every line that flooding connections already sent (a flood of connections that
+    each send many lines is served one line per connection first); and connections that have
+    sent junk (or lines that were too long, or lacked the token) wait until no other connection has
     anything queued, so a junk flood cannot delay a real alert.
     """
 
     QUOTA = 32  # messages per connection per round (also between clock reads)
+    FIRST_QUOTA = 1  # in its first turn
 
     def __init__(self, budget_s: float = 0.002) -> None:
         self.budget_s = budget_s
@@ -386,15 +410,26 @@ class _FairScheduler:
 
     @classmethod
     def _run(cls, conn: _Connection, data: bytes | list[bytes], received_at: float) -> list[bytes]:
-        """Handle up to QUOTA messages; return the rest (all of it once the connection turns
-        out to send junk: it goes to the back of the line at once)."""
+        """Handle up to QUOTA messages (FIRST_QUOTA in a connection's first turn); return the
+        rest (all of it once the connection turns out to send junk: it goes to the back of the
+        line at once). A connection closed at the cap before its first turn gets that turn
+        only: the rest of what it sent is dropped."""
+        if conn.orphaned and conn.had_turn:
+            return []
         suspect = conn.suspect
         messages = conn.frame(data) if isinstance(data, bytes) else data
-        for index, raw in enumerate(messages[: cls.QUOTA]):
+        quota = cls.QUOTA if conn.had_turn else cls.FIRST_QUOTA
+        if messages:
+            conn.had_turn = True
+        for index, raw in enumerate(messages[:quota]):
             conn.handle(raw, received_at)
             if conn.suspect and not suspect:
-                return messages[index + 1 :]
-        return messages[cls.QUOTA :]
+                return [] if conn.orphaned else messages[index + 1 :]
+        return [] if conn.orphaned else messages[quota:]
+
+    @property
+    def backlog_items(self) -> int:
+        return len(self._backlog) + len(self._suspect)
 
     def forget(self, conn: _Connection) -> None:
         """Drop what `conn` has queued (it was closed by us)."""
@@ -538,7 +573,15 @@ class AlertListener:
             what,
             victim.peer,
         )
-        victim.close()
+        # Every connection is still waiting for its first turn (connections arrive faster than
+        # their first lines are handled): what the victim sent stays in the backlog, bounded,
+        # so no sender's first alert is lost to the cap.
+        keep = (
+            victim.earned
+            and not victim.had_turn
+            and self.scheduler.backlog_items < MAX_ORPHANED_BACKLOG
+        )
+        victim.close(keep_queued=keep)
 
     def _refuse(self, conn: _Connection, why: str) -> str:
         self.stats.rejected_connections += 1
@@ -549,6 +592,8 @@ class AlertListener:
         """The unearned connection to close first: of `peer`, or else of the address holding
         the most unearned connections (a fresh address is the last to lose its one), the
         least recently active one."""
+        if not self._remote:  # only connections off this machine have to earn their slot
+            return None
         held: dict[str, list[_Connection]] = {}
         for conn in self._connections:  # least recently active first
             if not conn.earned and (peer is None or conn.peer == peer):
@@ -558,14 +603,24 @@ class AlertListener:
         return max(held.values(), key=len)[0]
 
     def _least_recent(self, remote_only: bool) -> _Connection | None:
-        """The connection to close for a newcomer: the least recently active one, preferring
-        one with nothing queued (an idle holder), then one that sent junk."""
-        candidates = [c for c in self._connections if not remote_only or not c.trusted]
-        for wanted in (lambda c: not c.queued, lambda c: c.suspect, lambda c: True):
-            for conn in candidates:
-                if wanted(conn):
-                    return conn
-        return None
+        """The connection to close for a newcomer: of the least recently active ones first,
+        one with nothing queued that has had its turn or has sent nothing for a while (an idle
+        holder), then one that sent junk, then one whose first message was handled (its later
+        lines wait), and only then one still waiting for its first turn. Under a flood of
+        connections, the cap then closes connections that have been heard, never one whose
+        alert has not been read yet, as long as there is another to close."""
+        now = asyncio.get_running_loop().time()
+        best: _Connection | None = None
+        best_rank = 4
+        for conn in self._connections:  # least recently active first
+            if remote_only and conn.trusted:
+                continue
+            rank = _eviction_rank(conn, now)
+            if rank < best_rank:
+                best, best_rank = conn, rank
+                if rank == 0:
+                    break
+        return best
 
     def buffered_changed(self, conn: _Connection, delta: int) -> None:
         """Keep the total of unfinished lines under MAX_BUFFERED_BYTES (oldest closed first)."""
@@ -661,8 +716,9 @@ class AlertListener:
                 )
             try:
                 server = await loop.create_server(
-                    lambda: _Connection(self), host=host or None, port=port, backlog=1024
+                    lambda: _Connection(self), host=host or None, port=port, backlog=ACCEPT_BATCH
                 )
+                _deepen_accept_queue(server)
             except OSError as exc:
                 if host in optional_hosts:
                     log.warning("not listening on %s:%d: %s", host, port, exc.strerror or exc)
@@ -685,6 +741,34 @@ class AlertListener:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+
+
+# A connection that has sent nothing this long after opening counts as an idle holder.
+SILENT_HOLDER_S = 1.0
+
+
+def _eviction_rank(conn: _Connection, now: float) -> int:
+    """Lower: closed first at the connection cap (see AlertListener._least_recent)."""
+    if not conn.queued and (
+        conn.had_turn or (not conn.has_sent and now - conn.opened >= SILENT_HOLDER_S)
+    ):
+        return 0
+    if conn.suspect:
+        return 1
+    if conn.had_turn:
+        return 2
+    return 3
+
+
+def _deepen_accept_queue(server: asyncio.Server) -> None:
+    """asyncio accepts up to `backlog` connections per turn before any of them is read; at
+    the connection cap each one accepted closes another, so a batch larger than the cap would
+    close connections of its own batch unread. The server is created with a small backlog
+    (ACCEPT_BATCH per turn), and the kernel's queue is deepened afterwards so that a burst of
+    connections waits there instead of being refused."""
+    for listening in server.sockets:
+        with socket.socket(fileno=os.dup(listening.fileno())) as same_socket:
+            same_socket.listen(ACCEPT_QUEUE)
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> LogtrayError:
