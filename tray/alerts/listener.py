@@ -33,7 +33,6 @@ import errno
 import hmac
 import ipaddress
 import logging
-import os
 import socket
 import time
 from collections import Counter, OrderedDict, deque
@@ -767,8 +766,13 @@ def _deepen_accept_queue(server: asyncio.Server) -> None:
     (ACCEPT_BATCH per turn), and the kernel's queue is deepened afterwards so that a burst of
     connections waits there instead of being refused."""
     for listening in server.sockets:
-        with socket.socket(fileno=os.dup(listening.fileno())) as same_socket:
+        # A second socket object on the same descriptor (or Windows handle), detached rather
+        # than closed so the server's socket stays open.
+        same_socket = socket.socket(fileno=listening.fileno())
+        try:
             same_socket.listen(ACCEPT_QUEUE)
+        finally:
+            same_socket.detach()
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> LogtrayError:
