@@ -13,6 +13,7 @@ reaches aiokafka and its SASL step inside TLS, and never the output of `config s
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import socket
@@ -139,8 +140,9 @@ def host_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_the_team_profile_end_to_end_through_a_tls_endpoint(
-    docker_client: docker.DockerClient, stack_name: str, host_dir: Path, tmp_path: Path
+    on_engine: docker.DockerClient, engine_stack_name: str, host_dir: Path, tmp_path: Path
 ) -> None:
+    docker_client, stack_name = on_engine, engine_stack_name
     team_port, published = free_port_on(TEAM_HOST), free_port_on(TEAM_HOST)
     (host_dir / "config.toml").write_text(team_config(stack_name, team_port, published))
     stunnel: Stunnel | None = None
@@ -212,6 +214,15 @@ def test_the_team_profile_end_to_end_through_a_tls_endpoint(
         ).alerts_topic
         problem = asyncio.run(probe(topic.bootstrap, security_options(other)))
         assert problem is not None and "not signed by a CA" in problem.sentence
+
+        # The logins and the key are said nowhere: not by up, status or compose, not in the log.
+        compose = run(host_dir, "stack", "compose")
+        logs = [p.read_text() for p in (host_dir / "state").rglob("*.log")]
+        said = "".join([up.stdout, up.stderr, status.stdout, invite.stderr, compose.stdout, *logs])
+        logins = json.loads((team / "logins.json").read_text())["logins"]
+        key_line = (team / "server-key.pem").read_text().splitlines()[1]
+        assert set(logins) == {"team", "alice"}
+        assert not [secret for secret in [*logins.values(), key_line] if secret in said]
 
         down = run(host_dir, "stack", "down", "--volumes")
         assert down.returncode == 0, down.stderr
