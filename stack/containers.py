@@ -58,7 +58,8 @@ def create_container(
             labels=labels,
             init=True,
             mem_limit=spec.mem_limit,
-            ports=port_bindings(spec),
+            # types-docker lacks the (host,) form Docker takes for "any free port there".
+            ports=port_bindings(spec),  # type: ignore[arg-type]
             healthcheck=hc,
             network=network,
             networking_config={network: endpoint},

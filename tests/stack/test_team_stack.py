@@ -230,3 +230,36 @@ def test_the_team_profile_end_to_end_through_a_tls_endpoint(
         if stunnel is not None:
             stunnel.stop()
     assert docker_client.containers.list(all=True, filters=stack_filter(stack_name)) == []
+
+
+def test_a_team_address_this_machine_does_not_have_is_one_sentence(
+    on_engine: docker.DockerClient, engine_stack_name: str, tmp_path: Path
+) -> None:
+    from logtray.stack.config import ServiceOverride, StackConfig
+    from logtray.stack.manager import StackError, StackManager
+    from logtray.stack.specs import resolve
+    from logtray.stack.team import material_for
+    from logtray.tray.base.config import ListenerConfig
+    from tests.stack.standins import standin_services
+
+    services = {
+        "kafka": standin_services()["kafka"],
+        **{name: ServiceOverride(enabled=False) for name in ("elasticsearch", "riemann", "kibana")},
+        "demo": ServiceOverride(enabled=False),
+    }
+    # 192.0.2.0/24 is for documentation (RFC 5737): no interface here has it.
+    stack = StackConfig(
+        profile="team", team_host="192.0.2.123", services=services, name=engine_stack_name
+    )
+    specs = resolve(stack, ListenerConfig(), material_for(stack, tmp_path))
+    manager = StackManager(on_engine, engine_stack_name, specs, pull=False, ready_timeout_s=60)
+    try:
+        with pytest.raises(StackError) as caught:
+            manager.up()
+        assert caught.value.message == (
+            "kafka cannot publish on 192.0.2.123: no interface of this machine has it"
+        ), caught.value.message
+        assert "team_bind" in (caught.value.fix or "")
+    finally:
+        manager.down(volumes=True)
+    assert on_engine.containers.list(all=True, filters=stack_filter(engine_stack_name)) == []
