@@ -355,3 +355,17 @@ def test_a_riemann_topic_override_is_what_the_invite_names() -> None:
     result = logtray("team", "invite")
     assert result.returncode == 0, result.stderr
     assert tomlkit.parse(result.stdout).unwrap()["alerts_topic"]["topic"] == "shop-alerts"
+
+
+def test_doctor_names_the_team_address_and_the_cas_fingerprint() -> None:
+    from logtray.tray.commands.doctor import check_team_stack
+
+    assert check_team_stack(load_config()) == []  # other profiles: no line
+    write_team_config()
+    [check] = check_team_stack(load_config())
+    material = ensure_material(team_dir(config_file().parent), "192.0.2.10")
+    assert check.ok and "teammates reach Kafka at 192.0.2.10:19093" in check.detail
+    assert f"SHA-256 fingerprint {material.ca_fingerprint}" in check.detail
+    config_file().write_text('[stack]\nprofile = "team"\nteam_host = "dev-box.example.lan"\n')
+    [check] = check_team_stack(load_config())
+    assert not check.ok and "is a name" in check.detail and "team_bind" in check.fix
