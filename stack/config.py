@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-StackProfile = Literal["full", "lite"]
+# team: the full stack plus a Kafka listener for other machines (SASL_SSL), see stack/team.py.
+StackProfile = Literal["full", "lite", "team"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,12 @@ class StackConfig:
     # Alerts later than this (the heartbeat's end-to-end time: the rule is behind the logs)
     # are said to be late in the menu and `logtray doctor`.
     max_alert_delay_s: float = 30.0
+    # The team profile: the name or address teammates reach this machine's Kafka by (it is
+    # what Kafka advertises and what its TLS certificate names). Empty: the profile refuses
+    # to start, so Kafka is never opened to the network by accident.
+    team_host: str = ""
+    # The local address the team listener is published on: empty means team_host (which must
+    # then be an IP address). "0.0.0.0" publishes on every interface, only when written here.
+    team_bind: str = ""
+    # The host port teammates connect to (TLS and a SASL login on it).
+    team_port: int = 9093

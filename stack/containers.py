@@ -58,11 +58,8 @@ def create_container(
             labels=labels,
             init=True,
             mem_limit=spec.mem_limit,
-            # ("127.0.0.1",): any free port, on loopback only.
-            ports={
-                p: ("127.0.0.1", h) if h else ("127.0.0.1",)  # type: ignore[misc]
-                for p, h in spec.ports.items()
-            },
+            # types-docker lacks the (host,) form Docker takes for "any free port there".
+            ports=port_bindings(spec),  # type: ignore[arg-type]
             healthcheck=hc,
             network=network,
             networking_config={network: endpoint},
@@ -84,6 +81,16 @@ def create_container(
         raise _no_init(api_message(exc)) or StackError(
             f"cannot create {name}: {api_message(exc)}"
         ) from None
+
+
+def port_bindings(spec: ServiceSpec) -> dict[str, tuple[str, int] | tuple[str]]:
+    """Docker's `ports` argument: each port on 127.0.0.1, unless the spec names another host
+    address for it (the team profile's listener); (host,) is any free port there."""
+    out: dict[str, tuple[str, int] | tuple[str]] = {}
+    for port, host_port in spec.ports.items():
+        host = spec.port_hosts.get(port, "127.0.0.1")
+        out[port] = (host, host_port) if host_port else (host,)
+    return out
 
 
 def _no_init(text: str) -> StackError | None:
@@ -157,19 +164,27 @@ def _raise_start_error(
     exc: docker.errors.APIError,
 ) -> None:
     text = api_message(exc)
-    m = re.search(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::\]|::):(\d+)", text)
+    m = re.search(r"(\d+\.\d+\.\d+\.\d+|\[::\]|::):(\d+)", text)
     taken = "address already in use" in text or "port is already allocated" in text
     # A container that never started is useless: do not leave it behind.
     stop_remove(container)
+    if "cannot assign requested address" in text:
+        address = m.group(1) if m else "the configured address"
+        raise StackError(
+            f"{spec.name} cannot publish on {address}: no interface of this machine has it",
+            fix="set [stack] team_bind to one of this machine's addresses "
+            "(`ip -brief address` lists them)",
+        ) from None
     if taken:
-        port = int(m.group(1)) if m else 0
+        port = int(m.group(2)) if m else 0
         holder = port_holder(port) if port else None
         if holder and "docker-proxy" in holder:
             holder = _container_publishing(client, port) or holder
         who = f", held by {holder}" if holder else ""
         cport = next((p for p, h in spec.ports.items() if h == port), "?")
         raise PortTaken(
-            f"{spec.name} cannot publish 127.0.0.1:{port or '?'}: the port is already in use{who}",
+            f"{spec.name} cannot publish {m.group(1) if m else '127.0.0.1'}:{port or '?'}: "
+            f"the port is already in use{who}",
             fix=f"stop what holds it, or map {spec.name}'s {cport} elsewhere: "
             f'[stack.services.{spec.name}.ports] "{cport.split("/")[0]}" = <free port>',
         ) from None

@@ -9,6 +9,19 @@ Where the facts come from (checked 2026-11):
   bash, Kafka in /opt/kafka, config from KAFKA_* env by /etc/kafka/docker/configure). KRaft env
   per the Kafka docker docs (docker/examples in apache/kafka). Bitnami's tags were moved to a
   legacy repo in 2025, so they are avoided.
+- apache/kafka's env -> server.properties (the team profile's listener): KafkaDockerWrapper
+  (core/src/main/scala/kafka/docker/KafkaDockerWrapper.scala, getServerConfigsFromEnv, run by
+  docker/jvm/launch) writes every KAFKA_* variable but the *_OPTS ones as `key=value`: "KAFKA_"
+  dropped, lower case, "_" -> ".", "___" -> "-", "__" -> "_" (docker/examples/README.md, "Using
+  Environment Variables"); the value is written as it is, so it must be one line (Java
+  properties escapes, a backslash and n for a line break, are read back).
+  docker/resources/common-scripts/configure demands JKS files in /etc/kafka/secrets only when
+  KAFKA_ADVERTISED_LISTENERS contains "SSL://", and KAFKA_OPTS with a JAAS file only for
+  "SASL_...://": a listener named TEAM (mapped to SASL_SSL) is configured by its
+  listener.name.team.* properties alone. PEM key stores (KIP-651; DefaultSslEngineFactory):
+  ssl.keystore.type=PEM with ssl.keystore.certificate.chain and ssl.keystore.key
+  (unencrypted PKCS#8 when there is no ssl.key.password); SASL PLAIN logins inline in
+  listener.name.<l>.plain.sasl.jaas.config (PlainLoginModule, user_<name>="<password>").
 - Elasticsearch/Kibana 8.19: elastic.co "Install Elasticsearch with Docker" (single-node,
   security off, ES_JAVA_OPTS) and "Install Kibana with Docker" (ELASTICSEARCH_HOSTS env);
   readiness endpoints from the cluster-health and Kibana status API references.
@@ -31,6 +44,7 @@ from typing import Protocol
 
 from logtray.stack.config import StackConfig
 from logtray.stack.errors import LogtrayError
+from logtray.stack.team import TEAM_MECHANISM, TeamAddress, TeamMaterial, team_address
 
 STACK_DIR = Path(__file__).resolve().parent
 RIEMANN_CONFIG = STACK_DIR / "riemann" / "riemann.config"
@@ -67,11 +81,27 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "full": ("kafka", "elasticsearch", "riemann", "kibana", "demo"),
     # The embedded rule engine (pipeline issue) replaces Riemann; no Elasticsearch/Kibana.
     "lite": ("kafka", "demo"),
+    # The full stack, and Kafka opened to teammates (SASL_SSL) on [stack] team_host.
+    "team": ("kafka", "elasticsearch", "riemann", "kibana", "demo"),
 }
+
+# The team profile's Kafka listener: its name in KAFKA_* settings and its container port.
+TEAM_LISTENER = "TEAM"
+TEAM_PORT = "9095/tcp"
+# The topic Riemann publishes every alert to in the team profile (teammates' [alerts_topic]).
+TEAM_ALERTS_TOPIC = "logtray-alerts"
+_TEAM_PREFIX = f"KAFKA_LISTENER_NAME_{TEAM_LISTENER}_"
+TEAM_KEY_ENV = f"{_TEAM_PREFIX}SSL_KEYSTORE_KEY"
+TEAM_JAAS_ENV = f"{_TEAM_PREFIX}{TEAM_MECHANISM}_SASL_JAAS_CONFIG"
 
 # Env values that are secrets -> the variable the compose output references instead. It is the
 # variable that also sets the value in logtray's own config ([listener] token).
-SECRET_ENV: dict[str, str] = {"ALERT_TOKEN": "LOGTRAY_LISTENER_TOKEN"}
+SECRET_ENV: dict[str, str] = {
+    "ALERT_TOKEN": "LOGTRAY_LISTENER_TOKEN",
+    # The team profile's private key and logins (from the team folder, never printed).
+    TEAM_KEY_ENV: "LOGTRAY_TEAM_KAFKA_KEY",
+    TEAM_JAAS_ENV: "LOGTRAY_TEAM_KAFKA_JAAS",
+}
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -131,6 +161,9 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     # container port ("9094/tcp") -> host port on 127.0.0.1 (0: any free port)
     ports: Mapping[str, int] = field(default_factory=dict)
+    # container port -> the host address it is published on, when not 127.0.0.1 (the team
+    # profile's Kafka listener, on [stack] team_bind)
+    port_hosts: Mapping[str, str] = field(default_factory=dict)
     healthcheck: Healthcheck | None = None
     readiness: Readiness | None = None
     mem_limit: str | None = None
@@ -289,14 +322,75 @@ def _port_key(port: str) -> str:
     return port if "/" in port else f"{port}/tcp"
 
 
-def resolve(stack: StackConfig, listener: AlertEndpoint) -> list[ServiceSpec]:
-    """The effective, enabled specs in declaration order: profile, then overrides."""
+def properties_value(text: str) -> str:
+    """`text` as one line of a Java properties file (Kafka reads the escapes back)."""
+    return text.replace("\\", "\\\\").replace("\r", "").replace("\n", "\\n")
+
+
+def team_kafka_env(material: TeamMaterial, address: TeamAddress) -> dict[str, str]:
+    """The KAFKA_* settings adding the TEAM listener (SASL_SSL, PLAIN, PEM key store) to the
+    shipped Kafka, in apache/kafka's env naming (see the module docstring)."""
+    logins = " ".join(f'user_{user}="{password}"' for user, password in material.logins.items())
+    return {
+        "KAFKA_LISTENERS": (
+            "PLAINTEXT://:9092,CONTROLLER://:9093,EXTERNAL://:9094,"
+            f"{TEAM_LISTENER}://:{TEAM_PORT.split('/')[0]}"
+        ),
+        "KAFKA_ADVERTISED_LISTENERS": (
+            "PLAINTEXT://kafka:9092,EXTERNAL://localhost:9094,"
+            f"{TEAM_LISTENER}://{_url_host(address.host)}:{address.port}"
+        ),
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+            f"CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT,{TEAM_LISTENER}:SASL_SSL"
+        ),
+        f"{_TEAM_PREFIX}SASL_ENABLED_MECHANISMS": TEAM_MECHANISM,
+        TEAM_JAAS_ENV: (
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {logins};"
+        ),
+        f"{_TEAM_PREFIX}SSL_KEYSTORE_TYPE": "PEM",
+        f"{_TEAM_PREFIX}SSL_KEYSTORE_CERTIFICATE_CHAIN": properties_value(material.server_cert_pem),
+        TEAM_KEY_ENV: properties_value(material.server_key_pem),
+    }
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _with_team(
+    specs: dict[str, ServiceSpec], stack: StackConfig, team: TeamMaterial | None
+) -> dict[str, ServiceSpec]:
+    """The team profile: Kafka's TEAM listener published on team_bind, Riemann publishing."""
+    address = team_address(stack)
+    if team is None:
+        raise LogtrayError(
+            "the team profile needs its CA, certificate and logins, and none were given",
+            fix="start it with `logtray stack up --profile team` (it makes them once)",
+        )
+    kafka, riemann = specs["kafka"], specs["riemann"]
+    specs["kafka"] = replace(
+        kafka,
+        env={**kafka.env, **team_kafka_env(team, address)},
+        ports={**kafka.ports, TEAM_PORT: address.port},
+        port_hosts={**kafka.port_hosts, TEAM_PORT: address.bind},
+    )
+    specs["riemann"] = replace(riemann, env={**riemann.env, "ALERTS_TOPIC": TEAM_ALERTS_TOPIC})
+    return specs
+
+
+def resolve(
+    stack: StackConfig, listener: AlertEndpoint, team: TeamMaterial | None = None
+) -> list[ServiceSpec]:
+    """The effective, enabled specs in declaration order: profile, then overrides. The team
+    profile needs `team` (stack/team.py `material_for`)."""
     if not _NAME_RE.match(stack.name):
         raise LogtrayError(
             f"[stack] name = {stack.name!r} is not a valid Docker name",
             fix="use letters, digits, '_', '.' or '-', starting with a letter or digit",
         )
     specs = builtin_specs(listener)
+    if stack.profile == "team":
+        specs = _with_team(specs, stack, team)
     unknown = sorted(set(stack.services) - set(specs))
     if unknown:
         raise LogtrayError(

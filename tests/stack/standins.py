@@ -23,7 +23,7 @@ from logtray.stack.config import ServiceOverride, StackConfig
 
 TEST_LABEL = "io.logtray.test"
 BUSYBOX_IMAGE = "logtray-test/busybox:2"
-TANSU_IMAGE = "logtray-test/tansu:4"
+TANSU_IMAGE = "logtray-test/tansu:5"
 DEMO_STANDIN_IMAGE = "logtray-test/demo:1"
 # The base the riemann overlay is built FROM in tests: busybox plus the host's bash (the real
 # image has bash; the canary is sent with bash's /dev/tcp).
@@ -100,8 +100,9 @@ printf 'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: %s\
 # engines are not compiled in), so what persists is this directory: the tests write a partition
 # log there as the broker would. Two listeners like the real spec: the broker on 9092 (in the
 # network), a tansu proxy on 9094 (published: the host's readiness probe and host clients go
-# through it). The proxy tells clients to come back to the EXTERNAL listener of
-# KAFKA_ADVERTISED_LISTENERS (localhost and the published host port), as apache/kafka does.
+# through it), and with a TEAM listener (the team profile) one more on 9095. Each proxy tells
+# clients to come back to its listener of KAFKA_ADVERTISED_LISTENERS (EXTERNAL: localhost and
+# the published host port; TEAM: [stack] team_host and team_port), as apache/kafka does.
 KAFKA_START = r"""#!/bin/sh
 dir=${KAFKA_LOG_DIRS:-/tmp/kafka-logs}
 mkdir -p "$dir" || exit 1
@@ -110,17 +111,29 @@ if [ ! -e "$dir/meta.properties" ]; then
     echo "formatted $dir"
 fi
 external=localhost:9094
+team=
 for listener in $(echo "$KAFKA_ADVERTISED_LISTENERS" | tr ',' ' '); do
-    case "$listener" in EXTERNAL://*) external=${listener#EXTERNAL://} ;; esac
+    case "$listener" in
+        EXTERNAL://*) external=${listener#EXTERNAL://} ;;
+        TEAM://*) team=${listener#TEAM://} ;;
+    esac
 done
 /tansu broker --listener-url tcp://0.0.0.0:9092 --advertised-listener-url tcp://kafka:9092 &
 broker=$!
 /tansu proxy --listener-url tcp://0.0.0.0:9094 \
     --advertised-listener-url "tcp://$external" --origin-url tcp://127.0.0.1:9092 &
 proxy=$!
-# Docker's init signals only its child (this shell): pass a stop on to both, or each stop
+# The team profile's TEAM listener (9095), advertising what the real one would. tansu speaks
+# neither TLS nor SASL PLAIN here: a test puts a TLS endpoint in front of the published port.
+team_proxy=
+if [ -n "$team" ]; then
+    /tansu proxy --listener-url tcp://0.0.0.0:9095 \
+        --advertised-listener-url "tcp://$team" --origin-url tcp://127.0.0.1:9092 &
+    team_proxy=$!
+fi
+# Docker's init signals only its child (this shell): pass a stop on to all, or each stop
 # waits the whole timeout.
-trap 'kill $broker $proxy 2>/dev/null' TERM INT
+trap 'kill $broker $proxy $team_proxy 2>/dev/null' TERM INT
 wait
 """
 

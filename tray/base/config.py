@@ -269,6 +269,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("stack", "ready_timeout_s"): _seconds(0, 7 * DAY_S, low_open=True),
     ("stack", "heartbeat_s"): _seconds(0, DAY_S),
     ("stack", "max_alert_delay_s"): _seconds(0, DAY_S, low_open=True),
+    ("stack", "team_port"): _ints(1, 65535),
     # Tables inside sections are checked by their class name.
     ("ServiceOverride", "ports"): (
         lambda v: all(0 <= p <= 65535 for p in v.values()),

@@ -224,12 +224,12 @@ def check_alert_path(config: Config) -> Check:
     from logtray.stack.canary import check_stack
     from logtray.stack.engine import connect
     from logtray.stack.manager import StackManager
-    from logtray.stack.specs import resolve
     from logtray.tray.base.errors import LogtrayError
+    from logtray.tray.commands.stack_cmd import stack_specs
 
     try:
         client = connect(timeout=30)
-        specs = resolve(config.stack, config.listener)
+        specs = stack_specs(config, lenient=True)
     except LogtrayError as exc:
         return Check("alert path", True, f"not checked: {exc.message}")
     try:
@@ -269,6 +269,20 @@ def check_team_kafka(config: Config) -> list[Check]:
     return checks
 
 
+def check_team_stack(config: Config) -> list[Check]:
+    """The team profile: where teammates connect and the CA's fingerprint they check."""
+    from logtray.tray.base.errors import LogtrayError
+    from logtray.tray.commands.stack_cmd import team_summary
+
+    if config.stack.profile != "team":
+        return []
+    try:
+        summary = team_summary(config)
+    except LogtrayError as exc:
+        return [Check("team stack", False, exc.message, exc.fix or "")]
+    return [Check("team stack", True, (summary or "").removeprefix("team: "))]
+
+
 def run_checks() -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
@@ -281,6 +295,7 @@ def run_checks() -> list[Check]:
     if config:
         checks.append(check_port(config))
         checks.extend(check_team_kafka(config))
+        checks.extend(check_team_stack(config))
         if docker_check.ok:
             path = check_alert_path(config)
             checks.append(path)

@@ -16,7 +16,11 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("stack", help="run the local log stack (Kafka, Riemann, ES, Kibana)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="pull/build what is missing, start in order, wait healthy")
-    up.add_argument("--profile", choices=("full", "lite"), help="which services (default: config)")
+    up.add_argument(
+        "--profile",
+        choices=("full", "lite", "team"),
+        help="which services (default: config); team: the full stack, Kafka opened to teammates",
+    )
     up.add_argument(
         "--no-wait",
         action="store_true",
@@ -56,12 +60,45 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(flags=flags)
 
 
-def _manager(config: Config, **kwargs: Any) -> Any:
+def stack_specs(config: Config, lenient: bool = False) -> Any:
+    """The effective specs; the team profile's CA, certificate and logins are made (once) in
+    the config's folder. `lenient`: a team profile that cannot be set up is taken as the full
+    profile (same services), so `down` and `logs` still work."""
+    import dataclasses
+
+    from logtray.stack.specs import resolve
+    from logtray.stack.team import material_for
+
+    try:
+        team = material_for(config.stack, config.path.parent)
+    except LogtrayError:
+        if not lenient:
+            raise
+        full = dataclasses.replace(config.stack, profile="full")
+        return resolve(full, config.listener)
+    return resolve(config.stack, config.listener, team)
+
+
+def team_summary(config: Config) -> str | None:
+    """One line about the team listener (address, security, the CA's fingerprint), or None."""
+    from logtray.stack.team import TEAM_MECHANISM, material_for, team_address
+
+    team = material_for(config.stack, config.path.parent)
+    if team is None:
+        return None
+    address = team_address(config.stack)
+    return (
+        f"team: teammates reach Kafka at {address.host}:{address.port} (published on "
+        f"{address.bind}, SASL_SSL with {TEAM_MECHANISM}; `logtray team invite` prints their "
+        f"block)\n  CA {team.ca_file}, SHA-256 fingerprint {team.ca_fingerprint}"
+    )
+
+
+def _manager(config: Config, lenient: bool = False, **kwargs: Any) -> Any:
     from logtray.stack.engine import connect
     from logtray.stack.manager import StackManager
-    from logtray.stack.specs import resolve
 
-    specs = resolve(config.stack, config.listener)
+    specs = stack_specs(config, lenient)
     return StackManager(
         connect(),
         config.stack.name,
@@ -144,6 +181,9 @@ def run_up(args: argparse.Namespace) -> int:
             print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
     summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
     print(f"stack {config.stack.name!r} is up: {summary}")
+    team = team_summary(config)
+    if team:
+        print(team)
     if not args.no_wait:
         _report_canary(manager)
     return 0
@@ -167,7 +207,7 @@ def run_down(args: argparse.Namespace) -> int:
     from logtray.stack.labels import stack_filter
 
     config = _config(args)
-    manager = _manager(config)
+    manager = _manager(config, lenient=True)
     result = manager.down(volumes=args.volumes)
     print(
         f"removed {len(result.containers)} container(s)"
@@ -192,7 +232,7 @@ def run_down(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     config = _config(args)
-    statuses = _manager(config).status()
+    statuses = _manager(config, lenient=True).status()
     if args.json:
         print(json.dumps({svc: st.to_json() for svc, st in statuses.items()}, indent=2))
     else:
@@ -200,13 +240,20 @@ def run_status(args: argparse.Namespace) -> int:
         for svc, st in statuses.items():
             extra = f"  ({st.detail})" if st.detail else ""
             print(f"{svc:<{width}}  {st.describe()}{extra}")
+        try:
+            team = team_summary(config)
+        except LogtrayError as exc:
+            team = f"team: {exc.message}" + (f" (fix: {exc.fix})" if exc.fix else "")
+        if team:
+            print(team)
     return 0
 
 
 def run_logs(args: argparse.Namespace) -> int:
     config = _config(args)
     out = sys.stdout.buffer
-    for chunk in _manager(config).logs(args.service, follow=args.follow, tail=args.tail):
+    manager = _manager(config, lenient=True)
+    for chunk in manager.logs(args.service, follow=args.follow, tail=args.tail):
         out.write(chunk)
         out.flush()
     return 0
@@ -214,8 +261,7 @@ def run_logs(args: argparse.Namespace) -> int:
 
 def run_compose(args: argparse.Namespace) -> int:
     from logtray.stack.compose import render
-    from logtray.stack.specs import resolve
 
     config = _config(args)
-    print(render(config.stack.name, resolve(config.stack, config.listener)), end="")
+    print(render(config.stack.name, stack_specs(config)), end="")
     return 0

@@ -1,8 +1,11 @@
 """`logtray team invite`: the [alerts_topic] block a teammate pastes to get the team's alerts.
 
-Run it where the team's alerts are published (`logtray engine --publish`): the block takes
-this machine's [engine] connection (bootstrap, security, CA) and [alerts_topic] topic. It
-never prints this machine's password; the teammate's own SASL user and password come from
+Run it where the team's alerts are published. With `[stack] profile = "team"` (this machine
+runs the team's Kafka) the block is filled from the team folder that profile made: the team
+listener's address, SASL_SSL with PLAIN, a login and its password (a new login for `--user
+NAME`), and the CA. Otherwise (`logtray engine --publish` to a Kafka run elsewhere) it takes
+this machine's [engine] connection (bootstrap, security, CA) and [alerts_topic] topic, and
+never prints this machine's password: the teammate's own SASL user and password come from
 whoever runs the team's Kafka. With TLS, it prints the CA's fingerprint, so the teammate can
 check the file they were handed.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import ssl
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,10 @@ def add_parser(sub: Any) -> None:
     invite = team_sub.add_parser(
         "invite", help="print the [alerts_topic] block a teammate pastes into their config"
     )
-    invite.add_argument("--user", help="the teammate's Kafka (SASL) user name")
+    invite.add_argument(
+        "--user",
+        help="the teammate's Kafka (SASL) login (team profile: made when new; default: team)",
+    )
     invite.add_argument(
         "--bootstrap",
         metavar="HOST:PORT",
@@ -75,8 +82,63 @@ def ca_fingerprint(cafile: Path) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
+def team_profile_block(bootstrap: str, topic: str, user: str, password: str, mechanism: str) -> str:
+    """The teammate's [alerts_topic] table for this machine's team profile, as TOML (pure)."""
+    table = tomlkit.table()
+    table["enabled"] = True
+    table["bootstrap"] = bootstrap
+    table["topic"] = topic
+    table["security_protocol"] = "SASL_SSL"
+    table["sasl_mechanism"] = mechanism
+    table["sasl_username"] = user
+    table["sasl_password"] = password
+    table["ssl_cafile"] = TEAMMATE_CA
+    table.add(tomlkit.comment('what you want, e.g. paths = ["payments/*"]'))
+    table.add(tomlkit.comment('or owners_file = "~/src/shop/.github/CODEOWNERS", owner = "@you"'))
+    doc = tomlkit.document()
+    doc["alerts_topic"] = table
+    return tomlkit.dumps(doc)
+
+
+def _run_team_profile(config: Config, args: argparse.Namespace) -> int:
+    """The block from the team folder `stack up --profile team` made (made here if missing)."""
+    from logtray.stack.specs import TEAM_ALERTS_TOPIC
+    from logtray.stack.team import (
+        DEFAULT_USER,
+        TEAM_MECHANISM,
+        add_login,
+        material_for,
+        team_address,
+    )
+
+    material = material_for(config.stack, config.path.parent)
+    assert material is not None  # the team profile
+    address = team_address(config.stack)
+    user = args.user or DEFAULT_USER
+    material, new = add_login(material, user)
+    riemann = config.stack.services.get("riemann")
+    topic = (riemann.env.get("ALERTS_TOPIC") if riemann else None) or TEAM_ALERTS_TOPIC
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    bootstrap = args.bootstrap or f"{host}:{address.port}"
+    block = team_profile_block(bootstrap, topic, user, material.logins[user], TEAM_MECHANISM)
+    print(block, end="")
+    print(
+        f"\n# Send the team's CA certificate with it ({material.ca_file}); the teammate "
+        f"saves it as {TEAMMATE_CA}.\n# Its SHA-256 fingerprint: {material.ca_fingerprint}"
+    )
+    if new:
+        print(
+            f"{user} is a new login: Kafka learns it on the next `logtray stack up` (Kafka "
+            "restarts; its data is kept)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config()
+    if config.stack.profile == "team":
+        return _run_team_profile(config, args)
     print(invite_block(config, args.user, args.bootstrap), end="")
     engine = config.engine
     if engine.security_protocol.endswith("SSL") and engine.ssl_cafile:

@@ -11,7 +11,7 @@ from logtray.tray.commands.common import add_listener_options, listener_flags
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("tray", help="the tray icon (what `logtray` alone runs)")
     add_listener_options(parser)
-    parser.add_argument("--profile", choices=["full", "lite"], help="stack profile")
+    parser.add_argument("--profile", choices=["full", "lite", "team"], help="stack profile")
     parser.set_defaults(run=run)
 
 

@@ -37,6 +37,7 @@ class StackLink:
         from logtray.stack.engine import connect
         from logtray.stack.manager import StackManager
         from logtray.stack.specs import resolve
+        from logtray.stack.team import material_for
 
         try:
             client = connect()
@@ -44,7 +45,9 @@ class StackLink:
             self.last_fix = exc.fix
             return exc.message
         try:
-            specs = resolve(self.config.stack, self.config.listener)
+            # The team profile's CA, certificate and logins, made once beside the config.
+            team = material_for(self.config.stack, self.config.path.parent)
+            specs = resolve(self.config.stack, self.config.listener, team)
         except LogtrayError as exc:  # a bad [stack] section: said in the menu, not a dead task
             client.close()
             self.last_fix = exc.fix
