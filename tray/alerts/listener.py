@@ -604,10 +604,10 @@ class AlertListener:
     def _least_recent(self, remote_only: bool) -> _Connection | None:
         """The connection to close for a newcomer: of the least recently active ones first,
         one with nothing queued that has had its turn or has sent nothing for a while (an idle
-        holder), then one that sent junk, then one whose first message was handled (its later
-        lines wait), and only then one still waiting for its first turn. Under a flood of
-        connections, the cap then closes connections that have been heard, never one whose
-        alert has not been read yet, as long as there is another to close."""
+        holder), then one that sent junk or trickles a line, then one whose first message was
+        handled (its later lines wait), and only then one still waiting for its first turn.
+        Under a flood of connections, the cap then closes connections that have been heard,
+        never one whose alert has not been read yet, as long as there is another to close."""
         now = asyncio.get_running_loop().time()
         best: _Connection | None = None
         best_rank = 4
@@ -742,7 +742,8 @@ class AlertListener:
         self._servers.clear()
 
 
-# A connection that has sent nothing this long after opening counts as an idle holder.
+# A connection that has sent nothing this long after opening counts as an idle holder; one
+# whose line is not complete this long after its first byte, as a trickler.
 SILENT_HOLDER_S = 1.0
 
 
@@ -752,8 +753,12 @@ def _eviction_rank(conn: _Connection, now: float) -> int:
         conn.had_turn or (not conn.has_sent and now - conn.opened >= SILENT_HOLDER_S)
     ):
         return 0
-    if conn.suspect:
-        return 1
+    if conn.suspect or (
+        not conn.queued
+        and conn.line_started is not None
+        and now - conn.line_started >= SILENT_HOLDER_S
+    ):
+        return 1  # sent junk, or trickles a line
     if conn.had_turn:
         return 2
     return 3
