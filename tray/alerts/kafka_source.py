@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from logtray.tray.base.errors import LogtrayError
@@ -96,12 +96,16 @@ async def consume_forever(
     retry_s: float = 1.0,
     max_retry_s: float = 30.0,
     on_status: Callable[[str], None] | None = None,
+    on_start: Callable[[Any], Awaitable[None]] | None = None,
 ) -> None:
     """Feed batches of records to `on_records` until `stop` is set. Never raises for Kafka.
 
-    A down broker, a refused certificate or login is one log line with its cause (not one per
-    retry, and never a traceback); it is retried after `retry_s` seconds, the pause doubling
-    up to `max_retry_s`. aiokafka reconnects a started consumer by itself.
+    `on_start(consumer)` is awaited each time a consumer has started (its partitions assigned)
+    and before it reads: it may read on its own and seek (the alerts topic's catch-up); what
+    it raises counts as a lost connection. A down broker, a refused certificate or login is
+    one log line with its cause (not one per retry, and never a traceback); it is retried
+    after `retry_s` seconds, the pause doubling up to `max_retry_s`. aiokafka reconnects a
+    started consumer by itself.
     """
     from aiokafka import AIOKafkaConsumer
 
@@ -146,6 +150,8 @@ async def consume_forever(
                 on_status(f"reading {topic} from {bootstrap}")
         said_down = False
         try:
+            if on_start is not None:
+                await on_start(consumer)
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
                 for records in batches.values():
