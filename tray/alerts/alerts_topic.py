@@ -34,11 +34,6 @@ MAX_CATCH_UP = 1000
 CATCH_UP_TIMEOUT_S = 15.0
 
 
-def consumer_options(config: AlertsTopicConfig) -> dict[str, Any]:
-    """aiokafka security options from the config (only those that apply)."""
-    return security_options(config)
-
-
 def catch_up_summary(alerts: Sequence[Alert], seconds: float) -> Alert:
     """One alert that tells what was missed: how many, and the files most often in them."""
     files = Counter(a.short_name for a in alerts)
@@ -155,7 +150,7 @@ async def run_alerts_topic(
     `at_phase` is its seam for tests)."""
     peer = f"kafka:{config.topic}"
     subscription = subscription if subscription is not None else subscription_from(config)
-    options = consumer_options(config)
+    options = security_options(config)
 
     def wanted(value: bytes | None) -> Alert | None:
         if not value:

@@ -12,8 +12,9 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
+from logtray.tray.base.config import KafkaConnection
 from logtray.tray.base.errors import LogtrayError
 
 log = logging.getLogger(__name__)
@@ -21,27 +22,9 @@ log = logging.getLogger(__name__)
 Records = list[Any]  # aiokafka ConsumerRecord objects
 
 
-class KafkaSecurity(Protocol):
-    """The connection keys [engine] and [alerts_topic] share."""
-
-    @property
-    def security_protocol(self) -> str: ...
-    @property
-    def sasl_mechanism(self) -> str: ...
-    @property
-    def sasl_username(self) -> str: ...
-    @property
-    def sasl_password(self) -> str: ...
-    @property
-    def ssl_cafile(self) -> str: ...
-    @property
-    def ssl_certfile(self) -> str: ...
-    @property
-    def ssl_keyfile(self) -> str: ...
-
-
-def security_options(settings: KafkaSecurity) -> dict[str, Any]:
-    """aiokafka's security options for a consumer or producer (only those that apply)."""
+def security_options(settings: KafkaConnection) -> dict[str, Any]:
+    """aiokafka's security options for a consumer or producer (only those that apply): the one
+    place that turns [engine]'s and [alerts_topic]'s connection keys into them."""
     options: dict[str, Any] = {"security_protocol": settings.security_protocol}
     if settings.security_protocol.startswith("SASL"):
         options.update(
