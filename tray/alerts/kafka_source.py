@@ -20,6 +20,8 @@ from logtray.tray.base.errors import LogtrayError
 log = logging.getLogger(__name__)
 
 Records = list[Any]  # aiokafka ConsumerRecord objects
+# A consumer not started by then is probed for a cause (aiokafka itself waits 40 s).
+SLOW_START_S = 5.0
 
 
 def security_options(settings: KafkaConnection) -> dict[str, Any]:
@@ -97,6 +99,18 @@ async def consume_forever(
     quiet_aiokafka()
     said_down = False
     pause = retry_s
+
+    def say_down(reason: str) -> None:
+        nonlocal said_down
+        said_down = True
+        text = (
+            f"cannot reach Kafka at {bootstrap} ({topic}): {reason}; retrying, "
+            f"up to every {max_retry_s:g} s"
+        )
+        log.warning("%s", text)
+        if on_status:
+            on_status(text)
+
     while not stop.is_set():
         consumer = AIOKafkaConsumer(
             topic,
@@ -107,22 +121,30 @@ async def consume_forever(
             metadata_max_age_ms=5_000,  # notice a topic recreated by a restarted broker soon
             **(options or {}),
         )
+        starting = asyncio.ensure_future(consumer.start())
         try:
-            await consumer.start()
+            slow = not await _within(starting, stop, SLOW_START_S)
+            if slow and not said_down and not stop.is_set():
+                # A broker that answers but cannot be used (it advertises an address we
+                # cannot reach) holds start() for aiokafka's request timeout (40 s): say why
+                # now, if a probe can tell.
+                problem = await probe(bootstrap, options or {})
+                if problem is not None:
+                    say_down(str(problem))
+            if not await _within(starting, stop, None):  # stopped while starting
+                starting.cancel()
+                with contextlib.suppress(BaseException):
+                    await starting
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), 5.0)
+                return
+            starting.result()  # what start() raised, if it did
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await consumer.stop()  # a half-started consumer still holds its client
             if not said_down:
-                said_down = True
                 problem = await probe(bootstrap, options or {})
-                reason = str(problem) if problem else describe_kafka_error(exc)
-                text = (
-                    f"cannot reach Kafka at {bootstrap} ({topic}): {reason}; retrying, "
-                    f"up to every {max_retry_s:g} s"
-                )
-                log.warning("%s", text)
-                if on_status:
-                    on_status(text)
+                say_down(str(problem) if problem else describe_start_error(exc, topic))
             await _sleep(stop, pause)
             pause = min(pause * 2, max_retry_s)
             continue
@@ -149,6 +171,18 @@ async def consume_forever(
                 log.debug("consumer stop: %s", exc)
 
 
+def describe_start_error(exc: BaseException, topic: str) -> str:
+    """Why a consumer of `topic` did not start, once a probe found the broker itself fine."""
+    from aiokafka.errors import UnknownTopicOrPartitionError
+
+    if isinstance(exc, UnknownTopicOrPartitionError):
+        return (
+            f"it has no topic {topic} and did not create one (fix: create the topic, or let "
+            "the broker create topics: auto.create.topics.enable)"
+        )
+    return describe_kafka_error(exc)
+
+
 def describe_kafka_error(exc: BaseException) -> str:
     """Why Kafka cannot be used, as a short phrase for one log line or the menu (no traceback)."""
     text = str(exc) or type(exc).__name__
@@ -160,6 +194,16 @@ def quiet_aiokafka() -> None:
     aiokafka_log = logging.getLogger("aiokafka")
     if aiokafka_log.level == logging.NOTSET:
         aiokafka_log.setLevel(logging.CRITICAL)
+
+
+async def _within(task: asyncio.Future[Any], stop: asyncio.Event, seconds: float | None) -> bool:
+    """True once `task` is done; False when `stop` is set or `seconds` pass first."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    return task.done()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
