@@ -55,6 +55,7 @@ async def catch_up(
     since_ms: int,
     limit: int = MAX_CATCH_UP,
     timeout_s: float = CATCH_UP_TIMEOUT_S,
+    stop: asyncio.Event | None = None,
     at_phase: Callable[[str], Awaitable[None]] | None = None,
 ) -> list[tuple[int, bytes]]:
     """(timestamp ms, value) of what was written since `since_ms` on the started `consumer`'s
@@ -85,7 +86,7 @@ async def catch_up(
             if starts[tp] < ends[tp]:
                 left.add(tp)
         deadline = time.monotonic() + timeout_s
-        while left and time.monotonic() < deadline:
+        while left and time.monotonic() < deadline and not (stop and stop.is_set()):
             batches = await consumer.getmany(*left, timeout_ms=200)
             for tp, records in batches.items():
                 for record in records:
@@ -95,8 +96,8 @@ async def catch_up(
             for tp in list(left):
                 if await consumer.position(tp) >= ends[tp]:
                     left.discard(tp)
-        if left:
-            log.info("catch-up stopped after %g s: older team alerts not summarised", timeout_s)
+        if left and not (stop and stop.is_set()):
+            log.info("catch-up stopped after %g s: what it had not read is skipped", timeout_s)
     except Exception as exc:
         log.debug("catch-up cut short: %s", exc)
     finally:
@@ -167,7 +168,7 @@ async def run_alerts_topic(
         if not catching_up:
             return
         since_ms = started_ms - int(config.catch_up_s * 1000)
-        recent = await catch_up(consumer, since_ms, at_phase=at_phase)
+        recent = await catch_up(consumer, since_ms, stop=stop, at_phase=at_phase)
         catching_up = False
         # What came before this start is what was missed: one summary. What came since (the
         # broker was slow to answer, the topic was created just now) is shown as it came.
