@@ -1,6 +1,7 @@
 """A team's alerts topic on a real broker: one engine publishes, two desktops subscribe with
 different filters (one owns payments/*, one orders/* by CODEOWNERS) and each shows only its
-alerts; a desktop that starts late is told what it missed in one summary."""
+alerts; a desktop that starts late is told what it missed in one summary, bounded, and then
+reads on from exactly where that catch-up ended (nothing missed, nothing twice)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from logtray.tray.alerts.alert import Alert
-from logtray.tray.alerts.alerts_topic import run_alerts_topic
+from logtray.tray.alerts.alerts_topic import catch_up, run_alerts_topic
 from logtray.tray.alerts.kafka_source import security_options
 from logtray.tray.base.config import load_config
 from logtray.tray.delivery.notifiers.console import ConsoleNotifier
@@ -229,3 +230,33 @@ def test_nothing_falls_between_the_catch_up_and_the_live_reading(broker) -> None
     assert summarised == streamed[: len(summarised)], "the summary is of before the start"
     assert len(summarised) < len(streamed), "the stream goes on past the catch-up"
     assert summary.extra["caught_up"] == 3 * len(partitions) + len(summarised), (summary, live)
+
+
+def test_the_catch_up_keeps_the_newest_and_leaves_the_consumer_at_the_ends(broker) -> None:
+    topic = "bounded-catch-up"
+    base_ms = int(time.time() * 1000) - 60_000
+
+    async def scenario() -> tuple[list[tuple[int, bytes]], dict[Any, int], dict[Any, int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            for i in range(10):
+                await producer.send_and_wait(
+                    topic, str(i).encode(), partition=i % 2, timestamp_ms=base_ms + i
+                )
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            recent = await catch_up(consumer, since_ms=base_ms, limit=3)
+            tps = sorted(consumer.assignment())
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            return recent, positions, await consumer.end_offsets(tps)
+        finally:
+            await consumer.stop()
+
+    recent, positions, ends = asyncio.run(scenario())
+    # At most `limit` in all, the newest, oldest first; the next read is the first after them.
+    assert recent == [(base_ms + i, str(i).encode()) for i in (7, 8, 9)]
+    assert positions == ends
