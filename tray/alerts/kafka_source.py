@@ -139,6 +139,9 @@ async def consume_forever(
                     await asyncio.wait_for(consumer.stop(), 5.0)
                 return
             starting.result()  # what start() raised, if it did
+        except asyncio.CancelledError:
+            starting.cancel()
+            raise
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await consumer.stop()  # a half-started consumer still holds its client
