@@ -175,6 +175,8 @@ def test_nothing_falls_between_the_catch_up_and_the_live_reading(broker) -> None
         async def stream() -> None:  # one alert after another, across the whole start
             after = 0  # ... and a few more once the live reading has begun
             while after < 2 * len(partitions):
+                if len(streamed) >= 200:  # well within the catch-up's bound (1000)
+                    await live_from.wait()
                 name = f"stream-{len(streamed)}"
                 await send(name, len(streamed) % len(partitions))
                 streamed.append(name)
