@@ -166,3 +166,49 @@ def test_engine_with_no_broker_says_so_once_and_keeps_trying(caplog):
     assert len(statuses) == 1 and "cannot reach Kafka" in statuses[0]
     assert len([r for r in caplog.records if "cannot reach" in r.getMessage()]) == 1
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_engine_names_an_advertised_address_it_cannot_reach(tansu_binary, tmp_path, monkeypatch):
+    """A broker that answers at bootstrap but sends clients on to an address this computer
+    cannot reach (a container's own port, a listener meant for other machines): `logtray
+    engine` says which address, that it cannot be reached, and the fix; not aiokafka's
+    UnknownTopicOrPartitionError, and without waiting for aiokafka's 40 s timeout."""
+    from logtray.tray.base.config import load_config
+    from logtray.tray.commands.doctor import check_team_kafka
+    from tests.conftest import free_port
+    from tests.pipeline.conftest import Broker
+    from tests.support.processes import Running
+
+    unreachable = free_port()  # nothing listens there
+    broker = Broker(tansu_binary, tmp_path / "tansu.log", advertised_port=unreachable)
+    monkeypatch.setenv("LOGTRAY_STACK_HEARTBEAT_S", "0")
+    broker.start()
+    try:
+        engine = Running("engine", "--bootstrap", broker.bootstrap, "--notifier", "console")
+    except BaseException:
+        broker.stop()
+        raise
+    try:
+        line = engine.wait_stderr("cannot reach Kafka", timeout=30)
+        # `logtray doctor` says the same of a team's Kafka.
+        [check] = check_team_kafka(
+            load_config({"alerts_topic": {"enabled": True, "bootstrap": broker.bootstrap}})
+        )
+    finally:
+        engine.stop()
+        broker.stop()
+    assert not check.ok and "advertised.listeners" in check.fix
+    assert check.detail == (
+        f"Kafka at {broker.bootstrap}: it answers, but sends clients on to 127.0.0.1:"
+        f"{unreachable} (the address it advertises), which this computer cannot reach: "
+        "nothing listens there (connection refused)"
+    )
+    assert f"at {broker.bootstrap} (program-logs): it answers, but sends clients on to " in line
+    assert f"127.0.0.1:{unreachable} (the address it advertises), which this computer cannot " in (
+        line
+    )
+    assert "reach: nothing listens there (connection refused)" in line
+    assert "advertised.listeners" in line and "KAFKA_ADVERTISED_LISTENERS" in line
+    said = "".join(engine.stderr_lines)
+    assert said.count("cannot reach Kafka") == 1, said
+    assert "UnknownTopicOrPartition" not in said and "Traceback" not in said, said

@@ -1,6 +1,7 @@
 """A team's alerts topic on a real broker: one engine publishes, two desktops subscribe with
 different filters (one owns payments/*, one orders/* by CODEOWNERS) and each shows only its
-alerts; a desktop that starts late is told what it missed in one summary."""
+alerts; a desktop that starts late is told what it missed in one summary, bounded, and then
+reads on from exactly where that catch-up ended (nothing missed, nothing twice)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import asyncio
 import io
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.alerts_topic import catch_up, run_alerts_topic
 from logtray.tray.alerts.kafka_source import security_options
 from logtray.tray.base.config import load_config
 from logtray.tray.delivery.notifiers.console import ConsoleNotifier
@@ -137,3 +141,124 @@ def test_a_late_desktop_gets_one_summary_of_what_it_missed(broker) -> None:
     assert notices[0]["body"] == "charge.py ×2, refund.py"
     assert {n["key"] for n in notices[1:]} == {"/srv/payments/new.py"}
     assert late.subscription is not None and late.subscription.filtered == 1
+
+
+def test_nothing_falls_between_the_catch_up_and_the_live_reading(broker) -> None:
+    """Alerts published before the start, while the catch-up reads, at its very end (the moment
+    a second consumer would have started) and all along: each arrives once, in the summary or
+    live, on every partition."""
+    topic = "logtray-alerts"
+    config = load_config(
+        {"alerts_topic": {"enabled": True, "bootstrap": broker.bootstrap, "catch_up_s": 3600}}
+    )
+    got: list[Alert] = []
+    live_from = asyncio.Event()  # the catch-up is over: the live reading begins
+
+    def names() -> list[str]:
+        return [a.pathname.removeprefix("/srv/") for a in got[1:] if a.pathname]
+
+    async def until(predicate: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: got {names()}"
+            await asyncio.sleep(0.05)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        streamed: list[str] = []
+
+        async def send(name: str, partition: int) -> None:
+            value = json.dumps({"pathname": f"/srv/{name}"}).encode()
+            await producer.send_and_wait(topic, value, partition=partition)
+
+        async def stream() -> None:  # one alert after another, across the whole start
+            after = 0  # ... and a few more once the live reading has begun
+            while after < 2 * len(partitions):
+                if len(streamed) >= 200:  # well within the catch-up's bound (1000)
+                    await live_from.wait()
+                name = f"stream-{len(streamed)}"
+                await send(name, len(streamed) % len(partitions))
+                streamed.append(name)
+                after += live_from.is_set()
+
+        async def at_phase(phase: str) -> None:
+            # Published after the ends were taken ("ends") or once the catch-up has read up to
+            # them ("caught up"): both after the catch-up, so live.
+            for p in partitions:
+                await send(f"{phase}-{p}", p)
+            if phase == "caught up":
+                live_from.set()
+
+        stop = asyncio.Event()
+        try:
+            partitions = sorted(await producer.partitions_for(topic))
+            assert len(partitions) > 1, "the test wants several partitions"
+            for i in range(3 * len(partitions)):
+                await send(f"before-{i}", i % len(partitions))
+            streaming = asyncio.create_task(stream())
+            await until(lambda: len(streamed) > 0, "the stream's first alert")
+            reading = asyncio.create_task(
+                run_alerts_topic(
+                    config.alerts_topic,
+                    lambda alert, peer, received: got.append(alert),
+                    stop,
+                    at_phase=at_phase,
+                )
+            )
+            await streaming
+            # One last alert on each partition: once each is read, a repeat of anything
+            # before it on its partition would have been read too.
+            for p in partitions:
+                await send(f"last-{p}", p)
+            await until(lambda: all(f"last-{p}" in names() for p in partitions), "the last alerts")
+            stop.set()
+            await asyncio.wait_for(reading, 10)
+        finally:
+            stop.set()
+            await producer.stop()
+        return streamed, partitions
+
+    streamed, partitions = asyncio.run(scenario())
+    summary, live = got[0], names()
+    assert summary.title.startswith("While you were away:"), summary
+    assert len(live) == len(set(live)), f"shown twice: {live}"
+    assert not [name for name in live if name.startswith("before-")], live
+    for phase in ("ends", "caught up", "last"):
+        assert {f"{phase}-{p}" for p in partitions} <= set(live), live
+    # Every streamed alert is live or in the summary, never both, never neither: the summary
+    # counts the ones published before the start and the streamed ones not read live.
+    summarised = [name for name in streamed if name not in live]
+    assert summarised == streamed[: len(summarised)], "the summary is of before the start"
+    assert len(summarised) < len(streamed), "the stream goes on past the catch-up"
+    assert summary.extra["caught_up"] == 3 * len(partitions) + len(summarised), (summary, live)
+
+
+def test_the_catch_up_keeps_the_newest_and_leaves_the_consumer_at_the_ends(broker) -> None:
+    topic = "bounded-catch-up"
+    base_ms = int(time.time() * 1000) - 60_000
+
+    async def scenario() -> tuple[list[tuple[int, bytes]], dict[Any, int], dict[Any, int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            for i in range(10):
+                await producer.send_and_wait(
+                    topic, str(i).encode(), partition=i % 2, timestamp_ms=base_ms + i
+                )
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            recent = await catch_up(consumer, since_ms=base_ms, limit=3)
+            tps = sorted(consumer.assignment())
+            positions = {tp: await consumer.position(tp) for tp in tps}
+            return recent, positions, await consumer.end_offsets(tps)
+        finally:
+            await consumer.stop()
+
+    recent, positions, ends = asyncio.run(scenario())
+    # At most `limit` in all, the newest, oldest first; the next read is the first after them.
+    assert recent == [(base_ms + i, str(i).encode()) for i in (7, 8, 9)]
+    assert positions == ends

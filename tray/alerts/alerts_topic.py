@@ -5,7 +5,8 @@ another's alerts. Each message is one alert as the listener takes it (JSON objec
 original text line), fed to the same router: same policy, history and notifiers. The
 subscription ([alerts_topic] services, paths, min_count, owners) keeps what this desktop wants;
 the rest is counted, never stored. On start, the alerts of the last `catch_up_s` seconds (at
-most MAX_CATCH_UP of them) become one summary, so a desktop that slept is told, not flooded.
+most MAX_CATCH_UP of them) become one summary, so a desktop that slept is told, not flooded;
+the live reading goes on from exactly where that catch-up ended (none missed, none twice).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from logtray.tray.alerts.alert import Alert, parse_message
 from logtray.tray.alerts.kafka_source import (
     Records,
     consume_forever,
-    quiet_aiokafka,
     security_options,
 )
 from logtray.tray.alerts.subscription import Subscription, subscription_from
@@ -32,11 +32,6 @@ log = logging.getLogger(__name__)
 
 MAX_CATCH_UP = 1000
 CATCH_UP_TIMEOUT_S = 15.0
-
-
-def consumer_options(config: AlertsTopicConfig) -> dict[str, Any]:
-    """aiokafka security options from the config (only those that apply)."""
-    return security_options(config)
 
 
 def catch_up_summary(alerts: Sequence[Alert], seconds: float) -> Alert:
@@ -55,55 +50,87 @@ def catch_up_summary(alerts: Sequence[Alert], seconds: float) -> Alert:
     )
 
 
-async def read_recent(
-    topic: str,
-    bootstrap: str,
+async def catch_up(
+    consumer: Any,
     since_ms: int,
-    options: dict[str, Any],
     limit: int = MAX_CATCH_UP,
-) -> list[bytes]:
-    """The values on `topic` written since `since_ms` (at most the last `limit` per partition,
-    and `limit` in all, newest kept), or nothing when Kafka cannot be read now."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    timeout_s: float = CATCH_UP_TIMEOUT_S,
+    stop: asyncio.Event | None = None,
+    at_phase: Callable[[str], Awaitable[None]] | None = None,
+) -> list[tuple[int, bytes]]:
+    """(timestamp ms, value) of what was written since `since_ms` on the started `consumer`'s
+    partitions, up to each partition's end as it is now, oldest first (at most the newest
+    `limit` per partition and in all).
 
-    quiet_aiokafka()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **options
-    )
+    The consumer is then left at exactly those ends, so its next read is the first message
+    after them: nothing published meanwhile falls between the catch-up and the live reading,
+    and nothing is in both. Never raises for Kafka: what cannot be read is skipped (the live
+    reading says why Kafka cannot be read). `at_phase` is a seam for tests: awaited with
+    "ends" once the ends are taken, and "caught up" just before the live reading."""
+    tps = sorted(consumer.assignment())
+    if not tps:
+        return []
+    try:
+        ends: dict[Any, int] = await consumer.end_offsets(tps)
+    except Exception as exc:
+        log.debug("catch-up skipped: %s", exc)
+        return []
     values: list[tuple[int, bytes]] = []
     try:
-        await asyncio.wait_for(consumer.start(), CATCH_UP_TIMEOUT_S)
-        await consumer.topics()  # metadata of every topic: partitions_for_topic needs it
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        begins = await consumer.beginning_offsets(tps)
+        if at_phase is not None:
+            await at_phase("ends")
+        starts = await _catch_up_starts(consumer, ends, since_ms, limit)
         left = set()
         for tp in tps:
-            start = max(begins[tp], ends[tp] - limit)
-            consumer.seek(tp, start)
-            if start < ends[tp]:
+            consumer.seek(tp, starts[tp])
+            if starts[tp] < ends[tp]:
                 left.add(tp)
-        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-        while left and time.monotonic() < deadline:
+        deadline = time.monotonic() + timeout_s
+        while left and time.monotonic() < deadline and not (stop and stop.is_set()):
             batches = await consumer.getmany(*left, timeout_ms=200)
             for tp, records in batches.items():
                 for record in records:
+                    # A record at or past its partition's end is the live reading's.
                     if record.offset < ends[tp] and record.timestamp >= since_ms and record.value:
                         values.append((record.timestamp, record.value))
             for tp in list(left):
                 if await consumer.position(tp) >= ends[tp]:
                     left.discard(tp)
-    except Exception as exc:  # the live consumer says why Kafka cannot be read, once
-        log.debug("catch-up on %s skipped: %s", topic, exc)
+        if left and not (stop and stop.is_set()):
+            log.info("catch-up stopped after %g s: what it had not read is skipped", timeout_s)
+    except Exception as exc:
+        log.debug("catch-up cut short: %s", exc)
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(consumer.stop(), 5.0)
+        for tp in tps:
+            # Also drops what was fetched past the end: the live reading fetches it again.
+            with contextlib.suppress(Exception):  # a partition gone meanwhile
+                consumer.seek(tp, ends[tp])
+    if at_phase is not None:
+        await at_phase("caught up")
     values.sort(key=lambda item: item[0])
-    return [value for _, value in values[-limit:]]
+    return values[-limit:]
+
+
+async def _catch_up_starts(
+    consumer: Any, ends: dict[Any, int], since_ms: int, limit: int
+) -> dict[Any, int]:
+    """Where each partition's catch-up begins: the first offset at `since_ms` (when the broker
+    can tell), never more than `limit` before the end, never before the log's beginning."""
+    begins = await consumer.beginning_offsets(list(ends))
+    try:
+        at_time = await consumer.offsets_for_times({tp: since_ms for tp in ends})
+    except Exception:  # a broker that cannot look up times: the limit and timestamps bound it
+        at_time = {}
+    starts = {}
+    for tp, end in ends.items():
+        if tp not in at_time:  # not looked up: from the beginning (timestamps filter)
+            first = begins[tp]
+        elif at_time[tp] is None:  # nothing that recent on this partition
+            first = end
+        else:
+            first = at_time[tp].offset
+        starts[tp] = min(end, max(begins[tp], end - limit, first))
+    return starts
 
 
 async def run_alerts_topic(
@@ -114,13 +141,17 @@ async def run_alerts_topic(
     url_prefixes: Sequence[str] = (),
     subscription: Subscription | None = None,
     clock: Callable[[], float] = time.time,
+    at_phase: Callable[[str], Awaitable[None]] | None = None,
 ) -> None:
     """Feed every wanted alert on the topic to `accept(alert, peer, received_at)` until `stop`.
 
-    Junk records are skipped; an alert's url must be under `url_prefixes` (tray.links)."""
+    Junk records are skipped; an alert's url must be under `url_prefixes` (tray.links). The
+    catch-up and the live reading are one consumer: the first connection reads the last
+    `catch_up_s` up to the ends it found, then reads on from exactly there (`catch_up`;
+    `at_phase` is its seam for tests)."""
     peer = f"kafka:{config.topic}"
     subscription = subscription if subscription is not None else subscription_from(config)
-    options = consumer_options(config)
+    options = security_options(config)
 
     def wanted(value: bytes | None) -> Alert | None:
         if not value:
@@ -128,15 +159,30 @@ async def run_alerts_topic(
         alert = parse_message(value.decode("utf-8", "replace"), url_prefixes)
         return alert if alert is not None and subscription.take(alert) else None
 
-    if config.catch_up_s > 0:
-        since_ms = int((clock() - config.catch_up_s) * 1000)
-        backlog = [
-            alert
-            for value in await read_recent(config.topic, config.bootstrap, since_ms, options)
-            if (alert := wanted(value)) is not None
-        ]
-        if backlog:
-            accept(catch_up_summary(backlog, config.catch_up_s), peer, time.perf_counter())
+    catching_up = config.catch_up_s > 0
+    started_ms = int(clock() * 1000)
+
+    async def on_start(consumer: Any) -> None:
+        # Only the first connection catches up; a reconnection reads on from the end.
+        nonlocal catching_up
+        if not catching_up:
+            return
+        since_ms = started_ms - int(config.catch_up_s * 1000)
+        recent = await catch_up(consumer, since_ms, stop=stop, at_phase=at_phase)
+        catching_up = False
+        # What came before this start is what was missed: one summary. What came since (the
+        # broker was slow to answer, the topic was created just now) is shown as it came.
+        missed: list[Alert] = []
+        since_start: list[Alert] = []
+        for stamp, value in recent:
+            alert = wanted(value)
+            if alert is not None:
+                (missed if stamp < started_ms else since_start).append(alert)
+        received = time.perf_counter()
+        if missed:
+            accept(catch_up_summary(missed, config.catch_up_s), peer, received)
+        for alert in since_start:
+            accept(alert, peer, received)
 
     def on_records(records: Records) -> None:
         received = time.perf_counter()
@@ -152,4 +198,5 @@ async def run_alerts_topic(
         stop,
         options=options,
         on_status=on_status,
+        on_start=on_start,
     )

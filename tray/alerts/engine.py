@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from logtray.tray.alerts.alert import Alert, field_text
 from logtray.tray.alerts.dedupe import alert_id
 from logtray.tray.alerts.event_time import StepWindow, rule_time
@@ -34,6 +32,7 @@ from logtray.tray.alerts.evidence import (
     summarize,
 )
 from logtray.tray.alerts.heartbeat import MARK, answer_alert, heartbeat_mark
+from logtray.tray.alerts.json_object import json_object
 from logtray.tray.alerts.kafka_source import Records, consume_forever
 from logtray.tray.base.config import EngineConfig
 
@@ -46,13 +45,8 @@ def parse_event(raw: bytes | None, group_by: str) -> dict[str, Any] | None:
     Malformed: not JSON, not an object, no string `level` or group field, or a string `time`
     (the producer bug that stops Riemann's consumer: counted here so it shows up).
     """
-    if not raw:
-        return None
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
+    obj = json_object(raw)
+    if obj is None:
         return None
     if not isinstance(obj.get("level"), str) or not isinstance(obj.get(group_by), str):
         return None

@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from logtray.tray.alerts.json_object import json_object
+
 MAX_MESSAGES = 5
 MAX_TEXT = 300
 MAX_LINES = 20
@@ -226,11 +228,8 @@ def records(ring: Iterable[tuple[float, bytes]]) -> list[ErrorRecord]:
     """Decode a ring, oldest first (what cannot be decoded is skipped)."""
     out = []
     for now, raw in ring:
-        try:
-            event = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(event, dict):
+        event = json_object(raw)
+        if event is not None:
             out.append(record_of(now, event))
     return out
 

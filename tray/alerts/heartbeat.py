@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.json_object import json_object
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,8 @@ def heartbeat_mark(raw: bytes | None) -> str | None:
     """The heartbeat id of a record from the logs topic, or None (cheap for every other one)."""
     if not raw or b'"' + MARK.encode() not in raw:
         return None
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
+    obj = json_object(raw)
+    if obj is None:
         return None
     beat_id = obj.get(MARK)
     return beat_id if isinstance(beat_id, str) and 0 < len(beat_id) <= MAX_ID_CHARS else None
@@ -213,10 +211,10 @@ def read_report(path: Path, now: float) -> HeartbeatStatus | None:
     """The kept report as the menu would say it now; None when no heartbeat ran here. A report
     not refreshed for three heartbeats means nothing runs them any more: said so."""
     try:
-        raw = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        raw = json_object(path.read_bytes())
+    except OSError:
         return None
-    if not isinstance(raw, dict):
+    if raw is None:
         return None
     written, interval = _num(raw.get("written_at")), _num(raw.get("interval_s"))
     proven, latency = _num(raw.get("proven_at")), _num(raw.get("latency_s"))

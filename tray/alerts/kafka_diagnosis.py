@@ -1,5 +1,6 @@
 """Why Kafka cannot be used, in one sentence with a fix: TLS (unknown CA, wrong host, expired
-certificate), SASL (login refused, mechanism not offered), nothing listening, no answer.
+certificate), SASL (login refused, mechanism not offered), nothing listening, no answer, an
+advertised address this computer cannot reach.
 
 aiokafka reports every failed bootstrap as "Unable to bootstrap from [...]" and logs the cause;
 `probe` opens one connection itself (aiokafka's own create_conn, with the same TLS and SASL
@@ -155,7 +156,7 @@ async def probe(
     bootstrap: str, options: dict[str, Any], timeout: float = 10.0
 ) -> KafkaProblem | None:
     """None when one connection (TLS and SASL included) to the first bootstrap server
-    completes; otherwise what is wrong."""
+    completes and every broker it advertises can be reached; otherwise what is wrong."""
     from aiokafka.conn import create_conn
 
     host, port = split_bootstrap(bootstrap)
@@ -173,6 +174,49 @@ async def probe(
                 return explain(alert, bootstrap, options)
         return explain(exc, bootstrap, options)
     conn.close()
+    return await _advertised_problem(bootstrap, options, timeout)
+
+
+async def _advertised_problem(
+    bootstrap: str, options: dict[str, Any], timeout: float
+) -> KafkaProblem | None:
+    """What is wrong with the addresses Kafka tells clients to use (its advertised listeners):
+    a client reaches the bootstrap address, asks where the brokers are, and then connects only
+    there. None when each one answers (or the question itself fails: not this check's to say).
+
+    Without this, a broker advertising an address this computer cannot reach (a container's
+    own name or port, the listener meant for other machines) surfaces as aiokafka's
+    "UnknownTopicOrPartitionError" after its request timeout."""
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.conn import create_conn
+
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **options
+    )
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout)
+        advertised = sorted({(b.host, b.port) for b in client.cluster.brokers()})
+    except Exception:
+        return None
+    finally:
+        await client.close()
+    for host, port in advertised:
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, port, request_timeout_ms=int(timeout * 1000), **options),
+                timeout,
+            )
+        except Exception as exc:
+            address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            why = explain(exc, address, options)
+            return KafkaProblem(
+                f"it answers, but sends clients on to {address} (the address it advertises), "
+                f"which this computer cannot reach: {why.sentence}",
+                "make the broker advertise an address this computer reaches (Kafka's "
+                "advertised.listeners; KAFKA_ADVERTISED_LISTENERS for a container), or set "
+                "bootstrap to the listener that advertises one",
+            )
+        conn.close()
     return None
 
 

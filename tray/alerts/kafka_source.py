@@ -11,37 +11,22 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from logtray.tray.base.config import KafkaConnection
 from logtray.tray.base.errors import LogtrayError
 
 log = logging.getLogger(__name__)
 
 Records = list[Any]  # aiokafka ConsumerRecord objects
+# A consumer not started by then is probed for a cause (aiokafka itself waits 40 s).
+SLOW_START_S = 5.0
 
 
-class KafkaSecurity(Protocol):
-    """The connection keys [engine] and [alerts_topic] share."""
-
-    @property
-    def security_protocol(self) -> str: ...
-    @property
-    def sasl_mechanism(self) -> str: ...
-    @property
-    def sasl_username(self) -> str: ...
-    @property
-    def sasl_password(self) -> str: ...
-    @property
-    def ssl_cafile(self) -> str: ...
-    @property
-    def ssl_certfile(self) -> str: ...
-    @property
-    def ssl_keyfile(self) -> str: ...
-
-
-def security_options(settings: KafkaSecurity) -> dict[str, Any]:
-    """aiokafka's security options for a consumer or producer (only those that apply)."""
+def security_options(settings: KafkaConnection) -> dict[str, Any]:
+    """aiokafka's security options for a consumer or producer (only those that apply): the one
+    place that turns [engine]'s and [alerts_topic]'s connection keys into them."""
     options: dict[str, Any] = {"security_protocol": settings.security_protocol}
     if settings.security_protocol.startswith("SASL"):
         options.update(
@@ -96,12 +81,16 @@ async def consume_forever(
     retry_s: float = 1.0,
     max_retry_s: float = 30.0,
     on_status: Callable[[str], None] | None = None,
+    on_start: Callable[[Any], Awaitable[None]] | None = None,
 ) -> None:
     """Feed batches of records to `on_records` until `stop` is set. Never raises for Kafka.
 
-    A down broker, a refused certificate or login is one log line with its cause (not one per
-    retry, and never a traceback); it is retried after `retry_s` seconds, the pause doubling
-    up to `max_retry_s`. aiokafka reconnects a started consumer by itself.
+    `on_start(consumer)` is awaited each time a consumer has started (its partitions assigned)
+    and before it reads: it may read on its own and seek (the alerts topic's catch-up); what
+    it raises counts as a lost connection. A down broker, a refused certificate or login is
+    one log line with its cause (not one per retry, and never a traceback); it is retried
+    after `retry_s` seconds, the pause doubling up to `max_retry_s`. aiokafka reconnects a
+    started consumer by itself.
     """
     from aiokafka import AIOKafkaConsumer
 
@@ -110,6 +99,18 @@ async def consume_forever(
     quiet_aiokafka()
     said_down = False
     pause = retry_s
+
+    def say_down(reason: str) -> None:
+        nonlocal said_down
+        said_down = True
+        text = (
+            f"cannot reach Kafka at {bootstrap} ({topic}): {reason}; retrying, "
+            f"up to every {max_retry_s:g} s"
+        )
+        log.warning("%s", text)
+        if on_status:
+            on_status(text)
+
     while not stop.is_set():
         consumer = AIOKafkaConsumer(
             topic,
@@ -120,22 +121,33 @@ async def consume_forever(
             metadata_max_age_ms=5_000,  # notice a topic recreated by a restarted broker soon
             **(options or {}),
         )
+        starting = asyncio.ensure_future(consumer.start())
         try:
-            await consumer.start()
+            slow = not await _within(starting, stop, SLOW_START_S)
+            if slow and not said_down and not stop.is_set():
+                # A broker that answers but cannot be used (it advertises an address we
+                # cannot reach) holds start() for aiokafka's request timeout (40 s): say why
+                # now, if a probe can tell.
+                problem = await probe(bootstrap, options or {})
+                if problem is not None:
+                    say_down(str(problem))
+            if not await _within(starting, stop, None):  # stopped while starting
+                starting.cancel()
+                with contextlib.suppress(BaseException):
+                    await starting
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), 5.0)
+                return
+            starting.result()  # what start() raised, if it did
+        except asyncio.CancelledError:
+            starting.cancel()
+            raise
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await consumer.stop()  # a half-started consumer still holds its client
             if not said_down:
-                said_down = True
                 problem = await probe(bootstrap, options or {})
-                reason = str(problem) if problem else describe_kafka_error(exc)
-                text = (
-                    f"cannot reach Kafka at {bootstrap} ({topic}): {reason}; retrying, "
-                    f"up to every {max_retry_s:g} s"
-                )
-                log.warning("%s", text)
-                if on_status:
-                    on_status(text)
+                say_down(str(problem) if problem else describe_start_error(exc, topic))
             await _sleep(stop, pause)
             pause = min(pause * 2, max_retry_s)
             continue
@@ -146,6 +158,8 @@ async def consume_forever(
                 on_status(f"reading {topic} from {bootstrap}")
         said_down = False
         try:
+            if on_start is not None:
+                await on_start(consumer)
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
                 for records in batches.values():
@@ -160,6 +174,18 @@ async def consume_forever(
                 log.debug("consumer stop: %s", exc)
 
 
+def describe_start_error(exc: BaseException, topic: str) -> str:
+    """Why a consumer of `topic` did not start, once a probe found the broker itself fine."""
+    from aiokafka.errors import UnknownTopicOrPartitionError
+
+    if isinstance(exc, UnknownTopicOrPartitionError):
+        return (
+            f"it has no topic {topic} and did not create one (fix: create the topic, or let "
+            "the broker create topics: auto.create.topics.enable)"
+        )
+    return describe_kafka_error(exc)
+
+
 def describe_kafka_error(exc: BaseException) -> str:
     """Why Kafka cannot be used, as a short phrase for one log line or the menu (no traceback)."""
     text = str(exc) or type(exc).__name__
@@ -171,6 +197,16 @@ def quiet_aiokafka() -> None:
     aiokafka_log = logging.getLogger("aiokafka")
     if aiokafka_log.level == logging.NOTSET:
         aiokafka_log.setLevel(logging.CRITICAL)
+
+
+async def _within(task: asyncio.Future[Any], stop: asyncio.Event, seconds: float | None) -> bool:
+    """True once `task` is done; False when `stop` is set or `seconds` pass first."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    return task.done()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

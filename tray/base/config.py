@@ -18,7 +18,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 from logtray.stack.config import StackConfig
 from logtray.tray.base import paths
@@ -88,10 +88,32 @@ class KibanaConfig:
 
 
 @dataclass(frozen=True)
-class EngineConfig:
-    """The embedded rule engine (lite profile): the same spike rule as riemann.config."""
+class KafkaConnection:
+    """Where a Kafka is and how to reach it: the keys [engine] and [alerts_topic] share.
+
+    Each section takes them as its own keys (`[alerts_topic] bootstrap`, not a sub-table);
+    `security_options` (tray/alerts/kafka_source.py) turns them into aiokafka's options."""
 
     bootstrap: str = "127.0.0.1:9094"
+    # aiokafka's security options: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    # A CA bundle for SSL; empty uses the system's trust store.
+    ssl_cafile: str = ""
+    # A client certificate and its key (PEM), for a broker that asks for one; empty: none.
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+
+    # The keys `config show` never prints.
+    SECRETS: ClassVar[tuple[str, ...]] = ("sasl_password",)
+
+
+@dataclass(frozen=True)
+class EngineConfig(KafkaConnection):
+    """The embedded rule engine (lite profile): the same spike rule as riemann.config."""
+
     topic: str = "program-logs"
     # Events are grouped by this field; only events whose `level` equals `level` count.
     group_by: str = "pathname"
@@ -108,15 +130,8 @@ class EngineConfig:
     # least recently failing goes first). Memory: docs/pipeline.md.
     evidence_files: int = 50
     # Publish every alert to [alerts_topic] topic on this Kafka (a team's engine), with the
-    # connection keys below (the same as [alerts_topic]'s; they apply to reading the logs too).
+    # connection keys (the same as [alerts_topic]'s; they apply to reading the logs too).
     publish: bool = False
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism = "PLAIN"
-    sasl_username: str = ""
-    sasl_password: str = ""
-    ssl_cafile: str = ""
-    ssl_certfile: str = ""
-    ssl_keyfile: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,22 +147,11 @@ class EditorConfig:
 
 
 @dataclass(frozen=True)
-class AlertsTopicConfig:
+class AlertsTopicConfig(KafkaConnection):
     """Alerts from a shared Kafka topic (a team's Riemann or engine publishes them there)."""
 
     enabled: bool = False
-    bootstrap: str = "127.0.0.1:9094"
     topic: str = "logtray-alerts"
-    # aiokafka's security options: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism = "PLAIN"
-    sasl_username: str = ""
-    sasl_password: str = ""
-    # A CA bundle for SSL; empty uses the system's trust store.
-    ssl_cafile: str = ""
-    # A client certificate and its key (PEM), for a broker that asks for one; empty: none.
-    ssl_certfile: str = ""
-    ssl_keyfile: str = ""
     # What this desktop wants of the team's alerts (all that are set must match; empty: all).
     # Service names; globs on the alert's pathname (`*` also matches `/`); a least count.
     services: tuple[str, ...] = ()
@@ -553,8 +557,11 @@ def ensure_token(config: Config) -> Config:
 # Values `config show` never prints (they stay in the file, or the environment).
 SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "listener": ("token",),
-    "engine": ("sasl_password",),
-    "alerts_topic": ("sasl_password",),
+    **{
+        section: KafkaConnection.SECRETS
+        for section, cls in SECTIONS.items()
+        if issubclass(cls, KafkaConnection)
+    },
 }
 
 

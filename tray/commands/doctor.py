@@ -244,17 +244,18 @@ def check_alert_path(config: Config) -> Check:
 def check_team_kafka(config: Config) -> list[Check]:
     """The team's Kafka as this desktop reaches it: TLS and SASL included (one connection)."""
     from logtray.tray.alerts.kafka_diagnosis import probe
-    from logtray.tray.alerts.kafka_source import KafkaSecurity, security_options
+    from logtray.tray.alerts.kafka_source import security_options
+    from logtray.tray.base.config import KafkaConnection
     from logtray.tray.base.errors import LogtrayError
 
-    wanted: list[tuple[str, str, KafkaSecurity]] = []
+    wanted: list[tuple[str, KafkaConnection]] = []
     if config.alerts_topic.enabled:
-        topic = config.alerts_topic
-        wanted.append(("team alerts", topic.bootstrap, topic))
+        wanted.append(("team alerts", config.alerts_topic))
     if config.engine.publish:
-        wanted.append(("publishing", config.engine.bootstrap, config.engine))
+        wanted.append(("publishing", config.engine))
     checks = []
-    for name, bootstrap, settings in wanted:
+    for name, settings in wanted:
+        bootstrap = settings.bootstrap
         try:
             problem = asyncio.run(probe(bootstrap, security_options(settings)))
         except LogtrayError as exc:  # e.g. an ssl_cafile that cannot be read
