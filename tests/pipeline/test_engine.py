@@ -139,10 +139,21 @@ def test_alerts_topic_reaches_every_desktop(broker):
         assert alerts[-1].lineno == 7
 
 
-def test_engine_with_no_broker_says_so_once_and_keeps_trying(caplog):
+def test_engine_with_no_broker_says_so_once_and_keeps_trying(caplog, monkeypatch):
+    from aiokafka import AIOKafkaConsumer
+
     from tests.conftest import free_port
 
     statuses: list[str] = []
+    starts = 0
+    real_start = AIOKafkaConsumer.start
+
+    async def counted_start(self):  # the real start(), counted: each is one try
+        nonlocal starts
+        starts += 1
+        return await real_start(self)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "start", counted_start)
 
     async def scenario() -> None:
         stop = asyncio.Event()
@@ -156,7 +167,11 @@ def test_engine_with_no_broker_says_so_once_and_keeps_trying(caplog):
                 on_status=statuses.append,
             )
         )
-        await asyncio.sleep(1.5)
+        deadline = asyncio.get_running_loop().time() + 60
+        while starts < 4:  # retried three times after the first try (0.1, 0.2, 0.4 s apart)
+            assert not task.done(), "consume_forever gave up"
+            assert asyncio.get_running_loop().time() < deadline, f"only {starts} tries in 60 s"
+            await asyncio.sleep(0.05)
         assert not task.done()
         stop.set()
         await asyncio.wait_for(task, 5)

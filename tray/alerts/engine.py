@@ -7,12 +7,12 @@ within `window_s` seconds -> one alert at the crossing; then that group stays qu
 windowed on when its records happened, not on when they arrived, and a clock far ahead cannot
 hold a window in the future. The throttle runs on the arrival clock, as Riemann's does.
 
-`SpikeRule` and `parse_event` are pure; `run_engine` is the Kafka loop that feeds the router.
+`SpikeRule` and `parse_event` are pure; `RuleEngine` is fed by the Kafka loop
+(tray/delivery/service.py, with the connection's TLS and SASL settings) and feeds the router.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +33,7 @@ from logtray.tray.alerts.evidence import (
 )
 from logtray.tray.alerts.heartbeat import MARK, answer_alert, heartbeat_mark
 from logtray.tray.alerts.json_object import json_object
-from logtray.tray.alerts.kafka_source import Records, consume_forever
+from logtray.tray.alerts.kafka_source import Records
 from logtray.tray.base.config import EngineConfig
 
 log = logging.getLogger(__name__)
@@ -255,18 +255,3 @@ class RuleEngine:
 
     def on_records(self, records: Records) -> None:
         self.feed([record.value for record in records])
-
-
-async def run_engine(
-    config: EngineConfig,
-    accept: Callable[[Alert], None],
-    stop: asyncio.Event,
-    clock: Callable[[], float] = time.time,
-    on_status: Callable[[str], None] | None = None,
-) -> RuleEngine:
-    """Run the rule on `config.topic` until `stop` is set; returns the engine (for its counts)."""
-    engine = RuleEngine(config, accept, clock)
-    await consume_forever(
-        config.topic, config.bootstrap, engine.on_records, stop, on_status=on_status
-    )
-    return engine
