@@ -511,7 +511,11 @@
           sent-before (topic-sent)]
       (doseq [p ["/app/pay.py" "/app/ship.py" "/app/cart.py"]]
         (consume! (for [i (range 26)] (log-json (+ t0 (* 0.1 i)) "pathname" p))))
-      (let [returned-in-flight (:in-flight @broker)]
+      ;; The streams have returned; the executor's thread takes the first send soon after
+      ;; (reading :in-flight at once raced it): wait until that send waits on the broker.
+      (let [returned-in-flight (do (wait-for "the topic's send waiting on the down broker" 30
+                                             #(pos? (:in-flight @broker)))
+                                   (:in-flight @broker))]
         (wait-for "three alerts over TCP" 30 #(= 3 (- (completed :alerts) tcp-before)))
         (let [while-down {:in-flight-when-streams-returned returned-in-flight
                           :tcp-delivered (- (completed :alerts) tcp-before)
