@@ -59,11 +59,7 @@ def invite_block(config: Config, user: str | None = None, bootstrap: str | None 
         table["sasl_password"] = "ask the team for yours"
     if engine.security_protocol.endswith("SSL") and engine.ssl_cafile:
         table["ssl_cafile"] = TEAMMATE_CA
-    table.add(tomlkit.comment('what you want, e.g. paths = ["payments/*"]'))
-    table.add(tomlkit.comment('or owners_file = "~/src/shop/.github/CODEOWNERS", owner = "@you"'))
-    doc = tomlkit.document()
-    doc["alerts_topic"] = table
-    return tomlkit.dumps(doc)
+    return _with_filter_hints(table)
 
 
 def ca_fingerprint(cafile: Path) -> str:
@@ -93,11 +89,7 @@ def team_profile_block(bootstrap: str, topic: str, user: str, password: str, mec
     table["sasl_username"] = user
     table["sasl_password"] = password
     table["ssl_cafile"] = TEAMMATE_CA
-    table.add(tomlkit.comment('what you want, e.g. paths = ["payments/*"]'))
-    table.add(tomlkit.comment('or owners_file = "~/src/shop/.github/CODEOWNERS", owner = "@you"'))
-    doc = tomlkit.document()
-    doc["alerts_topic"] = table
-    return tomlkit.dumps(doc)
+    return _with_filter_hints(table)
 
 
 def _run_team_profile(config: Config, args: argparse.Namespace) -> int:
@@ -148,3 +140,12 @@ def run(args: argparse.Namespace) -> int:
             f"{ca_fingerprint(Path(engine.ssl_cafile))}"
         )
     return 0
+
+
+def _with_filter_hints(table: Any) -> str:
+    """The [alerts_topic] block as TOML, ending with how to filter it."""
+    table.add(tomlkit.comment('what you want, e.g. paths = ["payments/*"]'))
+    table.add(tomlkit.comment('or owners_file = "~/src/shop/.github/CODEOWNERS", owner = "@you"'))
+    doc = tomlkit.document()
+    doc["alerts_topic"] = table
+    return tomlkit.dumps(doc)
