@@ -1,4 +1,13 @@
-"""Live per-service status, fed by the Docker events stream (filtered; no polling loop)."""
+"""Live per-service status: the Docker events stream moves it at once; a reconciliation with
+the containers' current state (inspect, and logtray's own checks) makes it right.
+
+Events alone cannot be trusted to end in the right place: Podman sends some late (a `start`
+after the probe said "healthy"), repeats them, and never says "healthy" where no systemd runs
+its health checks; an events stream that reconnects misses what happened meanwhile. So every
+event that can change a status also asks for a reconciliation a moment later, and so does a
+service that is still between states now and then; whatever order the events came in, the
+status is where the containers are after the next one.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +29,20 @@ log = logging.getLogger(__name__)
 OnChange = Callable[[str, ServiceStatus], None]
 # Every event of a service's current container, as Docker sent it (from the events thread).
 OnEvent = Callable[[Mapping[str, Any]], None]
+# The containers' current state per service (StackManager.status); None: not now (an `up` or
+# `down` is under way and says the outcome itself). May raise when the engine went away.
+Truth = Callable[[], Mapping[str, ServiceStatus] | None]
+
+# How long after an event the reconciliation reads the containers: the events of one change
+# come in a burst (die, then destroy; create, then start), one reading serves them all.
+RECONCILE_SETTLE_S = 0.3
+# While a service is between states (starting, pulling), read them this often: the engine may
+# never send the event that ends it (Podman without systemd runs no health checks).
+RECONCILE_EVERY_S = 3.0
+# The actions that can change a status; others (Podman's exec_* of health checks, which logtray's
+# own checks cause too) must not ask for a reconciliation, or each one would cause the next.
+_NEWS = ("create", "start", "die", "destroy", "remove", "oom", "kill", "health_status")
+_BETWEEN = ("starting", "pulling")
 
 
 def parse_docker_time(value: str) -> int:
@@ -37,7 +60,9 @@ class StatusWatcher:
 
     Subscribes first, then takes a snapshot, so no change between the two is lost. Events of a
     container other than the one a service is known to run (an old one being replaced), or
-    older than the last known start, are ignored.
+    older than the last known start, are ignored. With `truth`, a second thread reconciles the
+    statuses with it: at start, after each burst of events, and while a service is between
+    states (see the module's docstring).
     """
 
     def __init__(
@@ -48,6 +73,9 @@ class StatusWatcher:
         on_change: OnChange | None = None,
         on_event: OnEvent | None = None,
         filter_events: bool = True,
+        truth: Truth | None = None,
+        settle_s: float = RECONCILE_SETTLE_S,
+        every_s: float = RECONCILE_EVERY_S,
     ) -> None:
         self._client = client
         self._on_event = on_event
@@ -63,6 +91,16 @@ class StatusWatcher:
         # event for it can come later (Podman's events come through a file, after the start
         # returned, and after a probe may already have said "healthy"); it must not undo that.
         self._marked_start: set[str] = set()
+        # Reconciliation: events that may have changed a status (counted), how many of them the
+        # last finished reading of the truth had seen, and how many readings finished.
+        self._truth = truth
+        self._settle_s = settle_s
+        self._every_s = every_s
+        self._news = 0
+        self._reconciled_news = -1  # -1: the first reading is due at once
+        self._reconciles = 0
+        self._nudged = False
+        self._stop = threading.Event()
         filters: dict[str, Any] = {"type": ["container"], **stack_filter(stack_name)}
         if filter_events:
             # Podman 4 matches this filter against its own names: "die" would never arrive
@@ -80,6 +118,12 @@ class StatusWatcher:
                 self._set(svc, status_from_inspect(c.attrs))
         self._thread = threading.Thread(target=self._run, name="docker-events", daemon=True)
         self._thread.start()
+        self._reconciler: threading.Thread | None = None
+        if truth is not None:
+            self._reconciler = threading.Thread(
+                target=self._reconcile_loop, name="docker-reconcile", daemon=True
+            )
+            self._reconciler.start()
 
     # -- reading -------------------------------------------------------------------------
     def get(self, service: str) -> ServiceStatus:
@@ -204,12 +248,79 @@ class StatusWatcher:
             self._last_ns[service] = max(t_ns, self._last_ns.get(service, 0))
             prev = self._status.get(service, ABSENT)
             new = apply_event(prev, event, self._has_hc.get(service, False))
+            if action.startswith(_NEWS):
+                self._news += 1
+                self._cond.notify_all()
         self._set(service, new)
         if self._on_event is not None:
             try:
                 self._on_event(event)
             except Exception:  # a listener must never stop the watcher
                 log.exception("event callback failed")
+
+    # -- reconciliation ------------------------------------------------------------------
+    def nudge(self) -> None:
+        """Reconcile soon: something happened that no event may tell (an `up` or `down` of
+        ours ended, during which the truth was not read)."""
+        with self._cond:
+            self._nudged = True
+            self._cond.notify_all()
+
+    def wait_reconciled(self, timeout: float) -> bool:
+        """Block until a reading of the truth that saw every event applied so far has
+        finished; False when time ran out first (or there is no truth to read)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            news, count = self._news, self._reconciles
+            while not (self._reconciled_news >= news and self._reconciles > count):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._truth is None or self._stop.is_set():
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def _due(self, next_periodic: float) -> float | None:
+        """Seconds until the next reading (0: now), None: only when news comes. Under _cond."""
+        if self._nudged or self._news != self._reconciled_news:
+            return 0.0
+        if any(st.state in _BETWEEN for st in self._status.values()):
+            return max(0.0, next_periodic - time.monotonic())
+        return None
+
+    def _reconcile_loop(self) -> None:
+        assert self._truth is not None
+        next_periodic = time.monotonic()
+        while not self._stop.is_set():
+            with self._cond:
+                wait = self._due(next_periodic)
+                while wait != 0.0 and not self._stop.is_set():
+                    self._cond.wait(wait)
+                    wait = self._due(next_periodic)
+            # The events of one change come in a burst: read once they are in.
+            if self._stop.wait(self._settle_s):
+                return
+            with self._cond:
+                seen, self._nudged = self._news, False
+            try:
+                truth = self._truth()
+            except Exception:  # the engine went away: the events stream's end says so
+                log.debug("cannot read the containers' state", exc_info=True)
+                truth = None
+            next_periodic = time.monotonic() + self._every_s
+            if truth is None:
+                if self._stop.wait(self._every_s):
+                    return
+                continue
+            with self._cond:
+                if self._news != seen:
+                    continue  # an event came while reading: what was read may be older
+            for service, status in truth.items():
+                if service in self._has_hc:
+                    self._set(service, status)
+            with self._cond:
+                self._reconciled_news = max(self._reconciled_news, seen)
+                self._reconciles += 1
+                self._cond.notify_all()
 
     def has_healthcheck(self, service: str) -> bool:
         return self._has_hc.get(service, False)
@@ -223,6 +334,7 @@ class StatusWatcher:
             if not self._closed:
                 log.exception("the Docker events stream failed")
         finally:
+            self._stop.set()  # no reconciling a feed that has ended
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
@@ -244,11 +356,16 @@ class StatusWatcher:
 
     def close(self) -> None:
         self._closed = True
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
         try:
             self._stream.close()
         except Exception:  # closing a broken stream must not mask the real error
             log.debug("closing the events stream failed", exc_info=True)
         self._thread.join(timeout=2)
+        if self._reconciler is not None:
+            self._reconciler.join(timeout=2)
 
     def __enter__(self) -> StatusWatcher:
         return self

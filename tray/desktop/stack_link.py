@@ -7,10 +7,11 @@ come from Docker's event thread. A Docker failure is a LogtrayError with a sente
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from logtray.tray.base.config import Config
@@ -31,6 +32,9 @@ class StackLink:
         self._watcher: Any = None
         self._lock = threading.Lock()
         self.last_fix: str | None = None  # the fix for connect()'s last problem
+        # An up or down of ours is under way: the live feed does not read the containers'
+        # state meanwhile (the action says its own outcome), and reads it once it is over.
+        self._acting = False
 
     def connect(self) -> str | None:
         """None when Docker answers; otherwise the sentence to show in the menu."""
@@ -107,10 +111,19 @@ class StackLink:
                     on_observation(observation)
 
         manager = self._manager
+
+        def truth() -> Any:
+            return None if self._acting else manager.status()
+
         with self._lock:
             try:
                 self._watcher = StatusWatcher(
-                    manager.client, manager.name, services_of(manager.specs), changed, event
+                    manager.client,
+                    manager.name,
+                    services_of(manager.specs),
+                    changed,
+                    event,
+                    truth=truth,
                 )
             except Exception as exc:
                 raise _lost(exc) from None
@@ -180,7 +193,8 @@ class StackLink:
 
         self._manager.on_status = changed
         try:
-            result = self._manager.up(wait=True)
+            with self._action():
+                result = self._manager.up(wait=True)
         finally:
             self._manager.on_status = None
         with self._lock:
@@ -202,6 +216,19 @@ class StackLink:
             return None
         return LogtrayError(canary.message, fix=canary.fix)
 
+    @contextlib.contextmanager
+    def _action(self) -> Iterator[None]:
+        """An up or down of ours: the live feed reconciles once it is over."""
+        self._acting = True
+        try:
+            yield
+        finally:
+            self._acting = False
+            with self._lock:
+                watcher = self._watcher
+            if watcher is not None:
+                watcher.nudge()
+
     def check_alert_path(self) -> LogtrayError | None:
         """The canary (riemann container -> listener) now: None when it answers or cannot be
         sent (no riemann running), else why alerts cannot reach us."""
@@ -218,7 +245,8 @@ class StackLink:
         if self._manager is None:
             return
         try:
-            self._manager.down(volumes=False)
+            with self._action():
+                self._manager.down(volumes=False)
         except LogtrayError:
             raise
         except Exception as exc:
