@@ -72,26 +72,31 @@ _STACK_KEYS = (
 GROUP_SEPARATOR = " · "
 
 _WORD = "A-Za-z0-9_"
-TEMPLATE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.ASCII), replacement)
-    for pattern, replacement in (
-        (r'"[^"]*"', '"<*>"'),
-        (rf"(?<![{_WORD}])'[^']*'(?![{_WORD}])", "'<*>'"),
+# (pattern, replacement, a text the pattern cannot match without): applied in this order.
+# The third part only skips a pattern that could not match (the result is the same).
+TEMPLATE_RULES: tuple[tuple[re.Pattern[str], str, re.Pattern[str]], ...] = tuple(
+    (re.compile(pattern, re.ASCII), replacement, re.compile(needs))
+    for pattern, replacement, needs in (
+        (r'"[^"]*"', '"<*>"', '"'),
+        (rf"(?<![{_WORD}])'[^']*'(?![{_WORD}])", "'<*>'", "'"),
         (
             r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
             "<uuid>",
+            "-",
         ),
-        (r"0[xX][0-9A-Fa-f]+", "<hex>"),
+        (r"0[xX][0-9A-Fa-f]+", "<hex>", "0"),
         (
             rf"(?<![{_WORD}])(?=[0-9A-Fa-f]*[0-9])(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{{8,}}"
             rf"(?![{_WORD}])",
             "<hex>",
+            "[0-9]",
         ),
         (
             rf"(?<![{_WORD}])(?=[A-Za-z_]*[0-9])(?=[0-9_]*[A-Za-z])[{_WORD}]+(?![{_WORD}])",
             "<id>",
+            "[0-9]",
         ),
-        (r"[0-9]+(?:\.[0-9]+)*", "<n>"),
+        (r"[0-9]+(?:\.[0-9]+)*", "<n>", "[0-9]"),
     )
 )
 _LOCATION = re.compile(r"^(.*?):([0-9]+)(?::[0-9]+)?$", re.ASCII | re.DOTALL)
@@ -160,11 +165,19 @@ def lookup(record: dict[str, Any], path: str) -> Any:
     if value is not None or "." not in path:
         return value
     value = record
-    for part in path.split("."):
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PARTS) < 256:
+            _PARTS[path] = parts
+    for part in parts:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
     return value
+
+
+_PARTS: dict[str, tuple[str, ...]] = {}  # the paths this module looks up, split once
 
 
 def _first_string(record: dict[str, Any], keys: tuple[str, ...], limit: int) -> str | None:
@@ -273,8 +286,9 @@ def message_of(record: dict[str, Any]) -> str | None:
 def template(message: str) -> str:
     """The message with its variable parts masked: "payment 4711 failed" -> "payment <n> failed"."""
     text = message[:MAX_MESSAGE]
-    for pattern, replacement in TEMPLATE_RULES:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, needs in TEMPLATE_RULES:
+        if needs.search(text):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -108,28 +108,35 @@ def test_every_shape_through_a_real_broker_alerts_once_each(broker: Any) -> None
     alerts: list[Alert] = []
     engine = RuleEngine(EngineConfig(), alerts.append, clock=lambda: clock)
 
-    async def from_the_start(consumer: Any) -> None:
-        await consumer.seek_to_beginning()
+    ready = asyncio.Event()
+
+    async def positioned(consumer: Any) -> None:
+        # The engine reads from the end of the topic: produce once it knows where that is (its
+        # partitions assigned from the metadata, and each one's position resolved).
+        deadline = time.monotonic() + 10
+        while not consumer.assignment():
+            assert time.monotonic() < deadline, "no partition assigned"
+            await asyncio.sleep(0.05)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        ready.set()
 
     async def scenario() -> None:
-        for batch in batches:
-            await produce(broker.bootstrap, topic, batch)
+        await produce(broker.bootstrap, topic, [b'{"level": "info", "msg": "the topic exists"}'])
         stop = asyncio.Event()
         task = asyncio.create_task(
             consume_forever(
-                topic,
-                broker.bootstrap,
-                engine.on_records,
-                stop,
-                retry_s=0.2,
-                on_start=from_the_start,
+                topic, broker.bootstrap, engine.on_records, stop, retry_s=0.2, on_start=positioned
             )
         )
         try:
+            await asyncio.wait_for(ready.wait(), 15)
+            for batch in batches:
+                await produce(broker.bootstrap, topic, batch)
             deadline = time.monotonic() + 20
             total = sum(len(b) for b in batches)
             while engine.rule.events + engine.malformed < total:
-                assert time.monotonic() < deadline, "the engine did not read every record"
+                assert time.monotonic() < deadline, (engine.rule.events, engine.malformed, total)
                 await asyncio.sleep(0.05)
         finally:
             stop.set()

@@ -60,10 +60,23 @@ def parse_event(raw: bytes | None, group_by: str = "pathname") -> dict[str, Any]
     A record at a counted level without a group is malformed too; `SpikeRule` counts those
     (`ungrouped`), as finding the group costs more than a record it does not count is worth.
     """
-    record = record_of(json_object(raw))
-    if record is None or level_of(record) is None:
+    read = read_event(raw)
+    return None if read is None else read[0]
+
+
+def read_event(raw: bytes | None) -> tuple[dict[str, Any], str] | None:
+    """`parse_event`'s record and its level (the engine's hot path: the level is read once)."""
+    obj = json_object(raw)
+    if obj is None:
         return None
-    return record
+    level = level_of(obj)
+    if level is not None:
+        return obj, level
+    record = record_of(obj)  # a shipped line: the record it carries
+    if record is None or record is obj:
+        return None
+    level = level_of(record)
+    return None if level is None else (record, level)
 
 
 def key_function(group_by: str) -> Callable[[dict[str, Any]], str | None]:
@@ -130,8 +143,13 @@ class SpikeRule:
 
         `raw` is the event as received: kept as it is in the file's ring when small enough.
         """
+        return self.count(event, level_of(event), now, raw)
+
+    def count(
+        self, event: dict[str, Any], level: str | None, now: float, raw: bytes | None = None
+    ) -> Alert | None:
+        """`observe` for an event whose level the caller has read already (`read_event`)."""
         self.events += 1
-        level = level_of(event)
         if level is None or RANK[level] < self._floor:
             return None
         key = self._key(event)
@@ -265,12 +283,12 @@ class RuleEngine:
     def feed(self, values: list[bytes | None]) -> None:
         now = self._clock()
         for raw in values:
-            event = parse_event(raw)
+            read = read_event(raw)
             # A heartbeat has no level (so parses as None); one that also has a level and a
             # file is still a heartbeat, never counted (as riemann.config does).
-            if (event is None or MARK in event) and self._answer_heartbeat(raw):
+            if (read is None or MARK in read[0]) and self._answer_heartbeat(raw):
                 continue
-            if event is None:
+            if read is None:
                 self.unreadable += 1
                 if self.unreadable in (1, 100, 10_000) or self.unreadable % 1_000_000 == 0:
                     log.warning(
@@ -279,7 +297,7 @@ class RuleEngine:
                         self.unreadable,
                     )
                 continue
-            alert = self.rule.observe(event, now, raw)
+            alert = self.rule.count(read[0], read[1], now, raw)
             if alert is not None:
                 self._accept(alert)
         if now - self._last_sweep >= self.config.window_s:
