@@ -5,9 +5,10 @@
 Each program in tests/shapes/gen/ logs the same story with one real library: two INFO lines,
 then 12 payments that fail at one call site, each logged at ERROR with its exception. The
 programs run from DIR/app (default /tmp/logtray-shapes/app); in their output that folder is
-written as /srv/app (the only change made to what the libraries print, so the fixtures do not
-depend on where they were generated) and a line's trailing "\r" (Log4j 2 ends lines with CRLF)
-is dropped. Nothing else is touched.
+written as /srv/app, and the unpacked Go toolchain's folder as /usr/lib/go-1.23 (where Debian
+installs it; zap's stacktrace names it), so the fixtures do not depend on where they were
+generated; and a line's trailing "\r" (Log4j 2 ends lines with CRLF) is dropped. Nothing else
+is touched.
 
 What it needs (each logger is skipped, with the reason, when its part is missing):
 - Python: a throwaway venv in DIR (made here) with structlog 26.1.0, ecs-logging 2.3.0 and
@@ -18,8 +19,13 @@ What it needs (each logger is skipped, with the reason, when its part is missing
 - Java 17 (javac) and Debian's jars in /usr/share/java: `apt-get install --no-install-recommends
   liblog4j2-java libjackson2-databind-java liblogback-java liblogstash-logback-encoder-java`.
 
-Go (log/slog, zerolog, zap) and Rust (tracing) are not generated here yet: their toolchains and
-libraries come from Debian packages unpacked by hand (see tests/shapes/README.md).
+- Go: Go 1.23 from Debian bookworm-backports (bookworm's 1.19 has no log/slog) and zerolog
+  1.26, pkg/errors, zap 1.23 (with atomic, multierr) from bookworm, fetched here with
+  `apt-get download` against a private apt state in DIR/apt (the system's apt sources and
+  packages are not touched), unpacked with `dpkg -x`, built offline in GOPATH mode.
+
+Rust (tracing) and .NET (Serilog) are not generated here: the crates registry cannot be reached
+from here and tracing-subscriber's 118 Debian source packages take long to set up.
 
 The tests read only the committed fixtures and tests/shapes/expected.json. After regenerating,
 the expected times in expected.json change with the run: `--times` prints each logger's first
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -46,8 +53,13 @@ NPM_PACKAGES = ["pino@10.4.0", "pino-caller@4.0.0", "winston@3.19.0", "bunyan@2.
 JARS = Path("/usr/share/java")
 LOG4J2_JARS = ["log4j-api", "log4j-core", "jackson-core", "jackson-databind", "jackson-annotations"]
 LOGBACK_JARS = [
-    "slf4j-api", "logback-classic", "logback-core", "logstash-logback-encoder",
-    "jackson-core", "jackson-databind", "jackson-annotations",
+    "slf4j-api",
+    "logback-classic",
+    "logback-core",
+    "logstash-logback-encoder",
+    "jackson-core",
+    "jackson-databind",
+    "jackson-annotations",
 ]
 
 
@@ -107,6 +119,64 @@ def java_classpath(jars: list[str]) -> str:
     return ":".join(str(p) for p in paths)
 
 
+GO_PACKAGES = [
+    *("golang-1.23-go", "golang-1.23-src", "golang-github-rs-zerolog-dev"),
+    *("golang-github-pkg-errors-dev", "golang-go.uber-zap-dev", "golang-go.uber-atomic-dev"),
+    "golang-go.uber-multierr-dev",
+]
+DEBIAN = "[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian"
+GO_SOURCES = f"deb {DEBIAN} bookworm-backports main\ndeb {DEBIAN} bookworm main\n"
+GO_SHOWN_ROOT = "/usr/lib/go-1.23"
+
+
+def go_root(work: Work) -> Path:
+    """The unpacked Go toolchain and libraries (fetched once into DIR/go)."""
+    root = work.root / "go" / "root"
+    if (root / "usr/lib/go-1.23/bin/go").exists():
+        return root
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        raise Skip("apt-get and dpkg are needed to fetch Go from Debian")
+    apt = work.root / "apt"
+    for sub in ("lists/partial", "cache/archives/partial", "parts"):
+        (apt / sub).mkdir(parents=True, exist_ok=True)
+    (apt / "sources.list").write_text(GO_SOURCES)
+    options = [
+        f"-oDir::Etc::SourceList={apt / 'sources.list'}",
+        f"-oDir::Etc::SourceParts={apt / 'parts'}",
+        f"-oDir::State::Lists={apt / 'lists'}",
+        f"-oDir::Cache={apt / 'cache'}",
+    ]
+    debs = work.root / "go" / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    run(["apt-get", *options, "update"], debs)
+    run(["apt-get", *options, "download", *GO_PACKAGES], debs)
+    for deb in sorted(debs.glob("*.deb")):
+        run(["dpkg", "-x", str(deb), str(root)], debs)
+    return root
+
+
+def go_program(folder: str) -> Callable[[Work], bytes]:
+    def generate(work: Work) -> bytes:
+        root = go_root(work)
+        goroot = root / "usr/lib/go-1.23"
+        env = {
+            **os.environ,
+            "GOROOT": str(goroot),
+            "GO111MODULE": "off",
+            "GOPATH": str(root / "usr/share/gocode"),
+            "GOPROXY": "off",
+            "GOTOOLCHAIN": "local",
+            "GOCACHE": str(work.root / "go" / "cache"),
+            "GOFLAGS": "",
+        }
+        source = work.app / folder
+        run([str(goroot / "bin/go"), "build", "-o", "payments", "payments.go"], source, env)
+        output = run([str(source / "payments")], source)
+        return output.replace(str(goroot).encode(), GO_SHOWN_ROOT.encode())
+
+    return generate
+
+
 def python_program(script: str, *, own: bool = False) -> Callable[[Work], bytes]:
     def generate(work: Work) -> bytes:
         python = Path(sys.executable) if own else python_venv(work)
@@ -146,6 +216,9 @@ LOGGERS: dict[str, Callable[[Work], bytes]] = {
     "node-bunyan": node_program("node_bunyan.js"),
     "java-log4j2": java_program("Log4j2Payments", "log4j2.xml", LOG4J2_JARS, "java-log4j2"),
     "java-logback": java_program("LogbackPayments", "logback.xml", LOGBACK_JARS, "java-logback"),
+    "go-slog": go_program("go-slog"),
+    "go-zerolog": go_program("go-zerolog"),
+    "go-zap": go_program("go-zap"),
 }
 
 
