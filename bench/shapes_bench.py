@@ -1,13 +1,13 @@
 """The spike rule's cost per record shape, before and after reading every logger's shape.
 
-    .venv/bin/python -m bench.shapes_bench                     # ~1 min; --baseline REV --events N
+    .venv/bin/python -m bench.shapes_bench --rounds 5    # ~1.5 min; --baseline REV --events N
 
 Events per CPU-second of `RuleEngine.feed` alone (decode, read the record, count; no broker),
 the engine's hot path, on two inputs:
 
 - python: the records logtray's own handler writes (the shape the rule was written for, as
   bench/pipeline_bench.py's engine part builds them: 1 in 3 an error, 50 files, live times);
-- mix: the real loggers' records of tests/shapes/ (10 loggers, 2 INFO + 12 ERROR each),
+- mix: the real loggers' records of tests/shapes/ (14 loggers, 2 INFO + 12 ERROR each),
   repeated, on a clock just after their own times.
 
 Each is run on this tree (after) and on `--baseline` (default: the commit before the shapes

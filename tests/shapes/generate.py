@@ -24,8 +24,12 @@ What it needs (each logger is skipped, with the reason, when its part is missing
   `apt-get download` against a private apt state in DIR/apt (the system's apt sources and
   packages are not touched), unpacked with `dpkg -x`, built offline in GOPATH mode.
 
-Rust (tracing) and .NET (Serilog) are not generated here: the crates registry cannot be reached
-from here and tracing-subscriber's 118 Debian source packages take long to set up.
+- Rust: cargo (any recent), and tracing 0.1.37 / tracing-subscriber 0.3.16 with what they need
+  as Debian's source packages (librust-*-dev, ~120, fetched the same way), which cargo builds
+  offline through a `[source.debian]` registry in DIR/rust/cargo-home (the crates.io index is
+  not needed).
+
+.NET (Serilog) is not generated here: no .NET SDK.
 
 The tests read only the committed fixtures and tests/shapes/expected.json. After regenerating,
 the expected times in expected.json change with the run: `--times` prints each logger's first
@@ -134,25 +138,38 @@ def go_root(work: Work) -> Path:
     root = work.root / "go" / "root"
     if (root / "usr/lib/go-1.23/bin/go").exists():
         return root
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise Skip("apt-get and dpkg are needed to fetch Go from Debian")
+    unpack(work, GO_PACKAGES, work.root / "go" / "debs", root)
+    return root
+
+
+def apt_options(work: Work) -> list[str]:
+    """apt-get options for a private apt state in DIR/apt (updated once): the system's apt
+    sources, lists and cache are never touched."""
     apt = work.root / "apt"
-    for sub in ("lists/partial", "cache/archives/partial", "parts"):
-        (apt / sub).mkdir(parents=True, exist_ok=True)
-    (apt / "sources.list").write_text(GO_SOURCES)
     options = [
         f"-oDir::Etc::SourceList={apt / 'sources.list'}",
         f"-oDir::Etc::SourceParts={apt / 'parts'}",
         f"-oDir::State::Lists={apt / 'lists'}",
         f"-oDir::Cache={apt / 'cache'}",
     ]
-    debs = work.root / "go" / "debs"
+    if not (apt / "updated").exists():
+        for sub in ("lists/partial", "cache/archives/partial", "parts"):
+            (apt / sub).mkdir(parents=True, exist_ok=True)
+        (apt / "sources.list").write_text(GO_SOURCES)
+        run(["apt-get", *options, "update"], apt)
+        (apt / "updated").touch()
+    return options
+
+
+def unpack(work: Work, packages: list[str], debs: Path, root: Path) -> None:
+    """`apt-get download` the packages into `debs` and `dpkg -x` them into `root`."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        raise Skip("apt-get and dpkg are needed to fetch the toolchain from Debian")
+    options = apt_options(work)
     debs.mkdir(parents=True, exist_ok=True)
-    run(["apt-get", *options, "update"], debs)
-    run(["apt-get", *options, "download", *GO_PACKAGES], debs)
+    run(["apt-get", *options, "download", *packages], debs)
     for deb in sorted(debs.glob("*.deb")):
         run(["dpkg", "-x", str(deb), str(root)], debs)
-    return root
 
 
 def go_program(folder: str) -> Callable[[Work], bytes]:
@@ -173,6 +190,49 @@ def go_program(folder: str) -> Callable[[Work], bytes]:
         run([str(goroot / "bin/go"), "build", "-o", "payments", "payments.go"], source, env)
         output = run([str(source / "payments")], source)
         return output.replace(str(goroot).encode(), GO_SHOWN_ROOT.encode())
+
+    return generate
+
+
+RUST_PACKAGES = [
+    *("librust-tracing-subscriber+json-dev", "librust-tracing-subscriber-dev"),
+    "librust-tracing-dev",
+]
+
+
+def rust_registry(work: Work) -> Path:
+    """Debian's Rust sources of tracing-subscriber and what it needs, unpacked once."""
+    root = work.root / "rust" / "root"
+    registry = root / "usr/share/cargo/registry"
+    if any(registry.glob("tracing-subscriber-*")):
+        return registry
+    if shutil.which("cargo") is None:
+        raise Skip("cargo is not installed")
+    # What installing them would pull in (apt's simulation, never run), all fetched as sources.
+    simulated = run(
+        ["apt-get", *apt_options(work), "install", "-s", "--no-install-recommends", *RUST_PACKAGES],
+        work.root,
+    )
+    packages = [
+        line.split()[1] for line in simulated.decode().splitlines() if line.startswith("Inst ")
+    ]
+    unpack(work, packages or RUST_PACKAGES, work.root / "rust" / "debs", root)
+    return registry
+
+
+def rust_program(folder: str) -> Callable[[Work], bytes]:
+    def generate(work: Work) -> bytes:
+        registry = rust_registry(work)
+        home = work.root / "rust" / "cargo-home"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(
+            '[source.crates-io]\nreplace-with = "debian"\n'
+            f'[source.debian]\ndirectory = "{registry}"\n[net]\noffline = true\n'
+        )
+        source = work.app / folder
+        env = {**os.environ, "CARGO_HOME": str(home)}
+        run(["cargo", "build", "-j", "1", "--release"], source, env)
+        return run([str(source / "target/release/payments")], source)
 
     return generate
 
@@ -219,6 +279,7 @@ LOGGERS: dict[str, Callable[[Work], bytes]] = {
     "go-slog": go_program("go-slog"),
     "go-zerolog": go_program("go-zerolog"),
     "go-zap": go_program("go-zap"),
+    "rust-tracing": rust_program("rust-tracing"),
 }
 
 
