@@ -71,6 +71,9 @@ _STACK_KEYS = (
 )
 GROUP_SEPARATOR = " · "
 
+# What "stripped" takes off both ends, here and in riemann.config: ASCII whitespace only
+# (Python's and Java's own notions of Unicode whitespace differ).
+_BLANK = " \t\n\r\f\v"
 _WORD = "A-Za-z0-9_"
 # (pattern, replacement, a text the pattern cannot match without): applied in this order.
 # The third part only skips a pattern that could not match (the result is the same).
@@ -99,8 +102,9 @@ TEMPLATE_RULES: tuple[tuple[re.Pattern[str], str, re.Pattern[str]], ...] = tuple
         (r"[0-9]+(?:\.[0-9]+)*", "<n>", "[0-9]"),
     )
 )
-_LOCATION = re.compile(r"^(.*?):([0-9]+)(?::[0-9]+)?$", re.ASCII | re.DOTALL)
-_HEAD = re.compile(r"^([A-Za-z_$][A-Za-z0-9_$.]*): (.*)$", re.ASCII | re.DOTALL)
+# Matched against the whole text (fullmatch; Java's matches()): "$" differs between the two.
+_LOCATION = re.compile(r"(.*?):([0-9]+)(?::[0-9]+)?", re.ASCII | re.DOTALL)
+_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$.]*): (.*)", re.ASCII | re.DOTALL)
 
 
 class ErrorInfo(NamedTuple):
@@ -216,7 +220,7 @@ def record_of(value: Any) -> dict[str, Any] | None:
 def _shipped(text: str) -> dict[str, Any] | None:
     if len(text) > MAX_SHIPPED:
         return None
-    text = text.strip()
+    text = text.strip(_BLANK)
     if not (text.startswith("{") and text.endswith("}")):
         return None
     try:
@@ -327,10 +331,10 @@ def call_site(record: dict[str, Any]) -> tuple[str | None, int | None]:
 
 def _location(text: str) -> tuple[str, int | None] | None:
     """A caller: "fn (path:line:col)" or "path:line" as (path, line); None when it names no line."""
-    text = text[: MAX_FILE * 4].strip()
+    text = text[: MAX_FILE * 4].strip(_BLANK)
     if text.endswith(")") and "(" in text:
         text = text[text.rindex("(") + 1 : -1]
-    match = _LOCATION.match(text)
+    match = _LOCATION.fullmatch(text)
     if match is None or not match.group(1):
         return None
     return match.group(1)[:MAX_FILE], _line(match.group(2))
@@ -460,7 +464,7 @@ def error_of(record: dict[str, Any]) -> ErrorInfo:
         stack = _frames(record.get("stack"), None, "func", "source")
     if stack is not None and kind is None:
         head = _head_line(stack)
-        match = _HEAD.match(head) if head else None
+        match = _HEAD.fullmatch(head) if head else None
         if match is not None:
             kind = match.group(1)[:MAX_ERROR_TYPE]
             if message is None:
@@ -473,10 +477,10 @@ def _head_line(stack: str) -> str | None:
     lines = stack.split("\n")
     if lines[0].startswith("Traceback"):
         for line in reversed(lines):
-            if line.strip():
-                return line.strip()
+            if line.strip(_BLANK):
+                return line.strip(_BLANK)
         return None
-    return lines[0].strip()
+    return lines[0].strip(_BLANK)
 
 
 def _frames(value: Any, owner: str | None, function: str, file: str) -> str | None:
