@@ -69,7 +69,7 @@ def test_demo_to_engine_alerts_on_spikes_and_survives_a_broker_restart(broker):
                     b"not json",
                     b"[1]",
                     b'"text"',
-                    b'{"level": "error", "pathname": "/x.py", "time": "2024-01-01T00:00:00"}',
+                    b'{"level": "loud", "pathname": "/x.py"}',  # no level it can read
                     b'{"message": "no fields"}',
                 ],
             )

@@ -68,6 +68,21 @@ def test_level_and_group_by_are_configurable():
     assert alerts[2] is not None and alerts[2].pathname == "billing"
 
 
+def test_the_level_counts_and_everything_above_it():
+    """level = "error" counts error and fatal in every spelling (critical, 60, panic...), not
+    warnings; level = "warning" counts warnings too."""
+    rule = SpikeRule(EngineConfig(threshold=100))
+    for level in ("error", "ERROR", "err", "critical", "CRITICAL", "fatal", "panic", 50, 60):
+        rule.observe({"level": level, "pathname": "/a.py"}, now=1.0)
+    for level in ("warning", "WARN", "info", 40, 30, "debug"):
+        rule.observe({"level": level, "pathname": "/a.py"}, now=1.0)
+    assert rule.matched == 9
+    warn = SpikeRule(EngineConfig(threshold=100, level="warning"))
+    for level in ("warn", "error", "info"):
+        warn.observe({"level": level, "pathname": "/a.py"}, now=1.0)
+    assert warn.matched == 2
+
+
 def test_sweep_forgets_groups_idle_as_long_as_riemann_does():
     rule = SpikeRule(CONFIG)
     assert rule.idle_s == 60.0 + 60.0  # max(window_s, throttle_s) + 60, riemann.config's idle-s
@@ -91,20 +106,31 @@ def test_a_flood_of_files_keeps_the_most_recently_seen():
 
 def test_malformed_messages_are_none():
     for raw in (
-        b"",
         None,
         b"not json",
         b"[1, 2]",
         b'"a string"',
         b"42",
         b'{"pathname": "/a.py"}',  # no level
-        b'{"level": "error"}',  # no pathname
-        b'{"level": "error", "pathname": 3}',
-        b'{"level": "error", "pathname": "/a.py", "time": "2024-01-01"}',
+        b'{"level": "loud", "pathname": "/a.py"}',  # no level it can read
+        b'{"level": true, "pathname": "/a.py"}',
         b"\xff\xfe",
     ):
         assert parse_event(raw, "pathname") is None, raw
     assert parse_event(b'{"level":"error","pathname":"/a.py","time":1.5}', "pathname")
+    # A string time is read (bunyan, slog, zerolog write one), or counts at arrival.
+    assert parse_event(b'{"level":"error","pathname":"/a.py","time":"2024-01-01"}', "pathname")
+    # Any of the loggers' level conventions (tests/shapes/README.md).
+    assert parse_event(b'{"level": 50, "msg": "boom"}', "pathname")
+    assert parse_event(b'{"levelname": "ERROR", "pathname": "/a.py"}', "pathname")
+
+
+def test_errors_without_a_group_are_malformed_other_levels_are_not():
+    """An error with neither a call site nor a message has no group: counted as malformed. A
+    record at a level the rule does not count is not looked at further."""
+    engine = RuleEngine(EngineConfig(threshold=2), lambda alert: None, clock=lambda: 1.0)
+    engine.feed([b'{"level": "error"}', b'{"level": "error", "pathname": 3}', b'{"level": "info"}'])
+    assert engine.malformed == 2 and engine.rule.ungrouped == 2 and engine.unreadable == 0
 
 
 def test_engine_counts_malformed_and_keeps_going():

@@ -1,11 +1,16 @@
 """The embedded rule engine of the lite profile: riemann.config's error-spike rule, in-process.
 
-More than `threshold` events whose `level` is `level`, for one value of `group_by` (pathname),
-within `window_s` seconds -> one alert at the crossing; then that group stays quiet for
-`throttle_s`. Windows run on each record's own time, bounded by the engine's clock at arrival
-(injected) exactly as riemann.config bounds it (tray/alerts/event_time.py): a flushed backlog is
-windowed on when its records happened, not on when they arrived, and a clock far ahead cannot
-hold a window in the future. The throttle runs on the arrival clock, as Riemann's does.
+More than `threshold` events at `level` or above, for one group, within `window_s` seconds ->
+one alert at the crossing; then that group stays quiet for `throttle_s`. Records are read
+through `logtray.pipeline.record` (tests/shapes/README.md): the level, group key and time of
+any of the major loggers' shapes, a shipped line read as the record it carries. The group is
+the record's group key (its call site's file, else "<service or logger> · <message template>")
+when `group_by` is "pathname", the default; another `group_by` names a top-level string field.
+
+Windows run on each record's own time, bounded by the engine's clock at arrival (injected)
+exactly as riemann.config bounds it (tray/alerts/event_time.py): a flushed backlog is windowed
+on when its records happened, not on when they arrived, and a clock far ahead cannot hold a
+window in the future. The throttle runs on the arrival clock, as Riemann's does.
 
 `SpikeRule` and `parse_event` are pure; `RuleEngine` is fed by the Kafka loop
 (tray/delivery/service.py, with the connection's TLS and SASL settings) and feeds the router.
@@ -19,9 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from logtray.pipeline.record import (
+    RANK,
+    group_key,
+    level_of,
+    level_rank,
+    normalize,
+    record_of,
+    time_of,
+)
 from logtray.tray.alerts.alert import Alert, field_text
 from logtray.tray.alerts.dedupe import alert_id
-from logtray.tray.alerts.event_time import StepWindow, rule_time
+from logtray.tray.alerts.event_time import StepWindow, bounded
 from logtray.tray.alerts.evidence import (
     MAX_RAW,
     ErrorRecord,
@@ -39,20 +53,42 @@ from logtray.tray.base.config import EngineConfig
 log = logging.getLogger(__name__)
 
 
-def parse_event(raw: bytes | None, group_by: str) -> dict[str, Any] | None:
-    """A log event, or None for what the rule cannot use (counted as malformed by the caller).
+def parse_event(raw: bytes | None, group_by: str = "pathname") -> dict[str, Any] | None:
+    """A log record (a shipped line: the record it carries), or None for what the rule cannot
+    use (counted as malformed by the caller): not JSON, not an object, or no level it can read.
 
-    Malformed: not JSON, not an object, no string `level` or group field, or a string `time`
-    (the producer bug that stops Riemann's consumer: counted here so it shows up).
+    A record at a counted level without a group is malformed too; `SpikeRule` counts those
+    (`ungrouped`), as finding the group costs more than a record it does not count is worth.
     """
+    read = read_event(raw)
+    return None if read is None else read[0]
+
+
+def read_event(raw: bytes | None) -> tuple[dict[str, Any], str] | None:
+    """`parse_event`'s record and its level (the engine's hot path: the level is read once)."""
     obj = json_object(raw)
     if obj is None:
         return None
-    if not isinstance(obj.get("level"), str) or not isinstance(obj.get(group_by), str):
+    level = level_of(obj)
+    if level is not None:
+        return obj, level
+    record = record_of(obj)  # a shipped line: the record it carries
+    if record is None or record is obj:
         return None
-    if isinstance(obj.get("time"), str):
-        return None
-    return obj
+    level = level_of(record)
+    return None if level is None else (record, level)
+
+
+def key_function(group_by: str) -> Callable[[dict[str, Any]], str | None]:
+    """What the rule groups by: the group key (pathname, the default), or a named string field."""
+    if group_by == "pathname":
+        return group_key
+
+    def named(record: dict[str, Any]) -> str | None:
+        value = record.get(group_by)
+        return value if isinstance(value, str) else None
+
+    return named
 
 
 # Files the rule watches at once; beyond, the least recently seen half is forgotten (as
@@ -79,6 +115,11 @@ class SpikeRule:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._level = config.level.lower()
+        # Counted: records at this level or above (error: error and fatal); a level name the
+        # records never use counts error and above.
+        rank = level_rank(config.level)
+        self._floor = RANK["error"] if rank is None else rank
+        self._key = key_function(config.group_by)
         self._groups: dict[str, _Group] = {}
         # The last error records per file: the alert's evidence and the error view's list.
         # At least threshold + 1 per file, so the counts at a crossing cover the whole window.
@@ -92,6 +133,8 @@ class SpikeRule:
         self.events = 0
         self.matched = 0
         self.alerts = 0
+        # Records at a counted level with no group (no call site, no message): not counted.
+        self.ungrouped = 0
 
     def observe(self, event: dict[str, Any], now: float, raw: bytes | None = None) -> Alert | None:
         """Count one event that arrived at `now`; an Alert when its group crosses the threshold
@@ -100,14 +143,23 @@ class SpikeRule:
 
         `raw` is the event as received: kept as it is in the file's ring when small enough.
         """
+        return self.count(event, level_of(event), now, raw)
+
+    def count(
+        self, event: dict[str, Any], level: str | None, now: float, raw: bytes | None = None
+    ) -> Alert | None:
+        """`observe` for an event whose level the caller has read already (`read_event`)."""
         self.events += 1
-        if str(event["level"]).lower() != self._level:
+        if level is None or RANK[level] < self._floor:
+            return None
+        key = self._key(event)
+        if key is None:
+            self.ungrouped += 1
             return None
         self.matched += 1
-        t = rule_time(event, now)
+        t = bounded(time_of(event), now)
         if t is None:
             return None
-        key = str(event[self.config.group_by])
         group = self._groups.get(key)
         if group is None:
             group = self._open(key, now)
@@ -146,22 +198,22 @@ class SpikeRule:
             if ring is not None
             else None
         )
-        lineno = event.get("lineno")
+        record = normalize(event)
+        assert record is not None  # an event is an object
         message = evidence.top_message if evidence else None
         # Fields come from any producer on the topic: bounded as the listener bounds them.
         # No title: the popup composes "payments.py:42 — 31 errors in 10 s" from the fields.
         return Alert(
             # The most frequent message of the window (the popup shows it), else this one's.
-            message=message or field_text(event.get("message", "")),
+            message=message or field_text(record.message or ""),
+            # The group key: the call site's file, or "<service> · <template>" without one.
             pathname=field_text(key),
-            lineno=lineno if isinstance(lineno, int) else None,
+            lineno=record.line,
             count=window.n,
             window_s=self.config.window_s,
             threshold=self.config.threshold,
             level=self._level,
-            service=field_text(event.get("service"))
-            if isinstance(event.get("service"), str)
-            else None,
+            service=field_text(record.service) if record.service else None,
             time=t,  # when the crossing error happened (riemann.config sends the same)
             evidence=evidence or None,
             id=alert_id(key, t),  # from the alert's own time, as riemann.config does
@@ -218,25 +270,34 @@ class RuleEngine:
         self.rule = SpikeRule(config)
         self._accept = accept
         self._clock = clock
-        self.malformed = 0
+        self.unreadable = 0
         self.heartbeats = 0
         self._last_sweep = 0.0
 
+    @property
+    def malformed(self) -> int:
+        """Messages the rule could not use: unreadable (not a JSON object, no level) or at a
+        counted level without a group."""
+        return self.unreadable + self.rule.ungrouped
+
     def feed(self, values: list[bytes | None]) -> None:
         now = self._clock()
-        group_by = self.config.group_by
         for raw in values:
-            event = parse_event(raw, group_by)
+            read = read_event(raw)
             # A heartbeat has no level (so parses as None); one that also has a level and a
             # file is still a heartbeat, never counted (as riemann.config does).
-            if (event is None or MARK in event) and self._answer_heartbeat(raw):
+            if (read is None or MARK in read[0]) and self._answer_heartbeat(raw):
                 continue
-            if event is None:
-                self.malformed += 1
-                if self.malformed in (1, 100, 10_000) or self.malformed % 1_000_000 == 0:
-                    log.warning("skipped %d malformed log message(s) so far", self.malformed)
+            if read is None:
+                self.unreadable += 1
+                if self.unreadable in (1, 100, 10_000) or self.unreadable % 1_000_000 == 0:
+                    log.warning(
+                        "skipped %d unreadable log message(s) so far (not a JSON object, or no "
+                        "level it could read)",
+                        self.unreadable,
+                    )
                 continue
-            alert = self.rule.observe(event, now, raw)
+            alert = self.rule.count(read[0], read[1], now, raw)
             if alert is not None:
                 self._accept(alert)
         if now - self._last_sweep >= self.config.window_s:

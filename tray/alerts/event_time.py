@@ -3,10 +3,11 @@
 Pure functions and one small window, shared by nothing but the engine; riemann.config holds the
 same rule in Clojure, and the rule-case table (tests/rule_cases.json) runs against both.
 
-- A record's own time: its `@timestamp` (ISO 8601 date-time; no offset = UTC) when that parses,
-  else its numeric `created` (Python logging's), else its numeric `time`. A number of 10^11 or
-  more is milliseconds. A numeric `time` counts in whole seconds (milliseconds: whole
-  milliseconds), because Riemann's Kafka consumer rounds it before riemann.config sees it.
+- A record's own time: read by `logtray.pipeline.record.time_of` (tests/shapes/README.md: its
+  `@timestamp`, numeric `created`, `time`, `timestamp`, `ts`, `@t`, Log4j 2's `instant`). A
+  number of 10^11 or more is milliseconds. A numeric `time` counts in whole seconds
+  (milliseconds: whole milliseconds), because Riemann's Kafka consumer rounds it before
+  riemann.config sees it.
 - Bounded by the arrival clock: a time more than MAX_AHEAD_S ahead of it (a clock in the future,
   microseconds) is replaced by the arrival time; a time more than MAX_AGE_S behind it is not
   counted. Without any time, the record counts at its arrival.
@@ -18,104 +19,45 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
-from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from logtray.pipeline.record import MILLIS_FROM, time_of
+from logtray.pipeline.timestamps import parse_timestamp
+
+__all__ = [
+    "MAX_AGE_S",
+    "MAX_AHEAD_S",
+    "MILLIS_FROM",
+    "STEPS_PER_S",
+    "StepWindow",
+    "own_time",
+    "parse_timestamp",
+    "rule_time",
+    "step_of",
+]
 
 MAX_AHEAD_S = 5.0
 MAX_AGE_S = 3600.0
 STEPS_PER_S = 10
-MILLIS_FROM = 1e11  # a number this big is milliseconds (as seconds, the year 5138)
-MAX_TIMESTAMP_CHARS = 64
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MS = timedelta(milliseconds=1)
-_TOO_FINE = re.compile(r"\.[0-9]{10}")
-# The usual shape's date and time of day, read once per second: "2025-11-24T16:00:00" -> epoch s.
-_second_cache: list[Any] = [None, 0]
-
-
-def _epoch_ms(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (moment - _EPOCH) // _MS  # whole milliseconds, rounded down (as Java's toEpochMilli)
-
-
-def _parse_utc(text: str) -> float | None:
-    """2025-11-24T16:00:00.123Z, the shape logtray's handler and most producers write."""
-    n = len(text)
-    if n == 24 and text[19] == "." and text[23] == "Z":  # milliseconds: the handler's shape
-        digits = text[20:23]
-    elif 20 <= n <= 30 and text[-1] == "Z" and (n == 20 or text[19] == "."):
-        digits = text[20:-1]
-    else:
-        return None
-    if digits and not (digits.isascii() and digits.isdigit()):
-        return None
-    prefix = text[:19]
-    if _second_cache[0] == prefix:
-        second: int = _second_cache[1]
-    else:
-        if text[10] != "T":
-            return None
-        try:
-            second = _epoch_ms(datetime.fromisoformat(prefix)) // 1000
-        except ValueError:
-            return None
-        _second_cache[0], _second_cache[1] = prefix, second
-    millis = int(digits[:3].ljust(3, "0")) if digits else 0
-    return (second * 1000 + millis) / 1000.0
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """Epoch seconds (whole milliseconds) of an ISO 8601 date-time string, or None."""
-    if not isinstance(value, str) or len(value) > MAX_TIMESTAMP_CHARS:
-        return None
-    text = value.strip()
-    fast = _parse_utc(text)
-    if fast is not None:
-        return fast
-    # A date-time as java.time reads it: a "T", at most 9 fraction digits.
-    if len(text) < 16 or text[10] != "T" or _TOO_FINE.search(text):
-        return None
-    try:
-        return _epoch_ms(datetime.fromisoformat(text)) / 1000.0
-    except (ValueError, OverflowError):
-        return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _seconds(number: float) -> float:
-    return number / 1000.0 if number >= MILLIS_FROM else number
 
 
 def own_time(event: dict[str, Any]) -> float | None:
     """The record's own time in epoch seconds, or None when it carries none."""
-    stamp = parse_timestamp(event.get("@timestamp"))
-    if stamp is not None:
-        return stamp
-    created = _number(event.get("created"))
-    if created is not None:
-        return _seconds(created)
-    number = _number(event.get("time"))
-    if number is None or not math.isfinite(number):
-        return None
-    # Riemann's consumer: (long (round time)), i.e. half up to a whole number.
-    return _seconds(float(math.floor(number + 0.5)))
+    return time_of(event)
+
+
+def bounded(t: float | None, now: float) -> float | None:
+    """The time the rule counts a record of own time `t` at (bounded by `now`, the arrival
+    clock), or None when it is more than MAX_AGE_S old."""
+    if t is None or not math.isfinite(t) or t > now + MAX_AHEAD_S:
+        t = now
+    return t if t >= now - MAX_AGE_S else None
 
 
 def rule_time(event: dict[str, Any], now: float) -> float | None:
     """The time the rule counts the record at (bounded by `now`, the arrival clock), or None
     when the record is more than MAX_AGE_S old."""
-    t = own_time(event)
-    if t is None or not math.isfinite(t) or t > now + MAX_AHEAD_S:
-        t = now
-    return t if t >= now - MAX_AGE_S else None
+    return bounded(time_of(event), now)
 
 
 def step_of(t: float) -> int:

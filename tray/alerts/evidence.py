@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from logtray.pipeline.record import normalize
 from logtray.tray.alerts.json_object import json_object
 
 MAX_MESSAGES = 5
@@ -166,7 +167,8 @@ class ErrorRecord(NamedTuple):
     level: str
     message: str
     lineno: int | None
-    traceback: str | None
+    traceback: str | None  # the record's stack (its tail)
+    error: str | None = None  # "Type: message" of the record's error, when it says
 
 
 class Ring:
@@ -195,31 +197,45 @@ class Ring:
 
 
 def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
-    """The bounded fields of one log record (a stranger's object)."""
-    message = event.get("message")
-    if not isinstance(message, str):
-        message = event.get("msg")
-    lineno = event.get("lineno")
-    traceback = event.get("exception") or event.get("exc_info")
-    level = event.get("level")
+    """The bounded fields of one log record (a stranger's object), read through
+    `logtray.pipeline.record.normalize` (any of the loggers' shapes)."""
+    record = normalize(dict(event))
+    assert record is not None  # a mapping is an object
+    level = record.level
+    if level is None:
+        raw_level = record.raw.get("level")
+        level = raw_level[:MAX_LEVEL] if isinstance(raw_level, str) else ""
+    error = record.error
+    if error.type and error.message:
+        error_line: str | None = f"{error.type}: {error.message}"
+    else:
+        error_line = error.type or None
     return ErrorRecord(
         time=now,
-        level=level[:MAX_LEVEL] if isinstance(level, str) else "",
-        message=message[:MAX_TEXT] if isinstance(message, str) else "",
-        lineno=_int(lineno, 0, MAX_LINENO) if type(lineno) is int else None,
-        traceback=traceback[-MAX_TRACEBACK_KEPT:] if isinstance(traceback, str) else None,
+        level=level,
+        message=(record.message or "")[:MAX_TEXT],
+        lineno=record.line,
+        traceback=error.stack[-MAX_TRACEBACK_KEPT:] if error.stack else None,
+        error=clean_text(error_line) if error_line else None,
     )
 
 
 def compact(event: Mapping[str, Any]) -> bytes:
-    """A record too big to keep as received (or given without its bytes): its bounded fields."""
+    """A record too big to keep as received (or given without its bytes): its bounded fields,
+    in a shape `record_of` reads back the same."""
+    normalized = normalize(dict(event))
     record = record_of(0.0, event)
+    file = normalized.file if normalized is not None else None
+    error: dict[str, Any] = {"stack_trace": record.traceback}
+    if record.error:
+        kind, _, message = record.error.partition(": ")
+        error.update({"type": kind, "message": message or None})
     return orjson.dumps(
         {
             "level": record.level,
             "message": record.message,
-            "lineno": record.lineno,
-            "exception": record.traceback,
+            **({"pathname": file[:MAX_TEXT], "lineno": record.lineno} if file else {}),
+            "error": error,
         }
     )
 
@@ -273,6 +289,7 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
     lines: set[int] = set()
     first = last = None
     traceback = None
+    error = None
     for record in records:
         if first is None:
             first = record.time
@@ -282,12 +299,13 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
             counts[text] += 1
         if record.lineno is not None:
             lines.add(record.lineno)
-        if record.traceback:
-            traceback = record.traceback
+        if record.traceback or record.error:
+            traceback, error = record.traceback, record.error
     return Evidence(
         messages=_top(counts),
         lines=tuple(sorted(lines)[:MAX_LINES]),
         first=first,
         last=last,
-        traceback=(final_line(traceback) or None) if traceback else None,
+        # The last error's "Type: message", else its traceback's last line (Python's says so).
+        traceback=error or ((final_line(traceback) or None) if traceback else None),
     )
