@@ -168,21 +168,50 @@
   (let [t (long (round (or (:time opts) (unix-time))))]
     (map->Event (merge opts {:time t}))))
 
-; riemann.kafka: json-deserializer and the consume loop (only NullPointerException is caught per
-; record; anything else ends consumption). Returns :consumed or :interrupted.
-(defn deserialize [^String value]
-  (when value
-    (try (json/parse-string value true)
-         (catch Exception e (log/error e "Could not decode message")))))
-(defn consume! [values]
+; kinsky.client 0.1.26: `deserializer` reifies Kafka's Deserializer over (fn [topic payload]);
+; the consumer takes a deserializer alias (keyword), a function called for the Deserializer, or
+; the Deserializer itself (->deserializer). Kafka's interface is not on this classpath: one of the
+; same shape stands for it. The config requires kinsky.client: marked loaded, as in Riemann.
+(definterface Deserializer (deserialize [topic payload]))
+(create-ns 'kinsky.client)
+(intern 'kinsky.client 'deserializer
+        (fn [f] (reify Deserializer (deserialize [_ topic payload] (f topic payload)))))
+(dosync (commute @#'clojure.core/*loaded-libs* conj 'kinsky.client))
+(defn ->deserializer [x]
+  (cond (keyword? x) (throw (ex-info "unknown deserializer alias (not stubbed here)" {:x x}))
+        (fn? x) (x)
+        :else x))
+
+; riemann.kafka/json-deserializer: Riemann's own decoding, the default.
+(defn json-deserializer []
+  (kinsky.client/deserializer
+    (fn [_ ^bytes payload]
+      (when payload
+        (try (json/parse-string (String. payload "UTF-8") true)
+             (catch Exception e (log/error e "Could not decode message")))))))
+
+; riemann.kafka/start-kafka-thread: the options merged over its defaults (a shallow merge), the
+; value deserializer made once. Kafka's fetcher gives nil for a null value without calling it; a
+; deserializer that throws makes poll throw (a SerializationException), which ends consumption.
+(defn value-deserializer [opts]
+  (->deserializer (:value.deserializer (merge {:value.deserializer json-deserializer} opts))))
+(def consumer-deserializer (atom nil))
+
+; The consume loop: only NullPointerException is caught per record; anything else ends
+; consumption. Returns :consumed or :interrupted.
+(defn consume-with! [^Deserializer deserializer values]
   (try
-    (doseq [v values]
-      (try (stream! (event (deserialize v)))
-           (catch NullPointerException _ nil)))
+    (doseq [^String v values]
+      (let [value (when v (.deserialize deserializer "program-logs" (.getBytes v "UTF-8")))]
+        (try (stream! (event value))
+             (catch NullPointerException _ nil))))
     :consumed
     (catch Exception e
       (log/error e "Interrupted consumption")
-      :interrupted)))
+      :interrupted)
+    ; An Error (StackOverflowError) passes the loop's catch: the consuming thread ends, unlogged.
+    (catch Throwable _ :died)))
+(defn consume! [values] (consume-with! @consumer-deserializer values))
 
 ; ---------------------------------------------------------------------------------- scenarios
 
@@ -213,6 +242,7 @@
 
 (load-file config-path)
 (def initial-rule-state @rule-state)
+(reset! consumer-deserializer (value-deserializer @consumer-opts))
 
 ; The config's own helpers, and its outputs over real sockets.
 (def helpers
@@ -225,7 +255,8 @@
    :bulk (bulk-body [{:time (long t0) :pathname "/app/a.py" :message "x" :extra {:k 1} :nothing nil}
                      {:time (long t0) (keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}])
    :safe (do ((safe (fn [_] (throw (RuntimeException. "boom")))) {}) "survived")
-   :consumer @consumer-opts
+   :consumer (dissoc @consumer-opts :value.deserializer)
+   :own-deserializer (some? (:value.deserializer @consumer-opts))
    :times (mapv #(own-time {(keyword "@timestamp") %})
                 ["2025-11-24T16:00:00.250Z" "2025-11-24T17:00:00.250+01:00"
                  "2025-11-24T16:00:00.250" "yesterday" "+999999999-12-31T23:59:59Z"])
@@ -301,22 +332,86 @@
      :future (run (log-json (+ t0 (* 365 86400))))
      :far-past (run (log-json 0.0))}))
 
+(def stopping-values
+  "What stops Riemann 0.3.12's own decoding (riemann#1016, #991)."
+  ["\"a bare string\"" "42" "true" "[1,2]" "{\"time\":\"2025-11-24T16:00:00Z\"}" "{\"time\":{}}"
+   "{\"time\":100000000000000000000}" "{\"time\":true}" "{\"time\":[1]}" "{\"time\":1.7e9}"])
+
 (defn indexing
   "What reaches the Elasticsearch queue, and what the consumer makes of each message shape."
   []
   (fresh! t0)
+  (reset! unreadable-count 0)
   (let [shapes ["not json {" "[]" "null"
                 "{\"message\":\"kept\",\"level\":\"info\"}"
                 "[{\"message\":\"merged\"},{\"level\":\"info\"}]"
-                "{\"message\":\"own\",\"tags\":[\"riemann\"]}"]
+                "{\"message\":\"own\",\"tags\":[\"riemann\"]}"
+                "{\"message\":\"slog\",\"time\":\"2025-11-24T16:00:00.5Z\"}"]
         results (mapv #(consume! [%]) shapes)]
     (tick!)
     {:consumed results
-     :indexed (mapv #(select-keys % [:message :level]) (apply concat (get @queued :elasticsearch)))
-     :interrupting (into {} (for [v ["\"a bare string\"" "42" "true" "[1,2]"
-                                     "{\"time\":\"2025-11-24T16:00:00Z\"}" "{\"time\":{}}"
-                                     "{\"time\":100000000000000000000}" "{\"time\":1.7e9}"]]
-                              [v (consume! [v])]))}))
+     :indexed (mapv #(select-keys % [:message :level :time_raw])
+                    (apply concat (get @queued :elasticsearch)))
+     :unreadable @unreadable-count
+     :logged (mapv second (logged-about "not a JSON object"))
+     ; Riemann's own decoding (no :value.deserializer) against the config's, value by value.
+     :riemann-own (into {} (for [v stopping-values]
+                             [v (consume-with! (value-deserializer {}) [v])]))
+     :config (into {} (for [v stopping-values] [v (consume! [v])]))}))
+
+(defn junk-value
+  "A random JSON value (seeded): every type, huge and far-off numbers, nested to `depth`."
+  [^java.util.Random rnd depth]
+  (let [pick (fn [xs] (nth xs (.nextInt rnd (count xs))))]
+    (case (int (.nextInt rnd (if (pos? depth) 8 5)))
+      0 nil
+      1 (.nextBoolean rnd)
+      2 (pick ["" "x" "2025-11-24T16:00:00Z" "error" "50" "null" "{\"time\":\"x\"}" "\uD83D\uDE00"
+               (apply str (repeat 3000 "y"))])
+      3 (pick [0 -1 50 1764000000 1764000000123 9223372036854775807 -9223372036854775808
+               (biginteger 10) (.pow (biginteger 10) 20) (.negate (.pow (biginteger 10) 30))])
+      4 (pick [1.5 -0.0 1.764e9 1e300 -1e300 4.9e-324])
+      5 (vec (repeatedly (.nextInt rnd 4) #(junk-value rnd (dec depth))))
+      (into {} (repeatedly (.nextInt rnd 5)
+                           (fn [] [(pick ["time" "level" "@timestamp" "pathname" "message" "msg" "log"
+                                          "metric" "tags" "ttl" "host" "service" "state" "created"
+                                          "description" "lineno" "err" "error" "caller" "src"])
+                                   (junk-value rnd (dec depth))]))))))
+
+(defn never-stops
+  "Every kind of message value through the consumer path with the config's deserializer, each
+  followed by one real error record of another file: consumption never stops, and every real
+  record is counted (26 of them, one alert). The same values through Riemann's own decoding
+  stop it (counted, to show they are the ones that matter)."
+  []
+  (fresh! t0)
+  (reset! rescued [])
+  (reset! unreadable-count 0)
+  (let [rnd (java.util.Random. 23)
+        fixed ["" " " "not json {" "{\"a\":" "[" "]" "nul" "NaN" "Infinity" "\u0000"
+               (apply str (repeat 100000 "[")) (str (apply str (repeat 5000 "[")) (apply str (repeat 5000 "]")))
+               (str "{\"message\":\"" (apply str (repeat (* 1100 1024) "z")) "\"}")]
+        generated (for [i (range 4000)]
+                    (json/generate-string
+                      (if (even? i)
+                        (junk-value rnd 4)
+                        (assoc (let [v (junk-value rnd 3)] (if (map? v) v {}))
+                               "time" (junk-value rnd 2)))))
+        junk (vec (concat fixed generated))
+        real (fn [i] (log-json (+ t0 (* 0.03 i)) "pathname" "/app/real.py"))
+        riemann-own (frequencies (map #(consume-with! (value-deserializer {}) [%]) junk))
+        _ (fresh! t0)
+        statuses (frequencies
+                   (for [[i chunk] (map-indexed vector (partition-all 160 junk))]
+                     (consume! (concat chunk [(real i)]))))]
+    (tick!)
+    {:values (count junk)
+     :statuses statuses
+     :rescued (vec (take 3 @rescued))
+     :unreadable @unreadable-count
+     :alerts (mapv #(select-keys % [:pathname :count]) (filter #(= "/app/real.py" (:pathname %)) (alerts)))
+     :bulk-lines (reduce + (map #(count (str/split-lines (bulk-body %))) (get @queued :elasticsearch)))
+     :riemann-own riemann-own}))
 
 (defn evidence-over-the-wire
   "A spike whose alert goes through the whole pipeline to the listener: 6 distinct messages
@@ -590,6 +685,7 @@
          :backlog (backlog)
          :far-from-now (far-from-now)
          :indexing (indexing)
+         :never-stops (never-stops)
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
          :refused-writes (refused-writes)

@@ -3,10 +3,10 @@ and outputs exercised.
 
 Riemann itself cannot run here (no registry). tests/stack/riemann_harness.clj loads the config
 with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source (where*,
-batch, call-rescue, async-queue!, the Kafka consumer's JSON decoding and event making) and the
-clock under control, feeds it Kafka message values, and reports what came out: alerts, indexed
-events, the rule's state, and what went over real sockets to a listener and a _bulk endpoint.
-"""
+batch, call-rescue, async-queue!, the Kafka consumer's deserializer option, JSON decoding and
+consume loop, and event making) and the clock under control, feeds it Kafka message values, and
+reports what came out: alerts, indexed events, the rule's state, and what went over real
+sockets to a listener and a _bulk endpoint."""
 
 from __future__ import annotations
 
@@ -80,6 +80,8 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())  # comments out
     assert ":group.id kafka-group" in code
     assert ':auto.offset.reset "earliest"' in code
+    # The consumer decodes with the config's own deserializer (Riemann's stops on a string time).
+    assert ":value.deserializer record-deserializer" in code
     # Our own window and gate: 0.3.12's throttle counts in fixed windows, and its
     # moving-time-window can be held in the future by one event.
     assert "(throttle " not in code and "(moving-time-window " not in code
@@ -293,6 +295,7 @@ def test_a_new_consumer_group_starts_at_the_earliest_offset(harness: HarnessRun)
         "auto.offset.reset": "earliest",
     }
     assert opts["topics"] == ["program-logs"]
+    assert harness.results["own-deserializer"] is True
 
 
 def test_event_time_parsing_and_far_from_now_bounds(harness: HarnessRun) -> None:
@@ -351,15 +354,25 @@ def test_a_time_far_from_now_cannot_silence_its_pathname(harness: HarnessRun) ->
 
 def test_events_without_fields_are_not_indexed(harness: HarnessRun) -> None:
     indexing = harness.results["indexing"]
-    assert indexing["consumed"] == ["consumed"] * 6
-    # Non-JSON, [] and null carry only a time; Riemann's own events (tagged) stay out; an array
-    # of objects is one merged event.
+    assert indexing["consumed"] == ["consumed"] * 7
+    # Non-JSON, [], null and arrays are not records: counted, logged once, neither indexed nor
+    # counted by the rule. Riemann's own events (tagged) stay out. A string "time" (Go's slog)
+    # is kept under time_raw.
     assert indexing["indexed"] == [
         {"message": "kept", "level": "info"},
-        {"message": "merged", "level": "info"},
+        {"message": "slog", "time_raw": "2025-11-24T16:00:00.5Z"},
     ]
-    # What the header says stops Riemann's consumer (riemann.kafka's loop, mirrored).
-    assert indexing["interrupting"] == {
+    assert indexing["unreadable"] == 4
+    assert len(indexing["logged"]) == 1 and "not a JSON object" in indexing["logged"][0]
+
+
+def test_the_config_s_deserializer_takes_what_stops_riemann_s_own(harness: HarnessRun) -> None:
+    """Riemann 0.3.12's own decoding (riemann.kafka's json-deserializer, its consume loop
+    mirrored) stops consuming on these values; with the config's :value.deserializer each is
+    consumed."""
+    indexing = harness.results["indexing"]
+    assert harness.results["own-deserializer"] is True
+    assert indexing["riemann-own"] == {
         '"a bare string"': "interrupted",
         "42": "interrupted",
         "true": "interrupted",
@@ -367,8 +380,26 @@ def test_events_without_fields_are_not_indexed(harness: HarnessRun) -> None:
         '{"time":"2025-11-24T16:00:00Z"}': "interrupted",
         '{"time":{}}': "interrupted",
         '{"time":100000000000000000000}': "interrupted",
+        '{"time":true}': "interrupted",
+        '{"time":[1]}': "interrupted",
         '{"time":1.7e9}': "consumed",
     }
+    assert set(indexing["config"].values()) == {"consumed"}
+
+
+def test_no_message_value_stops_the_consumer(harness: HarnessRun) -> None:
+    """4,013 values of every kind (seeded: every JSON type, string/boolean/object/array times,
+    integers beyond 64 bits, bare values, nested junk, non-JSON, 100,000 open brackets, a value
+    over 1 MiB), one real error record of another file after each 160: consumption never
+    stops, nothing reaches Riemann's rescue, and all 26 real records are counted (one alert)."""
+    res = harness.results["never-stops"]
+    assert res["values"] == 4013
+    assert res["statuses"] == {"consumed": 26}
+    assert res["rescued"] == []
+    assert res["alerts"] == [{"pathname": "/app/real.py", "count": 26}]
+    assert res["unreadable"] > 1000 and res["bulk-lines"] > 2 * 1000
+    # The same values through Riemann's own decoding: over a thousand would have stopped it.
+    assert res["riemann-own"].get("interrupted", 0) > 1000
 
 
 def test_the_alert_sent_carries_bounded_evidence(harness: HarnessRun) -> None:
