@@ -411,7 +411,19 @@
      :unreadable @unreadable-count
      :alerts (mapv #(select-keys % [:pathname :count]) (filter #(= "/app/real.py" (:pathname %)) (alerts)))
      :bulk-lines (reduce + (map #(count (str/split-lines (bulk-body %))) (get @queued :elasticsearch)))
-     :riemann-own riemann-own}))
+     :riemann-own riemann-own
+     ; Riemann's Jackson (2.10) has no nesting limit: deep JSON overflows the consumer thread's
+     ; stack there (this classpath's Jackson refuses past depth 1000 first). A thread with a
+     ; small stack shows the config's decoding takes a StackOverflowError too.
+     :stack-overflow (let [out (promise)
+                           why (atom [])
+                           deep (.getBytes (str (apply str (repeat 900 "[")) (apply str (repeat 900 "]"))))]
+                       (with-redefs [count-unreadable! #(swap! why conj %)]
+                         (doto (Thread. nil #(deliver out (try [:returned (record-of deep)]
+                                                                (catch Throwable e [:threw (str e)])))
+                                        "small-stack" 16384)
+                           (.start))
+                         (conj (deref out 30000 [:timeout]) @why)))}))
 
 (defn evidence-over-the-wire
   "A spike whose alert goes through the whole pipeline to the listener: 6 distinct messages

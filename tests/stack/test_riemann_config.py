@@ -400,6 +400,9 @@ def test_no_message_value_stops_the_consumer(harness: HarnessRun) -> None:
     assert res["unreadable"] > 1000 and res["bulk-lines"] > 2 * 1000
     # The same values through Riemann's own decoding: over a thousand would have stopped it.
     assert res["riemann-own"].get("interrupted", 0) > 1000
+    # JSON nested deeper than the thread's stack (Riemann's Jackson has no depth limit): a
+    # StackOverflowError, caught in the deserializer, never reaching the loop.
+    assert res["stack-overflow"] == ["returned", None, ["not JSON (StackOverflowError)"]]
 
 
 def test_the_alert_sent_carries_bounded_evidence(harness: HarnessRun) -> None:
