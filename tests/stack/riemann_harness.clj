@@ -257,7 +257,7 @@
    :safe (do ((safe (fn [_] (throw (RuntimeException. "boom")))) {}) "survived")
    :consumer (dissoc @consumer-opts :value.deserializer)
    :own-deserializer (some? (:value.deserializer @consumer-opts))
-   :times (mapv #(own-time {(keyword "@timestamp") %})
+   :times (mapv #(time-of {(keyword "@timestamp") %})
                 ["2025-11-24T16:00:00.250Z" "2025-11-24T17:00:00.250+01:00"
                  "2025-11-24T16:00:00.250" "yesterday" "+999999999-12-31T23:59:59Z"])
    ; The cached fast path reads the usual shape exactly as java.time does.
@@ -267,7 +267,7 @@
    :not-times (mapv parse-timestamp ["2025-13-24T16:00:00Z" "24/11/2025 16:00"
                                      "2025-11-24T16:00:00.1234567890Z" 1764000000 nil])
    :bounded {:ms (bounded-time {:time (long (* 1000 t0))} t0)
-             :future (bounded-time {(keyword "@timestamp") (iso (+ t0 86400))} t0)
+             :future (bounded-time {:logtray {:time (+ t0 86400)}} t0)
              :ahead-4s (bounded-time {:time (+ t0 4)} t0)
              :old (rule-time {:time (- t0 7200)} t0)
              :recent (rule-time {:time (- t0 1800)} t0)}
@@ -276,7 +276,7 @@
    :topic-record (topic-record {:pathname "/app/a.py" :count 26 :message "boom" :lineno 12
                                 :rule-time (+ t0 2.5) :service "payments"})
    :line-id (get (json/parse-string (alert-line {:pathname "/app/a.py" :rule-time (+ t0 2.5)})) "id")
-   :tb (traceback-line {:exception "Traceback (most recent call last):\n  File \"a.py\"\nValueError: bad\n\n"})})
+   :tb (:traceback (normalize {:exception "Traceback (most recent call last):\n  File \"a.py\"\nValueError: bad\n\n"}))})
 
 (send-alert! {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0)})
 (post-bulk! [{:time (long t0) :pathname "/app/a.py" :message "x"}])

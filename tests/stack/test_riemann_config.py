@@ -90,7 +90,7 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     assert "(where* rule-event?" in code and "(spike-rule rule-state alerts-out)" in code
     assert "(has-fields? e)" in code and "(riemann-internal? e)" in code
     # ES 8/9: bulk without mapping types, and the whole event kept.
-    assert "_type" not in code
+    assert ":_type" not in code and '"_type"' not in code
     assert '"/_bulk"' in code and "program-logs-" in code
     # Outputs behind async queues, defined once at top level (the alerts topic's only when set).
     assert code.count("(async-queue! ") == 3
