@@ -565,6 +565,28 @@
                                                 (drop before (alerts))))))
                             [] deliveries)])))))
 
+(defn shapes
+  "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
+  first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
+  arrives 3 times within one second (Riemann's clock just after the file's latest own time)."
+  []
+  (when-let [dir (System/getenv "SHAPES_DIR")]
+    (into (sorted-map)
+          (for [^java.io.File f (sort (.listFiles (java.io.File. ^String dir)))
+                :when (str/ends-with? (.getName f) ".jsonl")
+                :let [logger (str/replace (.getName f) #"\.jsonl$" "")
+                      lines (vec (remove str/blank? (str/split-lines (slurp f :encoding "UTF-8"))))
+                      read-line (fn [^String line] (record-of (.getBytes line "UTF-8")))
+                      times (keep #(:time (:logtray (read-line %))) lines)
+                      at (+ 0.5 (if (seq times) (apply max times) t0))]]
+            (do
+              (fresh! at)
+              (doseq [i (range 3)]
+                (reset! clock (+ at (* 0.3 i)))
+                (consume! lines))
+              [logger {:fields (:logtray (read-line (nth lines 2)))
+                       :alerts (mapv #(select-keys % [:pathname :count]) (alerts))}])))))
+
 (defn heartbeat
   "logtray's heartbeat record: answered at once over the real socket with the token; never
   counted by the rule (even one marked with an error level and a file), never indexed."
@@ -698,6 +720,7 @@
          :far-from-now (far-from-now)
          :indexing (indexing)
          :never-stops (never-stops)
+         :shapes (shapes)
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
          :refused-writes (refused-writes)
@@ -706,5 +729,6 @@
          :topic-failures (topic-failures)
          :topic-overflow (topic-overflow)))
 
-(println "RESULTS" (json/generate-string results))
+; Escaped: the JVM writes stdout in the locale's charset, ASCII in the test's bare environment.
+(println "RESULTS" (json/generate-string results {:escape-non-ascii true}))
 (shutdown-agents)

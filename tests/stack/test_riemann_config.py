@@ -37,6 +37,10 @@ from tests.rule_cases import CONFIG as RULE_CONFIG
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")
+SHAPES = Path(__file__).parents[1] / "shapes"
+EXPECTED_SHAPES: dict[str, dict[str, Any]] = json.loads(
+    (SHAPES / "expected.json").read_text(encoding="utf-8")
+)["loggers"]
 
 
 def forms_balanced(text: str) -> bool:
@@ -233,6 +237,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "WINDOW_S": str(RULE_CONFIG["window_s"]),
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
+        "SHAPES_DIR": str(SHAPES),
         "ALERTS_TOPIC": "logtray-alerts",
     }
     try:
@@ -568,3 +573,28 @@ def test_a_full_topic_queue_drops_for_the_topic_only(harness: HarnessRun) -> Non
     assert len(overflow["logged"]) == 1
     # ALERTS_TOPIC unset: alerts go to the listener only.
     assert overflow["off"] == {"alerts": 1}
+
+
+def test_every_shape_fixture_is_in_the_table(harness: HarnessRun) -> None:
+    assert sorted(harness.results["shapes"]) == sorted(EXPECTED_SHAPES)
+
+
+@pytest.mark.parametrize("logger", sorted(EXPECTED_SHAPES))
+def test_riemann_reads_each_logger_as_the_shape_table_says(
+    harness: HarnessRun, logger: str
+) -> None:
+    """The shape table (tests/shapes: real loggers' output, the rules in its README), run
+    through the consumer path: the first ERROR record's normalized fields, and one alert for
+    the logger's 12 errors sent 3 times within one second, on the expected group key. The
+    engine runs the same table (tests/pipeline/test_shapes.py)."""
+    expected = EXPECTED_SHAPES[logger]
+    seen = harness.results["shapes"][logger]
+    fields = seen["fields"]
+    for key in ("level", "message", "template", "file", "line", "group", "error_type",
+                "error_message", "service", "logger"):
+        assert fields.get(key) == expected[key], key
+    if expected["time"] is None:
+        assert fields.get("time") is None
+    else:
+        assert fields["time"] == pytest.approx(expected["time"], abs=0.001)
+    assert seen["alerts"] == [{"pathname": expected["group"], "count": 26}]
