@@ -587,6 +587,16 @@
               [logger {:fields (:logtray (read-line (nth lines 2)))
                        :alerts (mapv #(select-keys % [:pathname :count]) (alerts))}])))))
 
+(defn readings
+  "What the consumer path reads from each message value in the file READINGS names (a JSON list
+  of strings): the event's normalized :logtray map (nil when it is not a record) and, when the
+  record's own \"time\" was not a number, what was kept as time_raw."
+  []
+  (when-let [path (System/getenv "READINGS")]
+    (vec (for [^String v (json/parse-string (slurp path :encoding "UTF-8"))]
+           (let [e (event (record-of (.getBytes v "UTF-8")))]
+             {:logtray (:logtray e) :time_raw (:time_raw e)})))))
+
 (defn heartbeat
   "logtray's heartbeat record: answered at once over the real socket with the token; never
   counted by the rule (even one marked with an error level and a file), never indexed."
@@ -721,6 +731,7 @@
          :indexing (indexing)
          :never-stops (never-stops)
          :shapes (shapes)
+         :readings (readings)
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
          :refused-writes (refused-writes)

@@ -22,6 +22,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,204 @@ SHAPES = Path(__file__).parents[1] / "shapes"
 EXPECTED_SHAPES: dict[str, dict[str, Any]] = json.loads(
     (SHAPES / "expected.json").read_text(encoding="utf-8")
 )["loggers"]
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+_PINO_LINE = json.dumps(
+    {"level": 50, "time": 1796639274737, "name": "payments", "msg": "payment 4711 failed"}
+)
+# Records of the loggers without a fixture yet (Go, Rust, .NET), shipped lines and edge cases,
+# written from the shared notes' field table, each with what tests/shapes/README.md's rules
+# read from it (only the fields given are compared; time_raw: where a non-numeric time went).
+READINGS: list[tuple[str, Any, dict[str, Any]]] = [
+    (
+        "go slog",
+        {
+            "time": "2026-12-07T09:07:47.123456789Z",
+            "level": "ERROR",
+            "source": {
+                "function": "main.processPayment",
+                "file": "/srv/app/payments.go",
+                "line": 29,
+            },
+            "msg": "payment 4711 failed",
+            "err": "gateway did not answer payment 4711",
+        },
+        {
+            "level": "error",
+            "file": "/srv/app/payments.go",
+            "line": 29,
+            "group": "/srv/app/payments.go",
+            "time": _at("2026-12-07T09:07:47.123+00:00"),
+            "error_message": "gateway did not answer payment 4711",
+            "time_raw": "2026-12-07T09:07:47.123456789Z",
+        },
+    ),
+    (
+        "go zerolog",
+        {
+            "level": "error",
+            "error": "gateway timeout",
+            "caller": "/srv/app/payments.go:29",
+            "stack": [{"func": "processPayment", "line": "21", "source": "payments.go"}],
+            "time": "2026-12-07T09:07:47Z",
+            "message": "payment 4711 failed",
+        },
+        {
+            "level": "error",
+            "message": "payment 4711 failed",
+            "file": "/srv/app/payments.go",
+            "line": 29,
+            "time": _at("2026-12-07T09:07:47+00:00"),
+            "error_message": "gateway timeout",
+        },
+    ),
+    (
+        "go zap",
+        {
+            "level": "error",
+            "ts": 1796639265.5123,
+            "caller": "go-zap/payments.go:27",
+            "msg": "payment 4711 failed",
+            "error": "gateway timeout",
+            "stacktrace": "main.processPayment\n\t/srv/app/payments.go:27",
+        },
+        {
+            "level": "error",
+            "file": "go-zap/payments.go",
+            "line": 27,
+            "group": "go-zap/payments.go",
+            "time": 1796639265.5123,
+            "error_type": None,
+            "error_message": "gateway timeout",
+        },
+    ),
+    (
+        "rust tracing",
+        {
+            "timestamp": "2026-12-07T09:07:47.123456Z",
+            "level": "ERROR",
+            "fields": {"message": "payment 4711 failed", "error": "gateway timeout"},
+            "target": "payments",
+            "filename": "src/main.rs",
+            "line_number": 42,
+        },
+        {
+            "level": "error",
+            "message": "payment 4711 failed",
+            "file": "src/main.rs",
+            "line": 42,
+            "logger": "payments",
+            "time": _at("2026-12-07T09:07:47.123+00:00"),
+            "error_message": "gateway timeout",
+        },
+    ),
+    (
+        "serilog compact",
+        {
+            "@t": "2026-12-07T09:07:47.1234567Z",
+            "@mt": "payment {Id} failed",
+            "@l": "Error",
+            "Id": 4711,
+            "SourceContext": "Payments",
+            "@x": "System.TimeoutException: gateway timeout\n   at Payments.Process()",
+        },
+        {
+            "level": "error",
+            "message": "payment {Id} failed",
+            "file": None,
+            "group": "Payments \u00b7 payment {Id} failed",
+            "time": _at("2026-12-07T09:07:47.123+00:00"),
+            "error_type": "System.TimeoutException",
+            "error_message": "gateway timeout",
+        },
+    ),
+    ("serilog information", {"@t": "2026-12-07T09:07:47Z", "@mt": "started"}, {"level": "info"}),
+    (
+        "logback level_value only",
+        {"level_value": 40000, "message": "retry 3 of 5", "logger_name": "pay"},
+        {"level": "error", "group": "pay \u00b7 retry <n> of <n>"},
+    ),
+    (
+        "log4j2 instant",
+        {
+            "instant": {"epochSecond": 1796639265, "nanoOfSecond": 123456789},
+            "level": "ERROR",
+            "message": "m",
+            "thrown": {"name": "java.io.IOException", "message": "broken pipe"},
+        },
+        {
+            "time": 1796639265.123456789,
+            "error_type": "java.io.IOException",
+            "error_message": "broken pipe",
+        },
+    ),
+    (
+        "docker json-file line",
+        {"log": _PINO_LINE + "\n", "stream": "stdout", "time": "2026-12-07T09:07:47.5Z"},
+        {
+            "level": "error",
+            "group": "payments \u00b7 payment <n> failed",
+            "time": 1796639274.737,
+            "time_raw": "2026-12-07T09:07:47.5Z",
+        },
+    ),
+    (
+        "fluent bit message, read once",
+        {
+            "message": json.dumps(
+                {
+                    "level": "error",
+                    "pathname": "/app/a.py",
+                    "lineno": 3,
+                    "message": json.dumps({"level": "info"}),
+                }
+            )
+        },
+        {
+            "level": "error",
+            "file": "/app/a.py",
+            "line": 3,
+            "message": json.dumps({"level": "info"}),
+        },
+    ),
+    (
+        "a line with a level of its own is not unwrapped",
+        {"level": "info", "log": json.dumps({"level": "error"})},
+        {"level": "info"},
+    ),
+    (
+        "logrus file",
+        {"level": "error", "file": "/app/x.go:12", "msg": "m"},
+        {"file": "/app/x.go", "line": 12},
+    ),
+    (
+        "a file without a line",
+        {"level": "error", "file": "weird", "msg": "m"},
+        {"file": "weird", "line": None},
+    ),
+    (
+        "a line as a string",
+        {"level": "error", "src": {"file": "a.js", "line": "21"}},
+        {"file": "a.js", "line": 21},
+    ),
+    ("no group without a call site or message", {"level": "error"}, {"group": None}),
+    (
+        "times that are not times",
+        {
+            "level": "error",
+            "msg": "m",
+            "time": True,
+            "timestamp": "yesterday",
+            "ts": 10**30 * 10**300,
+        },
+        {"time": None, "time_raw": True},
+    ),
+    ("a time beyond 64 bits", {"level": "error", "time": 10**20}, {"time_raw": 10**20}),
+]
 
 
 def forms_balanced(text: str) -> bool:
@@ -224,6 +423,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     acceptor.start()
     cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
     cases.write_text(for_harness(), encoding="utf-8")
+    readings = cases.with_name("readings.json")
+    values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS]
+    readings.write_text(json.dumps(values), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CLASSPATH": "/usr/share/java/*",
@@ -238,6 +440,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
         "SHAPES_DIR": str(SHAPES),
+        "READINGS": str(readings),
         "ALERTS_TOPIC": "logtray-alerts",
     }
     try:
@@ -590,11 +793,38 @@ def test_riemann_reads_each_logger_as_the_shape_table_says(
     expected = EXPECTED_SHAPES[logger]
     seen = harness.results["shapes"][logger]
     fields = seen["fields"]
-    for key in ("level", "message", "template", "file", "line", "group", "error_type",
-                "error_message", "service", "logger"):
+    for key in (
+        "level",
+        "message",
+        "template",
+        "file",
+        "line",
+        "group",
+        "error_type",
+        "error_message",
+        "service",
+        "logger",
+    ):
         assert fields.get(key) == expected[key], key
     if expected["time"] is None:
         assert fields.get("time") is None
     else:
         assert fields["time"] == pytest.approx(expected["time"], abs=0.001)
     assert seen["alerts"] == [{"pathname": expected["group"], "count": 26}]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(v, e) for _, v, e in READINGS], ids=[n for n, _, _ in READINGS]
+)
+def test_riemann_reads_records_by_the_shape_rules(
+    harness: HarnessRun, value: Any, expected: dict[str, Any]
+) -> None:
+    i = [v for _, v, _ in READINGS].index(value)
+    seen = harness.results["readings"][i]
+    fields = dict(seen["logtray"] or {})
+    for key, want in expected.items():
+        got = seen["time_raw"] if key == "time_raw" else fields.get(key)
+        if key == "time" and want is not None:
+            assert got == pytest.approx(want, abs=0.001), key
+        else:
+            assert got == want, key
