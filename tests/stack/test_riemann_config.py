@@ -35,6 +35,7 @@ from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
+from tests.stack.record_values import parity_values
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")
@@ -51,6 +52,8 @@ def _at(text: str) -> float:
 _PINO_LINE = json.dumps(
     {"level": 50, "time": 1796639274737, "name": "payments", "msg": "payment 4711 failed"}
 )
+PARITY = parity_values(3000, seed=7)  # read by both profiles: they must agree
+
 # Records of the loggers without a fixture yet (Go, Rust, .NET), shipped lines and edge cases,
 # written from the shared notes' field table, each with what tests/shapes/README.md's rules
 # read from it (only the fields given are compared; time_raw: where a non-numeric time went).
@@ -424,7 +427,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
     cases.write_text(for_harness(), encoding="utf-8")
     readings = cases.with_name("readings.json")
-    values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS]
+    values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
     readings.write_text(json.dumps(values), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -828,3 +831,42 @@ def test_riemann_reads_records_by_the_shape_rules(
             assert got == pytest.approx(want, abs=0.001), key
         else:
             assert got == want, key
+
+
+def test_both_profiles_read_every_record_alike(harness: HarnessRun) -> None:
+    """3,000 seeded records mixing every shape's keys with values of every JSON type: the
+    engine's reading (logtray.pipeline.record) and riemann.config's agree on every field."""
+    record = pytest.importorskip("logtray.pipeline.record", reason="the engine's reading")
+    seen = harness.results["readings"][len(READINGS) :]
+    assert len(seen) == len(PARITY)
+    differ = []
+    for value, riemann in zip(PARITY, seen, strict=True):
+        normalized = record.normalize(json.loads(value))
+        mine = riemann["logtray"]
+        if normalized is None:
+            if mine is not None:
+                differ.append((value, "a record", "none"))
+            continue
+        error = normalized.error
+        want = {
+            "level": normalized.level,
+            "message": normalized.message,
+            "template": normalized.template,
+            "file": normalized.file,
+            "line": normalized.line,
+            "group": normalized.group,
+            "time": normalized.time,
+            "service": normalized.service,
+            "logger": normalized.logger,
+            "error_type": error.type,
+            "error_message": error.message,
+        }
+        for key, expected in want.items():
+            got = (mine or {}).get(key)
+            if isinstance(expected, float) and isinstance(got, (int, float)):
+                if abs(got - expected) <= 0.001:
+                    continue
+            elif got == expected:
+                continue
+            differ.append((value[:200], key, expected, got))
+    assert differ == []
