@@ -252,8 +252,10 @@
    :alert (json/parse-string
             (alert-line {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0) :lineno 12
                          :service "payments"}))
-   :bulk (bulk-body [{:time (long t0) :pathname "/app/a.py" :message "x" :extra {:k 1} :nothing nil}
-                     {:time (long t0) (keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}])
+   :bulk (bulk-body (mapv #(event (record-of (.getBytes (json/generate-string %) "UTF-8")))
+                          [{:time (long t0) :pathname "/app/a.py" :message "x" :extra {:k 1}
+                            :nothing nil :level 50 :lineno 3}
+                           {(keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}]))
    :safe (do ((safe (fn [_] (throw (RuntimeException. "boom")))) {}) "survived")
    :consumer (dissoc @consumer-opts :value.deserializer)
    :own-deserializer (some? (:value.deserializer @consumer-opts))
@@ -570,7 +572,7 @@
   first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
   arrives 3 times within one second (Riemann's clock just after the file's latest own time)."
   []
-  (when-let [dir (System/getenv "SHAPES_DIR")]
+  (when-let [dir (not-empty (System/getenv "SHAPES_DIR"))]
     (into (sorted-map)
           (for [^java.io.File f (sort (.listFiles (java.io.File. ^String dir)))
                 :when (str/ends-with? (.getName f) ".jsonl")
@@ -592,10 +594,53 @@
   of strings): the event's normalized :logtray map (nil when it is not a record) and, when the
   record's own \"time\" was not a number, what was kept as time_raw."
   []
-  (when-let [path (System/getenv "READINGS")]
+  (when-let [path (not-empty (System/getenv "READINGS"))]
     (vec (for [^String v (json/parse-string (slurp path :encoding "UTF-8"))]
            (let [e (event (record-of (.getBytes v "UTF-8")))]
              {:logtray (:logtray e) :time_raw (:time_raw e)})))))
+
+(defn field-types
+  "Every field path of the documents sent to Elasticsearch, with the JSON types seen there."
+  [docs]
+  (let [kind (fn [v] (cond (map? v) "object" (sequential? v) "array" (string? v) "string"
+                           (integer? v) "integer" (number? v) "number" (boolean? v) "boolean"
+                           :else "null"))
+        walk (fn walk [prefix v]
+               (cons [prefix (kind v)]
+                     (cond (map? v) (mapcat (fn [[k x]] (walk (str prefix "." (name k)) x)) v)
+                           (sequential? v) (mapcat #(walk (str prefix "[]") %) v)
+                           :else nil)))]
+    (reduce (fn [m [path k]] (update m path (fnil conj (sorted-set)) k))
+            (sorted-map)
+            (mapcat #(walk "" %) docs))))
+
+(defn es-types
+  "The shape table, the readings (hand-written and seeded) and the never-stops junk in one day's
+  index: the documents' field paths and their JSON types (one each, or Elasticsearch refuses)."
+  []
+  (fresh! t0)
+  (let [dir (not-empty (System/getenv "SHAPES_DIR"))
+        shape-lines (when dir
+                      (for [^java.io.File f (.listFiles (java.io.File. ^String dir))
+                            :when (str/ends-with? (.getName f) ".jsonl")
+                            line (str/split-lines (slurp f :encoding "UTF-8"))
+                            :when (not (str/blank? line))]
+                        line))
+        readings (when-let [path (not-empty (System/getenv "READINGS"))]
+                   (json/parse-string (slurp path :encoding "UTF-8")))
+        rnd (java.util.Random. 5)
+        junk (for [_ (range 2000)] (json/generate-string (junk-value rnd 4)))
+        values (concat shape-lines readings junk)]
+    (consume! values)
+    (tick!)
+    (let [docs (for [batch (get @queued :elasticsearch)
+                     line (take-nth 2 (rest (str/split-lines (bulk-body batch))))]
+                 (json/parse-string line))
+          types (field-types docs)]
+      {:values (count values)
+       :docs (count docs)
+       :paths (vec (keys types))
+       :conflicts (into {} (filter #(> (count (val %)) 1)) types)})))
 
 (defn heartbeat
   "logtray's heartbeat record: answered at once over the real socket with the token; never
@@ -732,6 +777,7 @@
          :never-stops (never-stops)
          :shapes (shapes)
          :readings (readings)
+         :es-types (es-types)
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
          :refused-writes (refused-writes)

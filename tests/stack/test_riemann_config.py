@@ -481,9 +481,20 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
     bulk_lines = [json.loads(x) for x in res["bulk"].splitlines()]
     assert bulk_lines[0] == {"index": {"_index": "program-logs-2025.11.24"}}
     doc = bulk_lines[1]
-    assert doc["extra"] == {"k": 1} and doc["pathname"] == "/app/a.py" and "nothing" not in doc
-    assert doc["@timestamp"].startswith("2025-11-24T16:00:00")
-    assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the producer's own
+    # The normalized reading, and the record as it was sent (one string: it cannot conflict).
+    assert doc["logtray"] == {
+        "level": "error",
+        "message": "x",
+        "template": "x",
+        "file": "/app/a.py",
+        "line": 3,
+        "group": "/app/a.py",
+    }
+    record = json.loads(doc["record"])
+    assert record["extra"] == {"k": 1} and record["level"] == 50 and record["nothing"] is None
+    assert set(doc) == {"@timestamp", "logtray", "record"}
+    assert doc["@timestamp"] == "2025-11-24T16:00:00Z"
+    assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the record's own
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
     # What really went over the sockets: the direct send, the pipeline's evidence alert, the
@@ -870,3 +881,29 @@ def test_both_profiles_read_every_record_alike(harness: HarnessRun) -> None:
                 continue
             differ.append((value[:200], key, expected, got))
     assert differ == []
+
+
+def test_every_field_sent_to_elasticsearch_has_one_type(harness: HarnessRun) -> None:
+    """Elasticsearch fixes a field's type from the day's first value and refuses records that
+    disagree. The whole shape table, every reading above (the seeded ones too) and 2,000 junk
+    values go into one day's index: each field path of the documents has one JSON type."""
+    es = harness.results["es-types"]
+    assert es["values"] > 5000 and es["docs"] > 3000
+    assert es["conflicts"] == {}
+    assert es["paths"] == [
+        "",
+        ".@timestamp",
+        ".logtray",
+        ".logtray.error_message",
+        ".logtray.error_type",
+        ".logtray.file",
+        ".logtray.group",
+        ".logtray.level",
+        ".logtray.line",
+        ".logtray.logger",
+        ".logtray.message",
+        ".logtray.service",
+        ".logtray.template",
+        ".logtray.traceback",
+        ".record",
+    ]
