@@ -19,6 +19,13 @@ def test_discover_url_filters_pathname_level_and_time():
     assert base == "http://127.0.0.1:5601/app/discover"
     assert g == {"time": {"from": "2023-11-14T21:58:20.000Z", "to": "2023-11-14T22:18:20.000Z"}}
     assert a["dataSource"] == {"dataViewId": "program-logs", "type": "dataView"}
+    assert a["columns"] == [
+        "logtray.level",
+        "logtray.group",
+        "logtray.line",
+        "logtray.message",
+        "logtray.error_type",
+    ]
     assert a["query"] == {
         "language": "kuery",
         "query": 'logtray.group:"/app/we\\"ird path.py" and logtray.level:("error" or "fatal")',

@@ -33,6 +33,15 @@ def kql_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# What Discover shows of each record: the normalized fields every indexed record carries.
+DISCOVER_COLUMNS = (
+    "logtray.level",
+    "logtray.group",
+    "logtray.line",
+    "logtray.message",
+    "logtray.error_type",
+)
+
 # Level names whose normalized spelling differs (the common ones an alert may carry).
 _CANONICAL = {"warning": "warn", "err": "error", "critical": "fatal", "crit": "fatal"}
 
@@ -60,6 +69,7 @@ def discover_url(config: KibanaConfig, alert: Alert | None, at: float) -> str:
     level = (alert.level if alert and alert.level else "error") if alert else "error"
     global_state = {"time": {"from": _iso(at - config.before_s), "to": _iso(at + config.after_s)}}
     app_state = {
+        "columns": list(DISCOVER_COLUMNS),
         "dataSource": {"dataViewId": config.data_view, "type": "dataView"},
         "query": {
             "language": "kuery",
