@@ -786,6 +786,15 @@
          :topic-failures (topic-failures)
          :topic-overflow (topic-overflow)))
 
+; A config reload (the config loaded again, as Riemann does in its namespace) gives the consumer
+; options equal to the running one's: riemann.kafka's service is then kept (ServiceEquiv: `=`
+; on the options), not restarted.
+(def reload-keeps-consumer
+  (let [before @consumer-opts]
+    (load-file config-path)
+    (= before @consumer-opts)))
+
 ; Escaped: the JVM writes stdout in the locale's charset, ASCII in the test's bare environment.
-(println "RESULTS" (json/generate-string results {:escape-non-ascii true}))
+(println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer)
+                                         {:escape-non-ascii true}))
 (shutdown-agents)

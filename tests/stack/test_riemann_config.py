@@ -518,6 +518,7 @@ def test_a_new_consumer_group_starts_at_the_earliest_offset(harness: HarnessRun)
     }
     assert opts["topics"] == ["program-logs"]
     assert harness.results["own-deserializer"] is True
+    assert harness.results["reload-keeps-consumer"] is True  # a reload does not restart it
 
 
 def test_event_time_parsing_and_far_from_now_bounds(harness: HarnessRun) -> None:
