@@ -88,8 +88,8 @@ def record_to_dict(record: logging.LogRecord, service: str, host: str) -> dict[s
         if key in _RECORD_ATTRS or key in doc:
             continue  # the standard fields above win over an `extra` of the same name
         if key == "time" and not isinstance(value, (int, float)):
-            # Riemann's Kafka consumer dies for good on a string `time` (shared notes,
-            # riemann.md): keep the value under another name.
+            # `time` is where readers look for a record's time: a caller's other value is kept
+            # under another name, so `time` is never anything but a number.
             doc["time_text"] = str(value)
             continue
         doc[key] = value

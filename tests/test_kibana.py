@@ -19,15 +19,31 @@ def test_discover_url_filters_pathname_level_and_time():
     assert base == "http://127.0.0.1:5601/app/discover"
     assert g == {"time": {"from": "2023-11-14T21:58:20.000Z", "to": "2023-11-14T22:18:20.000Z"}}
     assert a["dataSource"] == {"dataViewId": "program-logs", "type": "dataView"}
+    assert a["columns"] == [
+        "logtray.level",
+        "logtray.group",
+        "logtray.line",
+        "logtray.message",
+        "logtray.error_type",
+    ]
     assert a["query"] == {
         "language": "kuery",
-        "query": 'pathname:"/app/we\\"ird path.py" and level:"error"',
+        "query": 'logtray.group:"/app/we\\"ird path.py" and logtray.level:("error" or "fatal")',
     }
 
 
 def test_summary_link_has_no_pathname_filter():
     _, _, a = decode(discover_url(KibanaConfig(url="http://k:1/"), None, at=0))
-    assert a["query"]["query"] == 'level:"error"'
+    assert a["query"]["query"] == 'logtray.level:("error" or "fatal")'
+
+
+def test_other_levels_are_matched_in_the_normalized_spelling():
+    alert = Alert(pathname="payments \u00b7 payment <n> failed", level="WARNING")
+    _, _, a = decode(discover_url(KibanaConfig(), alert, at=0))
+    assert (
+        a["query"]["query"]
+        == 'logtray.group:"payments \u00b7 payment <n> failed" and logtray.level:"warn"'
+    )
 
 
 def test_kql_quote_escapes_backslashes():

@@ -168,21 +168,50 @@
   (let [t (long (round (or (:time opts) (unix-time))))]
     (map->Event (merge opts {:time t}))))
 
-; riemann.kafka: json-deserializer and the consume loop (only NullPointerException is caught per
-; record; anything else ends consumption). Returns :consumed or :interrupted.
-(defn deserialize [^String value]
-  (when value
-    (try (json/parse-string value true)
-         (catch Exception e (log/error e "Could not decode message")))))
-(defn consume! [values]
+; kinsky.client 0.1.26: `deserializer` reifies Kafka's Deserializer over (fn [topic payload]);
+; the consumer takes a deserializer alias (keyword), a function called for the Deserializer, or
+; the Deserializer itself (->deserializer). Kafka's interface is not on this classpath: one of the
+; same shape stands for it. The config requires kinsky.client: marked loaded, as in Riemann.
+(definterface Deserializer (deserialize [topic payload]))
+(create-ns 'kinsky.client)
+(intern 'kinsky.client 'deserializer
+        (fn [f] (reify Deserializer (deserialize [_ topic payload] (f topic payload)))))
+(dosync (commute @#'clojure.core/*loaded-libs* conj 'kinsky.client))
+(defn ->deserializer [x]
+  (cond (keyword? x) (throw (ex-info "unknown deserializer alias (not stubbed here)" {:x x}))
+        (fn? x) (x)
+        :else x))
+
+; riemann.kafka/json-deserializer: Riemann's own decoding, the default.
+(defn json-deserializer []
+  (kinsky.client/deserializer
+    (fn [_ ^bytes payload]
+      (when payload
+        (try (json/parse-string (String. payload "UTF-8") true)
+             (catch Exception e (log/error e "Could not decode message")))))))
+
+; riemann.kafka/start-kafka-thread: the options merged over its defaults (a shallow merge), the
+; value deserializer made once. Kafka's fetcher gives nil for a null value without calling it; a
+; deserializer that throws makes poll throw (a SerializationException), which ends consumption.
+(defn value-deserializer [opts]
+  (->deserializer (:value.deserializer (merge {:value.deserializer json-deserializer} opts))))
+(def consumer-deserializer (atom nil))
+
+; The consume loop: only NullPointerException is caught per record; anything else ends
+; consumption. Returns :consumed or :interrupted.
+(defn consume-with! [^Deserializer deserializer values]
   (try
-    (doseq [v values]
-      (try (stream! (event (deserialize v)))
-           (catch NullPointerException _ nil)))
+    (doseq [^String v values]
+      (let [value (when v (.deserialize deserializer "program-logs" (.getBytes v "UTF-8")))]
+        (try (stream! (event value))
+             (catch NullPointerException _ nil))))
     :consumed
     (catch Exception e
       (log/error e "Interrupted consumption")
-      :interrupted)))
+      :interrupted)
+    ; An Error (StackOverflowError) passes the loop's catch: the consuming thread ends, unlogged.
+    (catch Throwable _ :died)))
+(defn consume! [values] (consume-with! @consumer-deserializer values))
 
 ; ---------------------------------------------------------------------------------- scenarios
 
@@ -213,6 +242,7 @@
 
 (load-file config-path)
 (def initial-rule-state @rule-state)
+(reset! consumer-deserializer (value-deserializer @consumer-opts))
 
 ; The config's own helpers, and its outputs over real sockets.
 (def helpers
@@ -222,11 +252,14 @@
    :alert (json/parse-string
             (alert-line {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0) :lineno 12
                          :service "payments"}))
-   :bulk (bulk-body [{:time (long t0) :pathname "/app/a.py" :message "x" :extra {:k 1} :nothing nil}
-                     {:time (long t0) (keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}])
+   :bulk (bulk-body (mapv #(event (record-of (.getBytes (json/generate-string %) "UTF-8")))
+                          [{:time (long t0) :pathname "/app/a.py" :message "x" :extra {:k 1}
+                            :nothing nil :level 50 :lineno 3}
+                           {(keyword "@timestamp") "2025-11-24T16:00:00.123Z" :message "y"}]))
    :safe (do ((safe (fn [_] (throw (RuntimeException. "boom")))) {}) "survived")
-   :consumer @consumer-opts
-   :times (mapv #(own-time {(keyword "@timestamp") %})
+   :consumer (dissoc @consumer-opts :value.deserializer)
+   :own-deserializer (some? (:value.deserializer @consumer-opts))
+   :times (mapv #(time-of {(keyword "@timestamp") %})
                 ["2025-11-24T16:00:00.250Z" "2025-11-24T17:00:00.250+01:00"
                  "2025-11-24T16:00:00.250" "yesterday" "+999999999-12-31T23:59:59Z"])
    ; The cached fast path reads the usual shape exactly as java.time does.
@@ -236,7 +269,7 @@
    :not-times (mapv parse-timestamp ["2025-13-24T16:00:00Z" "24/11/2025 16:00"
                                      "2025-11-24T16:00:00.1234567890Z" 1764000000 nil])
    :bounded {:ms (bounded-time {:time (long (* 1000 t0))} t0)
-             :future (bounded-time {(keyword "@timestamp") (iso (+ t0 86400))} t0)
+             :future (bounded-time {:logtray {:time (+ t0 86400)}} t0)
              :ahead-4s (bounded-time {:time (+ t0 4)} t0)
              :old (rule-time {:time (- t0 7200)} t0)
              :recent (rule-time {:time (- t0 1800)} t0)}
@@ -245,7 +278,7 @@
    :topic-record (topic-record {:pathname "/app/a.py" :count 26 :message "boom" :lineno 12
                                 :rule-time (+ t0 2.5) :service "payments"})
    :line-id (get (json/parse-string (alert-line {:pathname "/app/a.py" :rule-time (+ t0 2.5)})) "id")
-   :tb (traceback-line {:exception "Traceback (most recent call last):\n  File \"a.py\"\nValueError: bad\n\n"})})
+   :tb (:traceback (normalize {:exception "Traceback (most recent call last):\n  File \"a.py\"\nValueError: bad\n\n"}))})
 
 (send-alert! {:pathname "/app/a.py" :count 26 :message "boom" :time (long t0)})
 (post-bulk! [{:time (long t0) :pathname "/app/a.py" :message "x"}])
@@ -301,22 +334,98 @@
      :future (run (log-json (+ t0 (* 365 86400))))
      :far-past (run (log-json 0.0))}))
 
+(def stopping-values
+  "What stops Riemann 0.3.12's own decoding (riemann#1016, #991)."
+  ["\"a bare string\"" "42" "true" "[1,2]" "{\"time\":\"2025-11-24T16:00:00Z\"}" "{\"time\":{}}"
+   "{\"time\":100000000000000000000}" "{\"time\":true}" "{\"time\":[1]}" "{\"time\":1.7e9}"])
+
 (defn indexing
   "What reaches the Elasticsearch queue, and what the consumer makes of each message shape."
   []
   (fresh! t0)
+  (reset! unreadable-count 0)
   (let [shapes ["not json {" "[]" "null"
                 "{\"message\":\"kept\",\"level\":\"info\"}"
                 "[{\"message\":\"merged\"},{\"level\":\"info\"}]"
-                "{\"message\":\"own\",\"tags\":[\"riemann\"]}"]
+                "{\"message\":\"own\",\"tags\":[\"riemann\"]}"
+                "{\"message\":\"slog\",\"time\":\"2025-11-24T16:00:00.5Z\"}"]
         results (mapv #(consume! [%]) shapes)]
     (tick!)
     {:consumed results
-     :indexed (mapv #(select-keys % [:message :level]) (apply concat (get @queued :elasticsearch)))
-     :interrupting (into {} (for [v ["\"a bare string\"" "42" "true" "[1,2]"
-                                     "{\"time\":\"2025-11-24T16:00:00Z\"}" "{\"time\":{}}"
-                                     "{\"time\":100000000000000000000}" "{\"time\":1.7e9}"]]
-                              [v (consume! [v])]))}))
+     :indexed (mapv #(select-keys % [:message :level :time_raw])
+                    (apply concat (get @queued :elasticsearch)))
+     :unreadable @unreadable-count
+     :logged (mapv second (logged-about "not a JSON object"))
+     ; Riemann's own decoding (no :value.deserializer) against the config's, value by value.
+     :riemann-own (into {} (for [v stopping-values]
+                             [v (consume-with! (value-deserializer {}) [v])]))
+     :config (into {} (for [v stopping-values] [v (consume! [v])]))}))
+
+(defn junk-value
+  "A random JSON value (seeded): every type, huge and far-off numbers, nested to `depth`."
+  [^java.util.Random rnd depth]
+  (let [pick (fn [xs] (nth xs (.nextInt rnd (count xs))))]
+    (case (int (.nextInt rnd (if (pos? depth) 8 5)))
+      0 nil
+      1 (.nextBoolean rnd)
+      2 (pick ["" "x" "2025-11-24T16:00:00Z" "error" "50" "null" "{\"time\":\"x\"}" "\uD83D\uDE00"
+               (apply str (repeat 3000 "y"))])
+      3 (pick [0 -1 50 1764000000 1764000000123 9223372036854775807 -9223372036854775808
+               (biginteger 10) (.pow (biginteger 10) 20) (.negate (.pow (biginteger 10) 30))])
+      4 (pick [1.5 -0.0 1.764e9 1e300 -1e300 4.9e-324])
+      5 (vec (repeatedly (.nextInt rnd 4) #(junk-value rnd (dec depth))))
+      (into {} (repeatedly (.nextInt rnd 5)
+                           (fn [] [(pick ["time" "level" "@timestamp" "pathname" "message" "msg" "log"
+                                          "metric" "tags" "ttl" "host" "service" "state" "created"
+                                          "description" "lineno" "err" "error" "caller" "src"])
+                                   (junk-value rnd (dec depth))]))))))
+
+(defn never-stops
+  "Every kind of message value through the consumer path with the config's deserializer, each
+  followed by one real error record of another file: consumption never stops, and every real
+  record is counted (26 of them, one alert). The same values through Riemann's own decoding
+  stop it (counted, to show they are the ones that matter)."
+  []
+  (fresh! t0)
+  (reset! rescued [])
+  (reset! unreadable-count 0)
+  (let [rnd (java.util.Random. 23)
+        fixed ["" " " "not json {" "{\"a\":" "[" "]" "nul" "NaN" "Infinity" "\u0000"
+               (apply str (repeat 100000 "[")) (str (apply str (repeat 5000 "[")) (apply str (repeat 5000 "]")))
+               (str "{\"message\":\"" (apply str (repeat (* 1100 1024) "z")) "\"}")]
+        generated (for [i (range 4000)]
+                    (json/generate-string
+                      (if (even? i)
+                        (junk-value rnd 4)
+                        (assoc (let [v (junk-value rnd 3)] (if (map? v) v {}))
+                               "time" (junk-value rnd 2)))))
+        junk (vec (concat fixed generated))
+        real (fn [i] (log-json (+ t0 (* 0.03 i)) "pathname" "/app/real.py"))
+        riemann-own (frequencies (map #(consume-with! (value-deserializer {}) [%]) junk))
+        _ (fresh! t0)
+        statuses (frequencies
+                   (for [[i chunk] (map-indexed vector (partition-all 160 junk))]
+                     (consume! (concat chunk [(real i)]))))]
+    (tick!)
+    {:values (count junk)
+     :statuses statuses
+     :rescued (vec (take 3 @rescued))
+     :unreadable @unreadable-count
+     :alerts (mapv #(select-keys % [:pathname :count]) (filter #(= "/app/real.py" (:pathname %)) (alerts)))
+     :bulk-lines (reduce + (map #(count (str/split-lines (bulk-body %))) (get @queued :elasticsearch)))
+     :riemann-own riemann-own
+     ; Riemann's Jackson (2.10) has no nesting limit: deep JSON overflows the consumer thread's
+     ; stack there (this classpath's Jackson refuses past depth 1000 first). A thread with a
+     ; small stack shows the config's decoding takes a StackOverflowError too.
+     :stack-overflow (let [out (promise)
+                           why (atom [])
+                           deep (.getBytes (str (apply str (repeat 900 "[")) (apply str (repeat 900 "]"))))]
+                       (with-redefs [count-unreadable! #(swap! why conj %)]
+                         (doto (Thread. nil #(deliver out (try [:returned (record-of deep)]
+                                                                (catch Throwable e [:threw (str e)])))
+                                        "small-stack" 16384)
+                           (.start))
+                         (conj (deref out 30000 [:timeout]) @why)))}))
 
 (defn evidence-over-the-wire
   "A spike whose alert goes through the whole pipeline to the listener: 6 distinct messages
@@ -458,6 +567,81 @@
                                                 (drop before (alerts))))))
                             [] deliveries)])))))
 
+(defn shapes
+  "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
+  first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
+  arrives 3 times within one second (Riemann's clock just after the file's latest own time)."
+  []
+  (when-let [dir (not-empty (System/getenv "SHAPES_DIR"))]
+    (into (sorted-map)
+          (for [^java.io.File f (sort (.listFiles (java.io.File. ^String dir)))
+                :when (str/ends-with? (.getName f) ".jsonl")
+                :let [logger (str/replace (.getName f) #"\.jsonl$" "")
+                      lines (vec (remove str/blank? (str/split-lines (slurp f :encoding "UTF-8"))))
+                      read-line (fn [^String line] (record-of (.getBytes line "UTF-8")))
+                      times (keep #(:time (:logtray (read-line %))) lines)
+                      at (+ 0.5 (if (seq times) (apply max times) t0))]]
+            (do
+              (fresh! at)
+              (doseq [i (range 3)]
+                (reset! clock (+ at (* 0.3 i)))
+                (consume! lines))
+              [logger {:fields (:logtray (read-line (nth lines 2)))
+                       :alerts (mapv #(select-keys % [:pathname :count]) (alerts))}])))))
+
+(defn readings
+  "What the consumer path reads from each message value in the file READINGS names (a JSON list
+  of strings): the event's normalized :logtray map (nil when it is not a record) and, when the
+  record's own \"time\" was not a number, what was kept as time_raw."
+  []
+  (when-let [path (not-empty (System/getenv "READINGS"))]
+    (vec (for [^String v (json/parse-string (slurp path :encoding "UTF-8"))]
+           (let [e (event (record-of (.getBytes v "UTF-8")))]
+             {:logtray (:logtray e) :time_raw (:time_raw e)})))))
+
+(defn field-types
+  "Every field path of the documents sent to Elasticsearch, with the JSON types seen there."
+  [docs]
+  (let [kind (fn [v] (cond (map? v) "object" (sequential? v) "array" (string? v) "string"
+                           (integer? v) "integer" (number? v) "number" (boolean? v) "boolean"
+                           :else "null"))
+        walk (fn walk [prefix v]
+               (cons [prefix (kind v)]
+                     (cond (map? v) (mapcat (fn [[k x]] (walk (str prefix "." (name k)) x)) v)
+                           (sequential? v) (mapcat #(walk (str prefix "[]") %) v)
+                           :else nil)))]
+    (reduce (fn [m [path k]] (update m path (fnil conj (sorted-set)) k))
+            (sorted-map)
+            (mapcat #(walk "" %) docs))))
+
+(defn es-types
+  "The shape table, the readings (hand-written and seeded) and the never-stops junk in one day's
+  index: the documents' field paths and their JSON types (one each, or Elasticsearch refuses)."
+  []
+  (fresh! t0)
+  (let [dir (not-empty (System/getenv "SHAPES_DIR"))
+        shape-lines (when dir
+                      (for [^java.io.File f (.listFiles (java.io.File. ^String dir))
+                            :when (str/ends-with? (.getName f) ".jsonl")
+                            line (str/split-lines (slurp f :encoding "UTF-8"))
+                            :when (not (str/blank? line))]
+                        line))
+        readings (when-let [path (not-empty (System/getenv "READINGS"))]
+                   (json/parse-string (slurp path :encoding "UTF-8")))
+        rnd (java.util.Random. 5)
+        junk (for [_ (range 2000)] (json/generate-string (junk-value rnd 4)))
+        values (concat shape-lines readings junk)]
+    (consume! values)
+    (tick!)
+    (let [docs (for [batch (get @queued :elasticsearch)
+                     line (take-nth 2 (rest (str/split-lines (bulk-body batch))))]
+                 (json/parse-string line))
+          types (field-types docs)]
+      {:values (count values)
+       :docs (count docs)
+       :paths (vec (keys types))
+       :conflicts (into {} (filter #(> (count (val %)) 1)) types)})))
+
 (defn heartbeat
   "logtray's heartbeat record: answered at once over the real socket with the token; never
   counted by the rule (even one marked with an error level and a file), never indexed."
@@ -590,6 +774,10 @@
          :backlog (backlog)
          :far-from-now (far-from-now)
          :indexing (indexing)
+         :never-stops (never-stops)
+         :shapes (shapes)
+         :readings (readings)
+         :es-types (es-types)
          :evidence-alerts (evidence-over-the-wire)
          :bounds (bounds)
          :refused-writes (refused-writes)
@@ -598,5 +786,15 @@
          :topic-failures (topic-failures)
          :topic-overflow (topic-overflow)))
 
-(println "RESULTS" (json/generate-string results))
+; A config reload (the config loaded again, as Riemann does in its namespace) gives the consumer
+; options equal to the running one's: riemann.kafka's service is then kept (ServiceEquiv: `=`
+; on the options), not restarted.
+(def reload-keeps-consumer
+  (let [before @consumer-opts]
+    (load-file config-path)
+    (= before @consumer-opts)))
+
+; Escaped: the JVM writes stdout in the locale's charset, ASCII in the test's bare environment.
+(println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer)
+                                         {:escape-non-ascii true}))
 (shutdown-agents)

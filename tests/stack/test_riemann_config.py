@@ -3,10 +3,10 @@ and outputs exercised.
 
 Riemann itself cannot run here (no registry). tests/stack/riemann_harness.clj loads the config
 with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source (where*,
-batch, call-rescue, async-queue!, the Kafka consumer's JSON decoding and event making) and the
-clock under control, feeds it Kafka message values, and reports what came out: alerts, indexed
-events, the rule's state, and what went over real sockets to a listener and a _bulk endpoint.
-"""
+batch, call-rescue, async-queue!, the Kafka consumer's deserializer option, JSON decoding and
+consume loop, and event making) and the clock under control, feeds it Kafka message values, and
+reports what came out: alerts, indexed events, the rule's state, and what went over real
+sockets to a listener and a _bulk endpoint."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,214 @@ from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
+from tests.stack.record_values import parity_values
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")
+SHAPES = Path(__file__).parents[1] / "shapes"
+EXPECTED_SHAPES: dict[str, dict[str, Any]] = json.loads(
+    (SHAPES / "expected.json").read_text(encoding="utf-8")
+)["loggers"]
+
+
+def _at(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+_PINO_LINE = json.dumps(
+    {"level": 50, "time": 1796639274737, "name": "payments", "msg": "payment 4711 failed"}
+)
+PARITY = parity_values(3000, seed=7)  # read by both profiles: they must agree
+
+# Records of the loggers without a fixture yet (Go, Rust, .NET), shipped lines and edge cases,
+# written from the shared notes' field table, each with what tests/shapes/README.md's rules
+# read from it (only the fields given are compared; time_raw: where a non-numeric time went).
+READINGS: list[tuple[str, Any, dict[str, Any]]] = [
+    (
+        "go slog",
+        {
+            "time": "2026-12-07T09:07:47.123456789Z",
+            "level": "ERROR",
+            "source": {
+                "function": "main.processPayment",
+                "file": "/srv/app/payments.go",
+                "line": 29,
+            },
+            "msg": "payment 4711 failed",
+            "err": "gateway did not answer payment 4711",
+        },
+        {
+            "level": "error",
+            "file": "/srv/app/payments.go",
+            "line": 29,
+            "group": "/srv/app/payments.go",
+            "time": _at("2026-12-07T09:07:47.123+00:00"),
+            "error_message": "gateway did not answer payment 4711",
+            "time_raw": "2026-12-07T09:07:47.123456789Z",
+        },
+    ),
+    (
+        "go zerolog",
+        {
+            "level": "error",
+            "error": "gateway timeout",
+            "caller": "/srv/app/payments.go:29",
+            "stack": [{"func": "processPayment", "line": "21", "source": "payments.go"}],
+            "time": "2026-12-07T09:07:47Z",
+            "message": "payment 4711 failed",
+        },
+        {
+            "level": "error",
+            "message": "payment 4711 failed",
+            "file": "/srv/app/payments.go",
+            "line": 29,
+            "time": _at("2026-12-07T09:07:47+00:00"),
+            "error_message": "gateway timeout",
+        },
+    ),
+    (
+        "go zap",
+        {
+            "level": "error",
+            "ts": 1796639265.5123,
+            "caller": "go-zap/payments.go:27",
+            "msg": "payment 4711 failed",
+            "error": "gateway timeout",
+            "stacktrace": "main.processPayment\n\t/srv/app/payments.go:27",
+        },
+        {
+            "level": "error",
+            "file": "go-zap/payments.go",
+            "line": 27,
+            "group": "go-zap/payments.go",
+            "time": 1796639265.5123,
+            "error_type": None,
+            "error_message": "gateway timeout",
+        },
+    ),
+    (
+        "rust tracing",
+        {
+            "timestamp": "2026-12-07T09:07:47.123456Z",
+            "level": "ERROR",
+            "fields": {"message": "payment 4711 failed", "error": "gateway timeout"},
+            "target": "payments",
+            "filename": "src/main.rs",
+            "line_number": 42,
+        },
+        {
+            "level": "error",
+            "message": "payment 4711 failed",
+            "file": "src/main.rs",
+            "line": 42,
+            "logger": "payments",
+            "time": _at("2026-12-07T09:07:47.123+00:00"),
+            "error_message": "gateway timeout",
+        },
+    ),
+    (
+        "serilog compact",
+        {
+            "@t": "2026-12-07T09:07:47.1234567Z",
+            "@mt": "payment {Id} failed",
+            "@l": "Error",
+            "Id": 4711,
+            "SourceContext": "Payments",
+            "@x": "System.TimeoutException: gateway timeout\n   at Payments.Process()",
+        },
+        {
+            "level": "error",
+            "message": "payment {Id} failed",
+            "file": None,
+            "group": "Payments \u00b7 payment {Id} failed",
+            "time": _at("2026-12-07T09:07:47.123+00:00"),
+            "error_type": "System.TimeoutException",
+            "error_message": "gateway timeout",
+        },
+    ),
+    ("serilog information", {"@t": "2026-12-07T09:07:47Z", "@mt": "started"}, {"level": "info"}),
+    (
+        "logback level_value only",
+        {"level_value": 40000, "message": "retry 3 of 5", "logger_name": "pay"},
+        {"level": "error", "group": "pay \u00b7 retry <n> of <n>"},
+    ),
+    (
+        "log4j2 instant",
+        {
+            "instant": {"epochSecond": 1796639265, "nanoOfSecond": 123456789},
+            "level": "ERROR",
+            "message": "m",
+            "thrown": {"name": "java.io.IOException", "message": "broken pipe"},
+        },
+        {
+            "time": 1796639265.123456789,
+            "error_type": "java.io.IOException",
+            "error_message": "broken pipe",
+        },
+    ),
+    (
+        "docker json-file line",
+        {"log": _PINO_LINE + "\n", "stream": "stdout", "time": "2026-12-07T09:07:47.5Z"},
+        {
+            "level": "error",
+            "group": "payments \u00b7 payment <n> failed",
+            "time": 1796639274.737,
+            "time_raw": "2026-12-07T09:07:47.5Z",
+        },
+    ),
+    (
+        "fluent bit message, read once",
+        {
+            "message": json.dumps(
+                {
+                    "level": "error",
+                    "pathname": "/app/a.py",
+                    "lineno": 3,
+                    "message": json.dumps({"level": "info"}),
+                }
+            )
+        },
+        {
+            "level": "error",
+            "file": "/app/a.py",
+            "line": 3,
+            "message": json.dumps({"level": "info"}),
+        },
+    ),
+    (
+        "a line with a level of its own is not unwrapped",
+        {"level": "info", "log": json.dumps({"level": "error"})},
+        {"level": "info"},
+    ),
+    (
+        "logrus file",
+        {"level": "error", "file": "/app/x.go:12", "msg": "m"},
+        {"file": "/app/x.go", "line": 12},
+    ),
+    (
+        "a file without a line",
+        {"level": "error", "file": "weird", "msg": "m"},
+        {"file": "weird", "line": None},
+    ),
+    (
+        "a line as a string",
+        {"level": "error", "src": {"file": "a.js", "line": "21"}},
+        {"file": "a.js", "line": 21},
+    ),
+    ("no group without a call site or message", {"level": "error"}, {"group": None}),
+    (
+        "times that are not times",
+        {
+            "level": "error",
+            "msg": "m",
+            "time": True,
+            "timestamp": "yesterday",
+            "ts": 10**30 * 10**300,
+        },
+        {"time": None, "time_raw": True},
+    ),
+    ("a time beyond 64 bits", {"level": "error", "time": 10**20}, {"time_raw": 10**20}),
+]
 
 
 def forms_balanced(text: str) -> bool:
@@ -80,6 +286,8 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())  # comments out
     assert ":group.id kafka-group" in code
     assert ':auto.offset.reset "earliest"' in code
+    # The consumer decodes with the config's own deserializer (Riemann's stops on a string time).
+    assert ":value.deserializer record-deserializer" in code
     # Our own window and gate: 0.3.12's throttle counts in fixed windows, and its
     # moving-time-window can be held in the future by one event.
     assert "(throttle " not in code and "(moving-time-window " not in code
@@ -88,7 +296,7 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     assert "(where* rule-event?" in code and "(spike-rule rule-state alerts-out)" in code
     assert "(has-fields? e)" in code and "(riemann-internal? e)" in code
     # ES 8/9: bulk without mapping types, and the whole event kept.
-    assert "_type" not in code
+    assert ":_type" not in code and '"_type"' not in code
     assert '"/_bulk"' in code and "program-logs-" in code
     # Outputs behind async queues, defined once at top level (the alerts topic's only when set).
     assert code.count("(async-queue! ") == 3
@@ -218,6 +426,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     acceptor.start()
     cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
     cases.write_text(for_harness(), encoding="utf-8")
+    readings = cases.with_name("readings.json")
+    values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
+    readings.write_text(json.dumps(values), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CLASSPATH": "/usr/share/java/*",
@@ -231,6 +442,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "WINDOW_S": str(RULE_CONFIG["window_s"]),
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
+        "SHAPES_DIR": str(SHAPES),
+        "READINGS": str(readings),
         "ALERTS_TOPIC": "logtray-alerts",
     }
     try:
@@ -268,9 +481,20 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
     bulk_lines = [json.loads(x) for x in res["bulk"].splitlines()]
     assert bulk_lines[0] == {"index": {"_index": "program-logs-2025.11.24"}}
     doc = bulk_lines[1]
-    assert doc["extra"] == {"k": 1} and doc["pathname"] == "/app/a.py" and "nothing" not in doc
-    assert doc["@timestamp"].startswith("2025-11-24T16:00:00")
-    assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the producer's own
+    # The normalized reading, and the record as it was sent (one string: it cannot conflict).
+    assert doc["logtray"] == {
+        "level": "error",
+        "message": "x",
+        "template": "x",
+        "file": "/app/a.py",
+        "line": 3,
+        "group": "/app/a.py",
+    }
+    record = json.loads(doc["record"])
+    assert record["extra"] == {"k": 1} and record["level"] == 50 and record["nothing"] is None
+    assert set(doc) == {"@timestamp", "logtray", "record"}
+    assert doc["@timestamp"] == "2025-11-24T16:00:00Z"
+    assert bulk_lines[3]["@timestamp"] == "2025-11-24T16:00:00.123Z"  # the record's own
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
     # What really went over the sockets: the direct send, the pipeline's evidence alert, the
@@ -293,6 +517,8 @@ def test_a_new_consumer_group_starts_at_the_earliest_offset(harness: HarnessRun)
         "auto.offset.reset": "earliest",
     }
     assert opts["topics"] == ["program-logs"]
+    assert harness.results["own-deserializer"] is True
+    assert harness.results["reload-keeps-consumer"] is True  # a reload does not restart it
 
 
 def test_event_time_parsing_and_far_from_now_bounds(harness: HarnessRun) -> None:
@@ -351,15 +577,25 @@ def test_a_time_far_from_now_cannot_silence_its_pathname(harness: HarnessRun) ->
 
 def test_events_without_fields_are_not_indexed(harness: HarnessRun) -> None:
     indexing = harness.results["indexing"]
-    assert indexing["consumed"] == ["consumed"] * 6
-    # Non-JSON, [] and null carry only a time; Riemann's own events (tagged) stay out; an array
-    # of objects is one merged event.
+    assert indexing["consumed"] == ["consumed"] * 7
+    # Non-JSON, [], null and arrays are not records: counted, logged once, neither indexed nor
+    # counted by the rule. Riemann's own events (tagged) stay out. A string "time" (Go's slog)
+    # is kept under time_raw.
     assert indexing["indexed"] == [
         {"message": "kept", "level": "info"},
-        {"message": "merged", "level": "info"},
+        {"message": "slog", "time_raw": "2025-11-24T16:00:00.5Z"},
     ]
-    # What the header says stops Riemann's consumer (riemann.kafka's loop, mirrored).
-    assert indexing["interrupting"] == {
+    assert indexing["unreadable"] == 4
+    assert len(indexing["logged"]) == 1 and "not a JSON object" in indexing["logged"][0]
+
+
+def test_the_config_s_deserializer_takes_what_stops_riemann_s_own(harness: HarnessRun) -> None:
+    """Riemann 0.3.12's own decoding (riemann.kafka's json-deserializer, its consume loop
+    mirrored) stops consuming on these values; with the config's :value.deserializer each is
+    consumed."""
+    indexing = harness.results["indexing"]
+    assert harness.results["own-deserializer"] is True
+    assert indexing["riemann-own"] == {
         '"a bare string"': "interrupted",
         "42": "interrupted",
         "true": "interrupted",
@@ -367,8 +603,29 @@ def test_events_without_fields_are_not_indexed(harness: HarnessRun) -> None:
         '{"time":"2025-11-24T16:00:00Z"}': "interrupted",
         '{"time":{}}': "interrupted",
         '{"time":100000000000000000000}': "interrupted",
+        '{"time":true}': "interrupted",
+        '{"time":[1]}': "interrupted",
         '{"time":1.7e9}': "consumed",
     }
+    assert set(indexing["config"].values()) == {"consumed"}
+
+
+def test_no_message_value_stops_the_consumer(harness: HarnessRun) -> None:
+    """4,013 values of every kind (seeded: every JSON type, string/boolean/object/array times,
+    integers beyond 64 bits, bare values, nested junk, non-JSON, 100,000 open brackets, a value
+    over 1 MiB), one real error record of another file after each 160: consumption never
+    stops, nothing reaches Riemann's rescue, and all 26 real records are counted (one alert)."""
+    res = harness.results["never-stops"]
+    assert res["values"] == 4013
+    assert res["statuses"] == {"consumed": 26}
+    assert res["rescued"] == []
+    assert res["alerts"] == [{"pathname": "/app/real.py", "count": 26}]
+    assert res["unreadable"] > 1000 and res["bulk-lines"] > 2 * 1000
+    # The same values through Riemann's own decoding: over a thousand would have stopped it.
+    assert res["riemann-own"].get("interrupted", 0) > 1000
+    # JSON nested deeper than the thread's stack (Riemann's Jackson has no depth limit): a
+    # StackOverflowError, caught in the deserializer, never reaching the loop.
+    assert res["stack-overflow"] == ["returned", None, ["not JSON (StackOverflowError)"]]
 
 
 def test_the_alert_sent_carries_bounded_evidence(harness: HarnessRun) -> None:
@@ -534,3 +791,120 @@ def test_a_full_topic_queue_drops_for_the_topic_only(harness: HarnessRun) -> Non
     assert len(overflow["logged"]) == 1
     # ALERTS_TOPIC unset: alerts go to the listener only.
     assert overflow["off"] == {"alerts": 1}
+
+
+def test_every_shape_fixture_is_in_the_table(harness: HarnessRun) -> None:
+    assert sorted(harness.results["shapes"]) == sorted(EXPECTED_SHAPES)
+
+
+@pytest.mark.parametrize("logger", sorted(EXPECTED_SHAPES))
+def test_riemann_reads_each_logger_as_the_shape_table_says(
+    harness: HarnessRun, logger: str
+) -> None:
+    """The shape table (tests/shapes: real loggers' output, the rules in its README), run
+    through the consumer path: the first ERROR record's normalized fields, and one alert for
+    the logger's 12 errors sent 3 times within one second, on the expected group key. The
+    engine runs the same table (tests/pipeline/test_shapes.py)."""
+    expected = EXPECTED_SHAPES[logger]
+    seen = harness.results["shapes"][logger]
+    fields = seen["fields"]
+    for key in (
+        "level",
+        "message",
+        "template",
+        "file",
+        "line",
+        "group",
+        "error_type",
+        "error_message",
+        "service",
+        "logger",
+    ):
+        assert fields.get(key) == expected[key], key
+    if expected["time"] is None:
+        assert fields.get("time") is None
+    else:
+        assert fields["time"] == pytest.approx(expected["time"], abs=0.001)
+    assert seen["alerts"] == [{"pathname": expected["group"], "count": 26}]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(v, e) for _, v, e in READINGS], ids=[n for n, _, _ in READINGS]
+)
+def test_riemann_reads_records_by_the_shape_rules(
+    harness: HarnessRun, value: Any, expected: dict[str, Any]
+) -> None:
+    i = [v for _, v, _ in READINGS].index(value)
+    seen = harness.results["readings"][i]
+    fields = dict(seen["logtray"] or {})
+    for key, want in expected.items():
+        got = seen["time_raw"] if key == "time_raw" else fields.get(key)
+        if key == "time" and want is not None:
+            assert got == pytest.approx(want, abs=0.001), key
+        else:
+            assert got == want, key
+
+
+def test_both_profiles_read_every_record_alike(harness: HarnessRun) -> None:
+    """3,000 seeded records mixing every shape's keys with values of every JSON type: the
+    engine's reading (logtray.pipeline.record) and riemann.config's agree on every field."""
+    record = pytest.importorskip("logtray.pipeline.record", reason="the engine's reading")
+    seen = harness.results["readings"][len(READINGS) :]
+    assert len(seen) == len(PARITY)
+    differ = []
+    for value, riemann in zip(PARITY, seen, strict=True):
+        normalized = record.normalize(json.loads(value))
+        mine = riemann["logtray"]
+        if normalized is None:
+            if mine is not None:
+                differ.append((value, "a record", "none"))
+            continue
+        error = normalized.error
+        want = {
+            "level": normalized.level,
+            "message": normalized.message,
+            "template": normalized.template,
+            "file": normalized.file,
+            "line": normalized.line,
+            "group": normalized.group,
+            "time": normalized.time,
+            "service": normalized.service,
+            "logger": normalized.logger,
+            "error_type": error.type,
+            "error_message": error.message,
+        }
+        for key, expected in want.items():
+            got = (mine or {}).get(key)
+            if isinstance(expected, float) and isinstance(got, (int, float)):
+                if abs(got - expected) <= 0.001:
+                    continue
+            elif got == expected:
+                continue
+            differ.append((value[:200], key, expected, got))
+    assert differ == []
+
+
+def test_every_field_sent_to_elasticsearch_has_one_type(harness: HarnessRun) -> None:
+    """Elasticsearch fixes a field's type from the day's first value and refuses records that
+    disagree. The whole shape table, every reading above (the seeded ones too) and 2,000 junk
+    values go into one day's index: each field path of the documents has one JSON type."""
+    es = harness.results["es-types"]
+    assert es["values"] > 5000 and es["docs"] > 3000
+    assert es["conflicts"] == {}
+    assert es["paths"] == [
+        "",
+        ".@timestamp",
+        ".logtray",
+        ".logtray.error_message",
+        ".logtray.error_type",
+        ".logtray.file",
+        ".logtray.group",
+        ".logtray.level",
+        ".logtray.line",
+        ".logtray.logger",
+        ".logtray.message",
+        ".logtray.service",
+        ".logtray.template",
+        ".logtray.traceback",
+        ".record",
+    ]

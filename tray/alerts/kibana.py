@@ -33,12 +33,34 @@ def kql_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# What Discover shows of each record: the normalized fields every indexed record carries.
+DISCOVER_COLUMNS = (
+    "logtray.level",
+    "logtray.group",
+    "logtray.line",
+    "logtray.message",
+    "logtray.error_type",
+)
+
+# Level names whose normalized spelling differs (the common ones an alert may carry).
+_CANONICAL = {"warning": "warn", "err": "error", "critical": "fatal", "crit": "fatal"}
+
+
 def discover_query(pathname: str | None, level: str | None = "error") -> str:
+    """KQL over the fields every indexed record carries, whichever logger wrote it: the
+    normalized `logtray.group` (the alert's pathname: a file, or "service · template") and
+    `logtray.level` (debug, info, warn, error, fatal). An error alert shows fatal records too:
+    the rule counts both."""
     clauses = []
     if pathname:
-        clauses.append(f"pathname:{kql_quote(pathname)}")
+        clauses.append(f"logtray.group:{kql_quote(pathname)}")
     if level:
-        clauses.append(f"level:{kql_quote(level)}")
+        name = level.lower()
+        name = _CANONICAL.get(name, name)
+        if name == "error":
+            clauses.append('logtray.level:("error" or "fatal")')
+        else:
+            clauses.append(f"logtray.level:{kql_quote(name)}")
     return " and ".join(clauses)
 
 
@@ -47,6 +69,7 @@ def discover_url(config: KibanaConfig, alert: Alert | None, at: float) -> str:
     level = (alert.level if alert and alert.level else "error") if alert else "error"
     global_state = {"time": {"from": _iso(at - config.before_s), "to": _iso(at + config.after_s)}}
     app_state = {
+        "columns": list(DISCOVER_COLUMNS),
         "dataSource": {"dataViewId": config.data_view, "type": "dataView"},
         "query": {
             "language": "kuery",
