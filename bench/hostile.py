@@ -4,7 +4,9 @@
     .venv/bin/python -m bench.hostile --quick    # 3 s per flood
 
 A real `logtray listen --notifier console` (its own config, data and log dirs) receives each
-flood of tests/support/hostile.py from loopback. Per flood: the listener's RSS before, at its
+flood of tests/support/hostile.py from loopback (each a flood of connections too, then the
+same look-alike sources streamed on two open connections, as tests/test_soak.py sends them,
+and slow tricklers and idle connections). Per flood: the listener's RSS before, at its
 peak during and 5 s after; its CPU (share of one core) during; how long after the flood ends
 until its CPU is idle again (< 5 % over 0.5 s); the time from sending a new named alert
 (`FOUND PROBLEM IN /app/duringN.py:3`) halfway through the flood to a notice naming it, and
@@ -127,6 +129,12 @@ async def run(seconds: float) -> list[dict[str, Any]]:
     await measure("calm (no flood)", None)
     for name, make in hostile.FLOODS.items():
         await measure(name, lambda make=make: hostile.for_a_while(seconds, port, make))
+    # No connection flood: two connections streaming a new look-alike source with every line
+    # (tests/test_soak.py's flood of new sources, whose real alert must pop on its own).
+    await measure(
+        "look-alike sources, 2 streaming connections",
+        lambda: hostile.streaming(seconds, port, hostile.look_alike_line, connections=2),
+    )
     await measure("slow tricklers (50)", lambda: hostile.slowloris(port, 50, seconds))
 
     async def idle() -> None:

@@ -24,6 +24,7 @@ import collections
 import contextlib
 import datetime
 import logging
+import math
 import os
 import socket
 import sys
@@ -58,9 +59,15 @@ _second_cache: tuple[int, str] = (-1, "")
 def iso_utc(created: float) -> str:
     """ISO 8601 UTC with milliseconds, as Elasticsearch and Kibana read `@timestamp`."""
     global _second_cache
-    # Whole microseconds first, as datetime rounds them, so the text is the same as its.
-    micros = round(created * 1_000_000)
-    second, micros = divmod(micros, 1_000_000)
+    # Whole microseconds first, as datetime rounds them (half to even, on the fraction alone:
+    # the whole timestamp times 10^6 loses the last bits), so the text is the same as its.
+    fraction, whole = math.modf(created)
+    micros = round(fraction * 1_000_000)
+    second = int(whole)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    elif micros < 0:
+        second, micros = second - 1, micros + 1_000_000
     cached_second, prefix = _second_cache
     if second != cached_second:
         # Formatting the date is most of the cost: do it once per second, not per record.

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -181,9 +180,9 @@ def test_a_history_file_that_cannot_be_used_never_stops_alerts(kind, tmp_path):
             assert sent.returncode == 0, sent.stderr
         notices = listener.json_lines(3)
         assert [n["title"] for n in notices] == [f"Problem in kept{n}.py:1" for n in range(3)]
-        started = time.monotonic()
-        code = listener.stop()
-        assert code == 0 and time.monotonic() - started < 10
+        # SIGTERM ends it (exit 0); one stuck on the history file would be killed after
+        # stop_process's far bound (10 s) and exit -9.
+        assert listener.stop() == 0
         stderr = "".join(listener.stderr_lines)
         assert stderr.count("kept in memory") == 1, stderr
         assert "Traceback" not in stderr

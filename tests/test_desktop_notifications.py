@@ -3,7 +3,6 @@
 import json
 import os
 import socket
-import time
 
 import pytest
 
@@ -74,7 +73,7 @@ def test_original_line_and_json_alert_become_notifications_with_an_action(deskto
         assert "Show errors" in call["strings"]  # the actions' labels
         assert "Open in Kibana" in call["strings"]
         assert "default" in call["strings"]  # a click on the body is an action too
-    assert "Currently displayed: 2" in desktop.dunstctl("count")
+    assert desktop.wait_displayed(2) == 2  # both on screen (dunst shows them a moment later)
 
 
 def test_coalesced_alerts_replace_one_notification(desktop, desktop_env):
@@ -117,7 +116,7 @@ def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_
     try:
         logtray("send", "--port", port, "FOUND PROBLEM IN /app/orders.py:7", env=env)
         desktop.wait_for(lambda: len(desktop.notify_calls()) > before, what="Notify")
-        time.sleep(0.2)  # let dunst map the notification before choosing from its menu
+        desktop.wait_displayed()  # dunst's menu offers the actions of what it shows
         desktop.invoke_action("Open in Kibana")
         opened = desktop.wait_for(
             lambda: desktop.browser_log.read_text().strip(), what="the browser to be called"
@@ -130,7 +129,7 @@ def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_
         desktop.reset()
         logtray("send", "--port", port, "FOUND PROBLEM IN /app/users.py:9", env=env)
         desktop.wait_for(lambda: len(desktop.notify_calls()) > before + 1, what="second Notify")
-        time.sleep(0.2)
+        desktop.wait_displayed()
         desktop.dunstctl("action", "0")  # a click on the newest notification
         clicked = desktop.wait_for(
             lambda: desktop.browser_log.read_text().strip(), what="the browser after a click"

@@ -4,7 +4,6 @@ the configured editor at the line; without Kibana a click shows the errors."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -57,7 +56,7 @@ def test_a_click_without_kibana_shows_errors_and_open_in_editor(desktop, env, tm
         assert "card declined" in str(call["body"])  # the top message
         assert "Show errors" in call["strings"] and "Open in editor" in call["strings"]
         assert "Open in Kibana" not in call["strings"]
-        time.sleep(0.2)  # let dunst map the notification
+        desktop.wait_displayed()  # dunst acts on the notifications it shows
         desktop.dunstctl("action", "0")  # a click: no Kibana, so the error view
         opened = desktop.wait_for(
             lambda: desktop.browser_log.read_text().strip(), what="the error view"
@@ -72,7 +71,7 @@ def test_a_click_without_kibana_shows_errors_and_open_in_editor(desktop, env, tm
         alert = {"pathname": "/app/refund.py", "lineno": 2, "message": "refund failed"}
         logtray("send", "--port", port, "--json", json.dumps(alert), env=env)
         desktop.wait_for(lambda: len(desktop.notify_calls()) > before, what="second Notify")
-        time.sleep(0.2)
+        desktop.wait_displayed()
         desktop.invoke_action("Open in editor")
         log = tmp_path / "editor.log"
         desktop.wait_for(lambda: log.exists() and log.read_text().count("\n") == 2, what="editor")

@@ -9,8 +9,9 @@ a second, each sending and closing), faster than the listener handles them, so t
 cap is reached again and again. In the middle of each flood a real named alert is sent on a
 connection of its own: every one is shown and is in the history afterwards (how soon is
 printed here and measured by bench/hostile.py; here only a far bound that covers the
-sender's own connect retries when the flood fills the kernel's accept queue, and for a
-sender with the token from a fresh address); no notification shows a control character or
+sender's own connect retries when the flood fills the kernel's accept queue); a sender with
+the token from a fresh address gets every alert accepted while the squatters hold their slots
+for as long as they may (no clock: see below); no notification shows a control character or
 bidi override; records with line separators read back as written; the process is alive, its
 memory grew by less than 50 MB, and nothing it wrote to stderr is a traceback.
 """
@@ -28,6 +29,9 @@ from tests.support.netns import SENDER, SQUATTER, in_namespace, namespace_with_p
 
 FLOOD_S = 3.0
 TOKEN = "soak-token"
+# How long the token sender waits for each answer: far above the 0.01-0.06 s it takes, and
+# above its own kernel's connect retries (1 s, then 3 s, 7 s) should a SYN be dropped.
+SENDER_WAIT_S = 30
 ACTING = set("\u202e\x1b\x07")  # what hostile.ACTING carries that must never act
 
 
@@ -39,6 +43,9 @@ def test_soak_hostile_floods_with_a_real_alert_inside_each():
     env = {
         **os.environ,
         "LOGTRAY_LISTENER_LINE_TIMEOUT_S": "2",
+        # The squatters may hold their slots for an hour: a token sender that had to wait for
+        # one to leave would get no answer within its SENDER_WAIT_S and fail (no clock needed).
+        "LOGTRAY_LISTENER_AUTH_TIMEOUT_S": "3600",
         "LOGTRAY_LISTENER_TOKEN": TOKEN,
     }
     with namespace_with_peers(21) as (namespace, host_ip, peers):
@@ -58,11 +65,10 @@ def test_soak_hostile_floods_with_a_real_alert_inside_each():
             missed = [name for name, at in seen.items() if at is None]
             assert not missed, f"real alerts never shown: {missed} ({seen})"
             assert closed_slow == 20, "slow tricklers must be cut off at the line timeout"
-            assert [reply for _, reply in token_sends] == ['{"ok":true}'] * 3
-            # Far bound, not a speed check (bench/hostile.py measures it): a sender held back
-            # by the squatters would wait for their auth_timeout_s (5 s) or be refused.
-            worst = max(t for t, _ in token_sends)
-            assert worst < 4.0, f"the token sender waited {worst:.2f} s behind squatters"
+            # Accepted, each one: neither refused nor left waiting behind the squatters (they
+            # may stay an hour: a sender held back gets no answer within SENDER_WAIT_S). How
+            # soon it is answered is the bench's (bench/hostile.py: 0.01-0.03 s).
+            assert [reply for _, reply in token_sends] == ['{"ok":true}'] * 3, token_sends
             assert grown < 50, f"RSS grew by {grown:.0f} MB"
         finally:
             code = listen.stop()
@@ -83,7 +89,7 @@ def test_soak_hostile_floods_with_a_real_alert_inside_each():
 async def _scenario(listen, port, namespace, host_ip, peers):
     # warm up (imports, first notices), then the baseline
     since = await hostile.send_named(port, "/app/calm.py")
-    assert listen.wait_notice(hostile.names("calm.py"), since, 10) is not None
+    assert listen.wait_notice(hostile.names("calm.py"), since, 30) is not None
     baseline = listen.rss_mb()
     squat = await in_namespace(
         namespace,
@@ -98,7 +104,9 @@ async def _scenario(listen, port, namespace, host_ip, peers):
     )
     try:
         assert await asyncio.wait_for(squat.stdout.readline(), 20) == b"open\n"
-        slow = asyncio.ensure_future(hostile.slowloris(port, 20, 8))
+        # Cut off 2 s after their first byte; they give up counting after 20 s (a far bound:
+        # they run beside the floods, which take longer than that anyway).
+        slow = asyncio.ensure_future(hostile.slowloris(port, 20, 20))
         seen: dict[str, float | None] = {}
         for k, make in enumerate(hostile.FLOODS.values()):
             name = f"/app/named{k}.py"
@@ -122,9 +130,10 @@ async def _scenario(listen, port, namespace, host_ip, peers):
                 peers[20],
                 TOKEN,
                 "3",
+                str(SENDER_WAIT_S),
                 stdout=asyncio.subprocess.PIPE,
             )
-            out, _ = await asyncio.wait_for(sender.communicate(), 60)
+            out, _ = await asyncio.wait_for(sender.communicate(), 3 * SENDER_WAIT_S + 30)
             token_sends = [json.loads(line) for line in out.decode().splitlines()]
             # Refused at the global cap: with the reason, or reset when the refused
             # connections waiting to read their reason are at their own limit.
@@ -143,7 +152,7 @@ async def _scenario(listen, port, namespace, host_ip, peers):
     name = f"/app/named{len(seen)}.py"
     since = await hostile.send_named(port, name)
     seen[name] = await asyncio.to_thread(
-        listen.wait_notice, hostile.names(f"named{len(seen)}.py"), since, 10
+        listen.wait_notice, hostile.names(f"named{len(seen)}.py"), since, 30
     )
     for writer in idle:
         writer.close()
@@ -152,8 +161,10 @@ async def _scenario(listen, port, namespace, host_ip, peers):
 
 def test_a_real_alert_inside_a_flood_of_new_sources_pops_on_its_own_and_is_kept(tmp_path):
     # Two connections writing a new /app/f_<n>.py with every line as fast as they can (no
-    # connection flood: that is the soak's), and 2 s in the real alert: it pops on its own
-    # within a second, and the flood does not evict it from the history.
+    # connection flood: that is the soak's), and 2 s in the real alert: it gets a notification
+    # of its own (not only a line in the storm summary), and the flood does not evict it from
+    # the history. How soon it pops is the bench's: bench/hostile.py's "look-alike sources,
+    # 2 streaming connections" row (docs/benchmarks.md); the wait here is only a far bound.
     port = free_port()
     env = {**os.environ, "LOGTRAY_ALERTS_HISTORY_SIZE": "200"}
     listen = hostile.Listen(port, env)
@@ -161,35 +172,19 @@ def test_a_real_alert_inside_a_flood_of_new_sources_pops_on_its_own_and_is_kept(
         listen.wait_ready()
 
         async def scenario():
-            deadline = asyncio.get_running_loop().time() + 5.0
-            sent = 0
-
-            async def flood(offset):
-                nonlocal sent
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                n = offset
-                while asyncio.get_running_loop().time() < deadline:
-                    writer.write(
-                        b"".join(
-                            b'{"pathname": "/app/f_%d.py", "count": 30}\n' % (n + i)
-                            for i in range(0, 200, 2)
-                        )
-                    )
-                    await writer.drain()
-                    n += 200
-                    sent += 100
-                writer.close()
-
-            flooding = asyncio.gather(flood(0), flood(1))
+            flooding = asyncio.ensure_future(
+                hostile.streaming(5.0, port, hostile.look_alike_line, connections=2)
+            )
             await asyncio.sleep(2.0)
             since = await hostile.send_named(port, "/app/REAL.py")
-            seen = await asyncio.to_thread(listen.wait_notice, hostile.names("REAL.py"), since, 10)
-            await flooding
-            return seen, sent
+            own = hostile.popup_of("/app/REAL.py")
+            seen = await asyncio.to_thread(listen.wait_notice, own, since, 30)
+            return seen, await flooding
 
         seen, sent = asyncio.run(scenario())
         print(f"flood: {sent} new sources in 5 s; the real alert visible after {seen} s")
-        assert seen is not None and seen < 1.0, f"the real alert visible after {seen} s"
+        shown = [notice for _, notice in listen.notices]
+        assert seen is not None, f"the real alert had no notification of its own: {shown[-5:]}"
         assert sent > 200  # more than the history holds
     finally:
         assert listen.stop() == 0

@@ -78,9 +78,13 @@ def test_recent_alert_opens_its_link_and_badge_shows(desktop, tray):
     alert = json.dumps({"pathname": "/app/orders.py", "count": 31, "url": url})
     logtray("send", "--port", port, "--json", alert, env=env)
     desktop.wait_for(lambda: desktop.notify_calls(), what="the notification")
-    time.sleep(0.6)  # the tray redraws at most every 0.3 s
-    badge = icon.image("icon-alert-badge").getpixel((icon.image().width - 4, 4))
-    assert badge[0] > 180 and badge[1] < 110  # the red badge
+
+    def red_badge() -> bool:  # the tray redraws at most every 0.3 s: waited for, not slept on
+        image = icon.image("icon-alert-badge")
+        badge = image.getpixel((image.width - 4, 4))
+        return badge[0] > 180 and badge[1] < 110
+
+    desktop.wait_for(red_badge, what="the red badge")
     state = base_state(recent=(RecentAlert(0, "x", 1, "u", needs_kibana=False),), unseen=1)
     icon.choose(state, lambda e: e.text.startswith("Recent alerts"), submenu_steps=1)
     opened = desktop.wait_for(lambda: desktop.browser_log.read_text().strip(), what="browser")
@@ -153,7 +157,7 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(desktop, tray):
 
 def test_docker_unavailable_is_said_in_the_menu_and_quit_works(desktop, tray):
     app, icon, _env, _port = tray
-    time.sleep(0.5)
+    icon.wait_colour(STATUS_COLOURS["problem"], timeout=10)  # the menu's state is drawn
     first = build_menu(base_state(docker_problem="Docker is not running"))[0]
     assert first.enabled is False and first.text.startswith("Start stack (full): ")
     icon.choose(base_state(), lambda e: e.action == "quit")

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -64,7 +63,7 @@ def chromium(*args: str, profile: Path) -> str:
 def show_errors(desktop: Desktop, title_part: str) -> Path:
     """Choose "Show errors" on the popup; the error view page the (recorded) browser got."""
     desktop.browser_log.write_text("")
-    time.sleep(0.2)  # let dunst map the notification before choosing from its menu
+    desktop.wait_displayed()  # dunst's menu offers the actions of what it shows
     desktop.invoke_action("Show errors")
     opened = desktop.wait_for(
         lambda: desktop.browser_log.read_text().strip(),

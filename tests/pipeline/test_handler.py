@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import sys
+import threading
 import time
 
 from hypothesis import given
@@ -83,14 +84,19 @@ def test_broker_down_bounded_buffer_one_warning_then_resumes(tansu_binary, tmp_p
     handler = KafkaJSONHandler(broker.bootstrap, "handler-down", max_buffer=1000, retry_s=0.2)
     logger = logger_with(handler, "t.down")
     try:
-        worst = 0.0
-        for i in range(5000):
-            start = time.perf_counter()
-            logger.error("while down %d", i)
-            worst = max(worst, time.perf_counter() - start)
-        # Never waits for the network: a send that waited would wait for a broker connection
-        # (seconds); the far bound keeps a busy machine's scheduling pauses from failing it.
-        assert worst < 1.0, f"one emit() took {worst:.3f} s while the broker was down"
+        # emit() never waits for the broker: it starts only after these 5,000 emits have all
+        # returned, so an emit() that waited for it would never return. The join's bound is
+        # far, not a speed check: the emits take ~0.05 s (~1 s on a busy machine); emits that
+        # each waited 6 ms or more on the network would miss it. How long one emit() takes is
+        # measured by bench/pipeline_bench.py (docs/pipeline-benchmarks.md, broker down).
+        def caller() -> None:
+            for i in range(5000):
+                logger.error("while down %d", i)
+
+        thread = threading.Thread(target=caller, name="caller", daemon=True)
+        thread.start()
+        thread.join(30)
+        assert not thread.is_alive(), "emit() is waiting for the broker that is down"
         assert len(handler._buffer) == 1000 and handler.dropped == 4000
         warnings = [line for line in capfd.readouterr().err.splitlines() if "kafka handler" in line]
         assert len(warnings) <= 2 and "Traceback" not in "".join(warnings)

@@ -37,7 +37,10 @@ from tests.support.tray import start_tray, tray_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "stack-events"
-TOLD_WITHIN_S = 10.0  # the promise: told within 10 s of the event
+# A far bound, not the promise of speed: an event that is missed is never told, and a restart
+# loop takes several container starts (2-4 s here, many times that on a busy machine). How
+# soon each is told is measured by bench/stack_events.py (docs/benchmarks.md).
+TOLD_WITHIN_S = 60.0
 
 # demo: runs, then (gate /go) allocates far past its 16 MiB limit: the kernel's OOM killer.
 DEMO_OOM = (

@@ -72,6 +72,21 @@ class Desktop:
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
 
+    def displayed(self) -> int:
+        """How many notifications dunst has on screen now."""
+        out = self.dunstctl("count", "displayed").strip()
+        return int(out) if out.isdigit() else 0
+
+    def wait_displayed(self, count: int = 1, timeout: float = 10.0) -> int:
+        """Until dunst has `count` notifications on screen: it shows one a moment after the
+        Notify call that dbus-monitor saw, and its actions act only on those it shows."""
+        shown: int = self.wait_for(
+            lambda: (n := self.displayed()) >= count and n,
+            timeout,
+            f"{count} notification(s) on screen",
+        )
+        return shown
+
     def invoke_action(self, label: str) -> None:
         """Choose `label` in dunst's context menu of the newest notification."""
         self.dmenu_choice.write_text(label)

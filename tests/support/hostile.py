@@ -114,6 +114,15 @@ def names(path_tail: str) -> Callable[[dict[str, object]], bool]:
     return match
 
 
+def popup_of(pathname: str) -> Callable[[dict[str, object]], bool]:
+    """The source's own notice (not a storm summary that names it)."""
+
+    def match(notice: dict[str, object]) -> bool:
+        return notice.get("key") == pathname
+
+    return match
+
+
 # -- senders ----------------------------------------------------------------------------------
 async def _client(port: int, payload: bytes) -> None:
     try:
@@ -129,6 +138,31 @@ async def _client(port: int, payload: bytes) -> None:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def streaming(
+    seconds: float, port: int, make: Callable[[int], bytes], connections: int = 2, batch: int = 100
+) -> int:
+    """`connections` connections held open, each writing `batch` of make(n) at a time as fast as
+    the listener takes them (no connection flood), for `seconds`; returns the lines sent."""
+    deadline = time.monotonic() + seconds
+    sent = 0
+
+    async def one(offset: int) -> None:
+        nonlocal sent
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        n = offset
+        try:
+            while time.monotonic() < deadline:
+                writer.write(b"".join(make(n + i * connections) for i in range(batch)))
+                await writer.drain()
+                n += batch * connections
+                sent += batch
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one(i) for i in range(connections)))
+    return sent
 
 
 async def for_a_while(
@@ -183,6 +217,11 @@ def bad_urls(n: int) -> bytes:
 
 def new_sources(n: int) -> bytes:
     return json.dumps({"pathname": f"/app/storm/s{n}.py", "count": 30}).encode() + b"\n"
+
+
+def look_alike_line(n: int) -> bytes:
+    """One line of a new look-alike source (/app/f_<n>.py), for `streaming`."""
+    return b'{"pathname": "/app/f_%d.py", "count": 30}\n' % n
 
 
 def look_alike_sources(n: int) -> bytes:

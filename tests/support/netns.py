@@ -78,14 +78,16 @@ while True:
 """
 
 # Inside the namespace: `n` alerts with the token, each on a new connection, asking for the
-# listener's answer; prints the seconds from connect to the answer, and the answer.
+# listener's answer; prints the seconds from connect to the answer, and the answer (or the
+# error: after `wait` seconds (default 10) without an answer, a TimeoutError).
 SENDER = """
 import json, socket, sys, time
 port, host, src, token = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 n = int(sys.argv[5])
+wait = float(sys.argv[6]) if len(sys.argv) > 6 else 10.0
 for i in range(n):
     t0 = time.monotonic()
-    s = socket.socket(); s.bind((src, 0)); s.settimeout(10)
+    s = socket.socket(); s.bind((src, 0)); s.settimeout(wait)
     try:
         s.connect((host, port))
         line = {"pathname": f"/app/real{i}.py", "count": 40, "token": token, "ack": True}
