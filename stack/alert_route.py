@@ -17,8 +17,6 @@ import dataclasses
 import socket
 from collections.abc import Mapping
 
-import psutil
-
 from logtray.stack.engine_info import EngineInfo
 from logtray.stack.specs import ServiceSpec
 
@@ -31,6 +29,8 @@ BRIDGES = ("podman0", "cni-podman0", "docker0")
 
 def bridge_addresses() -> dict[str, str]:
     """interface -> IPv4 address, for the bridges in BRIDGES this machine has."""
+    import psutil  # at `up`, not when the tray imports the stack manager at start
+
     try:
         interfaces = psutil.net_if_addrs()
     except OSError:

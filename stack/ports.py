@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import psutil
-
 
 def port_holder(port: int) -> str | None:
     """The process listening on `port`, if the OS lets us see it (it may need root)."""
+    import psutil  # only when a port is taken: the listener imports this module at start
+
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:

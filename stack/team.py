@@ -20,15 +20,16 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import TYPE_CHECKING
 
 from logtray.stack.config import StackConfig
 from logtray.stack.errors import LogtrayError
+
+if TYPE_CHECKING:
+    # `cryptography` (~9 MB resident) is imported where X.509 work is done, not here: the
+    # tray imports this module on every start (specs.py), and only the team profile needs it.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 TEAM_DIR_NAME = "team"
 CA_FILE = "ca.pem"
@@ -70,6 +71,8 @@ class TeamMaterial:
 
     @property
     def ca_fingerprint(self) -> str:
+        from cryptography import x509
+
         return fingerprint(x509.load_pem_x509_certificate(self.ca_pem.encode()))
 
 
@@ -84,6 +87,8 @@ class TeamAddress:
 
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 of the certificate's DER, as AA:BB:... (what `openssl x509 -fingerprint` says)."""
+    from cryptography.hazmat.primitives import hashes
+
     digest = cert.fingerprint(hashes.SHA256()).hex().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
@@ -194,12 +199,16 @@ def _broken(path: Path, what: str) -> LogtrayError:
 
 
 def _pem(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     # Unencrypted PKCS#8 ("BEGIN PRIVATE KEY"): what Kafka's PEM key store reads without a
     # key password; the file's 0600 mode is its protection.
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -211,21 +220,29 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-# A CA signs certificates (and revocation lists), nothing else.
-_CA_USAGE = x509.KeyUsage(
-    digital_signature=False,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
+def _ca_usage() -> x509.KeyUsage:
+    """A CA signs certificates (and revocation lists), nothing else."""
+    from cryptography import x509
+
+    return x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _new_ca(now: datetime.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "logtray team CA")])
     cert = (
@@ -237,7 +254,7 @@ def _new_ca(now: datetime.datetime) -> tuple[x509.Certificate, ec.EllipticCurveP
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_CA_USAGE, critical=True)
+        .add_extension(_ca_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
@@ -245,6 +262,8 @@ def _new_ca(now: datetime.datetime) -> tuple[x509.Certificate, ec.EllipticCurveP
 
 
 def _san(host: str) -> x509.GeneralName:
+    from cryptography import x509
+
     if _is_ip(host):
         return x509.IPAddress(ipaddress.ip_address(host))
     return x509.DNSName(host)
@@ -253,6 +272,11 @@ def _san(host: str) -> x509.GeneralName:
 def _new_server(
     host: str, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, now: datetime.datetime
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -277,6 +301,9 @@ def _server_fits(
     cert: x509.Certificate, host: str, ca: x509.Certificate, now: datetime.datetime
 ) -> bool:
     """Signed by this CA, naming exactly this host, and not about to expire."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
     try:
         cert.verify_directly_issued_by(ca)
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -287,6 +314,8 @@ def _server_fits(
 
 
 def _load_cert(path: Path, data: bytes) -> x509.Certificate:
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:
@@ -294,6 +323,9 @@ def _load_cert(path: Path, data: bytes) -> x509.Certificate:
 
 
 def _load_key(path: Path, data: bytes) -> ec.EllipticCurvePrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):

@@ -11,12 +11,16 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from codeowners import CodeOwners
+from typing import TYPE_CHECKING
 
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.base.config import AlertsTopicConfig
 from logtray.tray.base.errors import LogtrayError
+
+if TYPE_CHECKING:
+    # codeowners is imported where an owners_file is read: the tray imports this module at
+    # every start (the alert service), and only a team's alerts topic with owners uses it.
+    from codeowners import CodeOwners
 
 MAX_OWNERS_BYTES = 1024 * 1024
 
@@ -104,6 +108,8 @@ def subscription_from(config: AlertsTopicConfig) -> Subscription:
                 fix='set both (e.g. owners_file = "~/src/shop/.github/CODEOWNERS", '
                 'owner = "@alice"), or neither',
             )
+        from codeowners import CodeOwners
+
         owners = CodeOwners(_read_owners(Path(config.owners_file).expanduser()))
         owner = normalize_owner(config.owner)
     return Subscription(

@@ -10,28 +10,31 @@ reach us without the listener being open to the whole network.
 from __future__ import annotations
 
 import socket
+import struct
 import sys
-
-import psutil
 
 LOOPBACK = "127.0.0.1"
 DOCKER_BRIDGE_INTERFACE = "docker0"
 # The same bridges, in the same order, as stack/alert_route.py's BRIDGES.
 BRIDGE_INTERFACES = ("podman0", "cni-podman0", DOCKER_BRIDGE_INTERFACE)
+SIOCGIFADDR = 0x8915  # Linux: an interface's (first) IPv4 address, in a struct ifreq
 
 
 def bridge_address(interface: str) -> str | None:
     """The IPv4 address of a bridge interface on this host, if there is one."""
     if not sys.platform.startswith("linux"):
         return None  # Docker Desktop maps host.docker.internal to the host's loopback
+    # Asked of the kernel directly (SIOCGIFADDR), not through psutil: the tray asks at every
+    # start, and psutil is otherwise not loaded until a port is taken.
+    import fcntl
+
+    request = struct.pack("256s", interface.encode()[:15])
     try:
-        addresses = psutil.net_if_addrs().get(interface, [])
-    except OSError:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            answer = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, request)
+    except OSError:  # no such interface, or it has no IPv4 address
         return None
-    for address in addresses:
-        if address.family == socket.AF_INET:
-            return str(address.address)
-    return None
+    return socket.inet_ntoa(answer[20:24])
 
 
 def docker_bridge_gateway() -> str | None:

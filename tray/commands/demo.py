@@ -6,10 +6,12 @@ import argparse
 import os
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logtray.stack.demo.app import DemoSettings
-from logtray.stack.demo.app import run as run_demo
+if TYPE_CHECKING:
+    # The demo (http.server, the Kafka log handler) is imported when `logtray demo` runs:
+    # every command, the tray included, builds this parser.
+    from logtray.stack.demo.app import DemoSettings
 
 
 def add_parser(sub: Any) -> None:
@@ -28,6 +30,8 @@ def add_parser(sub: Any) -> None:
 
 
 def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> DemoSettings:
+    from logtray.stack.demo.app import DemoSettings
+
     base = DemoSettings.from_env(environ)
     return DemoSettings(
         bootstrap=args.bootstrap or base.bootstrap,
@@ -43,6 +47,8 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> DemoSett
 
 
 def run(args: argparse.Namespace) -> int:
+    from logtray.stack.demo.app import run as run_demo
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

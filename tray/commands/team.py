@@ -19,8 +19,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-
 from logtray.tray.base.config import Config, load_config
 from logtray.tray.base.errors import LogtrayError
 
@@ -47,6 +45,8 @@ def add_parser(sub: Any) -> None:
 
 def invite_block(config: Config, user: str | None = None, bootstrap: str | None = None) -> str:
     """The teammate's [alerts_topic] table, as TOML (pure)."""
+    import tomlkit  # here, not at the top: every command (the tray too) builds this parser
+
     engine = config.engine
     table = tomlkit.table()
     table["enabled"] = True
@@ -80,6 +80,8 @@ def ca_fingerprint(cafile: Path) -> str:
 
 def team_profile_block(bootstrap: str, topic: str, user: str, password: str, mechanism: str) -> str:
     """The teammate's [alerts_topic] table for this machine's team profile, as TOML (pure)."""
+    import tomlkit
+
     table = tomlkit.table()
     table["enabled"] = True
     table["bootstrap"] = bootstrap
@@ -144,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _with_filter_hints(table: Any) -> str:
     """The [alerts_topic] block as TOML, ending with how to filter it."""
+    import tomlkit
+
     table.add(tomlkit.comment('what you want, e.g. paths = ["payments/*"]'))
     table.add(tomlkit.comment('or owners_file = "~/src/shop/.github/CODEOWNERS", owner = "@you"'))
     doc = tomlkit.document()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import plistlib
 import shlex
 import sys
 from pathlib import Path
@@ -42,6 +41,8 @@ def is_enabled() -> bool:
 def render_entry(command: list[str], platform: str = sys.platform) -> str | bytes:
     """The file's content for this platform (pure, for tests)."""
     if platform == "darwin":
+        import plistlib  # macOS only (it brings the XML parser): not at every tray start
+
         return plistlib.dumps(
             {
                 "Label": LABEL,
