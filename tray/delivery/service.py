@@ -9,12 +9,15 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import re
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from logtray.tray.alerts.alert import Alert
-from logtray.tray.alerts.alerts_topic import run_alerts_topic
+from logtray.tray.alerts.alerts_topic import CaughtUp, run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.heartbeat import (
     HeartbeatMonitor,
@@ -25,7 +28,7 @@ from logtray.tray.alerts.heartbeat import (
     save_report,
 )
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.kafka_source import consume_forever, security_options
+from logtray.tray.alerts.kafka_source import Resume, consume_forever, security_options
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
@@ -51,6 +54,36 @@ def _link(config: Config, alert: Alert | None, at: float) -> str | None:
 def url_prefixes(config: Config) -> tuple[str, ...]:
     """What an alert's own url may point to (tray.links): Kibana, then the allow-list."""
     return allowed_prefixes(config.kibana.url, config.kibana.allowed_url_prefixes)
+
+
+_READER_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def reader_group(role: str) -> str:
+    """This desktop's own Kafka consumer group for `role` ("alerts", "engine"): it holds
+    nothing but the read positions, so the id is random, made once beside the history (the
+    two are what lets a restart resume), and shared with no other desktop."""
+    path = paths.data_dir() / "reader-id"
+    with contextlib.suppress(OSError):
+        with open(path, "rb") as file:
+            found = file.read(64).decode("ascii", "replace").strip()
+        if _READER_ID.fullmatch(found):
+            return f"logtray-{role}-{found}"
+    made = secrets.token_hex(16)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(made + "\n")
+        os.replace(path.with_suffix(".tmp"), path)
+    except OSError as exc:
+        log.warning(
+            "cannot keep the Kafka reading position id in %s (%s): this run reads on from a "
+            "fresh position",
+            path,
+            exc.strerror or exc,
+        )
+    return f"logtray-{role}-{made}"
 
 
 class AlertService:
@@ -132,6 +165,10 @@ class AlertService:
                         on_status=self._source_status("team alerts"),
                         subscription=self.subscription,
                         clock=self._clock,
+                        resume=Resume(reader_group("alerts"), self._durable),
+                        on_caught_up=self._caught_up,
+                        max_age_s=config.alerts.catch_up_max_age,
+                        max_records=config.alerts.catch_up_max_records,
                     )
                 )
             )
@@ -161,10 +198,23 @@ class AlertService:
                     self._sources_stop,
                     options=security_options(engine_config),
                     on_status=self._source_status("engine"),
+                    resume=Resume(reader_group("engine"), self._durable),
                 )
             )
         )
         return engine
+
+    def _durable(self) -> None:
+        """What the Kafka readers fed in is in the history file before they commit their
+        position (what the OS holds survives the process being killed)."""
+        if self.router is not None:
+            self.router.history.flush()
+
+    def _caught_up(self, caught_up: CaughtUp, peer: str) -> None:
+        if self.router is not None:
+            self.router.accept_caught_up(
+                caught_up.alerts, peer, caught_up.away_s, caught_up.skipped
+            )
 
     def start_heartbeat(self, bootstrap: str, topic: str, rule: str) -> HeartbeatMonitor | None:
         """Prove the alert path every `[stack] heartbeat_s` (0: off): one marked record into
