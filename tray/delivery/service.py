@@ -109,7 +109,7 @@ def write_last_seen(now: float) -> None:
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as file:
-            file.write(f"{now:.0f}\n")
+            file.write(f"{int(now)}\n")  # never ahead of the clock that reads it
         os.replace(tmp, path)
 
 
