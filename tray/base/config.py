@@ -168,7 +168,8 @@ class AlertsTopicConfig(KafkaConnection):
     # Taken off the alert's pathname before `paths` and CODEOWNERS look at it, e.g. "/app/"
     # for a container's /app/payments/charge.py -> payments/charge.py.
     path_prefix: str = ""
-    # On start, the alerts of this many seconds before it are shown as one summary (0: off).
+    # On a first start (no committed position yet), the alerts of this many seconds before it
+    # are shown as one summary (0: off); later starts read on from their position ([alerts]).
     catch_up_s: float = 3600.0
 
 
