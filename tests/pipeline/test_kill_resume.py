@@ -7,6 +7,7 @@ history are not taken again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -169,3 +170,135 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
     live = sum(told.values())
     print(f"{len(sent)} alerts, {KILLS} kills: {live} told live, {caught_up} caught up", end="")
     print(f" in {len(summaries)} summaries")
+
+
+class SpikeLogger(Publisher):
+    """Logs one error spike after another into program-logs, each of its own file (31 errors
+    within a second: over the rule's 25 in 10 s), until stopped."""
+
+    async def _publish(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=2)
+        await producer.start()
+        try:
+            while not self.stopping.is_set():
+                path = f"/app/spike{len(self.sent)}.py"
+                for value in spike_records(path, 31):
+                    await producer.send("program-logs", value)
+                await producer.flush()
+                self.sent.append(path)
+                await asyncio.to_thread(self.stopping.wait, 0.2)
+        finally:
+            await producer.stop()
+
+
+def spike_records(path: str, count: int) -> list[bytes]:
+    base = time.time()
+    out = []
+    for i in range(count):
+        at = base + i * 0.02
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
+        record = {"@timestamp": stamp, "level": "error", "pathname": path, "lineno": 7}
+        out.append(json.dumps(record).encode())
+    return out
+
+
+def history_entries() -> list[dict[str, Any]]:
+    path = paths.history_file()
+    entries = []
+    if path.exists():
+        for line in path.read_text().split("\n"):
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+    return entries
+
+
+def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_path) -> None:
+    env = {
+        **os.environ,
+        "LOGTRAY_STACK_HEARTBEAT_S": "0",
+        "LOGTRAY_ALERTS_HISTORY_SIZE": "20000",
+        "LOGTRAY_ALERTS_STORM_KEYS": "10000",
+    }
+    args = ["engine", "--bootstrap", broker.bootstrap, "--notifier", "console"]
+    rng = random.Random(int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or None)
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
+        out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            proc = subprocess.Popen([LOGTRAY, *args], stdout=stdout, stderr=stderr, env=env)
+        return proc, out, err
+
+    # The first start reads from the end: log probe spikes until one is told (it is placed
+    # and has committed), then kill it; from then on nothing may be lost.
+    proc, out, err = start("probe")
+    outputs = [out]
+    try:
+        wait_text(proc, err, "engine on")
+        for n in range(40):
+            asyncio.run(produce_values(broker.bootstrap, spike_records(f"/probe/{n}.py", 31)))
+            if out.stat().st_size:
+                break
+            kill_once_told(out, bound_s=1.0)
+        assert out.stat().st_size, f"the engine told no probe spike: {err.read_text()}"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    logger = SpikeLogger(broker.bootstrap)
+    logger.start()
+    started = time.monotonic()
+    try:
+        for run in range(KILLS):
+            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
+            assert logger.error is None, logger.error
+            proc, out, err = start(f"run{run}")
+            outputs.append(out)
+            try:
+                wait_text(proc, err, "engine on")
+                if run % 2:
+                    threading.Event().wait(rng.uniform(0.0, 1.5))
+                else:
+                    kill_once_told(out, bound_s=3.0)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        logger.stopping.set()
+        logger.join(30)
+        assert logger.error is None, logger.error
+        spikes = list(logger.sent)
+        proc, out, err = start("last")
+        outputs.append(out)
+        try:
+            wait_text(proc, err, "engine on")
+            deadline = time.monotonic() + 60
+            while not set(spikes) <= {e.get("pathname") for e in history_entries()}:
+                told = {e.get("pathname") for e in history_entries()}
+                missing = sorted(set(spikes) - told)
+                assert time.monotonic() < deadline, f"never alerted: {missing[:20]}"
+                time.sleep(0.05)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    finally:
+        logger.stopping.set()
+
+    alerted = Counter(e.get("pathname") for e in history_entries())
+    twice = {p: n for p, n in alerted.items() if n > 1}
+    assert not twice, f"alerted more than once: {twice}"
+    assert set(spikes) <= set(alerted), sorted(set(spikes) - set(alerted))[:20]
+    notices: list[dict[str, Any]] = []
+    for path in outputs:
+        notices += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    told = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
+    assert not {i: n for i, n in told.items() if n > 1}, "notified twice"
+    print(f"{len(spikes)} spikes, {KILLS} kills: {sum(told.values())} told")
+
+
+async def produce_values(bootstrap: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send("program-logs", value)
+        await producer.flush()
+    finally:
+        await producer.stop()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.alert import Alert, parse_time
 from logtray.tray.alerts.alerts_topic import CaughtUp, run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.engine_reader import EngineReader
@@ -221,7 +221,13 @@ class AlertService:
 
         # It reads on from its own committed position: what was logged while it was stopped
         # is evaluated on start (tray/alerts/engine_reader.py).
-        reader = self.engine_reader = EngineReader(engine_config.window_s, self._clock)
+        reader = self.engine_reader = EngineReader(
+            engine_config.window_s, engine_config.throttle_s, self._clock
+        )
+        for entry in reversed(self.router.history.recent()):
+            moment = parse_time(entry.get("time"))
+            if entry.get("peer") == "engine" and isinstance(entry.get("pathname"), str) and moment:
+                reader.told_before(entry["pathname"], moment)
         engine = RuleEngine(engine_config, reader.accepting(on_alert), self._clock)
         self.engine = engine
         self.actions.set_records(engine.rule.records)
