@@ -190,14 +190,17 @@ async def consume_forever(
         try:
             if on_start is not None:
                 await on_start(consumer, committed)
+            # Never committed behind where it was: a reader may go back to read again (the
+            # engine's warm-up), which must not move the position back for the next start.
+            floor = {tp: c.offset for tp, c in committed.items()}
             if resume:
-                await _commit(consumer, resume, consumer.assignment())
+                await _commit(consumer, resume, consumer.assignment(), floor)
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
                 for records in batches.values():
                     on_records(records)
                 if resume and batches:
-                    await _commit(consumer, resume, batches)
+                    await _commit(consumer, resume, batches, floor)
         except Exception as exc:  # aiokafka gave up on something: start a fresh consumer
             log.warning("lost Kafka at %s (%s); reconnecting", bootstrap, exc)
             await _sleep(stop, retry_s)
@@ -250,15 +253,19 @@ def _commit_time(metadata: Any) -> float | None:
     return None
 
 
-async def _commit(consumer: Any, resume: Resume, tps: Any) -> None:
-    """Commit the positions of `tps` once what was read before them is durable. A commit that
-    fails is only logged: the next one covers it, and what is read again is dropped by id."""
+async def _commit(consumer: Any, resume: Resume, tps: Any, floor: dict[Any, int]) -> None:
+    """Commit the positions of `tps` (never below `floor`) once what was read before them is
+    durable. A commit that fails is only logged: the next one covers it, and what is read
+    again is dropped by id."""
     from aiokafka.structs import OffsetAndMetadata
 
     resume.durable()
     meta = f"at={time.time():.0f}"
     try:
-        offsets = {tp: OffsetAndMetadata(await consumer.position(tp), meta) for tp in tps}
+        offsets = {}
+        for tp in tps:
+            position = max(await consumer.position(tp), floor.get(tp, 0))
+            offsets[tp] = OffsetAndMetadata(position, meta)
         await consumer.commit(offsets)
     except Exception as exc:
         log.debug("commit of the read position failed: %s", exc)
