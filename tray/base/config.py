@@ -250,7 +250,8 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("alerts", "storm_keys"): _ints(1, 10_000),
     ("alerts", "storm_window_s"): _seconds(0, 3600, low_open=True),
     ("alerts", "history_size"): _ints(1, 100_000),
-    ("alerts", "catch_up_max_age"): _seconds(0, 30 * DAY_S),
+    # At most a day: an alert time further than that from its receipt is not trusted (alert.py).
+    ("alerts", "catch_up_max_age"): _seconds(0, DAY_S),
     ("alerts", "catch_up_max_records"): _ints(0, 1_000_000),
     ("kibana", "url"): (is_web_url, "an http:// or https:// URL"),
     ("kibana", "allowed_url_prefixes"): (
