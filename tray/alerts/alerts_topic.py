@@ -1,8 +1,9 @@
 """Alerts from a shared Kafka topic (a team's Riemann or rule engine publishes them there).
 
-Every desktop reads the whole topic (no consumer group, see kafka_source), so no desktop steals
-another's alerts. Each message is one alert as the listener takes it (JSON object or the
-original text line), fed to the same router: same policy, history and notifiers. The
+Every desktop reads the whole topic from a position of its own (no group sharing, see
+kafka_source), so no desktop steals another's alerts. Each message is one alert as the
+listener takes it (JSON object or the original text line), fed to the same router: same
+policy, history and notifiers. The
 subscription ([alerts_topic] services, paths, min_count, owners) keeps what this desktop wants;
 the rest is counted, never stored. On start, the alerts of the last `catch_up_s` seconds (at
 most MAX_CATCH_UP of them) become one summary, so a desktop that slept is told, not flooded;
