@@ -228,7 +228,14 @@ async def _assign(consumer: Any, topic: str) -> dict[Any, Committed]:
     consumer.assign(tps)
     # The coordinator's fetch gives the commit's metadata too (when it was made);
     # consumer.committed() only the offset.
-    found = await consumer._coordinator.fetch_committed_offsets(tps)
+    try:
+        found = await consumer._coordinator.fetch_committed_offsets(tps)
+    except Exception as exc:  # e.g. a Kafka whose ACLs refuse us a group: read as before
+        _said_once(
+            f"cannot keep a read position on Kafka (group {consumer._group_id}): "
+            f"{describe_kafka_error(exc)}; reading {topic} as on a first start"
+        )
+        found = {}
     committed: dict[Any, Committed] = {}
     for tp in tps:
         meta = found.get(tp)
@@ -267,8 +274,21 @@ async def _commit(consumer: Any, resume: Resume, tps: Any, floor: dict[Any, int]
             position = max(await consumer.position(tp), floor.get(tp, 0))
             offsets[tp] = OffsetAndMetadata(position, meta)
         await consumer.commit(offsets)
-    except Exception as exc:
-        log.debug("commit of the read position failed: %s", exc)
+    except Exception as exc:  # said once; the next commit covers it, or nothing is kept
+        _said_once(f"cannot commit the read position on Kafka: {describe_kafka_error(exc)}")
+
+
+_said: set[str] = set()
+
+
+def _said_once(text: str) -> None:
+    """A warning once per process and kind (not once per batch)."""
+    kind = text.split(":", 1)[0]
+    if kind not in _said:
+        _said.add(kind)
+        log.warning("%s", text)
+    else:
+        log.debug("%s", text)
 
 
 def describe_start_error(exc: BaseException, topic: str) -> str:
