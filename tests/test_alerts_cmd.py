@@ -37,10 +37,12 @@ def test_list_json_and_show_the_error_view(tmp_path: Path):
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert lines[0].startswith("  1 ") and "Problem in a.py:12" in lines[0]
+    assert "  live       Problem in a.py:12" in lines[0], lines[0]
     assert "payments.py — 150 errors in 10 s — database connection refused" in lines[1]
 
     as_json = json.loads(logtray("alerts", "--json", "-n", "5").stdout)
     assert [e.get("pathname") for e in as_json] == ["/app/a.py", "/app/payments.py"]
+    assert [e["told"] for e in as_json] == ["live", "live"]
     assert as_json[1]["evidence"]["messages"][0] == EVIDENCE["messages"][0]
 
     browser_log = tmp_path / "browser.log"

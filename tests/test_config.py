@@ -173,3 +173,12 @@ def test_editor_settings_fail_at_start_not_when_used(text, expected):
         load_config(environ={})
     write('[editor]\ncommand = "vim -p"\npaths = {"/app" = "~/src/app"}\n')
     assert load_config(environ={}).editor.paths == {"/app": "~/src/app"}
+
+
+def test_catch_up_bounds_are_checked():
+    config = load_config({"alerts": {"catch_up_max_age": 3600, "catch_up_max_records": 10}})
+    assert (config.alerts.catch_up_max_age, config.alerts.catch_up_max_records) == (3600, 10)
+    assert load_config().alerts.catch_up_max_age == 86400
+    for key, bad in (("catch_up_max_age", -1), ("catch_up_max_records", -5)):
+        with pytest.raises(ConfigError, match=key):
+            load_config({"alerts": {key: bad}})

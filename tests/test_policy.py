@@ -2,7 +2,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logtray.tray.alerts.alert import Alert
-from logtray.tray.alerts.policy import SNOOZE_SUMMARY_KEY, STORM_KEY, AlertPolicy
+from logtray.tray.alerts.policy import (
+    CAUGHT_UP_KEY,
+    SNOOZE_SUMMARY_KEY,
+    STORM_KEY,
+    AlertPolicy,
+    away_text,
+)
 from logtray.tray.base.config import AlertsConfig
 
 
@@ -294,3 +300,46 @@ def test_a_flood_that_started_the_storm_alone_does_not_hold_the_others_in_it():
         policy.on_alert(spike(f"/app/storm/s{n}.py"), 101 + n * 0.01)
     [notice] = policy.on_alert(spike("/app/named.py"), 102)
     assert notice.key == "/app/named.py"
+
+
+def test_what_a_start_missed_is_one_notice_naming_the_sources_with_their_lines():
+    policy = make()
+    missed = [
+        Alert(pathname="/app/payments.py", lineno=42, count=30),
+        Alert(pathname="/app/orders.py", lineno=7, count=30),
+        Alert(pathname="/app/payments.py", lineno=42, count=31),
+    ]
+    [notice] = policy.on_caught_up(missed, away_s=2 * 3600 + 10 * 60, skipped=0, now=100)
+    assert notice.key == CAUGHT_UP_KEY and notice.count == 3
+    assert notice.title == "While you were away (2 h 10 min): 3 alerts — payments.py:42 …"
+    assert notice.body == "payments.py:42 ×2, orders.py:7 (all are in the history)"
+    assert notice.url == "kibana/*@100"
+
+
+def test_the_catch_up_notice_counts_what_was_skipped_and_says_nothing_when_nothing_was_missed():
+    policy = make()
+    [notice] = policy.on_caught_up([], away_s=None, skipped=5, now=0)
+    assert notice.title == "While you were away: 0 alerts"
+    assert notice.body == (
+        "5 older records not read (past [alerts] catch_up_max_age or catch_up_max_records)"
+    )
+    assert policy.on_caught_up([], away_s=60, skipped=0, now=0) == []
+
+
+def test_while_snoozed_what_a_start_missed_waits_for_the_snooze_summary():
+    policy = make()
+    policy.snooze(until=1000, now=0)
+    assert policy.on_caught_up([spike("/app/a.py"), spike("/app/b.py")], 60, 0, now=1) == []
+    [summary] = policy.tick(1000)
+    assert summary.key == SNOOZE_SUMMARY_KEY and summary.count == 2
+
+
+def test_away_is_said_to_the_minute():
+    assert [away_text(s) for s in (10, 60, 3600, 7800, 86400, 90000 + 1800)] == [
+        "1 min",
+        "1 min",
+        "1 h",
+        "2 h 10 min",
+        "1 d",
+        "1 d 1 h",
+    ]

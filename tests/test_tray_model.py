@@ -208,6 +208,19 @@ def test_recent_alerts_fold_repeats_and_respect_clear():
     assert count_since(entries, 15) == 2
 
 
+def test_recent_alerts_show_what_was_caught_up_at_its_own_time():
+    entries = [
+        {"received": 5000, "pathname": "/b.py", "told": "live"},
+        {"received": 4000, "pathname": "/a.py", "time": 1000, "told": "caught up"},
+    ]
+    recent = recent_alerts(entries, Config(), cleared_at=0)
+    assert [(r.received, r.caught_up) for r in recent] == [(5000, False), (1000, True)]
+    menu = build_menu(AppState(recent=recent))
+    items = next(e for e in menu if e.text.startswith("Recent alerts")).children
+    assert items[1].text.endswith("Problem in a.py (while away) (errors)"), items[1].text
+    assert "while away" not in items[0].text
+
+
 def test_until_tomorrow_means_tomorrow_morning():
     now = dt.datetime(2026, 11, 25, 22, 30).timestamp()
     assert seconds_until_tomorrow(now) == 9.5 * 3600

@@ -137,8 +137,8 @@ def test_a_late_desktop_gets_one_summary_of_what_it_missed(broker) -> None:
     # One summary for the last hour's three payments alerts (not the 2 h old one, not orders),
     # then live alerts as usual.
     assert len(notices) >= 2, notices
-    assert notices[0]["title"] == "While you were away: 3 team alerts in the last 60 min"
-    assert notices[0]["body"] == "charge.py ×2, refund.py"
+    assert notices[0]["title"] == "While you were away: 3 alerts — charge.py …"
+    assert notices[0]["body"] == "charge.py ×2, refund.py (all are in the history)"
     assert {n["key"] for n in notices[1:]} == {"/srv/payments/new.py"}
     assert late.subscription is not None and late.subscription.filtered == 1
 

@@ -1,8 +1,10 @@
 """Consume a Kafka topic for as long as asked, surviving a broker that is down or restarts.
 
-Shared by the rule engine (program-logs) and the alerts-topic subscription. No consumer group:
-the consumer takes every partition itself, so every desktop reads every message (no desktop
-steals another's), and nothing needs committing (we only want what arrives from now on).
+Shared by the rule engine (program-logs) and the alerts-topic subscription. The consumer takes
+every partition itself (no group membership, no rebalancing), so every desktop reads every
+message and no desktop steals another's. With a `Resume`, it reads from the position it last
+committed under a group id of its own (Kafka keeps it), committed only once `durable()` said
+what was read is kept (at least once; the reader drops what it already has by alert id).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from logtray.tray.base.config import KafkaConnection
@@ -22,6 +26,27 @@ log = logging.getLogger(__name__)
 Records = list[Any]  # aiokafka ConsumerRecord objects
 # A consumer not started by then is probed for a cause (aiokafka itself waits 40 s).
 SLOW_START_S = 5.0
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Where a partition was left: the next offset to read, and when that was committed
+    (epoch seconds; None when the commit did not say)."""
+
+    offset: int
+    at: float | None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Read from this reader's own committed position (`group`: a group id no one else uses).
+
+    `durable()` is called before each commit: what `on_records` took must be kept by then
+    (the alert history flushed), so a kill after the commit loses nothing. A partition with no
+    committed position starts at its end (or where `on_start` seeks it)."""
+
+    group: str
+    durable: Callable[[], None]
 
 
 def security_options(settings: KafkaConnection) -> dict[str, Any]:
@@ -81,16 +106,20 @@ async def consume_forever(
     retry_s: float = 1.0,
     max_retry_s: float = 30.0,
     on_status: Callable[[str], None] | None = None,
-    on_start: Callable[[Any], Awaitable[None]] | None = None,
+    on_start: Callable[[Any, dict[Any, Committed]], Awaitable[None]] | None = None,
+    resume: Resume | None = None,
 ) -> None:
     """Feed batches of records to `on_records` until `stop` is set. Never raises for Kafka.
 
-    `on_start(consumer)` is awaited each time a consumer has started (its partitions assigned)
-    and before it reads: it may read on its own and seek (the alerts topic's catch-up); what
-    it raises counts as a lost connection. A down broker, a refused certificate or login is
-    one log line with its cause (not one per retry, and never a traceback); it is retried
-    after `retry_s` seconds, the pause doubling up to `max_retry_s`. aiokafka reconnects a
-    started consumer by itself.
+    `on_start(consumer, committed)` is awaited each time a consumer has started (its partitions
+    assigned; with `resume`, at their committed positions, given in `committed`) and before it
+    reads: it may read on its own and seek (the alerts topic's catch-up); what it raises counts
+    as a lost connection. With `resume`, the positions are committed after `on_start` and
+    after each batch, once `resume.durable()` returned.
+
+    A down broker, a refused certificate or login is one log line with its cause (not one per
+    retry, and never a traceback); it is retried after `retry_s` seconds, the pause doubling
+    up to `max_retry_s`. aiokafka reconnects a started consumer by itself.
     """
     from aiokafka import AIOKafkaConsumer
 
@@ -113,9 +142,9 @@ async def consume_forever(
 
     while not stop.is_set():
         consumer = AIOKafkaConsumer(
-            topic,
+            *(() if resume else (topic,)),
             bootstrap_servers=bootstrap,
-            group_id=None,
+            group_id=resume.group if resume else None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
             metadata_max_age_ms=5_000,  # notice a topic recreated by a restarted broker soon
@@ -139,6 +168,7 @@ async def consume_forever(
                     await asyncio.wait_for(consumer.stop(), 5.0)
                 return
             starting.result()  # what start() raised, if it did
+            committed = await _assign(consumer, topic) if resume else {}
         except asyncio.CancelledError:
             starting.cancel()
             raise
@@ -159,11 +189,18 @@ async def consume_forever(
         said_down = False
         try:
             if on_start is not None:
-                await on_start(consumer)
+                await on_start(consumer, committed)
+            # Never committed behind where it was: a reader may go back to read again (the
+            # engine's warm-up), which must not move the position back for the next start.
+            floor = {tp: c.offset for tp, c in committed.items()}
+            if resume:
+                await _commit(consumer, resume, consumer.assignment(), floor)
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
                 for records in batches.values():
                     on_records(records)
+                if resume and batches:
+                    await _commit(consumer, resume, batches, floor)
         except Exception as exc:  # aiokafka gave up on something: start a fresh consumer
             log.warning("lost Kafka at %s (%s); reconnecting", bootstrap, exc)
             await _sleep(stop, retry_s)
@@ -172,6 +209,86 @@ async def consume_forever(
                 await asyncio.wait_for(consumer.stop(), 5.0)
             except Exception as exc:
                 log.debug("consumer stop: %s", exc)
+
+
+async def _assign(consumer: Any, topic: str) -> dict[Any, Committed]:
+    """Take every partition of `topic` and place each at its committed position (at its end
+    when it has none); the committed positions found."""
+    from aiokafka.errors import UnknownTopicOrPartitionError
+    from aiokafka.structs import TopicPartition
+
+    # Asking for the topic's metadata also creates it where the broker creates topics.
+    client = consumer._client
+    client.add_topic(topic)
+    await client.force_metadata_update()
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise UnknownTopicOrPartitionError(topic)
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    # The coordinator's fetch gives the commit's metadata too (when it was made);
+    # consumer.committed() only the offset.
+    try:
+        found = await consumer._coordinator.fetch_committed_offsets(tps)
+    except Exception as exc:  # e.g. a Kafka whose ACLs refuse us a group: read as before
+        _said_once(
+            f"cannot keep a read position on Kafka (group {consumer._group_id}): "
+            f"{describe_kafka_error(exc)}; reading {topic} as on a first start"
+        )
+        found = {}
+    committed: dict[Any, Committed] = {}
+    for tp in tps:
+        meta = found.get(tp)
+        if meta is None or meta.offset < 0:
+            continue
+        committed[tp] = Committed(meta.offset, _commit_time(meta.metadata))
+    fresh = [tp for tp in tps if tp not in committed]
+    ends = await consumer.end_offsets(fresh) if fresh else {}
+    for tp in tps:
+        consumer.seek(tp, committed[tp].offset if tp in committed else ends[tp])
+    return committed
+
+
+def _commit_time(metadata: Any) -> float | None:
+    """The epoch seconds a commit's metadata carries ("at=<seconds>"), bounded and checked."""
+    if isinstance(metadata, str) and metadata.startswith("at=") and len(metadata) < 32:
+        try:
+            at = float(metadata[3:])
+        except ValueError:
+            return None
+        return at if 0 < at < 1e11 else None
+    return None
+
+
+async def _commit(consumer: Any, resume: Resume, tps: Any, floor: dict[Any, int]) -> None:
+    """Commit the positions of `tps` (never below `floor`) once what was read before them is
+    durable. A commit that fails is only logged: the next one covers it, and what is read
+    again is dropped by id."""
+    from aiokafka.structs import OffsetAndMetadata
+
+    resume.durable()
+    meta = f"at={time.time():.0f}"
+    try:
+        offsets = {}
+        for tp in tps:
+            position = max(await consumer.position(tp), floor.get(tp, 0))
+            offsets[tp] = OffsetAndMetadata(position, meta)
+        await consumer.commit(offsets)
+    except Exception as exc:  # said once; the next commit covers it, or nothing is kept
+        _said_once(f"cannot commit the read position on Kafka: {describe_kafka_error(exc)}")
+
+
+_said: set[str] = set()
+
+
+def _said_once(text: str) -> None:
+    """A warning once per process and kind (not once per batch)."""
+    kind = text.split(":", 1)[0]
+    if kind not in _said:
+        _said.add(kind)
+        log.warning("%s", text)
+    else:
+        log.debug("%s", text)
 
 
 def describe_start_error(exc: BaseException, topic: str) -> str:

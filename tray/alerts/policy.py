@@ -32,6 +32,7 @@ from logtray.tray.base.config import AlertsConfig
 
 STORM_KEY = "logtray:storm"
 SNOOZE_SUMMARY_KEY = "logtray:snoozed"
+CAUGHT_UP_KEY = "logtray:caught-up"
 
 MAX_KEYS = 1000
 MAX_TALLY_KEYS = 500
@@ -422,6 +423,24 @@ class AlertPolicy:
             )
         ]
 
+    def on_caught_up(
+        self,
+        alerts: list[Alert],
+        away_s: float | None,
+        skipped: int,
+        now: float,
+        sender: str = "",
+    ) -> list[Notice]:
+        """What a start missed, as ONE notice ("While you were away (2 h 10 min): 3 alerts").
+        While snoozed or in do-not-disturb they join what is held, as live alerts do."""
+        if self.quiet:
+            for alert in alerts:
+                self.on_alert(alert, now, sender)
+            return []
+        if not alerts and not skipped:
+            return []
+        return [caught_up_notice(alerts, away_s, skipped, self._link(None, now))]
+
     # -- notice text ---------------------------------------------------------------------------
     def _key_notice(self, state: _KeyState, replaces: bool) -> Notice:
         alert = state.latest
@@ -466,3 +485,44 @@ class AlertPolicy:
 
 def _short(key: str) -> str:
     return file_label(key)
+
+
+def away_text(seconds: float) -> str:
+    """'2 h 10 min', '5 min', '3 d 4 h': how long, to the minute."""
+    minutes = max(1, round(seconds / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def caught_up_notice(
+    alerts: list[Alert], away_s: float | None, skipped: int, url: str | None
+) -> Notice:
+    """The one notice of what was missed: how many, the sources most often in them (each with
+    its line), and how many records were too old or over the budget to be read."""
+    sources: dict[str, int] = {}
+    for alert in alerts:
+        label = _short(alert.key) if alert.pathname else alert.short_name
+        if alert.lineno is not None:
+            label = f"{label}:{alert.lineno}"
+        sources[label] = sources.get(label, 0) + 1
+    ranked = sorted(sources.items(), key=lambda item: -item[1])
+    listed = ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in ranked[:5])
+    if len(ranked) > 5:
+        listed += f" and {len(ranked) - 5} more"
+    count = len(alerts)
+    away = f" ({away_text(away_s)})" if away_s is not None and away_s > 0 else ""
+    title = f"While you were away{away}: {count} alert{'s' if count != 1 else ''}"
+    if listed:
+        title += f" — {ranked[0][0]}" + (" …" if len(ranked) > 1 else "")
+    body = listed + " (all are in the history)" if listed else ""
+    if skipped:
+        body += (
+            f"\n{skipped} older record{'s' if skipped != 1 else ''} not read "
+            "(past [alerts] catch_up_max_age or catch_up_max_records)"
+        )
+    return Notice(key=CAUGHT_UP_KEY, title=title, body=body.lstrip("\n"), url=url, count=count)

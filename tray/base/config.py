@@ -69,6 +69,11 @@ class AlertsConfig:
     storm_keys: int = 5
     storm_window_s: float = 10.0
     history_size: int = 1000
+    # On start, what a reader (the alerts topic, the engine) missed since its last committed
+    # position is read up to this old (seconds) and at most this many records; the rest is
+    # skipped and counted in the "while you were away" summary.
+    catch_up_max_age: float = 86400.0
+    catch_up_max_records: int = 1000
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,8 @@ class AlertsTopicConfig(KafkaConnection):
     # Taken off the alert's pathname before `paths` and CODEOWNERS look at it, e.g. "/app/"
     # for a container's /app/payments/charge.py -> payments/charge.py.
     path_prefix: str = ""
-    # On start, the alerts of this many seconds before it are shown as one summary (0: off).
+    # On a first start (no committed position yet), the alerts of this many seconds before it
+    # are shown as one summary (0: off); later starts read on from their position ([alerts]).
     catch_up_s: float = 3600.0
 
 
@@ -244,6 +250,9 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("alerts", "storm_keys"): _ints(1, 10_000),
     ("alerts", "storm_window_s"): _seconds(0, 3600, low_open=True),
     ("alerts", "history_size"): _ints(1, 100_000),
+    # At most a day: an alert time further than that from its receipt is not trusted (alert.py).
+    ("alerts", "catch_up_max_age"): _seconds(0, DAY_S),
+    ("alerts", "catch_up_max_records"): _ints(0, 1_000_000),
     ("kibana", "url"): (is_web_url, "an http:// or https:// URL"),
     ("kibana", "allowed_url_prefixes"): (
         lambda v: all(is_web_url(p) for p in v),

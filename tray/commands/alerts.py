@@ -62,7 +62,10 @@ def _line(number: int, entry: dict[str, Any]) -> str:
     text = clean_text(alert.headline(), 80)
     if alert.message:
         text += " — " + clean_text(alert.message, 80)
-    return f"{number:>3}  {when}  {text}"
+    # How it was told: as it came, or on a start, in the "while you were away" summary.
+    told = entry.get("told")
+    told = told if told in ("live", "caught up") else "?"
+    return f"{number:>3}  {when}  {told:<9}  {text}"
 
 
 def run_list(args: argparse.Namespace) -> int:

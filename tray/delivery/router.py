@@ -5,6 +5,11 @@ a flood); every accepted alert is written to the history (so nothing is lost, sn
 a flood's records kept apart); notices go to the notifier one at a time per key, in order (so
 an update never overtakes the notice it replaces), while notices for different keys go out
 side by side (one slow D-Bus round trip does not hold up the rest).
+
+Each history record says how it was told: `"told": "live"` (as it came) or `"caught up"` (read
+on start from what was missed, told in one summary). The ids already in the history are taken
+as seen at start, so an alert read again after a crash (its position not yet committed) is
+neither kept nor shown twice.
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ class AlertRouter:
         self.accepted = 0
         self.shown = 0
         # The same alert over two paths (TCP and the alerts topic) is taken once.
-        self.seen_ids = SeenIds()
+        self.seen_ids = SeenIds(max(10_000, 2 * history.limit))
+        for entry in reversed(history.recent()):
+            if isinstance(entry.get("id"), str):
+                self.seen_ids.first_time(entry["id"])
         self.duplicates = 0
         # For the benchmark: seconds to the notifier call from the socket read (includes waiting
         # behind a flood) and from the moment the message was handled (our own path).
@@ -71,7 +79,12 @@ class AlertRouter:
         received_at = time.perf_counter() if received_at is None else received_at
         now = self._clock()
         alert = alert.with_sane_time(now)  # a year-1 or year-9999 time must not break links
-        entry: dict[str, Any] = {"received": round(now, 3), "peer": peer, **alert.to_record()}
+        entry: dict[str, Any] = {
+            "received": round(now, 3),
+            "peer": peer,
+            "told": "live",
+            **alert.to_record(),
+        }
         if self.policy.quiet:
             entry["quiet"] = True
         try:
@@ -88,6 +101,36 @@ class AlertRouter:
         handled_at = time.perf_counter()
         for notice in notices:
             self._dispatch(notice, received_at, handled_at)
+        self._reschedule()
+        if self._on_change:
+            self._on_change()
+
+    def accept_caught_up(
+        self, alerts: list[Alert], peer: str, away_s: float | None, skipped: int
+    ) -> None:
+        """Take what a start found missed: each new alert into the history (marked caught
+        up), then one summary notice for them all."""
+        now = self._clock()
+        fresh: list[Alert] = []
+        for alert in alerts:
+            if alert.id is not None and not self.seen_ids.first_time(alert.id):
+                self.duplicates += 1
+                continue
+            alert = alert.with_sane_time(now)
+            entry = {"received": round(now, 3), "peer": peer, "told": "caught up"}
+            self.history.append({**entry, **alert.to_record()})
+            self.accepted += 1
+            fresh.append(alert)
+        if fresh:
+            self._schedule_flush()
+        try:
+            notices = self.policy.on_caught_up(fresh, away_s, skipped, now, peer)
+        except Exception:  # a policy bug must not lose the alerts: they are kept
+            log.exception("the alert policy failed on what was missed from %s", peer)
+            notices = []
+        received = time.perf_counter()
+        for notice in notices:
+            self._dispatch(notice, received, received)
         self._reschedule()
         if self._on_change:
             self._on_change()

@@ -9,13 +9,17 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import re
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
-from logtray.tray.alerts.alert import Alert
-from logtray.tray.alerts.alerts_topic import run_alerts_topic
+from logtray.tray.alerts.alert import Alert, parse_time
+from logtray.tray.alerts.alerts_topic import CaughtUp, run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
+from logtray.tray.alerts.engine_reader import EngineReader
 from logtray.tray.alerts.heartbeat import (
     HeartbeatMonitor,
     HeartbeatStatus,
@@ -25,7 +29,7 @@ from logtray.tray.alerts.heartbeat import (
     save_report,
 )
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.kafka_source import consume_forever, security_options
+from logtray.tray.alerts.kafka_source import Resume, consume_forever, security_options
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
@@ -51,6 +55,62 @@ def _link(config: Config, alert: Alert | None, at: float) -> str | None:
 def url_prefixes(config: Config) -> tuple[str, ...]:
     """What an alert's own url may point to (tray.links): Kibana, then the allow-list."""
     return allowed_prefixes(config.kibana.url, config.kibana.allowed_url_prefixes)
+
+
+_READER_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def reader_group(role: str) -> str:
+    """This desktop's own Kafka consumer group for `role` ("alerts", "engine"): it holds
+    nothing but the read positions, so the id is random, made once beside the history (the
+    two are what lets a restart resume), and shared with no other desktop."""
+    path = paths.data_dir() / "reader-id"
+    with contextlib.suppress(OSError):
+        with open(path, "rb") as file:
+            found = file.read(64).decode("ascii", "replace").strip()
+        if _READER_ID.fullmatch(found):
+            return f"logtray-{role}-{found}"
+    made = secrets.token_hex(16)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(made + "\n")
+        os.replace(path.with_suffix(".tmp"), path)
+    except OSError as exc:
+        log.warning(
+            "cannot keep the Kafka reading position id in %s (%s): this run reads on from a "
+            "fresh position",
+            path,
+            exc.strerror or exc,
+        )
+    return f"logtray-{role}-{made}"
+
+
+# How often a running service notes that it was there (the "while you were away" time).
+SEEN_EVERY_S = 60.0
+
+
+def read_last_seen(now: float) -> float | None:
+    """When a service last noted it ran (epoch seconds), or None: unknown, unreadable, or not
+    in the past."""
+    try:
+        with open(paths.data_dir() / "last-seen", "rb") as file:
+            seen = float(file.read(32).decode("ascii", "replace").strip())
+    except (OSError, ValueError):
+        return None
+    return seen if 0 < seen <= now else None
+
+
+def write_last_seen(now: float) -> None:
+    path = paths.data_dir() / "last-seen"
+    with contextlib.suppress(OSError):  # only the summary's "away" time depends on it
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(f"{int(now)}\n")  # never ahead of the clock that reads it
+        os.replace(tmp, path)
 
 
 class AlertService:
@@ -83,6 +143,11 @@ class AlertService:
         self._sources_stop = asyncio.Event()
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
+        self.engine_reader: EngineReader | None = None
+        # When this desktop last ran (the "while you were away" time), read once at start.
+        self._started_at = clock()
+        self._last_seen = read_last_seen(self._started_at)
+        self._seen_started = False
         self.publisher: AlertPublisher | None = None
         # What this desktop wants of the alerts topic (and how many it did not).
         self.subscription: Subscription | None = None
@@ -132,9 +197,14 @@ class AlertService:
                         on_status=self._source_status("team alerts"),
                         subscription=self.subscription,
                         clock=self._clock,
+                        resume=Resume(reader_group("alerts"), self._durable),
+                        on_caught_up=self._caught_up,
+                        max_age_s=config.alerts.catch_up_max_age,
+                        max_records=config.alerts.catch_up_max_records,
                     )
                 )
             )
+            self._start_seen()
 
     def start_engine(self) -> RuleEngine:
         """Run the embedded rule engine (lite profile) into this service's router."""
@@ -149,22 +219,64 @@ class AlertService:
                 publisher.publish(alert)
             accept(alert, "engine", time.perf_counter())
 
-        engine = RuleEngine(engine_config, on_alert, self._clock)
+        # It reads on from its own committed position: what was logged while it was stopped
+        # is evaluated on start (tray/alerts/engine_reader.py).
+        reader = self.engine_reader = EngineReader(
+            engine_config.window_s, engine_config.throttle_s, self._clock
+        )
+        for entry in reversed(self.router.history.recent()):
+            moment = parse_time(entry.get("time"))
+            if entry.get("peer") == "engine" and isinstance(entry.get("pathname"), str) and moment:
+                reader.told_before(entry["pathname"], moment)
+        engine = RuleEngine(engine_config, reader.accepting(on_alert), self._clock)
         self.engine = engine
         self.actions.set_records(engine.rule.records)
+        self._start_seen()
         self._sources.append(
             asyncio.create_task(
                 consume_forever(
                     engine_config.topic,
                     engine_config.bootstrap,
-                    engine.on_records,
+                    reader.feeding(engine.on_records),
                     self._sources_stop,
                     options=security_options(engine_config),
                     on_status=self._source_status("engine"),
+                    on_start=reader.on_start,
+                    resume=Resume(reader_group("engine"), self._durable),
                 )
             )
         )
         return engine
+
+    def _durable(self) -> None:
+        """What the Kafka readers fed in is in the history file before they commit their
+        position (what the OS holds survives the process being killed)."""
+        if self.router is not None:
+            self.router.history.flush()
+
+    def _caught_up(self, caught_up: CaughtUp, peer: str) -> None:
+        if self.router is None:
+            return
+        away = caught_up.away_s  # from the commit's own time, where the broker keeps it
+        if away is None and self._last_seen is not None:
+            away = self._started_at - self._last_seen
+        self.router.accept_caught_up(caught_up.alerts, peer, away, caught_up.skipped)
+
+    async def _note_seen(self) -> None:
+        """While a reader resumes from its position: note every SEEN_EVERY_S that this desktop
+        is here, so a later start can say how long it was away."""
+        while True:
+            write_last_seen(self._clock())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._sources_stop.wait(), SEEN_EVERY_S)
+            if self._sources_stop.is_set():
+                write_last_seen(self._clock())
+                return
+
+    def _start_seen(self) -> None:
+        if not self._seen_started:
+            self._seen_started = True
+            self._sources.append(asyncio.create_task(self._note_seen()))
 
     def start_heartbeat(self, bootstrap: str, topic: str, rule: str) -> HeartbeatMonitor | None:
         """Prove the alert path every `[stack] heartbeat_s` (0: off): one marked record into

@@ -86,8 +86,16 @@ def recent_alerts(
             continue
         received = float(entry.get("received", 0))
         url = alert.url or discover_url(config.kibana, alert, alert.time or received)
+        caught_up = entry.get("told") == "caught up"
         by_key[key] = RecentAlert(
-            received, alert.headline(), 1, url, needs_kibana=not alert.url, alert=alert
+            # What was caught up is listed at its own time, not at the start that read it.
+            (alert.time or received) if caught_up else received,
+            alert.headline(),
+            1,
+            url,
+            needs_kibana=not alert.url,
+            alert=alert,
+            caught_up=caught_up,
         )
     return tuple(by_key.values())
 

@@ -118,7 +118,8 @@ def _recent_alerts(state: AppState) -> Entry:
         # A Discover link works only while the stack's Kibana runs, an alert's own URL always;
         # otherwise the entry opens the alert's built-in error view.
         to_errors = alert.url is None or (alert.needs_kibana and not kibana)
-        text = f"{at}  {alert.title}{count}" + (" (errors)" if to_errors else "")
+        text = f"{at}  {alert.title}{count}" + (" (while away)" if alert.caught_up else "")
+        text += " (errors)" if to_errors else ""
         items.append(Entry(text, f"alert.open:{index}"))
     items += [SEPARATOR, Entry("Clear", "alerts.clear")]
     return Entry(title, children=tuple(items))

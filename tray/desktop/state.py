@@ -36,6 +36,8 @@ class RecentAlert:
     # The alert itself: without Kibana (stopped, or the lite profile) the entry opens its
     # built-in error view instead.
     alert: Alert | None = field(default=None, compare=False, repr=False)
+    # Read on start from what was missed (told in the "while you were away" summary).
+    caught_up: bool = False
 
 
 @dataclass(frozen=True)

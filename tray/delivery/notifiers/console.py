@@ -25,6 +25,8 @@ class ConsoleNotifier:
             "url": notice.url,
             "count": notice.count,
             "replaces": notice.replaces,
+            # The alert's id (None for summaries): scripts can tell one alert told twice.
+            "id": notice.alert.id if notice.alert is not None else None,
         }
         try:
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
