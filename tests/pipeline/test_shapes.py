@@ -110,7 +110,7 @@ def test_every_shape_through_a_real_broker_alerts_once_each(broker: Any) -> None
 
     ready = asyncio.Event()
 
-    async def positioned(consumer: Any) -> None:
+    async def positioned(consumer: Any, committed: Any) -> None:
         # The engine reads from the end of the topic: produce once it knows where that is (its
         # partitions assigned from the metadata, and each one's position resolved).
         deadline = time.monotonic() + 10
