@@ -181,7 +181,10 @@ def _raise_start_error(
         if holder and "docker-proxy" in holder:
             holder = _container_publishing(client, port) or holder
         who = f", held by {holder}" if holder else ""
-        cport = next((p for p, h in spec.ports.items() if h == port), "?")
+        # (A port picked for "any free port" just before the create: that port's key is 0.)
+        cport = next((p for p, h in spec.ports.items() if h == port), None) or next(
+            (p for p, h in spec.ports.items() if h == 0), "?"
+        )
         raise PortTaken(
             f"{spec.name} cannot publish {m.group(1) if m else '127.0.0.1'}:{port or '?'}: "
             f"the port is already in use{who}",

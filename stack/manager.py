@@ -34,6 +34,8 @@ from logtray.stack.engine_info import EngineInfo, inspect_engine
 from logtray.stack.failures import PortTaken, ServiceFailed, StackError
 from logtray.stack.images import Images
 from logtray.stack.labels import LABEL_HASH, LABEL_SERVICE, owned_labels, stack_filter
+from logtray.stack.ports import free_port
+from logtray.stack.published import host_port
 from logtray.stack.readiness import (
     DependencyFailed,
     ReadinessWait,
@@ -45,6 +47,8 @@ from logtray.stack.saved_logs import default_dir as default_saved_logs_dir
 from logtray.stack.specs import (
     KafkaReadiness,
     ServiceSpec,
+    needs_pinned_port,
+    pin_host_port,
     spec_hash,
     start_layers,
 )
@@ -161,6 +165,10 @@ class StackManager:
             extra = {"image_id": image_ids.get(s.name, "")}
             for src in s.binds:
                 extra[f"bind:{src}"] = _file_digest(src)
+            if needs_pinned_port(s):
+                # Created on a free port it advertises (`_create`): a Kafka created before
+                # that advertised 9094 on a port picked by the engine, and is recreated once.
+                extra["host_port"] = "pinned"
             out[s.name] = spec_hash(s, extra)
         return out
 
@@ -293,6 +301,8 @@ class StackManager:
         return "created", self._create(spec, want_hash)
 
     def _create(self, spec: ServiceSpec, want_hash: str) -> Container:
+        if needs_pinned_port(spec):
+            spec = pin_host_port(spec, free_port())
         return create_container(
             self.client,
             spec,
@@ -309,12 +319,8 @@ class StackManager:
     def published_url(self, service: str, cport: str) -> str | None:
         """http://127.0.0.1:<host port> where a running service publishes `cport`."""
         c = self.containers().get(service)
-        if c is None:
-            return None
-        for b in (c.attrs["NetworkSettings"].get("Ports") or {}).get(cport) or []:
-            if b.get("HostPort"):
-                return f"http://127.0.0.1:{b['HostPort']}"
-        return None
+        port = None if c is None else host_port(c.attrs, cport)
+        return None if port is None else f"http://127.0.0.1:{port}"
 
     def log_tail(
         self, container: Container, lines: int = LOG_TAIL, since_start: bool = False

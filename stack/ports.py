@@ -1,6 +1,15 @@
-"""Who holds a TCP port on this machine (for "port taken" messages)."""
+"""TCP ports on this machine: who holds one (for "port taken" messages), a free one."""
 
 from __future__ import annotations
+
+import socket
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on at `host` now (the kernel's pick for port 0)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def port_holder(port: int) -> str | None:

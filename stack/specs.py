@@ -74,6 +74,10 @@ DEMO_IMAGE = "logtray/demo:local"
 # directory owned by its user (appuser), so a new volume mounted there is writable.
 KAFKA_DATA_DIR = "/var/lib/kafka/data"
 
+# Kafka's listener for clients on this machine (EXTERNAL): the container port the stack
+# publishes on the host's loopback, and what host clients' bootstrap addresses point at.
+KAFKA_HOST_PORT = "9094/tcp"
+
 # A fixed KRaft cluster id (22 chars of url-safe base64); one single-node cluster per machine.
 KAFKA_CLUSTER_ID = "bG9ndHJheS1rYWZrYS0xMQ"
 
@@ -450,6 +454,26 @@ def _advertise_host_port(kafka: ServiceSpec) -> ServiceSpec:
         return kafka
     fixed = listeners.replace("EXTERNAL://localhost:9094", f"EXTERNAL://localhost:{host_port}")
     return replace(kafka, env={**kafka.env, "KAFKA_ADVERTISED_LISTENERS": fixed})
+
+
+def needs_pinned_port(kafka: ServiceSpec) -> bool:
+    """Kafka published on "any free port" (0) while it advertises localhost:9094 to host
+    clients: the port the engine would pick is one Kafka cannot know when it starts, and every
+    client would be sent on to 9094. `pin_host_port` fixes the port before it is created."""
+    return (
+        kafka.name == "kafka"
+        and kafka.ports.get(KAFKA_HOST_PORT) == 0
+        and "EXTERNAL://localhost:9094" in kafka.env.get("KAFKA_ADVERTISED_LISTENERS", "")
+    )
+
+
+def pin_host_port(kafka: ServiceSpec, port: int) -> ServiceSpec:
+    """The spec a Kafka that `needs_pinned_port` is created from: published on `port` (a free
+    one, picked just before) and advertising it. The container keeps the spec hash of the
+    unpinned spec, so the next `up` adopts it on the port it got."""
+    if not needs_pinned_port(kafka):
+        return kafka
+    return _advertise_host_port(replace(kafka, ports={**kafka.ports, KAFKA_HOST_PORT: port}))
 
 
 def spec_hash(spec: ServiceSpec, extra: Mapping[str, str] | None = None) -> str:

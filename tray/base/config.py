@@ -15,7 +15,7 @@ import shlex
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
@@ -179,6 +179,25 @@ class TrayConfig:
     stop_stack_on_quit: bool = False
 
 
+ConfigLayer = Literal["file", "environment", "command line"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a setting was written: the config file (its path), an environment variable (its
+    name) or the command line. A setting with no Origin is its default."""
+
+    layer: ConfigLayer
+    name: str
+
+    def __str__(self) -> str:
+        if self.layer == "file":
+            return self.name
+        if self.layer == "environment":
+            return f"the environment ({self.name})"
+        return "the command line"
+
+
 @dataclass(frozen=True)
 class Config:
     listener: ListenerConfig = field(default_factory=ListenerConfig)
@@ -192,6 +211,15 @@ class Config:
     stack: StackConfig = field(default_factory=StackConfig)
     # Where the file layer came from (it may not exist yet).
     path: Path = field(default_factory=paths.config_file, compare=False)
+    # (section, key) -> where the layer that set it last wrote it; a key not here is its
+    # default (`written_in`). Keys of tables inside a section are not tracked one by one.
+    written: Mapping[tuple[str, str], Origin] = field(default_factory=dict, compare=False)
+
+    def written_in(self, section: str, key: str) -> Origin | None:
+        """Where `[section] key` was written (file, environment or command line), or None when
+        nothing set it: then it is its default, and a better-informed value may stand in (the
+        stack's Kafka where it is published, tray/base/kafka_address.py)."""
+        return self.written.get((section, key))
 
 
 SECTIONS: dict[str, type[Any]] = {
@@ -453,8 +481,15 @@ def _merge_section(
     return dataclasses.replace(base, **changes)
 
 
-def _apply(config: Config, layer: Mapping[str, Any], where: str, from_text: bool) -> Config:
-    changes = {}
+def _apply(
+    config: Config,
+    layer: Mapping[str, Any],
+    where: str,
+    from_text: bool,
+    origin: Callable[[str, str], Origin],
+) -> Config:
+    changes: dict[str, Any] = {}
+    written = dict(config.written)
     for section, table in layer.items():
         if section not in SECTIONS:
             log.warning(
@@ -463,10 +498,11 @@ def _apply(config: Config, layer: Mapping[str, Any], where: str, from_text: bool
             continue
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: [{section}] must be a table", fix="see the README")
-        changes[section] = _merge_section(
-            getattr(config, section), section, table, where, from_text
-        )
-    return dataclasses.replace(config, **changes)
+        base = getattr(config, section)
+        changes[section] = _merge_section(base, section, table, where, from_text)
+        known = {f.name for f in dataclasses.fields(base)}
+        written.update({(section, key): origin(section, key) for key in table if key in known})
+    return dataclasses.replace(config, **changes, written=written)
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -514,10 +550,18 @@ def load_config(
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-        config = _apply(config, data, str(path), from_text=False)
-    config = _apply(config, _env_layer(environ), "environment LOGTRAY_*", from_text=True)
+        in_file = Origin("file", str(path))
+        config = _apply(config, data, str(path), False, lambda section, key: in_file)
+    config = _apply(
+        config,
+        _env_layer(environ),
+        "environment LOGTRAY_*",
+        True,
+        lambda section, key: Origin("environment", f"LOGTRAY_{section}_{key}".upper()),
+    )
     if flags:
-        config = _apply(config, flags, "command line", from_text=False)
+        on_flags = Origin("command line", "")
+        config = _apply(config, flags, "command line", False, lambda section, key: on_flags)
     return config
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from logtray.tray.base.config import Config, ConfigError, load_config
+from logtray.tray.base.kafka_address import KafkaAddress
+from logtray.tray.commands.stack_cmd import stack_kafka
 from logtray.tray.delivery.notifiers.select import NOTIFICATION_SERVER_FIX
 
 
@@ -162,7 +164,26 @@ def check_heartbeat() -> Check:
     return Check("heartbeat", not (status.failing or status.late), status.line, status.fix)
 
 
-def check_riemann_lag(config: Config) -> Check:
+def check_kafka(config: Config, kafka: KafkaAddress) -> Check:
+    """The address the engine, the heartbeat and these checks read the stack's Kafka at, where
+    it came from (tray/base/kafka_address.py), and whether it answers there (one connection;
+    not for the default while no stack runs: nothing is expected there then)."""
+    from logtray.tray.alerts.kafka_diagnosis import probe
+    from logtray.tray.alerts.kafka_source import security_options
+    from logtray.tray.base.errors import LogtrayError
+
+    if kafka.source == "default":
+        return Check("kafka", True, f"{kafka.describe()}; not checked")
+    try:
+        problem = asyncio.run(probe(kafka.bootstrap, security_options(config.engine), 5.0))
+    except LogtrayError as exc:  # e.g. an ssl_cafile that cannot be read
+        return Check("kafka", False, f"{kafka.describe()}: {exc.message}", exc.fix or "")
+    if problem is not None:
+        return Check("kafka", False, f"{kafka.describe()}: {problem.sentence}", problem.fix)
+    return Check("kafka", True, f"{kafka.describe()}; it answers")
+
+
+def check_riemann_lag(config: Config, kafka: KafkaAddress | None = None) -> Check:
     """How far Riemann's Kafka consumer is behind the logs (its group's committed offsets vs
     the log end): its alerts come that late."""
     import asyncio
@@ -173,16 +194,13 @@ def check_riemann_lag(config: Config) -> Check:
     engine, limit = config.engine, config.stack.max_alert_delay_s
     if config.stack.profile == "lite":
         return Check("riemann lag", True, "not checked: the lite profile has no Riemann")
+    bootstrap = (kafka or stack_kafka(config)).bootstrap
     try:
         lag = asyncio.run(
-            asyncio.wait_for(
-                group_lag(engine.bootstrap, engine.topic, RIEMANN_GROUP, time.time()), 10.0
-            )
+            asyncio.wait_for(group_lag(bootstrap, engine.topic, RIEMANN_GROUP, time.time()), 10.0)
         )
     except Exception as exc:
-        return Check(
-            "riemann lag", True, f"not checked: cannot read Kafka at {engine.bootstrap} ({exc})"
-        )
+        return Check("riemann lag", True, f"not checked: cannot read Kafka at {bootstrap} ({exc})")
     text = lag.text("Riemann's consumer")
     if lag.seconds is not None and lag.seconds > limit:
         return Check(
@@ -295,13 +313,15 @@ def run_checks() -> list[Check]:
     checks.append(check_history())
     if config:
         checks.append(check_port(config))
+        kafka = stack_kafka(config)
+        checks.append(check_kafka(config, kafka))
         checks.extend(check_team_kafka(config))
         checks.extend(check_team_stack(config))
         if docker_check.ok:
             path = check_alert_path(config)
             checks.append(path)
             if not path.detail.startswith("not checked"):  # Riemann runs: is it behind?
-                checks.append(check_riemann_lag(config))
+                checks.append(check_riemann_lag(config, kafka))
     return checks
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from logtray.tray.base.config import Config, ensure_token, load_config
 from logtray.tray.base.errors import LogtrayError
+from logtray.tray.base.kafka_address import NOT_RUNNING, KafkaAddress, choose_kafka
 
 
 def add_parser(sub: Any) -> None:
@@ -94,6 +95,34 @@ def team_summary(config: Config) -> str | None:
     )
 
 
+def stack_kafka(config: Config, timeout: int = 5) -> KafkaAddress:
+    """Where this machine reaches the stack's Kafka (tray/base/kafka_address.py): `[engine]
+    bootstrap` when written, else the port the running kafka container publishes (one
+    engine call, bounded by `timeout`), else the default; never raises."""
+    written = config.written_in("engine", "bootstrap")
+    name = config.stack.name
+    port, absent = None, NOT_RUNNING
+    if written is None:
+        from logtray.stack.engine import connect
+        from logtray.stack.published import published_port
+        from logtray.stack.specs import KAFKA_HOST_PORT
+
+        try:
+            client = connect(timeout=timeout)
+        except LogtrayError:  # doctor's "engine" line says why
+            absent = "no container engine answers"
+        else:
+            try:
+                port = published_port(client, name, "kafka", KAFKA_HOST_PORT)
+            except Exception as exc:  # the engine went away, or answered nonsense
+                absent = f"the container engine did not say where it runs ({type(exc).__name__})"
+            finally:
+                client.close()
+    return choose_kafka(
+        config.engine.bootstrap, written, port, container=f"{name}-kafka", absent=absent
+    )
+
+
 def _manager(config: Config, lenient: bool = False, **kwargs: Any) -> Any:
     from logtray.stack.engine import connect
     from logtray.stack.manager import StackManager
@@ -111,6 +140,7 @@ def _manager(config: Config, lenient: bool = False, **kwargs: Any) -> Any:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from logtray.stack.specs import KAFKA_HOST_PORT
     from logtray.stack.status import ServiceStatus
 
     config = ensure_token(_config(args))  # Riemann needs the listener's token
@@ -181,6 +211,9 @@ def run_up(args: argparse.Namespace) -> int:
             print(f"Kibana data view {config.kibana.data_view!r} is ready at {url}")
     summary = ", ".join(f"{svc} {action}" for svc, action in result.actions.items())
     print(f"stack {config.stack.name!r} is up: {summary}")
+    kafka = manager.published_url("kafka", KAFKA_HOST_PORT) if "kafka" in manager.by_name else None
+    if kafka:  # where their services, `logtray demo --bootstrap` and the engine reach it
+        print(f"kafka: clients on this machine connect to {kafka.removeprefix('http://')}")
     team = team_summary(config)
     if team:
         print(team)

@@ -149,6 +149,12 @@ class AlertService:
         self._last_seen = read_last_seen(self._started_at)
         self._seen_started = False
         self.publisher: AlertPublisher | None = None
+        # Where the engine reads the logs now (move_engine moves it), its clients and their stop.
+        self.engine_bootstrap: str | None = None
+        self._engine_tasks: list[asyncio.Task[object]] = []
+        self._engine_stop: asyncio.Event | None = None
+        # Where the heartbeat writes its records while it runs.
+        self.heartbeat_bootstrap: str | None = None
         # What this desktop wants of the alerts topic (and how many it did not).
         self.subscription: Subscription | None = None
         # The Kafka sources' problems, for the menu: source -> the sentence said once.
@@ -206,15 +212,17 @@ class AlertService:
             )
             self._start_seen()
 
-    def start_engine(self) -> RuleEngine:
-        """Run the embedded rule engine (lite profile) into this service's router."""
+    def start_engine(self, bootstrap: str | None = None) -> RuleEngine:
+        """Run the embedded rule engine (lite profile) into this service's router, reading the
+        logs at `bootstrap` (default: [engine] bootstrap; the tray passes the stack's Kafka)."""
         assert self.router is not None, "start() first"
         accept = self.accept
         engine_config = self.config.engine
-        publisher = self._start_publisher() if engine_config.publish else None
+        security_options(engine_config)  # a CA file that cannot be read: now, before anything
 
         def on_alert(alert: Alert) -> None:
             # A heartbeat's answer is this desktop's own proof: never published to the team.
+            publisher = self.publisher
             if publisher is not None and answered_id(alert) is None:
                 publisher.publish(alert)
             accept(alert, "engine", time.perf_counter())
@@ -232,21 +240,61 @@ class AlertService:
         self.engine = engine
         self.actions.set_records(engine.rule.records)
         self._start_seen()
-        self._sources.append(
+        self._engine_kafka(bootstrap or engine_config.bootstrap)
+        return engine
+
+    async def move_engine(self, bootstrap: str) -> None:
+        """Read the logs (and publish, with [engine] publish) at `bootstrap` from now on: the
+        stack's Kafka came back on another port. The rule and what it holds stay."""
+        if self.engine is None or bootstrap == self.engine_bootstrap:
+            return
+        log.info("the engine moves from Kafka at %s to %s", self.engine_bootstrap, bootstrap)
+        old_tasks, old_stop = self._engine_tasks, self._engine_stop
+        for source in ("engine", "publishing"):
+            self.kafka_problems.pop(source, None)  # said of the old address
+        # The new clients first: the old ones may take seconds to let go of a broker that is
+        # gone (aiokafka's stop waits on its fetches); returns once they have.
+        self._engine_kafka(bootstrap)
+        await _stop_tasks(old_tasks, old_stop)
+
+    def _engine_kafka(self, bootstrap: str) -> None:
+        """The engine's Kafka clients at `bootstrap`: the logs' consumer, and the publisher of
+        its alerts to [alerts_topic] topic with [engine] publish; one stop for both."""
+        engine_config = self.config.engine
+        assert self.engine is not None and self.engine_reader is not None
+        reader = self.engine_reader
+        options = security_options(engine_config)
+        stop = self._engine_stop = asyncio.Event()
+        self.engine_bootstrap = bootstrap
+        tasks: list[asyncio.Task[object]] = []
+        if engine_config.publish:
+            publisher = AlertPublisher(
+                bootstrap,
+                self.config.alerts_topic.topic,
+                options,
+                on_status=self._source_status("publishing"),
+            )
+            self.publisher = publisher
+            tasks.append(asyncio.create_task(publisher.run(stop)))
+        tasks.append(
             asyncio.create_task(
                 consume_forever(
                     engine_config.topic,
-                    engine_config.bootstrap,
-                    reader.feeding(engine.on_records),
-                    self._sources_stop,
-                    options=security_options(engine_config),
+                    bootstrap,
+                    reader.feeding(self.engine.on_records),
+                    stop,
+                    options=options,
                     on_status=self._source_status("engine"),
                     on_start=reader.on_start,
                     resume=Resume(reader_group("engine"), self._durable),
                 )
             )
         )
-        return engine
+        self._engine_tasks = tasks
+
+    async def _stop_engine_kafka(self) -> None:
+        tasks, self._engine_tasks = self._engine_tasks, []
+        await _stop_tasks(tasks, self._engine_stop)
 
     def _durable(self) -> None:
         """What the Kafka readers fed in is in the history file before they commit their
@@ -287,6 +335,7 @@ class AlertService:
         monitor = self.heartbeat = HeartbeatMonitor(
             interval, max_delay_s=self.config.stack.max_alert_delay_s
         )
+        self.heartbeat_bootstrap = bootstrap
         self._heartbeat_rule = rule
         self._heartbeat_said = None
         stop = self._heartbeat_stop = asyncio.Event()
@@ -298,6 +347,7 @@ class AlertService:
         """The stack stopped: no heartbeat (and no "not proven" for a stack asked to stop)."""
         task, self._heartbeat_task = self._heartbeat_task, None
         self.heartbeat = None
+        self.heartbeat_bootstrap = None
         if task is None or self._heartbeat_stop is None:
             return
         self._heartbeat_stop.set()
@@ -333,19 +383,6 @@ class AlertService:
         if self._on_heartbeat:
             self._on_heartbeat(status, previous)
 
-    def _start_publisher(self) -> AlertPublisher:
-        """The engine's alerts to [alerts_topic] topic, over [engine]'s Kafka connection."""
-        engine_config = self.config.engine
-        publisher = AlertPublisher(
-            engine_config.bootstrap,
-            self.config.alerts_topic.topic,
-            security_options(engine_config),
-            on_status=self._source_status("publishing"),
-        )
-        self.publisher = publisher
-        self._sources.append(asyncio.create_task(publisher.run(self._sources_stop)))
-        return publisher
-
     def _source_status(self, source: str) -> Callable[[str], None]:
         def on_status(text: str) -> None:
             if text.startswith(("cannot", "lost")):
@@ -364,6 +401,7 @@ class AlertService:
     async def stop(self) -> None:
         await self.stop_heartbeat()
         self._sources_stop.set()
+        await self._stop_engine_kafka()
         for task in self._sources:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10.0)
@@ -373,3 +411,21 @@ class AlertService:
         if self.router:
             await self.router.aclose()
             self.router.history.close()
+
+
+async def _stop_tasks(
+    tasks: list[asyncio.Task[object]], stop: asyncio.Event | None, timeout: float = 10.0
+) -> None:
+    """Set `stop` and wait (at most `timeout`) for the tasks watching it; cancel any left.
+    Whatever they end with (aiokafka's stop can end a task cancelled) stays in them: the
+    caller, e.g. a move to another Kafka, goes on."""
+    if stop is not None:
+        stop.set()
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("a Kafka client ended with %r", task.exception())

@@ -31,6 +31,7 @@ from logtray.tray.alerts.pipeline import PipelineMessage
 from logtray.tray.base import paths
 from logtray.tray.base.config import Config, ensure_token
 from logtray.tray.base.errors import LogtrayError
+from logtray.tray.base.kafka_address import KafkaAddress, choose_kafka
 from logtray.tray.delivery.notifiers.deferred import DeferredNotifier
 from logtray.tray.delivery.opener import open_path, open_url
 from logtray.tray.delivery.service import AlertService, url_prefixes
@@ -130,6 +131,13 @@ class TrayApp:
         self._refused_writes: Incident | None = None
         self._refused_problem = ""
         self._refused_expiry: asyncio.TimerHandle | None = None
+        # The stack's Kafka as the engine and the heartbeat reach it (read when it turns
+        # healthy or its container starts: `_follow_kafka`); None until read, and while there
+        # is no container.
+        self.kafka: KafkaAddress | None = None
+        self._kafka_runs = False
+        self._kafka_in_stack = True
+        self._kafka_lock = asyncio.Lock()
 
     # -- running --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -357,6 +365,8 @@ class TrayApp:
             self._loop.call_soon_threadsafe(self._observed, observation)
 
     def _observed(self, observation: Observation) -> None:
+        if observation.service == "kafka" and observation.kind == "started":
+            self._spawn(self._follow_kafka(turned_good=False))  # maybe on another port now
         if self._busy and observation.kind in ("died", "unhealthy"):
             return  # our own start or stop is under way: its outcome is told by itself
         self._tell(self._incidents.observe(observation))
@@ -460,16 +470,60 @@ class TrayApp:
     def _start_engine_when_kafka_runs(self, services: tuple[ServiceView, ...]) -> None:
         """No Riemann in the lite profile: the embedded rule engine reads the stack's Kafka
         instead. It starts once Kafka runs (then follows it, reconnecting by itself), so an
-        idle tray does not load aiokafka (~16 MB) nor knock on a broker that is not there."""
-        if self.config.stack.profile != "lite" or self.service is None or self.service.engine:
-            return
-        if any(s.name == "kafka" and s.state in GOOD_SERVICE_STATES for s in services):
-            log.info("kafka runs: starting the embedded rule engine")
-            try:
-                self.service.start_engine()
-            except LogtrayError as exc:  # e.g. [engine] ssl_cafile cannot be read
-                self.service.kafka_problems["engine"] = exc.message
-                self._refresh_alerts()
+        idle tray does not load aiokafka (~16 MB) nor knock on a broker that is not there.
+        Where Kafka is published is read each time it turns healthy, and each time its
+        container starts (`_observed`): a recreated container may come back on another port."""
+        kafka = next((s for s in services if s.name == "kafka"), None)
+        self._kafka_in_stack = kafka is not None
+        runs = kafka is not None and kafka.state in GOOD_SERVICE_STATES
+        turned_good, self._kafka_runs = runs and not self._kafka_runs, runs
+        if kafka is None or kafka.state in ("absent", "exited", "pulling"):
+            self.kafka = None  # no container to read: the heartbeat waits for the next read
+        elif turned_good:
+            self._spawn(self._follow_kafka(turned_good=True))
+
+    async def _follow_kafka(self, turned_good: bool) -> None:
+        """Read where the stack's Kafka is (tray/base/kafka_address.py); start the engine there
+        once Kafka `turned_good`; move the engine and the heartbeat there when it changed
+        (also when its container just started: the old address is gone then)."""
+        async with self._kafka_lock:  # one read and move at a time, the newest last
+            address = await asyncio.to_thread(self.stack.kafka_address)
+            service = self.service
+            if service is None or (turned_good and not self._kafka_runs):
+                return  # it stopped meanwhile: read again when it runs
+            if address.source == "default" and (service.engine is not None or not turned_good):
+                return  # the container is gone again (or Docker is): keep what runs
+            if address != self.kafka:
+                log.info("Kafka for the engine and the heartbeat: %s", address.describe())
+            self.kafka = address
+            if self.config.stack.profile == "lite":
+                if service.engine is None and turned_good:
+                    log.info("kafka runs: starting the embedded rule engine")
+                    try:
+                        service.start_engine(address.bootstrap)
+                    except LogtrayError as exc:  # e.g. [engine] ssl_cafile cannot be read
+                        service.kafka_problems["engine"] = exc.message
+                        self._refresh_alerts()
+                elif service.engine is not None:
+                    await service.move_engine(address.bootstrap)
+            beats = service.heartbeat
+            # Moved: it ran, it goes on at the new address. Started there before Kafka took
+            # anything (its container had just started): again now, not an interval later.
+            if beats is not None and (
+                service.heartbeat_bootstrap != address.bootstrap or (turned_good and not beats.sent)
+            ):
+                await service.stop_heartbeat()
+                self._start_heartbeat(address)
+            self._prove_alerts_while_running(self.state.phase)
+
+    def _stack_kafka(self) -> KafkaAddress | None:
+        """The stack's Kafka for the heartbeat: as read when it started to run; None while
+        that is being read. A stack without a kafka service: [engine] bootstrap."""
+        if self._kafka_in_stack:
+            return self.kafka
+        engine = self.config.engine
+        written = self.config.written_in("engine", "bootstrap")
+        return choose_kafka(engine.bootstrap, written, None, absent="the stack has no kafka")
 
     # -- the heartbeat ----------------------------------------------------------------------------
     def _prove_alerts_while_running(self, phase: str) -> None:
@@ -479,12 +533,18 @@ class TrayApp:
         if service is None:
             return
         if phase == "healthy" and service.heartbeat is None:
-            rule = "the engine" if self.config.stack.profile == "lite" else "Riemann"
-            engine = self.config.engine
-            service.start_heartbeat(engine.bootstrap, engine.topic, rule)
+            kafka = self._stack_kafka()
+            if kafka is None:
+                return  # Kafka's address is being read: `_follow_kafka` starts it then
+            self._start_heartbeat(kafka)
         elif phase in ("stopping", "stopped", "unavailable") and service.heartbeat is not None:
             self._spawn(service.stop_heartbeat())
             self._set(alerts_proof=None, alerts_unproven=False)
+
+    def _start_heartbeat(self, kafka: KafkaAddress) -> None:
+        if self.service is not None:
+            rule = "the engine" if self.config.stack.profile == "lite" else "Riemann"
+            self.service.start_heartbeat(kafka.bootstrap, self.config.engine.topic, rule)
 
     def _heartbeat_changed(self, status: HeartbeatStatus, before: HeartbeatStatus | None) -> None:
         """The menu's line; one notification when two heartbeats were missed, one when proven

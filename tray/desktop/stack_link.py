@@ -16,6 +16,7 @@ from typing import Any
 
 from logtray.tray.base.config import Config
 from logtray.tray.base.errors import LogtrayError
+from logtray.tray.base.kafka_address import NOT_RUNNING, KafkaAddress, choose_kafka
 from logtray.tray.desktop.state import ServiceView
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,30 @@ class StackLink:
             except Exception:  # Docker went away: the default port is the best guess
                 log.debug("cannot read Elasticsearch's published port", exc_info=True)
         return url or "http://127.0.0.1:9200"
+
+    def kafka_address(self) -> KafkaAddress:
+        """Where the stack's readers on this machine (the lite engine, the heartbeat) reach its
+        Kafka now: `[engine] bootstrap` when written, else the port the kafka container
+        publishes (tray/base/kafka_address.py). Never raises: without an answer from the
+        engine it is the default, said so."""
+        engine, name = self.config.engine, self.config.stack.name
+        written = self.config.written_in("engine", "bootstrap")
+        port, absent = None, NOT_RUNNING
+        manager = self._manager
+        if written is None and manager is None:
+            absent = "Docker is not available"
+        elif written is None:
+            from logtray.stack.published import published_port
+            from logtray.stack.specs import KAFKA_HOST_PORT
+
+            try:
+                port = published_port(manager.client, manager.name, "kafka", KAFKA_HOST_PORT)
+            except Exception as exc:  # Docker went away meanwhile: the default, said so
+                log.debug("cannot read Kafka's published port", exc_info=True)
+                absent = f"its container cannot be asked ({type(exc).__name__})"
+        return choose_kafka(
+            engine.bootstrap, written, port, container=f"{name}-kafka", absent=absent
+        )
 
     def explain_refused_writes(self, message: Any) -> tuple[str, str, str]:
         """(title, cause, fix) for a pipeline message about writes Elasticsearch refused,
