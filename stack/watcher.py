@@ -91,14 +91,13 @@ class StatusWatcher:
         # event for it can come later (Podman's events come through a file, after the start
         # returned, and after a probe may already have said "healthy"); it must not undo that.
         self._marked_start: set[str] = set()
-        # Reconciliation: events that may have changed a status (counted), how many of them the
-        # last finished reading of the truth had seen, and how many readings finished.
+        # Reconciliation: events that may have changed a status (counted), and how many of them
+        # the last finished reading of the truth had seen.
         self._truth = truth
         self._settle_s = settle_s
         self._every_s = every_s
         self._news = 0
         self._reconciled_news = -1  # -1: the first reading is due at once
-        self._reconciles = 0
         self._nudged = False
         self._stop = threading.Event()
         filters: dict[str, Any] = {"type": ["container"], **stack_filter(stack_name)}
@@ -271,8 +270,8 @@ class StatusWatcher:
         finished; False when time ran out first (or there is no truth to read)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            news, count = self._news, self._reconciles
-            while not (self._reconciled_news >= news and self._reconciles > count):
+            news = self._news
+            while self._reconciled_news < news:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._truth is None or self._stop.is_set():
                     return False
@@ -319,7 +318,6 @@ class StatusWatcher:
                     self._set(service, status)
             with self._cond:
                 self._reconciled_news = max(self._reconciled_news, seen)
-                self._reconciles += 1
                 self._cond.notify_all()
 
     def has_healthcheck(self, service: str) -> bool:
