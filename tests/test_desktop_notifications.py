@@ -122,7 +122,7 @@ def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_
             lambda: desktop.browser_log.read_text().strip(), what="the browser to be called"
         )
         assert opened.startswith(f"{kibana}/app/discover#/?_g=(time:(from:")
-        assert "pathname:%22/app/orders.py%22" in opened
+        assert "logtray.group:%22/app/orders.py%22" in opened
 
         # dunst keeps a notification on screen after a context-menu action; clear the screen
         # so that position 0 is the new one.
@@ -134,7 +134,7 @@ def test_open_in_kibana_action_and_click_open_the_discover_url(desktop, desktop_
         clicked = desktop.wait_for(
             lambda: desktop.browser_log.read_text().strip(), what="the browser after a click"
         )
-        assert "pathname:%22/app/users.py%22" in clicked
+        assert "logtray.group:%22/app/users.py%22" in clicked
     finally:
         listener.stop()
 

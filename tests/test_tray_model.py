@@ -203,7 +203,7 @@ def test_recent_alerts_fold_repeats_and_respect_clear():
     ]
     recent = recent_alerts(entries, Config(), cleared_at=0)
     assert [(r.title, r.count) for r in recent] == [("a.py — 40 errors", 2), ("Problem in b.py", 1)]
-    assert "pathname:%22/a.py%22" in (recent[0].url or "")
+    assert "logtray.group:%22/a.py%22" in (recent[0].url or "")
     assert len(recent_alerts(entries, Config(), cleared_at=15)) == 2
     assert count_since(entries, 15) == 2
 
