@@ -204,25 +204,12 @@ def bench_handler_down(records: int) -> None:
 def bench_engine(bootstrap: str, events: int) -> None:
     from aiokafka import AIOKafkaConsumer
 
+    from bench.shapes_bench import python_values
     from logtray.tray.alerts.engine import RuleEngine
 
-    paths = [f"/app/mod{i}.py" for i in range(50)]
     # Live times (200,000 events over 2 s, from now): the rule counts each record at its own
     # time, so a fixed old @timestamp would measure records it skips as over an hour old.
-    start_time = time.time()
-    values = [
-        json.dumps(
-            {
-                "@timestamp": iso(start_time + i * 1e-5),
-                "level": "error" if i % 3 == 0 else "info",
-                "message": f"event {i}",
-                "pathname": paths[i % len(paths)],
-                "lineno": 10,
-                "service": "bench",
-            }
-        ).encode()
-        for i in range(events)
-    ]
+    values = python_values(events)
     # Evidence off (evidence_records=0) is the baseline; on is the default (issue 11). Each
     # is run 3 times interleaved, best of each kept (the machine's noise is large).
     off, on = EngineConfig(evidence_records=0), EngineConfig()

@@ -77,6 +77,16 @@ def wait_text(proc: subprocess.Popen[bytes], path: Path, text: str, timeout: flo
         time.sleep(0.02)
 
 
+def wait_for_kill_moment(run: int, rng: random.Random, out: Path) -> None:
+    """Odd runs: anywhere in its life (connecting, catching up, reading live, committing).
+    Even runs: the moment it has told something — the history has it, and its read position
+    is being committed (the window a crash could show it twice)."""
+    if run % 2:
+        threading.Event().wait(rng.uniform(0.0, 1.5))
+    else:
+        kill_once_told(out, bound_s=3.0)
+
+
 def kill_once_told(out: Path, bound_s: float) -> None:
     """Return as soon as `out` has grown (a notice was written), or after `bound_s`."""
     deadline = time.monotonic() + bound_s
@@ -122,13 +132,7 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
             proc = start_listen(env, out, err)
             try:
                 wait_text(proc, err, "listening on")
-                if run % 2:
-                    # Anywhere in its life: connecting, catching up, reading live, committing.
-                    threading.Event().wait(rng.uniform(0.0, 1.5))
-                else:
-                    # The moment it has told something: the history has it, and its read
-                    # position is being committed (the window a crash could show it twice).
-                    kill_once_told(out, bound_s=3.0)
+                wait_for_kill_moment(run, rng, out)
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -254,10 +258,7 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
             outputs.append(out)
             try:
                 wait_text(proc, err, "engine on")
-                if run % 2:
-                    threading.Event().wait(rng.uniform(0.0, 1.5))
-                else:
-                    kill_once_told(out, bound_s=3.0)
+                wait_for_kill_moment(run, rng, out)
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
