@@ -30,6 +30,7 @@ MAX_FRAMES = 50
 MAX_FILE = 500
 MAX_FUNCTION = 200
 MAX_LINE = 10_000_000
+RUNTIMES = ("python", "node", "java", "go", "rust", "dotnet")
 _LINE_CHARS = 2000  # a longer line is not a frame line (and is not scanned)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logtray.pipeline.frames import Frame
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.evidence import ErrorRecord, Evidence
 from logtray.tray.base.config import Config, EditorConfig
@@ -85,13 +86,23 @@ def hostile_alert(text: str) -> Alert:
             first=1795600790.0,
             last=1795600800.0,
             traceback=text,
+            error_type=text,
+            frame=Frame(f"/app/{text}.js", 3, text, "node"),
         ),
     )
 
 
 def records(text: str) -> list[ErrorRecord]:
     return [
-        ErrorRecord(1795600790.0 + i, "error", f"{text} {i}", i, f"Traceback\n  {text}\nE: {text}")
+        ErrorRecord(
+            1795600790.0 + i,
+            "error",
+            f"{text} {i}",
+            i,
+            f"Traceback\n  {text}\nE: {text}",
+            error_type=text,
+            frame=Frame(f"/app/{text}.py", i, text, "python"),
+        )
         for i in range(3)
     ]
 
@@ -118,6 +129,23 @@ def test_page_lists_what_failed_and_links():
     assert "database connection refused" in text and "second database connection refused" in text
     assert "20" in text and "Last 3 error records" in text and "E: refused" in text
     assert_inert(page, hrefs={"http://127.0.0.1:5601/app/discover", target.url or ""})
+
+
+def test_page_names_where_the_type_and_the_user_s_own_frame():
+    evidence = Evidence(
+        messages=(("payment 4711 failed", 26),),
+        traceback="PaymentTimeoutError: gateway did not answer",
+        error_type="PaymentTimeoutError",
+        frame=Frame("/srv/app/payments.js", 16, "processPayment", "node"),
+    )
+    group = Alert(pathname="payments · payment <n> failed", count=26, evidence=evidence)
+    page = error_view.render(group, editor="its errors carry no stack frame of your code")
+    assert "<th>Group</th><td>payments · payment &lt;n&gt; failed</td>" in page
+    assert "<th>Error type</th><td><code>PaymentTimeoutError</code></td>" in page
+    assert "<code>/srv/app/payments.js:16 in processPayment</code>" in page
+    assert "disabled — its errors carry no stack frame of your code" in page
+    file = Alert(pathname="/srv/app/pay.py", lineno=12, count=26, evidence=evidence)
+    assert "<th>File</th><td>/srv/app/pay.py:12</td>" in error_view.render(file)
 
 
 def test_sender_links_other_than_http_are_never_links():

@@ -9,9 +9,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logtray.pipeline.frames import MAX_FILE, MAX_FUNCTION
+from logtray.pipeline.record import MAX_ERROR_TYPE
 from logtray.tray.alerts.alert import Alert, parse_message
 from logtray.tray.alerts.engine import SpikeRule
 from logtray.tray.alerts.evidence import (
+    MAX_LINENO,
     MAX_LINES,
     MAX_MESSAGES,
     MAX_TEXT,
@@ -58,6 +61,17 @@ evidence_like = st.fixed_dictionaries(
         "first": json_values,
         "last": json_values,
         "traceback": st.text(max_size=3000) | json_values,
+        "error_type": st.text(max_size=400) | json_values,
+        "frame": st.fixed_dictionaries(
+            {},
+            optional={
+                "file": st.text(max_size=700) | json_values,
+                "line": json_values | st.integers(),
+                "function": st.text(max_size=400) | json_values,
+                "runtime": st.sampled_from(["go", "java", "x"]) | json_values,
+            },
+        )
+        | json_values,
     },
 )
 
@@ -75,6 +89,15 @@ def assert_bounded(evidence: Evidence) -> None:
         assert evidence.first <= evidence.last
     if evidence.traceback is not None:
         assert 0 < len(evidence.traceback) <= MAX_TEXT and "\n" not in evidence.traceback
+    if evidence.error_type is not None:
+        assert 0 < len(evidence.error_type) <= MAX_ERROR_TYPE and "\n" not in evidence.error_type
+    if evidence.frame is not None:
+        frame = evidence.frame
+        assert 0 < len(frame.file) <= MAX_FILE and frame.file == frame.file.strip()
+        assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in frame.file)
+        assert frame.line is None or 0 <= frame.line <= MAX_LINENO
+        assert frame.function is None or 0 < len(frame.function) <= MAX_FUNCTION
+        assert parse_evidence(evidence.to_json()) == evidence  # the history reads it back
     json.dumps(evidence.to_json(), allow_nan=False)  # what the history writes
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from logtray.pipeline.frames import Frame
+from logtray.pipeline.record import GROUP_SEPARATOR
 from logtray.tray.alerts.evidence import Evidence, parse_evidence
 from logtray.tray.base.links import safe_url
 
@@ -95,10 +97,49 @@ class Alert:
         return self.pathname or self.title or self.message or ""
 
     @property
+    def file(self) -> str | None:
+        """The call site's file the alert is about; None when its group is "<service> ·
+        <template>" (a logger without a call site: pino, winston) or it names none."""
+        return self.pathname if self.pathname and names_a_file(self.pathname) else None
+
+    @property
     def short_name(self) -> str:
         if self.pathname:
-            return file_label(self.pathname)
+            return file_label(self.pathname) if self.file else group_label(self.pathname)
         return self.title or "logtray"
+
+    def where(self) -> str:
+        """Where the errors are: "/app/payments.py:42", else the group ("payments · payment
+        <n> failed"), else ""."""
+        if self.file:
+            return self.file + (f":{self.lineno}" if self.lineno is not None else "")
+        return self.pathname or ""
+
+    @property
+    def error_type(self) -> str | None:
+        """The error's type (PaymentTimeoutError, java.net.SocketTimeoutException), as the
+        evidence names it, else as its error line ("Type: message") begins."""
+        evidence = self.evidence
+        if evidence is None:
+            return None
+        if evidence.error_type:
+            return evidence.error_type
+        head = _ERROR_HEAD.fullmatch(evidence.traceback or "")
+        return head.group(1) if head else None
+
+    @property
+    def frame(self) -> Frame | None:
+        """The first frame of the user's own code in the errors' stack, when the sender gave it."""
+        return self.evidence.frame if self.evidence else None
+
+    def detail(self) -> str:
+        """The popup's second line: 'PaymentTimeoutError at payments.js:16 in processPayment'
+        (the type and the user's own frame, those known), else ""."""
+        parts = [self.error_type or ""]
+        frame = self.frame
+        if frame is not None:
+            parts.append("at " + frame_label(frame))
+        return _first_line(" ".join(p for p in parts if p))
 
     def headline(self) -> str:
         """The title: 'payments.py:42 — 312 errors in 10 s' (missing parts left out)."""
@@ -158,6 +199,28 @@ class Alert:
 # (<a href="/x/pay.py">…), so the whole path is shown instead (escaped by the notifier).
 _MARKUP_CHARS = frozenset("<>&\"'")
 LABEL_CHARS = 60
+
+
+def names_a_file(pathname: str) -> bool:
+    """Whether an alert's pathname (the rule's group key) is a call site's file rather than
+    "<service or logger> · <message template>" (pipeline/record.py's group key)."""
+    return GROUP_SEPARATOR not in pathname
+
+
+def group_label(key: str) -> str:
+    """A group key that is not a file, cut to LABEL_CHARS (its "/" are the message's)."""
+    return key if len(key) <= LABEL_CHARS else key[: LABEL_CHARS - 1] + "…"
+
+
+def frame_label(frame: Frame) -> str:
+    """'payments.js:16 in processPayment': the frame's file name, line and function."""
+    name = PurePath(frame.file.replace("\\", "/")).name or frame.file
+    where = name if frame.line is None else f"{name}:{frame.line}"
+    return f"{where} in {frame.function}" if frame.function else where
+
+
+# An error line's type: "payments.PaymentTimeoutError: ...", "*errors.errorString: ...".
+_ERROR_HEAD = re.compile(r"(\*?[A-Za-z_$][A-Za-z0-9_$.*/\[\]-]*)(?:: .*)?", re.DOTALL)
 
 
 def file_label(key: str) -> str:

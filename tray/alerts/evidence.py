@@ -13,7 +13,11 @@ The wire format (shared with riemann.config):
     {"messages": [{"message": str, "count": int}, ...],  # <= 5, most frequent first
      "lines": [int, ...],                                 # distinct line numbers, ascending, <= 20
      "first": float, "last": float,                       # epoch seconds
-     "traceback": str}                                    # the last traceback's final line
+     "traceback": str,                                    # the last error's "Type: message"
+     "error_type": str,                                   # that error's type
+     "frame": {"file": str, "line": int, "function": str}}  # its first frame of the user's
+                                                           # own code (pipeline/frames.py)
+The last two are optional: riemann.config does not send them, the embedded engine does.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from logtray.pipeline.record import normalize
+from logtray.pipeline.frames import MAX_FILE, MAX_FUNCTION, RUNTIMES, Frame, first_own
+from logtray.pipeline.record import MAX_ERROR_TYPE, normalize
 from logtray.tray.alerts.json_object import json_object
 
 MAX_MESSAGES = 5
@@ -72,6 +77,8 @@ class Evidence:
     first: float | None = None
     last: float | None = None
     traceback: str | None = None
+    error_type: str | None = None
+    frame: Frame | None = None
 
     @property
     def top_message(self) -> str | None:
@@ -89,10 +96,28 @@ class Evidence:
             out["last"] = self.last
         if self.traceback:
             out["traceback"] = self.traceback
+        if self.error_type:
+            out["error_type"] = self.error_type
+        if self.frame is not None:
+            frame = self.frame
+            out["frame"] = {
+                "file": frame.file,
+                **({"line": frame.line} if frame.line is not None else {}),
+                **({"function": frame.function} if frame.function else {}),
+                **({"runtime": frame.runtime} if frame.runtime else {}),
+            }
         return out
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.lines or self.first or self.last or self.traceback)
+        return bool(
+            self.messages
+            or self.lines
+            or self.first
+            or self.last
+            or self.traceback
+            or self.error_type
+            or self.frame
+        )
 
 
 def _int(value: Any, low: int, high: int) -> int | None:
@@ -135,6 +160,27 @@ def _top(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(ranked[:MAX_MESSAGES])
 
 
+def _has_controls(text: str) -> bool:
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+def parse_frame(value: Any) -> Frame | None:
+    """A received frame ({"file", "line", "function"}); None unless its file is a plain,
+    bounded text (a path with control characters is refused, not repaired)."""
+    if not isinstance(value, Mapping):
+        return None
+    file, function, runtime = value.get("file"), value.get("function"), value.get("runtime")
+    if not isinstance(file, str) or not file.strip() or _has_controls(file):
+        return None
+    name = clean_text(function, MAX_FUNCTION) if isinstance(function, str) else ""
+    return Frame(
+        file=file.strip()[:MAX_FILE],
+        line=_int(value.get("line"), 0, MAX_LINENO),
+        function=name or None,
+        runtime=runtime if isinstance(runtime, str) and runtime in RUNTIMES else "",
+    )
+
+
 def parse_evidence(value: Any) -> Evidence | None:
     """A received "evidence" value to Evidence, or None when nothing in it is usable."""
     if not isinstance(value, Mapping):
@@ -156,8 +202,14 @@ def parse_evidence(value: Any) -> Evidence | None:
         first=first,
         last=last,
         traceback=(final_line(traceback) or None) if isinstance(traceback, str) else None,
+        error_type=_error_type(value.get("error_type")),
+        frame=parse_frame(value.get("frame")),
     )
     return evidence if evidence else None
+
+
+def _error_type(value: Any) -> str | None:
+    return (clean_text(value, MAX_ERROR_TYPE) or None) if isinstance(value, str) else None
 
 
 class ErrorRecord(NamedTuple):
@@ -167,8 +219,10 @@ class ErrorRecord(NamedTuple):
     level: str
     message: str
     lineno: int | None
-    traceback: str | None  # the record's stack (its tail)
+    traceback: str | None  # the record's stack (its head and tail)
     error: str | None = None  # "Type: message" of the record's error, when it says
+    error_type: str | None = None
+    frame: Frame | None = None  # the stack's first frame of the user's own code
 
 
 class Ring:
@@ -215,9 +269,21 @@ def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
         level=level,
         message=(record.message or "")[:MAX_TEXT],
         lineno=record.line,
-        traceback=error.stack[-MAX_TRACEBACK_KEPT:] if error.stack else None,
+        traceback=kept_stack(error.stack) if error.stack else None,
         error=clean_text(error_line) if error_line else None,
+        error_type=_error_type(error.type),
+        frame=first_own(error.stack),
     )
+
+
+def kept_stack(stack: str) -> str:
+    """What is kept of a long stack: its head (where V8, Java, Go and Rust name the innermost
+    frames) and its tail (where Python does, and names the error)."""
+    if len(stack) <= MAX_TRACEBACK_KEPT:
+        return stack
+    head = (MAX_TRACEBACK_KEPT - 3) // 2
+    tail = MAX_TRACEBACK_KEPT - 3 - head
+    return f"{stack[:head]}\n…\n{stack[-tail:]}"
 
 
 def compact(event: Mapping[str, Any]) -> bytes:
@@ -229,7 +295,7 @@ def compact(event: Mapping[str, Any]) -> bytes:
     error: dict[str, Any] = {"stack_trace": record.traceback}
     if record.error:
         kind, _, message = record.error.partition(": ")
-        error.update({"type": kind, "message": message or None})
+        error.update({"type": record.error_type or kind, "message": message or None})
     return orjson.dumps(
         {
             "level": record.level,
@@ -289,7 +355,8 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
     lines: set[int] = set()
     first = last = None
     traceback = None
-    error = None
+    error = error_type = None
+    frame = None
     for record in records:
         if first is None:
             first = record.time
@@ -301,6 +368,7 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
             lines.add(record.lineno)
         if record.traceback or record.error:
             traceback, error = record.traceback, record.error
+            error_type, frame = record.error_type, record.frame
     return Evidence(
         messages=_top(counts),
         lines=tuple(sorted(lines)[:MAX_LINES]),
@@ -308,4 +376,6 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
         last=last,
         # The last error's "Type: message", else its traceback's last line (Python's says so).
         traceback=error or ((final_line(traceback) or None) if traceback else None),
+        error_type=error_type,
+        frame=frame,
     )

@@ -444,7 +444,8 @@ class AlertPolicy:
     # -- notice text ---------------------------------------------------------------------------
     def _key_notice(self, state: _KeyState, replaces: bool) -> Notice:
         alert = state.latest
-        body = alert.body()
+        # The message, then the error's type and the user's own frame where it happened.
+        body = "\n".join(line for line in (alert.body(), alert.detail()) if line)
         if state.count > 1:
             since = time.strftime("%H:%M:%S", time.localtime(state.first_seen))
             body = f"{body}\n{state.count} alerts since {since}".lstrip("\n")

@@ -2,8 +2,13 @@
 the files its owner owns (CODEOWNERS). Pure but for reading the owners file once at start.
 
 Every filter that is set must match (within one filter, any of its values); none set: every
-alert. An alert without the field a filter looks at (no pathname, no service) does not match
+alert. An alert without the field a filter looks at (no file, no service) does not match
 that filter; an alert without a count passes `min_count` (nothing says it is small).
+
+An alert whose group is "<service> · <template>" (a logger that writes no call site: pino,
+winston) names no file: `paths` and the owners look at the first frame of the user's own code
+in its errors' stack when it carries one (the embedded engine's alerts do), else it does not
+match them; `services` matches the service its group names.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from logtray.pipeline.record import GROUP_SEPARATOR
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.base.config import AlertsTopicConfig
 from logtray.tray.base.errors import LogtrayError
@@ -31,6 +37,26 @@ def relative_path(pathname: str, prefix: str) -> str:
     if prefix and path.startswith(prefix):
         path = path[len(prefix) :]
     return path.lstrip("/")
+
+
+def file_of(alert: Alert) -> str | None:
+    """The file `paths` and owners look at: the alert's call site; for a group without one
+    ("<service> · <template>") the first frame of the user's own code in its errors' stack,
+    when the sender gave it; else None (a message is never taken for a path)."""
+    if alert.file:
+        return alert.file
+    return alert.frame.file if alert.frame is not None and alert.pathname else None
+
+
+def service_of(alert: Alert) -> str | None:
+    """The service `services` looks at: the alert's, else the one its group names
+    ("payments" of "payments · payment <n> failed": a logger's name stands for it)."""
+    if alert.service:
+        return alert.service
+    if alert.pathname and not alert.file:
+        who, separator, _ = alert.pathname.partition(GROUP_SEPARATOR)
+        return who if separator else None
+    return None
 
 
 def normalize_owner(owner: str) -> str:
@@ -56,16 +82,17 @@ class Subscription:
 
     def wants(self, alert: Alert) -> bool:
         """True when every filter that is set matches the alert (pure)."""
-        if self.services and alert.service not in self.services:
+        if self.services and service_of(alert) not in self.services:
             return False
         if self.min_count and alert.count is not None and alert.count < self.min_count:
             return False
         if self.paths or self.owners is not None:
-            if not alert.pathname:
+            path = file_of(alert)
+            if not path:
                 return False
-            relative = relative_path(alert.pathname, self.path_prefix)
+            relative = relative_path(path, self.path_prefix)
             if self.paths and not any(
-                fnmatch.fnmatchcase(alert.pathname, glob) or fnmatch.fnmatchcase(relative, glob)
+                fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(relative, glob)
                 for glob in self.paths
             ):
                 return False

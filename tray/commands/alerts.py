@@ -1,4 +1,5 @@
-"""`logtray alerts [--json] [-n N]`: recent alerts; `logtray alerts show N`: one's error view."""
+"""`logtray alerts [--json] [-n N]`: recent alerts, each with where its errors are, their type
+and the user's own frame; `logtray alerts show N`: one's error view."""
 
 from __future__ import annotations
 
@@ -65,7 +66,11 @@ def _line(number: int, entry: dict[str, Any]) -> str:
     # How it was told: as it came, or on a start, in the "while you were away" summary.
     told = entry.get("told")
     told = told if told in ("live", "caught up") else "?"
-    return f"{number:>3}  {when}  {told:<9}  {text}"
+    line = f"{number:>3}  {when}  {told:<9}  {text}"
+    # Second line: where (file:line, or "<service> · <template>"), the error's type and the
+    # first frame of the user's own code.
+    where = " — ".join(part for part in (alert.where(), alert.detail()) if part)
+    return f"{line}\n{' ' * 5}{clean_text(where, 200)}" if where else line
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """The built-in error view: one self-contained HTML page per alert, no server.
 
-`render` is pure: the alert, its evidence (sampled messages with counts, lines, time range,
-the traceback's last line), the engine's recent error records of that file (lite profile), and
+`render` is pure: the alert, where its errors are (file:line, or "<service> · <template>" for a
+logger without a call site), the error's type and the first frame of the user's own code, its
+evidence (sampled messages with counts, lines, time range, the traceback's last line), the
+engine's recent error records of that group (lite profile), and
 links to Kibana and to the editor. Everything in an alert comes from a stranger, so every text
 goes through html.escape, links are only http(s) URLs that pass `safe_http_url` (or the
 editor's URL, built from the user's own template), and a Content-Security-Policy meta tag
@@ -91,11 +93,12 @@ def render(
 ) -> str:
     """The page (pure). `editor` is a target, or the reason opening in an editor is disabled."""
     evidence = alert.evidence
-    where = alert.pathname or ""
-    if where and alert.lineno is not None:
-        where = f"{where}:{alert.lineno}"
+    frame = alert.frame
     facts = [
-        _row("File", _e(where)),
+        # A file:line, or "<service> · <template>" for a logger that writes no call site.
+        _row("File" if alert.file else "Group", _e(alert.where())),
+        _row("Error type", f"<code>{_e(alert.error_type)}</code>" if alert.error_type else ""),
+        _row("Your code", f"<code>{_e(frame.label())}</code>" if frame else ""),
         _row("Errors", _e(alert.count) if alert.count is not None else ""),
         _row("Window", f"{alert.window_s:g} s" if alert.window_s else ""),
         _row("Threshold", f"{alert.threshold:g}" if alert.threshold is not None else ""),
@@ -137,15 +140,19 @@ def render(
 
     if records:
         parts.append(
-            f"<h2>Last {len(records)} error records of this file</h2>"
-            "<table><tr><th>time</th><th>level</th><th>line</th><th>message</th></tr>"
+            f"<h2>Last {len(records)} error records of this {'file' if alert.file else 'group'}"
+            "</h2><table><tr><th>time</th><th>level</th><th>line</th><th>message</th>"
+            "<th>error</th><th>your code</th></tr>"
         )
         for record in reversed(records):  # newest first
             line = "" if record.lineno is None else str(record.lineno)
+            own = record.frame.label() if record.frame else ""
             parts.append(
                 f'<tr><td class="n">{_e(_when(record.time))}</td><td>{_e(record.level)}</td>'
                 f'<td class="n">{_e(line)}</td>'
-                f'<td class="msg">{_e(clean_text(record.message))}</td></tr>'
+                f'<td class="msg">{_e(clean_text(record.message))}</td>'
+                f"<td><code>{_e(record.error_type or '')}</code></td>"
+                f'<td class="msg"><code>{_e(clean_text(own, 600))}</code></td></tr>'
             )
         parts.append("</table>")
         last_tb = next((r.traceback for r in reversed(records) if r.traceback), None)
