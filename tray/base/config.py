@@ -141,9 +141,13 @@ class EngineConfig(KafkaConnection):
 
 @dataclass(frozen=True)
 class EditorConfig:
-    """Open in editor: container path prefixes mapped to local source folders."""
+    """Open in editor: where the sources of the paths alerts name are on this machine."""
 
-    # e.g. {"/app" = "~/src/payments"}: /app/pay.py opens ~/src/payments/pay.py
+    # Folders holding checkouts, e.g. ["~/src/payments"]: a path from a container or another
+    # machine (/srv/app/go-zap/payments.go) opens the first file its trailing components name
+    # under one of them, longest first (~/src/payments/go-zap/payments.go).
+    roots: tuple[str, ...] = ()
+    # e.g. {"/app" = "~/src/payments"}: /app/pay.py opens ~/src/payments/pay.py (tried first)
     paths: dict[str, str] = field(default_factory=dict)
     # A URL template, e.g. "vscode://file/{path}:{line}"; empty: run `command`.
     url: str = ""
@@ -295,6 +299,10 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("editor", "paths"): (
         lambda v: all(os.path.isabs(os.path.expanduser(folder)) for folder in v.values()),
         'container prefixes mapped to absolute local folders, e.g. {"/app" = "~/src/app"}',
+    ),
+    ("editor", "roots"): (
+        lambda v: all(os.path.isabs(os.path.expanduser(folder)) for folder in v),
+        'absolute local folders (or ~/...), e.g. ["~/src/payments"]',
     ),
     ("editor", "url"): (
         lambda v: not v or ("{path}" in v and _editor_scheme_ok(v)),

@@ -1,8 +1,10 @@
 """What a user can do from an alert's popup: Show errors, Open in Kibana, Open in editor.
 
 `AlertActions.for_notice` lists the actions that make sense for one notice: "Show errors"
-writes the error view (tray/delivery/error_view.py) and opens it; "Open in Kibana" only while Kibana
-answers; "Open in editor" only when the alert's file maps to a local file (tray/delivery/editor.py).
+writes the error view (tray/delivery/error_view.py) and opens it; "Open in Kibana" only while
+Kibana answers; "Open in editor" only when the alert's file (or, for a group without one, the
+first frame of the user's own code) is found in a local checkout (tray/delivery/editor.py; the
+error view says why not).
 Every action runs off the event loop and logs its failure: an action can never crash the app.
 """
 
@@ -52,6 +54,26 @@ def editor_line(alert: Alert) -> int | None:
     return alert.evidence.lines[0] if alert.evidence and alert.evidence.lines else None
 
 
+def editor_target(config: Config, alert: Alert) -> editor.EditorTarget | str:
+    """What "Open in editor" opens: the call site's file at its line; for a group without one
+    ("<service> · <template>": pino, winston) the first frame of the user's own code in the
+    errors' stack; else the one sentence saying why there is nothing to open."""
+    frame = alert.frame
+    if alert.file:
+        # The frame's function names a Java class's package: where its file is in a checkout.
+        same = frame is not None and frame.file.rsplit("/", 1)[-1] == alert.file.rsplit("/", 1)[-1]
+        function = frame.function if frame is not None and same else None
+        return editor.resolve(config.editor, alert.file, editor_line(alert), function=function)
+    if frame is not None:
+        return editor.resolve(config.editor, frame.file, frame.line, function=frame.function)
+    if alert.pathname:
+        return (
+            f"the alert's group {alert.pathname!r} is a service and a message, not a file (its "
+            "logger writes no call site), and its errors carry no stack frame of your code"
+        )
+    return "the alert names no file"
+
+
 def write_error_view(
     config: Config,
     alert: Alert,
@@ -61,7 +83,7 @@ def write_error_view(
 ) -> Path:
     """Render and write the alert's error view; its path."""
     now = time.time() if now is None else now
-    target = editor.resolve(config.editor, alert.pathname, editor_line(alert))
+    target = editor_target(config, alert)
     page = error_view.render(
         alert,
         records,
@@ -127,7 +149,7 @@ class AlertActions:
             url = notice.url
             actions.append(Action(OPEN_KIBANA, lambda: self._open_url(url)))
         if alert is not None:
-            target = editor.resolve(self.config.editor, alert.pathname, editor_line(alert))
+            target = editor_target(self.config, alert)
             if isinstance(target, editor.EditorTarget):
                 actions.append(Action(OPEN_EDITOR, lambda: self._open_editor(target)))
             else:
