@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logtray.pipeline.frames import Frame
 from logtray.tray.alerts.alert import Alert
+from logtray.tray.alerts.evidence import Evidence
 from logtray.tray.alerts.alerts_topic import catch_up_summary
 from logtray.tray.alerts.subscription import (
     Subscription,
@@ -89,6 +91,30 @@ def test_a_bad_owners_setting_is_one_sentence(tmp_path) -> None:
     huge.write_bytes(b"* @a\n" * 300_000)
     with pytest.raises(LogtrayError, match="over 1 MiB"):
         subscription_from(AlertsTopicConfig(owners_file=str(huge), owner="@a"))
+
+
+GROUP = "payments · GET /srv/payments/<n> failed"  # a group key: the message has slashes
+
+
+def test_a_group_without_a_call_site_is_never_taken_for_a_path(tmp_path) -> None:
+    glob = Subscription(paths=("*payments/*",), path_prefix="/srv/")
+    assert not glob.wants(Alert(pathname=GROUP, service="payments"))
+    assert not owned_by(tmp_path, "@alice").wants(Alert(pathname=GROUP))
+    # Its service is the one the group names (pino writes the name as the logger's).
+    by_service = Subscription(services=frozenset({"payments"}))
+    assert by_service.wants(Alert(pathname=GROUP))
+    assert not Subscription(services=frozenset({"GET /srv"})).wants(Alert(pathname=GROUP))
+    assert not by_service.wants(Alert(pathname="/srv/payments/a.py"))  # a file names none
+    assert Subscription().wants(Alert(pathname=GROUP))
+
+
+def test_a_group_matches_paths_and_owners_by_the_user_s_own_frame(tmp_path) -> None:
+    frame = Frame("/srv/payments/charge.js", 16, "charge", "node")
+    alert = Alert(pathname=GROUP, evidence=Evidence(frame=frame))
+    assert Subscription(paths=("payments/*.js",), path_prefix="/srv/").wants(alert)
+    assert not Subscription(paths=("orders/*",), path_prefix="/srv/").wants(alert)
+    assert owned_by(tmp_path, "@alice").wants(alert)
+    assert not owned_by(tmp_path, "@bob").wants(alert)
 
 
 def test_paths_and_owners() -> None:
