@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from logtray.pipeline.frames import Frame
 from logtray.tray.alerts.alert import Alert
-from logtray.tray.alerts.evidence import Evidence
 from logtray.tray.alerts.alerts_topic import catch_up_summary
+from logtray.tray.alerts.evidence import Evidence
 from logtray.tray.alerts.subscription import (
     Subscription,
     normalize_owner,
