@@ -23,6 +23,8 @@ at most MAX_FRAMES frames returned, each part bounded.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import islice
 from typing import NamedTuple
 
 MAX_STACK = 8000  # as pipeline/record.py keeps a stack
@@ -117,30 +119,44 @@ def _go_function(text: str) -> str | None:
 
 def frames(stack: str) -> list[Frame]:
     """The frames of a stack, innermost first; [] when it names none."""
+    return list(islice(_frames(stack), MAX_FRAMES))
+
+
+def _frames(stack: str) -> Iterator[Frame]:
+    """The frames, innermost first, read as they are asked for (`first_own` stops early)."""
     if not isinstance(stack, str):
-        return []
-    found: list[Frame] = []
-    python: list[Frame] = []
-    previous: str | None = None
-    for raw in stack[:MAX_STACK].split("\n"):
-        line = raw.rstrip("\r")
-        if len(line) > _LINE_CHARS:
-            previous = None
-            continue
-        frame: Frame | None = None
-        if line.lstrip().startswith("File "):
+        return
+    lines = [line.rstrip("\r") for line in stack[:MAX_STACK].split("\n")]
+    yield from _other_frames(lines)
+    # A Python traceback lists the innermost call last (chained ones: the last is the raise).
+    for line in reversed(lines):
+        if len(line) <= _LINE_CHARS and line.lstrip().startswith("File "):
             match = _PYTHON.match(line)
             if match is not None:
                 py = _frame(match.group("file"), match.group("line"), match.group("fn"), "python")
                 if py is not None:
-                    python.append(py)
-        elif line.startswith("\t") and previous is not None and not line.lstrip().startswith("at "):
+                    yield py
+
+
+def _other_frames(lines: list[str]) -> Iterator[Frame]:
+    """The frames of every notation but Python's, in the stack's order (innermost first)."""
+    previous: str | None = None
+    for line in lines:
+        if len(line) > _LINE_CHARS:
+            previous = None
+            continue
+        frame: Frame | None = None
+        stripped = line.lstrip()
+        if stripped.startswith("File "):
+            pass  # Python's: read backwards by the caller
+        elif line.startswith("\t") and previous is not None and not stripped.startswith("at "):
             match = _GO_PLACE.fullmatch(line)
             if match is not None:
                 function = _go_function(previous.strip())
                 frame = _frame(match.group("file"), match.group("line"), function, "go")
-        elif "at " in line:
-            if (match := _DOTNET.fullmatch(line)) is not None:
+        elif stripped.startswith("at "):
+            # Only a .NET line says ":line N" (its pattern backtracks: tried only then).
+            if ":line " in line and (match := _DOTNET.fullmatch(line)) is not None:
                 frame = _frame(
                     match.group("file"), match.group("line"), match.group("fn"), "dotnet"
                 )
@@ -149,11 +165,8 @@ def frames(stack: str) -> list[Frame]:
             elif (match := _AT.fullmatch(line)) is not None:
                 frame = _node(match.group("rest").strip(), previous)
         if frame is not None:
-            found.append(frame)
+            yield frame
         previous = line
-    # A Python traceback lists the innermost call last (chained ones: the last is the raise).
-    found.extend(reversed(python))
-    return found[:MAX_FRAMES]
 
 
 # Paths that are never the user's own code, wherever they appear (separators as "/").
@@ -227,4 +240,4 @@ def first_own(stack: str | None) -> Frame | None:
     """The innermost frame of the user's own code in `stack`; None when there is none."""
     if not stack:
         return None
-    return next((frame for frame in frames(stack) if is_own(frame)), None)
+    return next((frame for frame in islice(_frames(stack), MAX_FRAMES) if is_own(frame)), None)

@@ -222,7 +222,13 @@ class ErrorRecord(NamedTuple):
     traceback: str | None  # the record's stack (its head and tail)
     error: str | None = None  # "Type: message" of the record's error, when it says
     error_type: str | None = None
-    frame: Frame | None = None  # the stack's first frame of the user's own code
+    stack: str | None = None  # the whole stack (bounded), read for `own_frame` only
+    frame: Frame | None = None  # its first frame of the user's own code, when already known
+
+    def own_frame(self) -> Frame | None:
+        """The stack's first frame of the user's own code: read when asked (an alert asks for
+        its last error's only, so the rule's path never parses stacks)."""
+        return self.frame if self.frame is not None else first_own(self.stack)
 
 
 class Ring:
@@ -272,7 +278,7 @@ def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
         traceback=kept_stack(error.stack) if error.stack else None,
         error=clean_text(error_line) if error_line else None,
         error_type=_error_type(error.type),
-        frame=first_own(error.stack),
+        stack=error.stack,
     )
 
 
@@ -356,7 +362,7 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
     first = last = None
     traceback = None
     error = error_type = None
-    frame = None
+    last_error: ErrorRecord | None = None
     for record in records:
         if first is None:
             first = record.time
@@ -368,7 +374,7 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
             lines.add(record.lineno)
         if record.traceback or record.error:
             traceback, error = record.traceback, record.error
-            error_type, frame = record.error_type, record.frame
+            error_type, last_error = record.error_type, record
     return Evidence(
         messages=_top(counts),
         lines=tuple(sorted(lines)[:MAX_LINES]),
@@ -377,5 +383,5 @@ def summarize(records: Iterable[ErrorRecord]) -> Evidence:
         # The last error's "Type: message", else its traceback's last line (Python's says so).
         traceback=error or ((final_line(traceback) or None) if traceback else None),
         error_type=error_type,
-        frame=frame,
+        frame=last_error.own_frame() if last_error is not None else None,
     )

@@ -146,7 +146,8 @@ def render(
         )
         for record in reversed(records):  # newest first
             line = "" if record.lineno is None else str(record.lineno)
-            own = record.frame.label() if record.frame else ""
+            frame = record.own_frame()
+            own = frame.label() if frame else ""
             parts.append(
                 f'<tr><td class="n">{_e(_when(record.time))}</td><td>{_e(record.level)}</td>'
                 f'<td class="n">{_e(line)}</td>'
