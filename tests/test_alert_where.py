@@ -16,7 +16,7 @@ from logtray.pipeline.frames import Frame
 from logtray.tray.alerts.alert import Alert, parse_message
 from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.evidence import MAX_TEXT, Evidence, parse_evidence, parse_frame
-from logtray.tray.alerts.policy import AlertPolicy
+from logtray.tray.alerts.policy import AlertPolicy, caught_up_notice
 from logtray.tray.base.config import AlertsConfig, EngineConfig
 from tests.pipeline.test_frames import FIXTURE_FRAMES
 from tests.pipeline.test_shapes import errors, latest_time
@@ -157,3 +157,10 @@ def test_any_frame_and_type_a_sender_writes_stays_bounded(frame, kind, pathname)
         assert alert.frame.file and len(alert.frame.file) <= 500
         assert not any(ord(c) < 0x20 for c in alert.frame.file)
     assert isinstance(alert.where(), str) and isinstance(alert.headline(), str)
+
+
+def test_summaries_name_a_group_whole():
+    group = "api · GET /orders/list failed"
+    alerts = [Alert(pathname=group, time=100.0), Alert(pathname="/srv/app/pay.py", time=101.0)]
+    notice = caught_up_notice(alerts, 3600, 0, None)
+    assert "api · GET /orders/list failed" in notice.body and "pay.py" in notice.body

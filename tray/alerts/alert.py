@@ -105,7 +105,7 @@ class Alert:
     @property
     def short_name(self) -> str:
         if self.pathname:
-            return file_label(self.pathname) if self.file else group_label(self.pathname)
+            return file_label(self.pathname)
         return self.title or "logtray"
 
     def where(self) -> str:
@@ -225,7 +225,9 @@ _ERROR_HEAD = re.compile(r"(\*?[A-Za-z_$][A-Za-z0-9_$.*/\[\]-]*)(?:: .*)?", re.D
 
 def file_label(key: str) -> str:
     """What a title calls a source: the file name of a plain path, else the key itself (cut
-    to LABEL_CHARS)."""
+    to LABEL_CHARS): a "<service> · <template>" group whole (its "/" are the message's)."""
+    if not names_a_file(key):
+        return group_label(key)
     if not _MARKUP_CHARS.isdisjoint(key):
         return key if len(key) <= LABEL_CHARS else key[: LABEL_CHARS - 1] + "…"
     name = PurePath(key.replace("\\", "/")).name or key
