@@ -165,14 +165,17 @@ def test_deeply_nested_toml_is_a_clear_error():
     [
         ('[editor]\ncommand = "code \\"--goto"\n', "balanced quotes"),
         ('[editor]\npaths = {"/app" = "src/app"}\n', "absolute local folders"),
+        ('[editor]\nroots = ["~/src/shop", "src/app"]\n', "absolute local folders"),
+        ('[editor]\nroots = "~/src/shop"\n', "roots"),
     ],
 )
 def test_editor_settings_fail_at_start_not_when_used(text, expected):
     write(text)
     with pytest.raises(ConfigError, match=expected):
         load_config(environ={})
-    write('[editor]\ncommand = "vim -p"\npaths = {"/app" = "~/src/app"}\n')
+    write('[editor]\ncommand = "vim -p"\npaths = {"/app" = "~/src/app"}\nroots = ["~/src"]\n')
     assert load_config(environ={}).editor.paths == {"/app": "~/src/app"}
+    assert load_config(environ={}).editor.roots == ("~/src",)
 
 
 def test_catch_up_bounds_are_checked():
