@@ -3,7 +3,9 @@
 `record.normalize` turns one decoded JSON value (a Kafka message of "program-logs") into a
 `NormalizedRecord`: level, message and its template, call site, time, error, service and
 logger, and the group key the spike rule counts by. `timestamps.parse_timestamp` reads an ISO
-8601 time as riemann.config does. tests/shapes/README.md states the rules exactly; riemann.config
+8601 time as riemann.config does. `shapes.shape_of` names the logger's convention a record
+follows, and `census.Census` tallies a sample of the topic per service (what `logtray doctor`
+tells). tests/shapes/README.md states the rules exactly; riemann.config
 implements the same rules in Clojure, and both are tested on the shape table in tests/shapes/.
 
 The lowest room: pure functions over JSON values, importing only the standard library and
