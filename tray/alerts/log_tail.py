@@ -83,7 +83,8 @@ async def read_tail(
                         truncated = truncated or (tp in cut and record.timestamp >= since_ms)
                     if record.timestamp >= since_ms and heartbeat_mark(record.value) is None:
                         values.append(record.value)
-                if tp in wanted and await consumer.position(tp) >= wanted[tp]:
+            for tp in list(wanted):  # done at the end taken at the start (a gap counts too)
+                if await consumer.position(tp) >= wanted[tp]:
                     del wanted[tp]
                     consumer.pause(tp)
         return Tail(values, truncated)
