@@ -1,7 +1,7 @@
 """The rule's cost per record in both profiles, in one run: riemann.config's Clojure (full
 profile) beside the lite profile's Python engine, on the same records.
 
-    .venv/bin/python -m bench.profiles_bench      # ~2 min; --events N --rounds N
+    .venv/bin/python -m bench.profiles_bench      # 2-8 min by the load; --events N --rounds N
 
 The records are the real loggers' of tests/shapes/ (14 loggers, 2 INFO + 12 ERROR each),
 repeated to `--events`, on a clock just after their own times (bench/shapes_bench.py's mix).
