@@ -116,3 +116,16 @@ def test_a_quiet_topic_and_an_unreachable_kafka_are_told_not_failed(broker):
     gone = f"127.0.0.1:{free_port()}"
     (down,) = check_logs(config, KafkaAddress(gone, "config", "the test"))
     assert down.ok and down.detail.startswith(f"not checked: cannot read 'quiet' at {gone}")
+
+
+def test_minutes_are_bounded() -> None:
+    import argparse
+
+    import pytest
+
+    from logtray.tray.commands.doctor import _minutes
+
+    assert _minutes("2.5") == 2.5
+    for bad in ("0", "-1", "nan", "inf", "1441", "ten"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a number of minutes"):
+            _minutes(bad)
