@@ -4,9 +4,11 @@
 `NormalizedRecord`: level, message and its template, call site, time, error, service and
 logger, and the group key the spike rule counts by. `timestamps.parse_timestamp` reads an ISO
 8601 time as riemann.config does. `frames` reads the frames of an error's stack (Python, Node,
-Java, Go, Rust, .NET) and finds the first of the user's own code. tests/shapes/README.md
-states the rules of `record` exactly; riemann.config implements the same rules in Clojure,
-and both are tested on the shape table in tests/shapes/.
+Java, Go, Rust, .NET) and finds the first of the user's own code. `shapes.shape_of` names the
+logger's convention a record follows, and `census.Census` tallies a sample of the topic per
+service (what `logtray doctor` tells). tests/shapes/README.md states the rules of `record`
+exactly; riemann.config implements the same rules in Clojure, and both are tested on the shape
+table in tests/shapes/.
 
 The lowest room: pure functions over JSON values, importing only the standard library and
 orjson. logtray.tray and logtray.stack may import it; it imports neither.

@@ -70,6 +70,9 @@ _STACK_KEYS = (
     *("exception", "exc_info", "stack_trace", "stack", "stacktrace", "@x"),
 )
 GROUP_SEPARATOR = " · "
+# Where a level and a message are looked for, in order (pipeline/shapes.py names them).
+LEVEL_KEYS = _LEVEL_KEYS
+MESSAGE_KEYS = _MESSAGE_KEYS
 
 # What "stripped" takes off both ends, here and in riemann.config: ASCII whitespace only
 # (Python's and Java's own notions of Unicode whitespace differ).

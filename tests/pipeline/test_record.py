@@ -325,6 +325,60 @@ def test_errors(record: dict[str, Any], error: ErrorInfo) -> None:
 # -------------------------------------------------------------------------- shipped lines
 
 
+# Serilog's CompactJsonFormatter (Serilog.Formatting.Compact), as its documentation states the
+# format: @t (UTC, 7 fraction digits), @mt (the template, never rendered), @l left out at
+# Information, @x (the exception's ToString()), @i (the event id: 8 hex digits), @r (renderings
+# of formatted properties), the properties by name; SourceContext from ForContext<T>() or
+# Microsoft.Extensions.Logging's ILogger<T>. No .NET SDK here: written, not generated.
+SERILOG_ERROR = {
+    "@t": "2026-12-07T10:28:01.0581234Z",
+    "@mt": "Payment {PaymentId} failed after {Elapsed:0.0} ms",
+    "@r": ["3000.0"],
+    "@l": "Error",
+    "@x": "Payments.PaymentTimeoutException: gateway did not answer payment 4711 within 3000 ms\n"
+    "   at Payments.Gateway.Charge(Int32 id) in /src/Payments/Gateway.cs:line 42\n"
+    "   at Payments.Worker.Run() in /src/Payments/Worker.cs:line 17",
+    "@i": "a3f0c2d1",
+    "PaymentId": 4711,
+    "Elapsed": 3000.0,
+    "SourceContext": "Payments.Gateway",
+}
+
+
+def test_serilog_compact_records_read_whole() -> None:
+    error = read(SERILOG_ERROR)
+    assert (error.level, error.message, error.logger, error.service) == (
+        "error",
+        "Payment {PaymentId} failed after {Elapsed:0.0} ms",
+        "Payments.Gateway",
+        None,
+    )
+    assert (error.file, error.line) == (None, None)  # Serilog writes no call site
+    # The template is the message: one group for every payment, whatever its numbers.
+    assert error.group == "Payments.Gateway · Payment {PaymentId} failed after {Elapsed:<n>} ms"
+    assert error.time == pytest.approx(1796639281.058)
+    assert error.error.type == "Payments.PaymentTimeoutException"
+    assert error.error.message == "gateway did not answer payment 4711 within 3000 ms"
+    assert error.error.stack == SERILOG_ERROR["@x"]
+    information = read({"@t": "2026-12-07T10:28:00Z", "@mt": "started", "SourceContext": "P"})
+    assert (information.level, information.group) == ("info", "P · started")
+    # A service name added with Enrich.WithProperty("service", "payments") groups by it.
+    named = read({**SERILOG_ERROR, "service": "payments"})
+    assert named.group == "payments · Payment {PaymentId} failed after {Elapsed:<n>} ms"
+    levels = {
+        name: read({"@mt": "x", "@l": name}).level
+        for name in ("Verbose", "Debug", "Information", "Warning", "Error", "Fatal")
+    }
+    assert levels == {
+        "Verbose": "debug",
+        "Debug": "debug",
+        "Information": "info",
+        "Warning": "warn",
+        "Error": "error",
+        "Fatal": "fatal",
+    }
+
+
 def test_a_shipped_line_is_read_as_the_record_it_carries() -> None:
     inner = {"level": 50, "msg": "payment 4711 failed", "name": "payments", "time": T0 * 1000}
     docker = {"log": json.dumps(inner) + "\n", "stream": "stderr", "time": "2025-11-24T16:00:01Z"}

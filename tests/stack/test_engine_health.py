@@ -19,7 +19,13 @@ import requests
 
 from logtray.stack import engine
 from logtray.stack.health import diagnose, riemann_consumer_dead
-from logtray.stack.kibana import data_view_body, ensure_data_view
+from logtray.stack.kibana import (
+    DEFAULT_COLUMNS,
+    NORMALIZED_FIELDS,
+    data_view_body,
+    ensure_data_view,
+    user_chose_columns,
+)
 from logtray.stack.probes import ReadinessProbe, probe_http, probe_kafka
 from logtray.stack.specs import HttpReadiness
 from logtray.tray.base.errors import LogtrayError
@@ -271,15 +277,53 @@ def test_probe_http_nobody_listening() -> None:
 
 
 def test_ensure_data_view_posts_idempotent_request(server: int) -> None:
+    Handler.routes["/api/kibana/settings"] = (200, b'{"settings": {}}')
     ensure_data_view(f"http://127.0.0.1:{server}/")
     ensure_data_view(f"http://127.0.0.1:{server}")
-    assert len(Handler.posts) == 2
-    path, headers, body = Handler.posts[0]
-    assert path == "/api/data_views/data_view"
+    assert [p for p, _, _ in Handler.posts] == [
+        "/api/data_views/data_view",
+        "/api/kibana/settings",
+    ] * 2
+    _, headers, body = Handler.posts[0]
     assert headers["kbn-xsrf"] == "true"
     assert body == data_view_body() and body["override"] is True
     assert body["data_view"]["title"] == "program-logs-*"
     assert body["data_view"]["timeFieldName"] == "@timestamp"
+
+
+def test_discover_lists_and_shows_the_normalized_fields_for_every_shape(server: int) -> None:
+    """Every record is indexed with its normalized reading under `logtray` (riemann.config's
+    es-fields), whichever logger wrote it: the data view labels those fields and ranks them
+    first, and Discover opens with level, service, group and message as its columns."""
+    Handler.routes["/api/kibana/settings"] = (200, b'{"settings": {"buildNum": {"userValue": 1}}}')
+    ensure_data_view(f"http://127.0.0.1:{server}")
+    attrs = Handler.posts[0][2]["data_view"]["fieldAttrs"]
+    assert {name: a["customLabel"] for name, a in attrs.items()} == dict(NORMALIZED_FIELDS)
+    ranked = sorted(attrs, key=lambda name: -attrs[name]["count"])
+    assert ranked[:4] == ["logtray.level", "logtray.service", "logtray.group", "logtray.message"]
+    # The names are those riemann.config sends to Elasticsearch (its es-fields).
+    config = (Path(__file__).parents[2] / "stack" / "riemann" / "riemann.config").read_text()
+    es_fields = config[config.index("(def es-fields") :].split("]", 1)[0]
+    for name in attrs:
+        assert f":{name.removeprefix('logtray.')}" in es_fields, name
+    path, headers, body = Handler.posts[1]
+    assert (path, headers["kbn-xsrf"]) == ("/api/kibana/settings", "true")
+    assert body == {"changes": {"defaultColumns": list(DEFAULT_COLUMNS)}}
+    assert body["changes"]["defaultColumns"] == ranked[:4]
+
+
+def test_columns_the_user_chose_stay(server: int) -> None:
+    Handler.routes["/api/kibana/settings"] = (
+        200,
+        b'{"settings": {"defaultColumns": {"userValue": ["host", "message"]}}}',
+    )
+    ensure_data_view(f"http://127.0.0.1:{server}")
+    assert [p for p, _, _ in Handler.posts] == ["/api/data_views/data_view"]
+    assert not user_chose_columns({"settings": {"defaultColumns": {"userValue": None}}})
+    assert not user_chose_columns(["not", "an", "object"])
+    assert not user_chose_columns(
+        {"settings": {"defaultColumns": {"userValue": list(DEFAULT_COLUMNS)}}}
+    )
 
 
 def test_ensure_data_view_unreachable() -> None:

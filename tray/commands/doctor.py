@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import math
 import os
 import socket
 import sys
@@ -15,6 +16,9 @@ from logtray.tray.base.config import Config, ConfigError, load_config
 from logtray.tray.base.kafka_address import KafkaAddress
 from logtray.tray.commands.stack_cmd import stack_kafka
 from logtray.tray.delivery.notifiers.select import NOTIFICATION_SERVER_FIX
+
+LOGS_MINUTES = 10.0  # how far back `logtray doctor` reads the logs topic by default
+LOGS_BUDGET = 5000  # at most this many of its messages
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,23 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "doctor", help="check display, tray, notifications, the container engine, port, config"
     )
+    parser.add_argument(
+        "--minutes",
+        type=_minutes,
+        default=LOGS_MINUTES,
+        help=f"how far back to read the services' logs (default {LOGS_MINUTES:g})",
+    )
     parser.set_defaults(run=run)
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes from 0 to 1440")
+    return value
 
 
 def check_config() -> tuple[Check, Config | None]:
@@ -183,6 +203,60 @@ def check_kafka(config: Config, kafka: KafkaAddress) -> Check:
     return Check("kafka", True, f"{kafka.describe()}; it answers")
 
 
+def check_logs(
+    config: Config, kafka: KafkaAddress, minutes: float = LOGS_MINUTES, now: float | None = None
+) -> list[Check]:
+    """Per service, what the last minutes of the logs topic say to the rule: records read, the
+    logger's convention recognized, errors counted, and what it could not read (one example and
+    the reason; a service with no level it reads is told with the fix). Read from Kafka itself
+    (the tail of the topic, bounded), so it works whether or not the tray runs."""
+    import time
+
+    from logtray.pipeline.census import Census
+    from logtray.tray.alerts.kafka_source import security_options
+    from logtray.tray.alerts.log_tail import read_tail
+    from logtray.tray.base.errors import LogtrayError
+    from logtray.tray.base.text import shown_text
+
+    topic = config.engine.topic
+    since = (time.time() if now is None else now) - minutes * 60
+    try:
+        tail = asyncio.run(
+            asyncio.wait_for(
+                read_tail(
+                    kafka.bootstrap, topic, since, LOGS_BUDGET, security_options(config.engine)
+                ),
+                60.0,
+            )
+        )
+    except LogtrayError as exc:
+        return [Check("logs", True, f"not checked: {exc.message}")]
+    except Exception as exc:
+        return [
+            Check("logs", True, f"not checked: cannot read {topic!r} at {kafka.bootstrap} ({exc})")
+        ]
+    census = Census(level=config.engine.level)
+    for value in tail.values:
+        census.add(value)
+    span = f"the last {LOGS_BUDGET:,} messages" if tail.cut else f"the last {minutes:g} min"
+    if not census.services:
+        return [Check("logs", True, f"no service wrote to {topic!r} in {span}")]
+    head = Check(
+        "logs",
+        True,
+        f"{census.records:,} records of {len(census.services)} service(s) in {span} of {topic!r}",
+    )
+    return [head] + [
+        Check(
+            f"logs of {shown_text(t.who)}",
+            t.ok,
+            shown_text(t.summary()),
+            t.fix(),
+        )
+        for t in census.tallies()
+    ]
+
+
 def check_riemann_lag(config: Config, kafka: KafkaAddress | None = None) -> Check:
     """How far Riemann's Kafka consumer is behind the logs (its group's committed offsets vs
     the log end): its alerts come that late."""
@@ -302,7 +376,7 @@ def check_team_stack(config: Config) -> list[Check]:
     return [Check("team stack", True, (summary or "").removeprefix("team: "))]
 
 
-def run_checks() -> list[Check]:
+def run_checks(minutes: float = LOGS_MINUTES) -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
     docker_check = check_docker()
@@ -314,7 +388,10 @@ def run_checks() -> list[Check]:
     if config:
         checks.append(check_port(config))
         kafka = stack_kafka(config)
-        checks.append(check_kafka(config, kafka))
+        kafka_check = check_kafka(config, kafka)
+        checks.append(kafka_check)
+        if kafka_check.ok and not kafka_check.detail.endswith("not checked"):
+            checks.extend(check_logs(config, kafka, minutes))
         checks.extend(check_team_kafka(config))
         checks.extend(check_team_stack(config))
         if docker_check.ok:
@@ -325,12 +402,19 @@ def run_checks() -> list[Check]:
     return checks
 
 
-def run(args: argparse.Namespace) -> int:
-    checks = run_checks()
+def render(checks: list[Check]) -> str:
+    """The report as printed: one line a check, its fix under a failed one, then the count."""
+    lines = []
     for check in checks:
-        print(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        lines.append(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         if not check.ok and check.fix:
-            print(f"      fix: {check.fix}")
+            lines.append(f"      fix: {check.fix}")
     failed = sum(not c.ok for c in checks)
-    print(f"\n{len(checks) - failed} ok, {failed} to fix")
-    return 1 if failed else 0
+    lines.append(f"\n{len(checks) - failed} ok, {failed} to fix")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    checks = run_checks(getattr(args, "minutes", LOGS_MINUTES))
+    print(render(checks))
+    return 1 if any(not c.ok for c in checks) else 0
