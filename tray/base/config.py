@@ -312,7 +312,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("stack", "max_alert_delay_s"): _seconds(0, DAY_S, low_open=True),
     ("stack", "team_port"): _ints(1, 65535),
     ("stack", "alerts_topic"): (
-        lambda v: not v or KAFKA_TOPIC.fullmatch(v) is not None and v not in (".", ".."),
+        lambda v: not v or (KAFKA_TOPIC.fullmatch(v) is not None and v not in (".", "..")),
         'empty (off) or a Kafka topic name: up to 249 letters, digits, ".", "_" or "-"',
     ),
     # At least a minute (Kafka refuses less than 1 ms; under a minute nothing would be kept
