@@ -14,27 +14,42 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logtray.stack.config import StackConfig
 from logtray.stack.specs import alerts_topic
 from logtray.stack.topics import TopicSpec, ensure_topics, stack_topics
+from logtray.tray.alerts.alert import parse_message
 from logtray.tray.alerts.dedupe import alert_id
+from logtray.tray.alerts.heartbeat import answered_id
+from logtray.tray.base import paths
 from logtray.tray.base.config import load_config
 from logtray.tray.delivery.notifiers.console import ConsoleNotifier
-from logtray.tray.delivery.service import AlertService
+from logtray.tray.delivery.service import AlertService, url_prefixes
 from tests.conftest import free_port
 from tests.pipeline.kafka_util import produce
 from tests.pipeline.test_kill_resume import history_ids, wait_text
-from tests.pipeline.test_resume import history, shown, until
+from tests.pipeline.test_resume import shown, until
 from tests.support.processes import LOGTRAY
 
 TOPIC = "logtray-alerts"
 WEEK_MS = 7 * 86_400_000
+
+
+def history() -> list[dict[str, Any]]:
+    """The history file's records: JSON lines, split at line feeds only (a sender's U+0085 or
+    U+2028 is inside a string)."""
+    path = paths.history_file()
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
 
 
 def record(n: int, path: str = "payments.py", line: int = 42) -> dict[str, Any]:
@@ -230,3 +245,87 @@ def test_logtray_listen_catches_up_from_the_stack_alerts_topic(broker, tmp_path:
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     assert len(lines) == 1 and "late.py" in lines[0]["title"], lines
     assert sorted(history_ids()) == sorted(a["id"] for a in [*alerts, late])
+
+
+# What a stranger may write to the stack's alerts topic (any local process reaches the broker):
+# bytes, text, JSON of any shape, alert-like objects with odd fields, heartbeat answers.
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+ALERTISH = st.fixed_dictionaries(
+    {"pathname": st.text(max_size=40)},
+    optional={
+        "id": st.text(max_size=30),
+        "count": JSON,
+        "lineno": JSON,
+        "time": JSON,
+        "evidence": JSON,
+        "url": st.text(max_size=40),
+        "heartbeat": st.text(max_size=10),
+    },
+)
+VALUES = st.lists(
+    st.binary(max_size=200)
+    | st.text(max_size=200).map(str.encode)
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | ALERTISH.map(lambda v: json.dumps(v).encode()),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(before=VALUES, after=VALUES)
+def test_whatever_is_on_the_stack_alerts_topic_cannot_crash_the_tray(
+    broker, before: list[bytes], after: list[bytes]
+) -> None:
+    """Records published while the tray was closed (caught up) and while it runs (live): the
+    reader goes on, the history holds each alert the listener's own parsing takes, once by
+    id, and never a heartbeat answer."""
+    topic = f"stack-alerts-{uuid.uuid4().hex[:8]}"
+    out = io.StringIO()
+    config = load_config({"listener": {"token": "tok-123"}, "alerts": {"history_size": 1000}})
+    prefixes = url_prefixes(config)
+    sentinel = record(99, "sentinel.py", 1)
+
+    async def scenario() -> None:
+        for value in before:
+            await produce(broker.bootstrap, topic, [value])
+        service = AlertService(config, notifier=ConsoleNotifier(out))
+        await service.start(listen=False)
+        service.start_stack_alerts(broker.bootstrap, topic)
+        try:
+            for value in [*after, json.dumps(sentinel).encode()]:
+                await produce(broker.bootstrap, topic, [value])
+            await until(
+                lambda: sentinel["id"] in {e.get("id") for e in history()}, "the sentinel", 60
+            )
+            assert service.stack_alerts_running
+        finally:
+            await service.stop()
+
+    for path in (paths.history_file(), paths.data_dir() / "reader-id"):
+        path.unlink(missing_ok=True)  # each example its own first start
+    asyncio.run(scenario())
+    expected: list[str | None] = []
+    seen: set[str] = set()
+    for value in [*before, *after, json.dumps(sentinel).encode()]:
+        if not value:  # an empty record is no message (the reader skips it unread)
+            continue
+        alert = parse_message(value.decode("utf-8", "replace"), prefixes)
+        if alert is None or answered_id(alert) is not None:
+            continue
+        if alert.id is not None:
+            if alert.id in seen:
+                continue
+            seen.add(alert.id)
+        expected.append(alert.id)
+    kept = [entry.get("id") for entry in history()]
+    assert sorted(kept, key=str) == sorted(expected, key=str)
+    assert all("heartbeat" not in entry for entry in history())

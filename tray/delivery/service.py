@@ -373,7 +373,10 @@ class AlertService:
         away = caught_up.away_s  # from the commit's own time, where the broker keeps it
         if away is None and self._last_seen is not None:
             away = self._started_at - self._last_seen
-        self.router.accept_caught_up(caught_up.alerts, peer, away, caught_up.skipped)
+        # A heartbeat's answer read back (a stranger wrote one to the topic) proves nothing now
+        # and is no alert: never in the history, as on the live path (heartbeat_tap).
+        alerts = [alert for alert in caught_up.alerts if answered_id(alert) is None]
+        self.router.accept_caught_up(alerts, peer, away, caught_up.skipped)
 
     async def _note_seen(self) -> None:
         """While a reader resumes from its position: note every SEEN_EVERY_S that this desktop
