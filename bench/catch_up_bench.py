@@ -1,6 +1,7 @@
 """What reading on from a committed position costs, against one local tansu broker.
 
-    .venv/bin/python -m bench.catch_up_bench        # ~30 s
+    .venv/bin/python -m bench.catch_up_bench            # ~60 s, every part
+    .venv/bin/python -m bench.catch_up_bench durable    # ~40 s, the full profile's part only
 
 - catch-up: a desktop (AlertService reading the alerts topic) stopped while N alerts are
   published; started again: seconds and this process's CPU-seconds from start to the one
@@ -9,6 +10,11 @@
   beside the same stream read without committing (no group).
 - engine: a backlog of M log records (info and errors) logged while the engine was stopped;
   started again: seconds and CPU-seconds until it has read them all.
+- durable: the full profile's alerts kept on the stack's alerts topic. N alerts as Riemann
+  sends them (a sender process: the topic record, then one TCP connection with the line) to a
+  tray reading the topic beside its listener, against the same N over TCP only to a tray that
+  does not read the topic; the tray's CPU-seconds (this process: the sender is another one),
+  records and bytes per alert, position commits, and the idle reader's CPU.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import multiprocessing
 import os
+import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -167,6 +176,155 @@ async def engine(bootstrap: str, m: int) -> None:
     print(f"engine backlog of {m} records: {seconds:.2f} s, {cpu_s:.2f} CPU-s")
 
 
+def riemann_record(i: int, evidence: bool) -> dict[str, Any]:
+    """An alert as riemann.config writes it to the topic (the TCP line adds the token);
+    `evidence`: at its bounds (5 messages of 300 characters, 20 lines, the last error)."""
+    record: dict[str, Any] = {
+        "pathname": f"/app/services/payments/f{i % 50}.py",
+        "lineno": 42,
+        "count": 26,
+        "window_s": 10,
+        "threshold": 25,
+        "message": "payment provider timed out after 30 s (order 12345)",
+        "level": "ERROR",
+        "service": "payments",
+        "time": "2026-12-07T13:00:00.000Z",
+        "id": f"{i:020x}",
+    }
+    if evidence:
+        record["evidence"] = {
+            "messages": [{"message": "x" * 300, "count": 5} for _ in range(5)],
+            "lines": list(range(20)),
+            "first": "2026-12-07T12:59:50.100Z",
+            "last": "2026-12-07T13:00:00.000Z",
+            "error_type": "TimeoutError",
+            "error_message": "y" * 300,
+        }
+    return record
+
+
+def send_as_riemann(bootstrap: str | None, port: int, n: int, rate: int) -> None:
+    """The sender process: each alert to the topic (bootstrap given; acks=1, as riemann.config)
+    and then over its own TCP connection, paced at `rate` per second."""
+
+    async def run() -> None:
+        producer = None
+        if bootstrap is not None:
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1)
+            await producer.start()
+        t0 = time.monotonic()
+        try:
+            for i in range(n):
+                # Each run its own ids: the history of the run before holds the others.
+                record = riemann_record(i + (n if bootstrap else 0), evidence=False)
+                if producer is not None:
+                    await producer.send_and_wait(TOPIC, json.dumps(record).encode())
+                line = json.dumps({**record, "token": "bench-token"}).encode() + b"\n"
+                with socket.create_connection(("127.0.0.1", port)) as conn:
+                    conn.sendall(line)
+                await asyncio.sleep(max(0.0, t0 + (i + 1) / rate - time.monotonic()))
+        finally:
+            if producer is not None:
+                await producer.stop()
+
+    asyncio.run(run())
+
+
+TOPIC = "logtray-alerts"
+
+
+def tray(port: int) -> tuple[AlertService, io.StringIO]:
+    out = io.StringIO()
+    config = load_config(
+        {
+            "listener": {"port": port, "token": "bench-token", "hosts": ["127.0.0.1"]},
+            "alerts": {"history_size": 100_000},
+        }
+    )
+    return AlertService(config, notifier=ConsoleNotifier(out)), out
+
+
+async def durable_run(bootstrap: str, n: int, rate: int, kept: bool) -> dict[str, float]:
+    commits = 0
+    real_commit = kafka_source._commit
+
+    async def counting(*args: Any) -> None:
+        nonlocal commits
+        commits += 1
+        await real_commit(*args)
+
+    kafka_source._commit = counting  # type: ignore[assignment]
+    port = free_port()
+    service, _ = tray(port)
+    await service.start()
+    if kept:
+        service.start_stack_alerts(bootstrap, TOPIC)
+    await asyncio.sleep(2.0)  # placed on the topic (a bench, not a test)
+    router = service.router
+    assert router is not None
+    c0, t0 = cpu(), time.monotonic()
+    sender = multiprocessing.get_context("spawn").Process(
+        target=send_as_riemann, args=(bootstrap if kept else None, port, n, rate)
+    )
+    sender.start()
+    # Every alert accepted once; kept, each one's second copy read too (dropped by its id).
+    await until(lambda: router.accepted >= n and (not kept or router.duplicates >= n))
+    cpu_s, seconds = cpu() - c0, time.monotonic() - t0
+    await asyncio.to_thread(sender.join, 60)
+    await service.stop()
+    kafka_source._commit = real_commit  # type: ignore[assignment]
+    return {"cpu": cpu_s, "seconds": seconds, "commits": commits, "dupes": router.duplicates}
+
+
+async def idle_cpu(bootstrap: str, kept: bool, seconds: float) -> float:
+    service, _ = tray(free_port())
+    await service.start()
+    if kept:
+        service.start_stack_alerts(bootstrap, TOPIC)
+    await asyncio.sleep(2.0)
+    c0 = cpu()
+    await asyncio.sleep(seconds)
+    used = cpu() - c0
+    await service.stop()
+    return used
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def durable(bootstrap: str, n: int, rate: int, idle_s: float) -> None:
+    from logtray.stack.topics import TopicSpec, ensure_topics
+
+    await asyncio.to_thread(ensure_topics, bootstrap, (TopicSpec(TOPIC, 7 * 86_400_000),))
+    tcp = await durable_run(bootstrap, n, rate, kept=False)
+    kept = await durable_run(bootstrap, n, rate, kept=True)
+    plain = len(json.dumps(riemann_record(0, evidence=False)).encode())
+    full = len(json.dumps(riemann_record(0, evidence=True)).encode())
+    # Kafka's record format v2: a 61-byte batch header, and per record a few bytes of
+    # lengths and deltas (one alert per batch: riemann.config sends each on its own).
+    print(f"durable: {n} alerts at {rate}/s, tray side (the sender is another process)")
+    print(f"  TCP only:          {tcp['cpu']:.2f} CPU-s, all told after {tcp['seconds']:.1f} s")
+    print(
+        f"  topic + TCP:       {kept['cpu']:.2f} CPU-s ({kept['cpu'] / tcp['cpu']:.2f}x), "
+        f"all told after {kept['seconds']:.1f} s, {int(kept['dupes'])} second copies dropped, "
+        f"{int(kept['commits'])} position commits"
+    )
+    print(
+        f"  kept per alert:    1 record; value {plain} B (evidence at its bounds: {full} B) "
+        f"+ ~70 B of batch framing; for {7} days"
+    )
+    without = await idle_cpu(bootstrap, False, idle_s)
+    reading = await idle_cpu(bootstrap, True, idle_s)
+    print(
+        f"  idle {idle_s:g} s:         {without:.2f} CPU-s without the reader, "
+        f"{reading:.2f} CPU-s reading the topic"
+    )
+
+
 def main() -> None:
     binary = tansu_path()
     if binary is None:
@@ -177,9 +335,11 @@ def main() -> None:
         broker = Broker(binary, Path(tmp) / "tansu.log")
         broker.start()
         try:
-            asyncio.run(catch_up(broker.bootstrap, 1000))
-            asyncio.run(engine(broker.bootstrap, 100_000))
-            asyncio.run(live(broker.bootstrap, 50, 10.0))
+            if "durable" not in sys.argv[1:]:
+                asyncio.run(catch_up(broker.bootstrap, 1000))
+                asyncio.run(engine(broker.bootstrap, 100_000))
+                asyncio.run(live(broker.bootstrap, 50, 10.0))
+            asyncio.run(durable(broker.bootstrap, 1000, 100, 20.0))
         finally:
             broker.stop()
 

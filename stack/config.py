@@ -6,11 +6,15 @@ reads the section into these classes, with the same validation as every other se
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 # team: the full stack plus a Kafka listener for other machines (SASL_SSL), see stack/team.py.
 StackProfile = Literal["full", "lite", "team"]
+
+# What Kafka takes as a topic name (and "." or ".." it refuses).
+KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,12 @@ class StackConfig:
     # Alerts later than this (the heartbeat's end-to-end time: the rule is behind the logs)
     # are said to be late in the menu and `logtray doctor`.
     max_alert_delay_s: float = 30.0
+    # The full and team profiles: Riemann publishes every alert to this topic on the stack's
+    # own Kafka (besides the TCP line), and the tray reads it from its own position, so alerts
+    # raised while it was closed are told on its next start. Empty: TCP only (nothing kept).
+    alerts_topic: str = "logtray-alerts"
+    # How long the stack's Kafka keeps that topic's alerts (the topic's retention.ms).
+    alerts_retention_s: float = 7 * 86400.0
     # The team profile: the name or address teammates reach this machine's Kafka by (it is
     # what Kafka advertises and what its TLS certificate names). Empty: the profile refuses
     # to start, so Kafka is never opened to the network by accident.

@@ -45,6 +45,7 @@ from logtray.stack.readiness import (
 from logtray.stack.saved_logs import SavedLogs
 from logtray.stack.saved_logs import default_dir as default_saved_logs_dir
 from logtray.stack.specs import (
+    KAFKA_HOST_PORT,
     KafkaReadiness,
     ServiceSpec,
     needs_pinned_port,
@@ -54,6 +55,7 @@ from logtray.stack.specs import (
 )
 from logtray.stack.status import ABSENT, READY_STATES, ServiceStatus
 from logtray.stack.status import from_inspect as status_from_inspect
+from logtray.stack.topics import TopicSpec, ensure_topics
 from logtray.stack.watcher import OnChange, StatusWatcher, services_of
 
 # The errors of a stack operation are imported from here (they live in stack/failures.py).
@@ -99,8 +101,11 @@ class StackManager:
         on_status: OnChange | None = None,
         on_message: Callable[[str], None] | None = None,
         saved_logs_dir: Path | None = None,
+        topics: Sequence[TopicSpec] = (),
     ) -> None:
         self.client = client
+        # Kafka topics made once Kafka is ready (stack/topics.py): the alerts topic.
+        self.topics = tuple(topics)
         self.name = stack_name
         self.specs = list(specs)
         self.by_name = {s.name: s for s in self.specs}
@@ -258,6 +263,8 @@ class StackManager:
                 result.actions[spec.name] = action
             if wait:
                 self.readiness.wait_ready(spec, container, watcher, adopted=action == "adopted")
+                if spec.name == "kafka" and self.topics:
+                    self._make_topics(container)
 
         def bring_up_or_abort(spec: ServiceSpec) -> None:
             try:
@@ -312,6 +319,23 @@ class StackManager:
             labels=owned_labels(self.name, spec.name, want_hash),
             volume_name=self.volume_name,
         )
+
+    def _make_topics(self, kafka: Container) -> None:
+        """The stack's topics, before Riemann (which depends on Kafka) publishes to them: made
+        with their retention, never failing `up` (Riemann's first alert would auto-create the
+        topic with the broker's default retention instead)."""
+        names = ", ".join(t.name for t in self.topics)
+        try:
+            kafka.reload()
+            port = host_port(kafka.attrs, KAFKA_HOST_PORT)
+            if port is None:
+                raise RuntimeError(f"{kafka.name} publishes no {KAFKA_HOST_PORT}")
+            self.on_message(f"kafka: {ensure_topics(f'127.0.0.1:{port}', self.topics)}")
+        except Exception as exc:
+            self.on_message(
+                f"kafka: cannot make the topic {names} ({type(exc).__name__}: {exc}); the first "
+                "alert creates it with Kafka's default retention (7 days)"
+            )
 
     def _consumer_dead(self, container: Container) -> bool:
         return health.riemann_consumer_dead(self.log_tail(container, 500, since_start=True))

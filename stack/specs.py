@@ -92,7 +92,8 @@ PROFILES: dict[str, tuple[str, ...]] = {
 # The team profile's Kafka listener: its name in KAFKA_* settings and its container port.
 TEAM_LISTENER = "TEAM"
 TEAM_PORT = "9095/tcp"
-# The topic Riemann publishes every alert to in the team profile (teammates' [alerts_topic]).
+# The topic Riemann publishes every alert to in the team profile (teammates' [alerts_topic])
+# when [stack] alerts_topic is empty: teammates always have one to read.
 TEAM_ALERTS_TOPIC = "logtray-alerts"
 _TEAM_PREFIX = f"KAFKA_LISTENER_NAME_{TEAM_LISTENER}_"
 TEAM_KEY_ENV = f"{_TEAM_PREFIX}SSL_KEYSTORE_KEY"
@@ -262,8 +263,8 @@ def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
             "THRESHOLD": "25",
             "WINDOW_S": "10",
             "THROTTLE_S": "30",
-            # A Kafka topic for the alerts too (a team's trays subscribe): empty is off;
-            # [stack.services.riemann] env = { ALERTS_TOPIC = "logtray-alerts" } turns it on.
+            # The Kafka topic every alert is kept on too ([stack] alerts_topic, set by
+            # `resolve`; empty: the listener only).
             "ALERTS_TOPIC": "",
             "EXTRA_JAVA_OPTS": "-Xms128m -Xmx256m",
         },
@@ -364,22 +365,37 @@ def _url_host(host: str) -> str:
 def _with_team(
     specs: dict[str, ServiceSpec], stack: StackConfig, team: TeamMaterial | None
 ) -> dict[str, ServiceSpec]:
-    """The team profile: Kafka's TEAM listener published on team_bind, Riemann publishing."""
+    """The team profile: Kafka's TEAM listener published on team_bind (Riemann publishes to
+    the alerts topic in every profile that runs it: `resolve`)."""
     address = team_address(stack)
     if team is None:
         raise LogtrayError(
             "the team profile needs its CA, certificate and logins, and none were given",
             fix="start it with `logtray stack up --profile team` (it makes them once)",
         )
-    kafka, riemann = specs["kafka"], specs["riemann"]
+    kafka = specs["kafka"]
     specs["kafka"] = replace(
         kafka,
         env={**kafka.env, **team_kafka_env(team, address)},
         ports={**kafka.ports, TEAM_PORT: address.port},
         port_hosts={**kafka.port_hosts, TEAM_PORT: address.bind},
     )
-    specs["riemann"] = replace(riemann, env={**riemann.env, "ALERTS_TOPIC": TEAM_ALERTS_TOPIC})
     return specs
+
+
+def alerts_topic(stack: StackConfig) -> str:
+    """The topic the stack's Riemann publishes every alert to ("" for none): `[stack.services.
+    riemann] env` ALERTS_TOPIC when written there, else `[stack] alerts_topic` (the team
+    profile's teammates read it: never empty there). The lite profile runs no Riemann."""
+    override = stack.services.get("riemann")
+    on = override.enabled if override is not None and override.enabled is not None else None
+    if on is False or (on is None and "riemann" not in PROFILES[stack.profile]):
+        return ""
+    if override is not None and "ALERTS_TOPIC" in override.env:
+        return override.env["ALERTS_TOPIC"].strip()
+    if stack.profile == "team":
+        return stack.alerts_topic or TEAM_ALERTS_TOPIC
+    return stack.alerts_topic
 
 
 def resolve(
@@ -395,6 +411,9 @@ def resolve(
     specs = builtin_specs(listener)
     if stack.profile == "team":
         specs = _with_team(specs, stack, team)
+    riemann = specs["riemann"]
+    topic = stack.alerts_topic or (TEAM_ALERTS_TOPIC if stack.profile == "team" else "")
+    specs["riemann"] = replace(riemann, env={**riemann.env, "ALERTS_TOPIC": topic})
     unknown = sorted(set(stack.services) - set(specs))
     if unknown:
         raise LogtrayError(

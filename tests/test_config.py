@@ -2,6 +2,8 @@ import logging
 import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logtray.tray.base.config import ConfigError, ensure_token, load_config, to_toml
 from logtray.tray.base.paths import config_file
@@ -185,3 +187,29 @@ def test_catch_up_bounds_are_checked():
     for key, bad in (("catch_up_max_age", -1), ("catch_up_max_records", -5)):
         with pytest.raises(ConfigError, match=key):
             load_config({"alerts": {key: bad}})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_the_alerts_topic_is_a_kafka_topic_name_or_a_clear_error(name):
+    """Any text for [stack] alerts_topic is taken only as a name Kafka would take (or empty:
+    off); anything else is refused with the key and the form, never passed to Riemann."""
+    try:
+        topic = load_config({"stack": {"alerts_topic": name}}).stack.alerts_topic
+    except ConfigError as exc:
+        assert "alerts_topic" in exc.message and "Kafka topic name" in exc.message
+        return
+    assert topic == "" or (
+        len(topic) <= 249
+        and all(c.isascii() and (c.isalnum() or c in "._-") for c in topic)
+        and topic not in (".", "..")
+    )
+
+
+def test_the_alerts_topic_and_its_retention_have_sane_defaults_and_bounds():
+    stack = load_config({}).stack
+    assert (stack.alerts_topic, stack.alerts_retention_s) == ("logtray-alerts", 7 * 86400.0)
+    assert load_config({"stack": {"alerts_topic": ""}}).stack.alerts_topic == ""
+    for bad in (0, 59, 366 * 86400):
+        with pytest.raises(ConfigError, match="alerts_retention_s"):
+            load_config({"stack": {"alerts_retention_s": bad}})

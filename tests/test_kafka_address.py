@@ -159,6 +159,11 @@ class FakeLink:
         self.reads += 1
         return self.addresses.pop(0)
 
+    def alerts_topic(self) -> str:
+        from logtray.stack.specs import alerts_topic
+
+        return alerts_topic(self.config.stack)
+
 
 class FakeService:
     """The alert service's Kafka side, recording what the app asks of it."""
@@ -170,6 +175,7 @@ class FakeService:
         self.heartbeat_bootstrap: str | None = None
         self.kafka_problems: dict[str, str] = {}
         self.router = None
+        self.stack_alerts_running = False
 
     def start_engine(self, bootstrap: str) -> None:
         self.calls.append(("start engine", bootstrap))
@@ -185,6 +191,14 @@ class FakeService:
     async def stop_heartbeat(self) -> None:
         self.calls.append(("stop heartbeat", self.heartbeat_bootstrap or ""))
         self.heartbeat, self.heartbeat_bootstrap = None, None
+
+    def start_stack_alerts(self, bootstrap: str, topic: str) -> None:
+        self.calls.append(("read alerts", f"{topic} at {bootstrap}"))
+        self.stack_alerts_running = True
+
+    async def stop_stack_alerts(self) -> None:
+        self.calls.append(("stop alerts", ""))
+        self.stack_alerts_running = False
 
 
 def _stack(kafka: str) -> tuple[ServiceView, ...]:
@@ -298,3 +312,71 @@ def test_a_stack_without_kafka_heartbeats_at_the_configured_address(tmp_path: Pa
     asyncio.run(scenario())
     assert link.reads == 0
     assert service.calls == [("start heartbeat", DEFAULT)]
+
+
+def test_the_full_profile_reads_the_stacks_alerts_topic_while_its_kafka_runs(
+    tmp_path: Path,
+) -> None:
+    """Riemann keeps every alert on the stack's alerts topic: the tray reads it where Kafka is
+    published from the moment Kafka runs, follows it to another port, and lets it be while
+    Kafka is gone (its position stays committed for the next start)."""
+    from logtray.stack.incidents import Observation
+    from logtray.tray.desktop.app import TrayApp
+
+    config = load_config(
+        {"stack": {"profile": "full"}, "listener": {"token": "t"}},
+        path=tmp_path / "config.toml",
+        environ={},
+    )
+    link = FakeLink(config, [_at(41001), _at(41002), _at(41003)])
+    app = TrayApp(config, stack=link)  # type: ignore[arg-type]
+    service = FakeService()
+    app.service = service  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        async def settle() -> None:
+            while app._tasks:
+                await asyncio.gather(*list(app._tasks))
+
+        def alerts() -> list[tuple[str, str]]:  # the heartbeat's calls are another test's
+            return [call for call in service.calls if "alerts" in call[0]]
+
+        app._services_changed(_stack("healthy"))
+        await settle()
+        assert alerts() == [("read alerts", "logtray-alerts at 127.0.0.1:41001")]
+        app._services_changed(_stack("exited"))  # stopped: no reader knocking meanwhile
+        await settle()
+        assert alerts()[1:] == [("stop alerts", "")]
+        app._services_changed(_stack("healthy"))
+        await settle()
+        assert alerts()[2:] == [("read alerts", "logtray-alerts at 127.0.0.1:41002")]
+        # Its container started again elsewhere (seen before it turns healthy): it follows.
+        app._services_changed(_stack("starting"))
+        app._observed(Observation("kafka", "started", 1.0))
+        await settle()
+        assert alerts()[3:] == [("read alerts", "logtray-alerts at 127.0.0.1:41003")]
+
+    asyncio.run(scenario())
+    assert service.engine is None  # the full profile runs no engine
+
+
+def test_the_alerts_topic_off_or_the_lite_profile_reads_none(tmp_path: Path) -> None:
+    from logtray.tray.desktop.app import TrayApp
+
+    for stack in ({"profile": "full", "alerts_topic": ""}, {"profile": "lite"}):
+        config = load_config(
+            {"stack": {**stack, "heartbeat_s": 0}, "listener": {"token": "t"}},
+            path=tmp_path / "config.toml",
+            environ={},
+        )
+        app = TrayApp(config, stack=FakeLink(config, [_at(41001)]))  # type: ignore[arg-type]
+        service = FakeService()
+        app.service = service  # type: ignore[assignment]
+
+        async def scenario(app: Any = app) -> None:
+            app._services_changed(_stack("healthy"))
+            while app._tasks:
+                await asyncio.gather(*list(app._tasks))
+
+        asyncio.run(scenario())
+        assert not any(call[0] == "read alerts" for call in service.calls), service.calls

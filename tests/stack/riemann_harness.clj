@@ -681,6 +681,32 @@
 
 (defn topic-sent [] (count (:sent @broker)))
 
+(defn every-alert-published
+  "The shared rule cases again (RULE_CASES), now looking at both outputs: every alert the rule
+  sends goes to the alerts topic's queue as it goes to the listener's (the same events, in the
+  same order), and the record written to the topic is the listener's line without the token. A
+  heartbeat's answer goes to the listener only."
+  []
+  (let [cases (when-let [path (System/getenv "RULE_CASES")] (json/parse-string (slurp path) true))
+        per-case (vec (for [{:keys [name deliveries]} cases]
+                        (do
+                          (fresh! (double (:at (first deliveries))))
+                          (doseq [{:keys [at values]} deliveries]
+                            (reset! clock (double at))
+                            (consume! values))
+                          (let [listener (alerts)
+                                topic (get @queued :alerts-topic [])]
+                            {:name name
+                             :same-events (= listener topic)
+                             :listener (mapv #(dissoc (alert-map %) :token) listener)
+                             :topic (mapv topic-record topic)}))))]
+    (fresh! t0)
+    (consume! [(json/generate-string {"logtray_heartbeat" "hb-p" "@timestamp" (iso t0)
+                                      "level" "error" "pathname" "/app/a.py"})])
+    {:topic-name alerts-topic
+     :cases per-case
+     :heartbeat {:listener (count (alerts)) :topic (count (get @queued :alerts-topic []))}}))
+
 (defn topic-outage
   "The broker is down while three spikes alert: the streams go on, the alerts reach the TCP
   listener while the topic's send waits; once the broker is back the topic gets all three."
@@ -782,6 +808,7 @@
          :bounds (bounds)
          :refused-writes (refused-writes)
          :heartbeat (heartbeat)
+         :published (every-alert-published)
          :topic-outage (topic-outage)
          :topic-failures (topic-failures)
          :topic-overflow (topic-overflow)))

@@ -300,7 +300,8 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     assert '"/_bulk"' in code and "program-logs-" in code
     # Outputs behind async queues, defined once at top level (the alerts topic's only when set).
     assert code.count("(async-queue! ") == 3
-    assert '(env "ALERTS_TOPIC" "")' in code and "(kafka alerts-kafka-config)" in code
+    assert '(env "ALERTS_TOPIC" "logtray-alerts")' in code
+    assert "(kafka alerts-kafka-config)" in code
     for key in (":pathname", ":count", ":window_s", ":threshold", ":message", ":time", ":token"):
         assert key in code
     assert ":evidence" in code
@@ -444,7 +445,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "RULE_CASES": str(cases),
         "SHAPES_DIR": str(SHAPES),
         "READINGS": str(readings),
-        "ALERTS_TOPIC": "logtray-alerts",
+        # ALERTS_TOPIC is not set: the config's default publishes every alert (the stack
+        # passes [stack] alerts_topic, by default the same name).
     }
     try:
         out = subprocess.run(
@@ -733,6 +735,31 @@ def test_the_alert_id_is_the_trays_and_the_topic_record_has_no_token(harness: Ha
     assert "token" not in record and record["id"] == res["line-id"]
     assert record["pathname"] == "/app/a.py" and record["count"] == 26
     assert record["time"] == "2025-11-24T16:00:02.500Z"
+
+
+def test_every_alert_is_published_to_the_alerts_topic_by_default(harness: HarnessRun) -> None:
+    """The full profile keeps every alert: with ALERTS_TOPIC unset the config publishes to
+    "logtray-alerts"; every alert of the shared rule cases is queued for the topic as it is for
+    the listener, as the same record (without the token, with the same id); a heartbeat's
+    answer is the listener's only (it never reaches the history)."""
+    published = harness.results["published"]
+    assert published["topic-name"] == "logtray-alerts"
+    by_name = {case["name"]: case for case in published["cases"]}
+    assert sorted(by_name) == sorted(case.name for case in CASES)
+    for case in CASES:
+        seen = by_name[case.name]
+        assert seen["same-events"], case.name
+        assert len(seen["topic"]) == len(case.alerts), case.name
+        assert seen["topic"] == seen["listener"], case.name
+        ids = [record["id"] for record in seen["topic"]]
+        assert len(set(ids)) == len(ids), case.name
+        assert all("token" not in record for record in seen["topic"])
+        # What the tray makes of each record: the alert the TCP line gives, the same id.
+        for record in seen["topic"]:
+            alert = parse_message(json.dumps(record))
+            assert alert is not None and alert.id == record["id"], record
+    assert sum(len(case.alerts) for case in CASES) > 0
+    assert published["heartbeat"] == {"listener": 1, "topic": 0}
 
 
 def test_a_broker_outage_does_not_stall_the_alerts_to_the_listener(harness: HarnessRun) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
-from logtray.stack.config import StackConfig
+from logtray.stack.config import KAFKA_TOPIC, StackConfig
 from logtray.tray.base import paths
 from logtray.tray.base.errors import LogtrayError
 from logtray.tray.base.links import is_web_url
@@ -319,6 +319,13 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("stack", "heartbeat_s"): _seconds(0, DAY_S),
     ("stack", "max_alert_delay_s"): _seconds(0, DAY_S, low_open=True),
     ("stack", "team_port"): _ints(1, 65535),
+    ("stack", "alerts_topic"): (
+        lambda v: not v or (KAFKA_TOPIC.fullmatch(v) is not None and v not in (".", "..")),
+        'empty (off) or a Kafka topic name: up to 249 letters, digits, ".", "_" or "-"',
+    ),
+    # At least a minute (Kafka refuses less than 1 ms; under a minute nothing would be kept
+    # long enough to catch up), at most a year.
+    ("stack", "alerts_retention_s"): _seconds(60, 365 * DAY_S),
     # Tables inside sections are checked by their class name.
     ("ServiceOverride", "ports"): (
         lambda v: all(0 <= p <= 65535 for p in v.values()),

@@ -126,6 +126,7 @@ def stack_kafka(config: Config, timeout: int = 5) -> KafkaAddress:
 def _manager(config: Config, lenient: bool = False, **kwargs: Any) -> Any:
     from logtray.stack.engine import connect
     from logtray.stack.manager import StackManager
+    from logtray.stack.topics import stack_topics
 
     specs = stack_specs(config, lenient)
     return StackManager(
@@ -135,6 +136,7 @@ def _manager(config: Config, lenient: bool = False, **kwargs: Any) -> Any:
         pull=config.stack.pull,
         ready_timeout_s=config.stack.ready_timeout_s,
         check_resources=config.stack.preflight,
+        topics=stack_topics(config.stack),
         **kwargs,
     )
 

@@ -36,7 +36,7 @@ from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.alerts.publisher import AlertPublisher
 from logtray.tray.alerts.subscription import Subscription, subscription_from
 from logtray.tray.base import paths
-from logtray.tray.base.config import Config
+from logtray.tray.base.config import AlertsTopicConfig, Config
 from logtray.tray.base.hosts import default_hosts
 from logtray.tray.base.links import allowed_prefixes
 from logtray.tray.delivery.actions import AlertActions
@@ -86,6 +86,9 @@ def reader_group(role: str) -> str:
         )
     return f"logtray-{role}-{made}"
 
+
+# The source name of the stack's own alerts topic (kafka_problems, the menu).
+STACK_ALERTS = "stack alerts"
 
 # How often a running service notes that it was there (the "while you were away" time).
 SEEN_EVERY_S = 60.0
@@ -157,6 +160,11 @@ class AlertService:
         self.heartbeat_bootstrap: str | None = None
         # What this desktop wants of the alerts topic (and how many it did not).
         self.subscription: Subscription | None = None
+        # The stack's own alerts topic (full and team profiles): where its reader reads now,
+        # the reader and its stop (`start_stack_alerts`).
+        self.stack_alerts_bootstrap: str | None = None
+        self._stack_alerts_task: asyncio.Task[object] | None = None
+        self._stack_alerts_stop: asyncio.Event | None = None
         # The Kafka sources' problems, for the menu: source -> the sentence said once.
         self.kafka_problems: dict[str, str] = {}
         # The popup's actions (Show errors, Open in Kibana, Open in editor).
@@ -292,6 +300,63 @@ class AlertService:
         )
         self._engine_tasks = tasks
 
+    def start_stack_alerts(self, bootstrap: str, topic: str) -> None:
+        """Read the stack's own alerts topic at `bootstrap` (full and team profiles: Riemann
+        publishes every alert there besides the TCP line) from this desktop's own position:
+        what Riemann raised while the tray was closed is told on start in one summary, what
+        comes while it runs is dropped as the TCP line's twin (same alert id). A reader that
+        runs elsewhere is moved (stopped, then started at `bootstrap`)."""
+        assert self.router is not None, "start() first"
+        if self._stack_alerts_task is not None:
+            if bootstrap == self.stack_alerts_bootstrap:
+                return
+            self._spawn_stop_stack_alerts()
+        log.info("reading the stack's alerts topic %s at %s", topic, bootstrap)
+        alerts = self.config.alerts
+        # Nothing to filter (every alert is this desktop's); the first start reads what the
+        # catch-up may read (what the TCP path told already is dropped by its id).
+        source = AlertsTopicConfig(
+            enabled=True, bootstrap=bootstrap, topic=topic, catch_up_s=alerts.catch_up_max_age
+        )
+        stop = self._stack_alerts_stop = asyncio.Event()
+        self.stack_alerts_bootstrap = bootstrap
+        self._stack_alerts_task = asyncio.create_task(
+            run_alerts_topic(
+                source,
+                self.accept,
+                stop,
+                on_status=self._source_status(STACK_ALERTS),
+                url_prefixes=url_prefixes(self.config),
+                subscription=Subscription(),
+                clock=self._clock,
+                resume=Resume(reader_group("stack-alerts"), self._durable),
+                on_caught_up=self._caught_up,
+                max_age_s=alerts.catch_up_max_age,
+                max_records=alerts.catch_up_max_records,
+            )
+        )
+        self._start_seen()
+
+    def _spawn_stop_stack_alerts(self) -> None:
+        task, stop = self._stack_alerts_task, self._stack_alerts_stop
+        self._stack_alerts_task = self._stack_alerts_stop = None
+        if task is not None:
+            self._sources.append(asyncio.create_task(_stop_tasks([task], stop)))
+
+    async def stop_stack_alerts(self) -> None:
+        """The stack's Kafka is gone (stopped, removed): no reader knocking on it meanwhile.
+        Its position is committed: the next start reads on from there."""
+        task, stop = self._stack_alerts_task, self._stack_alerts_stop
+        self._stack_alerts_task = self._stack_alerts_stop = None
+        self.stack_alerts_bootstrap = None
+        self.kafka_problems.pop(STACK_ALERTS, None)
+        if task is not None:
+            await _stop_tasks([task], stop)
+
+    @property
+    def stack_alerts_running(self) -> bool:
+        return self._stack_alerts_task is not None
+
     async def _stop_engine_kafka(self) -> None:
         tasks, self._engine_tasks = self._engine_tasks, []
         await _stop_tasks(tasks, self._engine_stop)
@@ -308,7 +373,10 @@ class AlertService:
         away = caught_up.away_s  # from the commit's own time, where the broker keeps it
         if away is None and self._last_seen is not None:
             away = self._started_at - self._last_seen
-        self.router.accept_caught_up(caught_up.alerts, peer, away, caught_up.skipped)
+        # A heartbeat's answer read back (a stranger wrote one to the topic) proves nothing now
+        # and is no alert: never in the history, as on the live path (heartbeat_tap).
+        alerts = [alert for alert in caught_up.alerts if answered_id(alert) is None]
+        self.router.accept_caught_up(alerts, peer, away, caught_up.skipped)
 
     async def _note_seen(self) -> None:
         """While a reader resumes from its position: note every SEEN_EVERY_S that this desktop
@@ -400,6 +468,7 @@ class AlertService:
 
     async def stop(self) -> None:
         await self.stop_heartbeat()
+        await self.stop_stack_alerts()
         self._sources_stop.set()
         await self._stop_engine_kafka()
         for task in self._sources:

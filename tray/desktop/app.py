@@ -479,6 +479,9 @@ class TrayApp:
         turned_good, self._kafka_runs = runs and not self._kafka_runs, runs
         if kafka is None or kafka.state in ("absent", "exited", "pulling"):
             self.kafka = None  # no container to read: the heartbeat waits for the next read
+            if self.service is not None and self.service.stack_alerts_running:
+                # Nothing to read until it runs again; the position stays committed.
+                self._spawn(self.service.stop_stack_alerts())
         elif turned_good:
             self._spawn(self._follow_kafka(turned_good=True))
 
@@ -506,6 +509,12 @@ class TrayApp:
                         self._refresh_alerts()
                 elif service.engine is not None:
                     await service.move_engine(address.bootstrap)
+            elif service.stack_alerts_running or turned_good:
+                # Riemann keeps every alert on the stack's alerts topic: read from this
+                # desktop's position, so what came while the tray was closed is told now.
+                topic = self.stack.alerts_topic()
+                if topic:
+                    service.start_stack_alerts(address.bootstrap, topic)
             beats = service.heartbeat
             # Moved: it ran, it goes on at the new address. Started there before Kafka took
             # anything (its container had just started): again now, not an interval later.

@@ -43,6 +43,7 @@ class StackLink:
         from logtray.stack.manager import StackManager
         from logtray.stack.specs import resolve
         from logtray.stack.team import material_for
+        from logtray.stack.topics import stack_topics
 
         try:
             client = connect()
@@ -68,6 +69,7 @@ class StackLink:
             pull=stack.pull,
             ready_timeout_s=stack.ready_timeout_s,
             check_resources=stack.preflight,
+            topics=stack_topics(stack),
         )
         return None
 
@@ -273,6 +275,13 @@ class StackLink:
             except Exception:  # Docker went away: the default port is the best guess
                 log.debug("cannot read Elasticsearch's published port", exc_info=True)
         return url or "http://127.0.0.1:9200"
+
+    def alerts_topic(self) -> str:
+        """The topic the stack's Riemann keeps every alert on ("" for none: the lite profile,
+        or [stack] alerts_topic emptied)."""
+        from logtray.stack.specs import alerts_topic
+
+        return alerts_topic(self.config.stack)
 
     def kafka_address(self) -> KafkaAddress:
         """Where the stack's readers on this machine (the lite engine, the heartbeat) reach its
