@@ -376,7 +376,7 @@ class AlertService:
         was_bad = previous is not None and (previous.failing or previous.late)
         if bad and (previous is None or previous.failing != status.failing or not was_bad):
             log.warning("%s; fix: %s", status.line, status.fix)
-        elif was_bad and not bad:
+        elif was_bad and not bad and not status.rechecking:
             log.warning("%s (again)", status.line)
         elif previous is None or not previous.line.startswith("alerts: proven"):
             log.info("%s", status.line)  # the first proof
