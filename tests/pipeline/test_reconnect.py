@@ -123,7 +123,7 @@ def test_a_subscriber_cut_off_and_back_tells_every_alert_once(
                 # went by without it.
                 await published(len(publisher.sent) + 40)
                 await until(
-                    lambda n=turned_away: proxy.turned_away > n,  # type: ignore[misc]
+                    lambda n=turned_away: proxy.turned_away > n,
                     "a reconnection turned away",
                 )
                 proxy.restore()
