@@ -11,10 +11,11 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from logtray.tray.base import paths
@@ -77,27 +78,42 @@ def history_ids() -> list[str]:
     return [json.loads(line).get("id") for line in path.read_text().splitlines() if line]
 
 
-def test_a_subscriber_cut_off_and_back_tells_every_alert_once(
-    tansu_binary: Path, tmp_path: Path, monkeypatch
-) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+@pytest.fixture
+def proxied(tansu_binary: Path, tmp_path: Path) -> Iterator[TcpProxy]:
+    """A broker advertised at a proxy's port: every client comes back through the proxy (which
+    the test starts on its own loop)."""
     broker = Broker(tansu_binary, tmp_path / "tansu.log")
     proxy = TcpProxy(broker.port)
-    broker.advertised_port = proxy.port  # every client comes back through the proxy
-    out = io.StringIO()
+    broker.advertised_port = proxy.port
+    broker.start()
+    yield proxy
+    broker.stop()
+
+
+def subscriber(client_id: str) -> bool:
+    return client_id != PUBLISHER
+
+
+def team_desktop(proxy: TcpProxy, out: io.StringIO) -> AlertService:
     config = load_config(
         {
             "alerts_topic": {"enabled": True, "bootstrap": proxy.bootstrap},
             "alerts": {"history_size": 20000, "storm_keys": 10000},
         }
     )
-    service = AlertService(config, notifier=ConsoleNotifier(out))
+    return AlertService(config, notifier=ConsoleNotifier(out))
+
+
+def test_a_subscriber_cut_off_and_back_tells_every_alert_once(
+    proxied: TcpProxy, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    proxy = proxied
+    out = io.StringIO()
+    service = team_desktop(proxy, out)
 
     def told() -> list[dict[str, Any]]:
         return [json.loads(line) for line in out.getvalue().splitlines()]
-
-    def subscriber(client_id: str) -> bool:
-        return client_id != PUBLISHER
 
     async def scenario() -> tuple[list[str], list[int]]:
         await proxy.start()
@@ -142,11 +158,7 @@ def test_a_subscriber_cut_off_and_back_tells_every_alert_once(
             await proxy.stop()
         return publisher.sent[first:], aborted
 
-    broker.start()
-    try:
-        sent, aborted = asyncio.run(scenario())
-    finally:
-        broker.stop()
+    sent, aborted = asyncio.run(scenario())
     assert all(aborted), f"a cut found no connection of the subscriber: {aborted}"
     ids = history_ids()
     twice = {i: n for i, n in Counter(ids).items() if n > 1}
@@ -155,3 +167,71 @@ def test_a_subscriber_cut_off_and_back_tells_every_alert_once(
     assert not {i: n for i, n in notices.items() if n > 1}, "notified twice"
     assert set(sent) <= set(notices), f"never told: {sorted(set(sent) - set(notices))[:20]}"
     print(f"{len(sent)} alerts, {CUTS} cuts, {proxy.turned_away} reconnections turned away")
+
+
+def test_a_subscriber_restarted_while_cut_off_reads_on_from_its_committed_position(
+    proxied: TcpProxy, tmp_path: Path, monkeypatch
+) -> None:
+    """Cut off, the desktop is quit (its last commits fail) and started again while the
+    connection is still down; once it is back, the new one reads on from the position the
+    first one committed: what it had not told is in one summary, what it had told is not told
+    again, and everything after is live. Each alert is told exactly once, live or summed up."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    proxy = proxied
+    outs = [io.StringIO(), io.StringIO()]
+
+    def told(out: io.StringIO) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in out.getvalue().splitlines()]
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        await proxy.start()
+        publisher = Publisher(proxy.bootstrap)
+        publishing: asyncio.Task[None] | None = None
+        first, second = team_desktop(proxy, outs[0]), team_desktop(proxy, outs[1])
+
+        async def published(count: int) -> None:
+            await until(lambda: len(publisher.sent) >= count, f"{count} alerts published")
+
+        try:
+            await first.start(listen=False)
+            publishing = asyncio.create_task(publisher.run())
+            await until(lambda: told(outs[0]), "the first alert told")
+            start = len(publisher.sent)
+            await published(start + 40)
+            assert proxy.cut(subscriber), "the cut found no connection of the subscriber"
+            await first.stop()
+            turned_away = proxy.turned_away
+            await second.start(listen=False)
+            await published(len(publisher.sent) + 40)
+            await until(lambda: proxy.turned_away > turned_away, "the new start turned away")
+            proxy.restore()
+            await published(len(publisher.sent) + 40)
+            publisher.stopping.set()
+            await publishing
+            await until(
+                lambda: set(publisher.sent[start:]) <= set(history_ids()),
+                "every alert in the history",
+            )
+        finally:
+            publisher.stopping.set()
+            if publishing is not None:
+                await asyncio.gather(publishing, return_exceptions=True)
+            await asyncio.gather(first.stop(), second.stop())
+            await proxy.stop()
+        return publisher.sent, publisher.sent[start:]
+
+    everything, sent = asyncio.run(scenario())
+    ids = history_ids()
+    twice = {i: n for i, n in Counter(ids).items() if n > 1}
+    assert not twice, f"in the history more than once: {twice}"
+    notices = told(outs[0]) + told(outs[1])
+    live = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
+    assert not {i: n for i, n in live.items() if n > 1}, "notified twice"
+    summaries = [n for n in told(outs[1]) if n["key"] == "logtray:caught-up"]
+    assert len(summaries) == 1, summaries
+    # Told exactly once: live, or counted in the summary (which takes only new ids). Those
+    # published before the first desktop was placed were never read: not in the history.
+    kept = set(ids)
+    caught_up = [i for i in everything if i in kept and i not in live]
+    assert summaries[0]["count"] == len(caught_up), (summaries[0], len(caught_up))
+    print(f"{len(sent)} alerts: {len(live)} live, {len(caught_up)} in the summary")

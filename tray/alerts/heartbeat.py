@@ -371,7 +371,7 @@ async def run_heartbeat(
     producer (a connection may not have survived the sleep) instead of counting misses."""
     from aiokafka import AIOKafkaProducer
 
-    from logtray.tray.alerts.kafka_source import quiet_aiokafka
+    from logtray.tray.alerts.kafka_source import quiet_aiokafka, stop_client
 
     quiet_aiokafka()
     # A heartbeat that cannot be produced within its own interval (at most 10 s) is missed.
@@ -381,8 +381,7 @@ async def run_heartbeat(
     async def drop_producer() -> None:
         nonlocal producer
         if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 5.0)
+            await stop_client(producer)
         producer = None
 
     async def paused(started: float, bound_s: float) -> bool:

@@ -402,10 +402,10 @@ class AlertService:
         await self.stop_heartbeat()
         self._sources_stop.set()
         await self._stop_engine_kafka()
-        for task in self._sources:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 10.0)
-        self._sources.clear()
+        # However each reader ends (even cancelled under it), the listener and the history
+        # are still closed.
+        sources, self._sources = self._sources, []
+        await _stop_tasks(sources, self._sources_stop)
         if self.listener:
             await self.listener.stop()
         if self.router:
