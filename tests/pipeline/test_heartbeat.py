@@ -447,6 +447,41 @@ def test_a_pause_is_a_step_far_later_than_its_bound(
         assert found is not None and abs(found - later) <= 1e-3 * max(1.0, later)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    paused=st.one_of(
+        st.none(),
+        st.booleans(),
+        st.text(max_size=20),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),  # JSON has neither
+        st.lists(st.integers(), max_size=3),
+    )
+)
+def test_a_kept_report_with_any_pause_reads_as_a_short_line(tmp_path_factory, paused: object):
+    """The report is read back from a file: whatever its `paused_s` holds, the line is short
+    and reading it never fails."""
+    path = tmp_path_factory.mktemp("report") / "heartbeat.json"
+    path.write_text(
+        json.dumps(
+            {
+                "written_at": 100.0,
+                "interval_s": 60.0,
+                "proven_at": 90.0,
+                "latency_s": 0.2,
+                "paused_s": paused,
+            }
+        )
+    )
+    status = read_report(path, 100.0)
+    assert status is not None and len(status.line) < 120, status
+    assert status.rechecking == (
+        isinstance(paused, (int, float))
+        and not isinstance(paused, bool)
+        and 0 <= paused <= 10 * 365 * 86400
+    )
+
+
 def test_the_report_says_the_path_is_being_proven_again(tmp_path: Path):
     path = tmp_path / "heartbeat.json"
     monitor = HeartbeatMonitor(60.0, prefix="t")

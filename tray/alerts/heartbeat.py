@@ -48,6 +48,7 @@ _PENDING = 16  # heartbeats remembered while unanswered
 # means the process did not run meanwhile (the machine slept, it was stopped) or the clock
 # jumped: a busy machine delays a step by far less.
 PAUSE_SLACK_S = 5.0
+MAX_PAUSE_S = 10 * 365 * 86400.0  # what a kept report may say (its file is read back)
 
 
 def heartbeat_record(beat_id: str, now: float) -> bytes:
@@ -275,6 +276,8 @@ def read_report(path: Path, now: float) -> HeartbeatStatus | None:
     rule = str(raw.get("rule") or "the rule")[:40]
     failing = raw.get("failing") is True
     paused = _num(raw.get("paused_s"))
+    if paused is not None and not 0 <= paused <= MAX_PAUSE_S:
+        paused = None  # not a pause this report could have found
     return describe(now, proven, latency, failing, hop, fix, max_delay, rule, paused)
 
 
