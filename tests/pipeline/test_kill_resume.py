@@ -32,6 +32,16 @@ from tests.support.processes import LOGTRAY
 from tests.support.tray import tray_env
 
 KILLS = 50
+# Read when the module loads: every test runs without the LOGTRAY_* variables of the shell.
+KILL_SEED = int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or random.randrange(1, 2**31)
+
+
+def kill_moments() -> random.Random:
+    """The random moments of the kills; the seed is printed, and LOGTRAY_KILL_SEED replays it."""
+    print(f"LOGTRAY_KILL_SEED={KILL_SEED}")
+    return random.Random(KILL_SEED)
+
+
 # A bound on the whole loop (not a speed claim): it fails with what it reached.
 LOOP_BOUND_S = 600.0
 
@@ -137,7 +147,7 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
         "LOGTRAY_ALERTS_HISTORY_SIZE": "20000",
         "LOGTRAY_ALERTS_STORM_KEYS": "10000",
     }
-    rng = random.Random(int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or None)
+    rng = kill_moments()
     publisher = Publisher(broker.bootstrap)
     publisher.start()
     outputs: list[Path] = []
@@ -243,7 +253,7 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
         "LOGTRAY_ALERTS_STORM_KEYS": "10000",
     }
     args = ["engine", "--bootstrap", broker.bootstrap, "--notifier", "console"]
-    rng = random.Random(int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or None)
+    rng = kill_moments()
 
     def start(name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
         out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
@@ -370,7 +380,7 @@ def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
         LOGTRAY_ALERTS_HISTORY_SIZE="20000",
         LOGTRAY_ALERTS_STORM_KEYS="10000",
     )
-    rng = random.Random(int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or None)
+    rng = kill_moments()
     history = paths.history_file()
     publisher = Publisher(broker.bootstrap)
     publisher.start()
