@@ -13,10 +13,16 @@ import io
 import json
 import os
 import re
+import signal
 import socket
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.engine import RuleEngine
@@ -330,3 +336,290 @@ def test_late_is_said_from_the_end_to_end_time():
     monitor.sent_ok(monitor.next_id(60.0), 60.0)
     monitor.answer("t-2", 60.2)
     assert monitor.status(61.0).line == "alerts: proven 1 s ago, 200 ms end to end"
+
+
+def test_a_pause_is_proven_again_before_anything_is_told():
+    """The lid closes with a heartbeat in flight; after 3 h the first send fails (the network
+    is not back yet): without the pause found, that is two missed heartbeats and a false
+    "not proven". Counted afresh from the pause, it is one; a path really broken after the
+    pause is told after two misses, as ever."""
+    monitor = HeartbeatMonitor(60.0, prefix="t")
+    monitor.sent_ok(monitor.next_id(0.0), 0.0)
+    monitor.answer("t-1", 0.2)
+    monitor.sent_ok(monitor.next_id(60.0), 60.0)  # in flight when the machine sleeps
+    woke = 60.0 + 3 * 3600 + 60.0
+    # The wait after it (60 s) ended 3 h late; a busy machine is late by seconds.
+    assert monitor.pause_over(60.0, woke, 60.0) == 3 * 3600
+    assert monitor.pause_over(60.0, 60.0 + 60.0 + 4.9, 60.0) is None
+    assert monitor.pause_over(60.0, 60.0 + 60.0 + 29.0, 60.0) is None  # half an interval
+    monitor.resumed(3 * 3600)
+    monitor.due(woke)  # the one in flight is not counted
+    status = monitor.status(woke)
+    assert status.rechecking and not status.failing and monitor.missed == 0
+    assert status.line == (
+        "alerts: proving again after a pause of 3 h (last proven 3 h ago, 200 ms end to end)"
+    )
+    beat = monitor.next_id(woke)
+    monitor.send_failed("KafkaConnectionError")  # Wi-Fi not back yet: one miss, not told
+    assert not monitor.status(woke + 1).failing
+    # The answer to the one in flight comes in late: no proof, and no "3 h behind the logs".
+    assert not monitor.answer("t-2", woke + 2) and monitor.latency_s == 0.2
+    monitor.due(woke + 60)
+    beat = monitor.next_id(woke + 60)
+    monitor.sent_ok(beat, woke + 60)
+    assert monitor.answer(beat, woke + 60.3)
+    status = monitor.status(woke + 61)
+    assert status.line == "alerts: proven 1 s ago, 300 ms end to end" and not status.rechecking
+    # Another pause, and then a rule that does not answer: told after two missed heartbeats.
+    monitor.resumed(7200.0)
+    at = woke + 7400
+    for _ in range(3):
+        monitor.due(at)
+        monitor.sent_ok(monitor.next_id(at), at)
+        at += 60
+    status = monitor.status(at, "the engine")
+    assert status.failing and status.hop == "the engine did not answer 2 heartbeats in a row"
+    # A failure told before a pause stays told until an answer proves the path.
+    monitor.resumed(600.0)
+    assert monitor.status(at + 1).failing
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.lists(st.sampled_from(["sent", "answered", "failed", "due"]), max_size=30),
+    after=st.sampled_from(["failed", "unanswered"]),
+    pause=st.floats(min_value=0.0, max_value=1e8, allow_nan=False),
+)
+def test_one_miss_after_a_pause_is_never_told(before: list[str], after: str, pause: float):
+    """Whatever happened before a pause, one heartbeat missed after it tells nothing new: the
+    status is failing afterwards exactly when it was before, never late by the pause, and an
+    answer to a heartbeat from before the pause proves nothing."""
+    monitor = HeartbeatMonitor(60.0, prefix="p")
+    now = 1000.0
+    last: str | None = None
+    for step in before:
+        now += 60.0
+        if step == "sent":
+            monitor.due(now)
+            last = monitor.next_id(now)
+            monitor.sent_ok(last, now)
+        elif step == "answered" and last is not None:
+            monitor.answer(last, now - 59.5)
+        elif step == "failed":
+            monitor.due(now)
+            monitor.next_id(now)
+            monitor.send_failed("KafkaConnectionError")
+        else:
+            monitor.due(now)
+    was_failing = monitor.status(now).failing
+    monitor.resumed(pause)
+    now += pause + 60.0
+    monitor.due(now)
+    beat = monitor.next_id(now)
+    if after == "failed":
+        monitor.send_failed("KafkaConnectionError")
+    else:
+        monitor.sent_ok(beat, now)
+    monitor.due(now + 60.0)
+    if last is not None:
+        assert not monitor.answer(last, now + 61.0)
+    status = monitor.status(now + 61.0)
+    assert status.failing == was_failing, (before, after, status)
+    assert not status.late and status.rechecking != was_failing
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    started=st.floats(min_value=0.0, max_value=1e10),
+    bound=st.floats(min_value=0.0, max_value=3600.0),
+    later=st.floats(min_value=0.0, max_value=1e7),
+    interval=st.floats(min_value=0.5, max_value=3600.0),
+)
+def test_a_pause_is_a_step_far_later_than_its_bound(
+    started: float, bound: float, later: float, interval: float
+):
+    slack = max(5.0, interval / 2)
+    assume(abs(later - slack) > 1e-3 * max(1.0, slack))  # clear of the float edge
+    found = HeartbeatMonitor(interval).pause_over(started, started + bound + later, bound)
+    if later < slack:
+        assert found is None
+    else:
+        assert found is not None and abs(found - later) <= 1e-3 * max(1.0, later)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    paused=st.one_of(
+        st.none(),
+        st.booleans(),
+        st.text(max_size=20),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),  # JSON has neither
+        st.lists(st.integers(), max_size=3),
+    )
+)
+def test_a_kept_report_with_any_pause_reads_as_a_short_line(tmp_path_factory, paused: object):
+    """The report is read back from a file: whatever its `paused_s` holds, the line is short
+    and reading it never fails."""
+    path = tmp_path_factory.mktemp("report") / "heartbeat.json"
+    path.write_text(
+        json.dumps(
+            {
+                "written_at": 100.0,
+                "interval_s": 60.0,
+                "proven_at": 90.0,
+                "latency_s": 0.2,
+                "paused_s": paused,
+            }
+        )
+    )
+    status = read_report(path, 100.0)
+    assert status is not None and len(status.line) < 120, status
+    assert status.rechecking == (
+        isinstance(paused, (int, float))
+        and not isinstance(paused, bool)
+        and 0 <= paused <= 10 * 365 * 86400
+    )
+
+
+def test_the_report_says_the_path_is_being_proven_again(tmp_path: Path):
+    path = tmp_path / "heartbeat.json"
+    monitor = HeartbeatMonitor(60.0, prefix="t")
+    monitor.sent_ok(monitor.next_id(100.0), 100.0)
+    monitor.answer("t-1", 100.25)
+    monitor.resumed(5400.0)
+    save_report(monitor.report(5600.0, "Riemann"), path)
+    status = read_report(path, 5601.0)
+    assert status is not None and status.rechecking and not status.failing
+    assert status.line == (
+        "alerts: proving again after a pause of 90 min (last proven 92 min ago, 250 ms end to end)"
+    )
+
+
+def test_a_clock_jump_with_a_heartbeat_in_flight_is_no_false_alarm(broker, tmp_path, monkeypatch):
+    """The alert service's heartbeat loop on a clock that jumps 2 h forward (the machine slept)
+    while a heartbeat is unanswered and the rule is away (asleep too), and the rule back only
+    after the first heartbeat past the pause was missed: a pause, proven again, never "not
+    proven". Riemann's side answers over the real listener, as in the test above."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    port = _free_port()
+    config = load_config(
+        {
+            "listener": {"port": port, "token": "tok-1", "hosts": ["127.0.0.1"]},
+            "stack": {"heartbeat_s": 1.0},
+        }
+    )
+    jump = [0.0]
+    changes: list[HeartbeatStatus] = []
+    service = AlertService(
+        config,
+        notifier=ConsoleNotifier(io.StringIO()),
+        clock=lambda: time.time() + jump[0],
+        on_heartbeat=lambda now, before: changes.append(now),
+    )
+
+    async def scenario() -> HeartbeatMonitor:
+        await service.start()
+        stop = asyncio.Event()
+        answering = asyncio.create_task(riemann(broker.bootstrap, port, stop))
+        monitor = service.start_heartbeat(broker.bootstrap, "program-logs", "Riemann")
+        assert monitor is not None
+        try:
+            await _until(lambda: monitor.answered >= 2, 30)
+            stop.set()  # the rule sleeps
+            await answering
+            sent = monitor.sent
+            await _until(lambda: monitor.sent > sent, 30)  # a heartbeat in flight
+            jump[0] = 7200.0  # ... as the machine sleeps 2 h
+            sent = monitor.sent
+            # The first heartbeat after the pause goes unanswered until the next is sent (the
+            # rule is waking up): with the one in flight, two in a row without an answer.
+            await _until(lambda: monitor.sent >= sent + 2, 30)
+            stop.clear()
+            answering = asyncio.create_task(riemann(broker.bootstrap, port, stop))
+            proven = monitor.answered
+            await _until(lambda: monitor.answered > proven, 30)
+            await _until(lambda: changes[-1].line.startswith("alerts: proven"), 30)
+        finally:
+            stop.set()
+            await answering
+            await service.stop()
+        return monitor
+
+    monitor = asyncio.run(scenario())
+    assert not [s for s in changes if s.failing], [s.line for s in changes]
+    rechecking = [s.line for s in changes if s.rechecking]
+    assert rechecking and rechecking[0].startswith("alerts: proving again after a pause of 2 h")
+    assert changes[-1].line.startswith("alerts: proven") and not changes[-1].late
+    assert monitor.pauses == 1  # the jump is one pause, and a busy machine none
+
+
+def test_logtray_engine_stopped_for_a_while_proves_again_and_tells_what_was_logged(
+    broker, tmp_path
+):
+    """A real `logtray engine`, also subscribed to a team's alerts topic, frozen (SIGSTOP) for
+    many heartbeats while the broker runs on, services log error spikes and the team publishes
+    alerts; thawed (SIGCONT), it finds the pause, proves the path again (never "not proven")
+    and tells each spike and each team alert of the pause once."""
+    from tests.pipeline.kafka_util import produce
+    from tests.pipeline.test_kill_resume import produce_values, spike_records
+
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(state),
+        "LOGTRAY_STACK_HEARTBEAT_S": "1",
+        "LOGTRAY_ALERTS_TOPIC_ENABLED": "true",
+        "LOGTRAY_ALERTS_TOPIC_BOOTSTRAP": broker.bootstrap,
+        "LOGTRAY_ALERTS_STORM_KEYS": "100",
+    }
+    report = tmp_path / "data" / "logtray" / "heartbeat.json"
+    log_file = state / "logtray" / "log" / "logtray.log"
+
+    def logged(text: str) -> bool:
+        return log_file.exists() and text in log_file.read_text()
+
+    def status() -> HeartbeatStatus | None:
+        return read_report(report, time.time())
+
+    engine = Running("engine", "--bootstrap", broker.bootstrap, "--notifier", "console", env=env)
+    spikes = [f"/app/asleep{n}.py" for n in range(3)]
+    team = [f"/srv/team{n}.py" for n in range(3)]
+    try:
+        engine.wait_stderr("engine on")
+        until(lambda: (s := status()) and "ms end to end" in s.line, 30, "the first proof")
+        until(lambda: logged("reading logtray-alerts"), 30, "the team's topic read")
+        engine.proc.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        try:
+            for path in spikes:  # logged while it is asleep
+                asyncio.run(produce_values(broker.bootstrap, spike_records(path, 31)))
+            alerts = [json.dumps({"pathname": path, "count": 30}).encode() for path in team]
+            asyncio.run(produce(broker.bootstrap, "logtray-alerts", alerts))
+            # Asleep for well over two heartbeats and the pause's slack (5 s): the length of
+            # the scenario, not a wait for something.
+            threading.Event().wait(max(0.0, FROZEN_S - (time.monotonic() - frozen_at)))
+        finally:
+            engine.proc.send_signal(signal.SIGCONT)
+        until(lambda: logged("proving alerts again"), 30, "the pause found")
+        until(
+            lambda: (s := status()) and s.line.startswith("alerts: proven") and not s.late,
+            30,
+            "the proof after the pause",
+        )
+        told = engine.json_lines(len(spikes + team), timeout=30)
+    finally:
+        engine.stop()
+    said = "".join(engine.stderr_lines)
+    assert "not proven" not in said, said
+    assert sorted(n["key"] for n in told) == sorted(spikes + team)
+    history = (tmp_path / "data" / "logtray" / "alerts.jsonl").read_text().splitlines()
+    kept = Counter(json.loads(line).get("pathname") for line in history)
+    assert kept == dict.fromkeys(spikes + team, 1), kept  # each once, nothing else
+    assert len(re.findall("proving alerts again", log_file.read_text())) == 1
+
+
+FROZEN_S = 8.0

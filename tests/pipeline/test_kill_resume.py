@@ -1,5 +1,6 @@
 """At least once, never twice: a headless `logtray listen` reading a team's alerts topic on a
-real broker is killed (SIGKILL) at random moments, again and again, while alerts are published.
+real broker, the engine, and the tray app itself are killed (SIGKILL) at random moments, again
+and again, while alerts are published.
 Afterwards every alert is in the history exactly once, and no alert was notified twice: the
 read position is committed only after the history has the alert, and the ids already in the
 history are not taken again."""
@@ -11,21 +12,36 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from logtray.tray.base import paths
-from tests.conftest import free_port
+from tests.conftest import free_port, need
+from tests.support.desktop import Desktop, missing_tools, start_desktop
 from tests.support.processes import LOGTRAY
+from tests.support.tray import tray_env
 
 KILLS = 50
+# Read when the module loads: every test runs without the LOGTRAY_* variables of the shell.
+KILL_SEED = int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or random.randrange(1, 2**31)
+
+
+def kill_moments() -> random.Random:
+    """The random moments of the kills; the seed is printed, and LOGTRAY_KILL_SEED replays it."""
+    print(f"LOGTRAY_KILL_SEED={KILL_SEED}")
+    return random.Random(KILL_SEED)
+
+
 # A bound on the whole loop (not a speed claim): it fails with what it reached.
 LOOP_BOUND_S = 600.0
 
@@ -95,6 +111,19 @@ def kill_once_told(out: Path, bound_s: float) -> None:
         time.sleep(0.0005)
 
 
+def told_in(out: Path) -> list[dict[str, Any]]:
+    """The notices a run printed (the console notifier: one JSON line each). The last line of a
+    killed run may be torn (a long line is more than one write): that one is left out."""
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    notices = []
+    for n, line in enumerate(lines):
+        try:
+            notices.append(json.loads(line))
+        except ValueError:
+            assert n == len(lines) - 1, f"a torn line amid {out}: {line[:200]}"
+    return notices
+
+
 def history_ids() -> list[str]:
     path = paths.history_file()
     if not path.exists():
@@ -118,7 +147,7 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
         "LOGTRAY_ALERTS_HISTORY_SIZE": "20000",
         "LOGTRAY_ALERTS_STORM_KEYS": "10000",
     }
-    rng = random.Random(int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or None)
+    rng = kill_moments()
     publisher = Publisher(broker.bootstrap)
     publisher.start()
     outputs: list[Path] = []
@@ -163,7 +192,7 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
     assert set(ids) == set(sent), sorted(set(ids) ^ set(sent))[:20]
     notices: list[dict[str, Any]] = []
     for path in outputs:
-        notices += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        notices += told_in(path)
     told = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
     assert not {i: n for i, n in told.items() if n > 1}, "notified twice"
     summaries = [n for n in notices if n["key"] == "logtray:caught-up"]
@@ -224,7 +253,7 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
         "LOGTRAY_ALERTS_STORM_KEYS": "10000",
     }
     args = ["engine", "--bootstrap", broker.bootstrap, "--notifier", "console"]
-    rng = random.Random(int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or None)
+    rng = kill_moments()
 
     def start(name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
         out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
@@ -288,7 +317,7 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
     assert set(spikes) <= set(alerted), sorted(set(spikes) - set(alerted))[:20]
     notices: list[dict[str, Any]] = []
     for path in outputs:
-        notices += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        notices += told_in(path)
     told = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
     assert not {i: n for i, n in told.items() if n > 1}, "notified twice"
     print(f"{len(spikes)} spikes, {KILLS} kills: {sum(told.values())} told")
@@ -303,3 +332,114 @@ async def produce_values(bootstrap: str, values: list[bytes]) -> None:
         await producer.flush()
     finally:
         await producer.stop()
+
+
+@pytest.fixture
+def desktop(tmp_path: Path) -> Iterator[Desktop]:
+    """Xvfb with a tray host, a D-Bus session bus and dunst: where the tray app runs."""
+    missing = missing_tools()
+    need(not missing, f"desktop test tools missing: {', '.join(missing)} (see .ci/run)")
+    try:
+        import gi  # noqa: F401
+    except ImportError:
+        need(False, "PyGObject missing: pip install -e '.[gtk]'")
+    session = start_desktop(tmp_path / "desktop", tray_host=True)
+    yield session
+    session.stop()
+
+
+def grown(path: Path, bound_s: float) -> None:
+    """Return as soon as `path` has grown (or appeared), or after `bound_s`."""
+    deadline = time.monotonic() + bound_s
+    size = path.stat().st_size if path.exists() else -1
+    while time.monotonic() < deadline:
+        if (path.stat().st_size if path.exists() else -1) != size:
+            return
+        time.sleep(0.0005)
+
+
+TRAY_KILLS = int(os.environ.get("LOGTRAY_TRAY_KILLS", "50"))
+_AWAY = re.compile(r"While you were away(?: \([^)]*\))?: (\d+) alerts?")
+_NAME = re.compile(r"\bfile\d+\.py\b")
+
+
+@pytest.mark.desktop
+def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
+    broker, desktop, tmp_path
+) -> None:
+    """The real tray app (GTK under Xvfb, notifying through D-Bus to dunst), reading a team's
+    alerts topic, killed (SIGKILL) at random moments while alerts arrive: odd runs anywhere in
+    its life, even runs the moment its history took an alert (before the popup and the commit
+    of its read position). Every alert ends in the history once; no popup shows one twice."""
+    env = tray_env(
+        desktop,
+        NO_AT_BRIDGE="1",
+        DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock",  # no stack: the alert path alone
+        LOGTRAY_ALERTS_TOPIC_ENABLED="true",
+        LOGTRAY_ALERTS_TOPIC_BOOTSTRAP=broker.bootstrap,
+        LOGTRAY_ALERTS_HISTORY_SIZE="20000",
+        LOGTRAY_ALERTS_STORM_KEYS="10000",
+    )
+    rng = kill_moments()
+    history = paths.history_file()
+    publisher = Publisher(broker.bootstrap)
+    publisher.start()
+    started = time.monotonic()
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
+        err = tmp_path / f"{name}.err"
+        with err.open("wb") as stderr:
+            proc = subprocess.Popen([LOGTRAY], stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        return proc, err
+
+    try:
+        for run in range(TRAY_KILLS):
+            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
+            assert publisher.error is None, publisher.error
+            proc, err = start(f"run{run}")
+            try:
+                wait_text(proc, err, "listening on")
+                if run % 2:
+                    threading.Event().wait(rng.uniform(0.0, 1.5))
+                else:
+                    grown(history, bound_s=3.0)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        publisher.stopping.set()
+        publisher.join(30)
+        assert publisher.error is None, publisher.error
+        sent = list(publisher.sent)
+        proc, err = start("last")
+        try:
+            wait_text(proc, err, "listening on")
+            deadline = time.monotonic() + 60
+            while not set(sent) <= set(history_ids()):
+                missing = sorted(set(sent) - set(history_ids()))
+                assert time.monotonic() < deadline, f"never in the history: {missing[:20]}"
+                time.sleep(0.05)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    finally:
+        publisher.stopping.set()
+    elapsed = time.monotonic() - started
+
+    ids = history_ids()
+    twice = {i: n for i, n in Counter(ids).items() if n > 1}
+    assert not twice, f"in the history more than once: {twice}"
+    assert set(ids) == set(sent), sorted(set(ids) ^ set(sent))[:20]
+    calls = desktop.notify_calls()
+    if os.environ.get("SHOW_CALLS"):
+        print([c["title"] for c in calls])
+    summaries = [c for c in calls if _AWAY.match(str(c["title"]))]
+    live = Counter(
+        name for c in calls if c not in summaries for name in _NAME.findall(str(c["title"]))
+    )
+    assert not {n: k for n, k in live.items() if k > 1}, "shown twice"
+    assert summaries, "no run caught up"
+    caught_up = sum(int(_AWAY.match(str(c["title"])).group(1)) for c in summaries)  # type: ignore[union-attr]
+    print(
+        f"{len(sent)} alerts, {TRAY_KILLS} tray kills in {elapsed:.0f} s: {sum(live.values())} "
+        f"shown live, {caught_up} caught up in {len(summaries)} summaries"
+    )

@@ -10,6 +10,11 @@ record, and Riemann never indexes it (it stays out of Kibana).
 `HeartbeatMonitor` is pure (the caller passes `now`): it pairs answers with what was sent and
 says "alerts: proven 40 s ago, 180 ms end to end", or, after two missed heartbeats, which hop
 failed where that can be told, and the fix. `run_heartbeat` is the producing loop.
+
+A machine that slept (or a process that was stopped) misses heartbeats it never sent: the loop
+sees a step that took far longer than it could have on the clock it stamps with, and the
+monitor starts over (`resumed`) — what was pending proves nothing either way, a fresh
+heartbeat goes out at once, and only heartbeats missed after the pause are counted.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ MAX_ID_CHARS = 64
 MISSED_TO_FAIL = 2
 DEFAULT_MAX_DELAY_S = 30.0
 _PENDING = 16  # heartbeats remembered while unanswered
+# A step of the loop later than its own bound by more than this (or half an interval, if more)
+# means the process did not run meanwhile (the machine slept, it was stopped) or the clock
+# jumped: a busy machine delays a step by far less.
+PAUSE_SLACK_S = 5.0
+MAX_PAUSE_S = 10 * 365 * 86400.0  # what a kept report may say (its file is read back)
 
 
 def heartbeat_record(beat_id: str, now: float) -> bytes:
@@ -89,6 +99,7 @@ class HeartbeatStatus:
     hop: str = ""  # which hop failed (or who is late), when it can be told
     fix: str = ""
     late: bool = False  # answered, but later than [stack] max_alert_delay_s
+    rechecking: bool = False  # after a pause (sleep), the fresh proof is not in yet
 
 
 class HeartbeatMonitor:
@@ -114,6 +125,28 @@ class HeartbeatMonitor:
         self.sent = 0
         self.answered = 0
         self.unknown = 0
+        # The last pause found (seconds), while the fresh proof after it is awaited.
+        self.paused_s: float | None = None
+        self.pauses = 0
+
+    def pause_over(self, started: float, now: float, bound_s: float) -> float | None:
+        """How long a step that began at `started` and takes at most `bound_s` did not run,
+        when that is a pause (asleep, stopped, the clock set forward); None otherwise."""
+        over = now - started - bound_s
+        return over if over > max(PAUSE_SLACK_S, self.interval_s / 2) else None
+
+    def resumed(self, paused_s: float) -> None:
+        """The process did not run for `paused_s`: the heartbeats pending from before prove
+        nothing either way (an answer to one would carry the pause as its latency). Count
+        afresh: only heartbeats missed from now on are told. A failure told before the pause
+        stays told until an answer proves the path again."""
+        self.pauses += 1
+        self.paused_s = paused_s
+        self._pending.clear()
+        self._counted = None
+        if self.missed < MISSED_TO_FAIL:
+            self.missed = 0
+            self.produce_error = None
 
     def next_id(self, now: float) -> str:
         """A new heartbeat's id; it counts as sent when `sent(id, now)` follows."""
@@ -155,6 +188,7 @@ class HeartbeatMonitor:
         self.proven_at = now
         self.latency_s = max(0.0, now - sent_at)
         self.missed = 0
+        self.paused_s = None
         return True
 
     def status(self, now: float, rule: str = "the rule") -> HeartbeatStatus:
@@ -164,7 +198,15 @@ class HeartbeatMonitor:
         if failing:
             hop, fix = self._failed_hop(rule)
         return describe(
-            now, self.proven_at, self.latency_s, failing, hop, fix, self.max_delay_s, rule
+            now,
+            self.proven_at,
+            self.latency_s,
+            failing,
+            hop,
+            fix,
+            self.max_delay_s,
+            rule,
+            self.paused_s,
         )
 
     def _failed_hop(self, rule: str) -> tuple[str, str]:
@@ -194,6 +236,7 @@ class HeartbeatMonitor:
             "hop": status.hop,
             "fix": status.fix,
             "line": status.line,
+            "paused_s": self.paused_s,
         }
 
 
@@ -232,7 +275,10 @@ def read_report(path: Path, now: float) -> HeartbeatStatus | None:
     max_delay = _num(raw.get("max_delay_s")) or DEFAULT_MAX_DELAY_S
     rule = str(raw.get("rule") or "the rule")[:40]
     failing = raw.get("failing") is True
-    return describe(now, proven, latency, failing, hop, fix, max_delay, rule)
+    paused = _num(raw.get("paused_s"))
+    if paused is not None and not 0 <= paused <= MAX_PAUSE_S:
+        paused = None  # not a pause this report could have found
+    return describe(now, proven, latency, failing, hop, fix, max_delay, rule, paused)
 
 
 def describe(
@@ -244,14 +290,21 @@ def describe(
     fix: str,
     max_delay_s: float,
     rule: str,
+    paused_s: float | None = None,
 ) -> HeartbeatStatus:
-    """The one wording of the menu, `logtray doctor` and `logtray engine` (pure)."""
+    """The one wording of the menu, `logtray doctor` and `logtray engine` (pure). `paused_s`:
+    the pause (sleep) after which the path is being proven again."""
     proof = ""
     if proven_at is not None and latency_s is not None:
         proof = f"proven {_ago(now - proven_at)} ago, {_took(latency_s)} end to end"
     if failing:
         last = f" (last {proof})" if proof else ""
         return HeartbeatStatus(f"alerts: not proven — {hop}{last}", True, hop, fix)
+    if paused_s is not None:
+        last = f" (last {proof})" if proof else ""
+        return HeartbeatStatus(
+            f"alerts: proving again after a pause of {_ago(paused_s)}{last}", rechecking=True
+        )
     if proof and latency_s is not None and latency_s > max_delay_s:
         why = f"{rule} is {_took(latency_s)} behind the logs"
         return HeartbeatStatus(
@@ -313,20 +366,44 @@ async def run_heartbeat(
     clock: Callable[[], float],
     on_change: Callable[[], None] | None = None,
 ) -> None:
-    """Produce one marked record every `monitor.interval_s` until `stop` is set."""
+    """Produce one marked record every `monitor.interval_s` until `stop` is set.
+
+    Each step is checked against its own bound on `clock` (the wall clock, which goes on while
+    the machine sleeps; asyncio's monotonic clock does not, on Linux and macOS): a step far
+    later than its bound was a pause, and the path is proven again at once with a fresh
+    producer (a connection may not have survived the sleep) instead of counting misses."""
     from aiokafka import AIOKafkaProducer
 
-    from logtray.tray.alerts.kafka_source import quiet_aiokafka
+    from logtray.tray.alerts.kafka_source import quiet_aiokafka, stop_client
 
     quiet_aiokafka()
     # A heartbeat that cannot be produced within its own interval (at most 10 s) is missed.
     timeout_s = min(10.0, max(1.0, monitor.interval_s))
     producer: Any = None
+
+    async def drop_producer() -> None:
+        nonlocal producer
+        if producer is not None:
+            await stop_client(producer)
+        producer = None
+
+    async def paused(started: float, bound_s: float) -> bool:
+        gap = monitor.pause_over(started, clock(), bound_s)
+        if gap is None:
+            return False
+        log.info("logtray did not run for %s (asleep or stopped): proving alerts again", _ago(gap))
+        monitor.resumed(gap)
+        await drop_producer()
+        if on_change:
+            on_change()
+        return True
+
     try:
         while not stop.is_set():
             now = clock()
             monitor.due(now)
             beat_id = monitor.next_id(now)
+            error: str | None = None
             try:
                 if producer is None:
                     producer = AIOKafkaProducer(
@@ -339,21 +416,22 @@ async def run_heartbeat(
                 await asyncio.wait_for(
                     producer.send_and_wait(topic, heartbeat_record(beat_id, sent_at)), timeout_s
                 )
-                monitor.sent_ok(beat_id, sent_at)
             except Exception as exc:  # Kafka down or refusing: a missed heartbeat, said once
-                text = str(exc) or type(exc).__name__
+                error = (str(exc) or type(exc).__name__)[:200]
+            if await paused(now, 2 * timeout_s):
+                continue  # neither sent nor missed: a fresh proof at once
+            if error is None:
+                monitor.sent_ok(beat_id, sent_at)
+            else:
                 if monitor.produce_error is None:
-                    log.warning("cannot produce the heartbeat to %s: %s", bootstrap, text)
-                monitor.send_failed(text[:200])
-                if producer is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(producer.stop(), 5.0)
-                producer = None
+                    log.warning("cannot produce the heartbeat to %s: %s", bootstrap, error)
+                monitor.send_failed(error)
+                await drop_producer()
             if on_change:
                 on_change()
+            waited_from = clock()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), monitor.interval_s)
+            await paused(waited_from, monitor.interval_s)
     finally:
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.stop(), 5.0)
+        await drop_producer()

@@ -164,8 +164,7 @@ async def consume_forever(
                 starting.cancel()
                 with contextlib.suppress(BaseException):
                     await starting
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(consumer.stop(), 5.0)
+                await stop_client(consumer)
                 return
             starting.result()  # what start() raised, if it did
             committed = await _assign(consumer, topic) if resume else {}
@@ -173,8 +172,7 @@ async def consume_forever(
             starting.cancel()
             raise
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                await consumer.stop()  # a half-started consumer still holds its client
+            await stop_client(consumer)  # a half-started consumer still holds its client
             if not said_down:
                 problem = await probe(bootstrap, options or {})
                 say_down(str(problem) if problem else describe_start_error(exc, topic))
@@ -205,10 +203,27 @@ async def consume_forever(
             log.warning("lost Kafka at %s (%s); reconnecting", bootstrap, exc)
             await _sleep(stop, retry_s)
         finally:
-            try:
-                await asyncio.wait_for(consumer.stop(), 5.0)
-            except Exception as exc:
-                log.debug("consumer stop: %s", exc)
+            await stop_client(consumer)
+
+
+async def stop_client(client: Any, timeout_s: float = 5.0) -> None:
+    """Stop an aiokafka client within `timeout_s`. However its stop ends is logged, never
+    raised: a connection cut under it can end it cancelled (its fetch task is cancelled in
+    the middle of a retry), which must not end the reader that is about to reconnect, nor the
+    stop of the app. A cancel of the caller itself still goes through."""
+    stopping = asyncio.ensure_future(client.stop())
+    try:
+        done, _ = await asyncio.wait({stopping}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        stopping.cancel()
+        raise
+    if not done:
+        stopping.cancel()
+        log.debug("a Kafka client did not stop within %g s", timeout_s)
+    elif stopping.cancelled():
+        log.debug("a Kafka client's stop was cancelled inside it")
+    elif stopping.exception() is not None:
+        log.debug("a Kafka client's stop: %s", stopping.exception())
 
 
 async def _assign(consumer: Any, topic: str) -> dict[Any, Committed]:

@@ -444,7 +444,7 @@ class AlertService:
         was_bad = previous is not None and (previous.failing or previous.late)
         if bad and (previous is None or previous.failing != status.failing or not was_bad):
             log.warning("%s; fix: %s", status.line, status.fix)
-        elif was_bad and not bad:
+        elif was_bad and not bad and not status.rechecking:
             log.warning("%s (again)", status.line)
         elif previous is None or not previous.line.startswith("alerts: proven"):
             log.info("%s", status.line)  # the first proof
@@ -471,10 +471,10 @@ class AlertService:
         await self.stop_stack_alerts()
         self._sources_stop.set()
         await self._stop_engine_kafka()
-        for task in self._sources:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 10.0)
-        self._sources.clear()
+        # However each reader ends (even cancelled under it), the listener and the history
+        # are still closed.
+        sources, self._sources = self._sources, []
+        await _stop_tasks(sources, self._sources_stop)
         if self.listener:
             await self.listener.stop()
         if self.router:
