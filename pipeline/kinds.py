@@ -28,6 +28,7 @@ from logtray.pipeline.record import RANK, NormalizedRecord, template
 # Bounds, in code points.
 MAX_TEMPLATE = 1000
 MAX_PLACE = 200
+MAX_PATH = 500
 MAX_STACK_LINES = 200
 MAX_EXAMPLE = 500
 ID_CHARS = 12
@@ -66,6 +67,7 @@ class Kind:
     template: str  # the error's message (else the record's) with its variable parts masked
     file: str  # the file name of the user's frame (else the call site), "" when none
     line: int | None  # that frame's line: shown, never part of the id (a deploy moves lines)
+    path: str = ""  # that frame's file as written (for the editor), never part of the id
 
     @property
     def where(self) -> str:
@@ -98,11 +100,14 @@ def kind_of(record: NormalizedRecord) -> Kind | None:
     frame = user_frame(error.stack) if error.stack else None
     if frame is None and record.file is not None:
         frame = (record.file, record.line)
-    file, line = (base_name(frame[0]), frame[1]) if frame is not None else ("", None)
+    path, line = frame if frame is not None else ("", None)
+    file = base_name(path)
     if not (error_type or shape or file):
         return None
     who = record.service or record.logger or ""
-    return Kind(kind_id(error_type, shape, file), who, error_type, shape, file, line)
+    return Kind(
+        kind_id(error_type, shape, file), who, error_type, shape, file, line, path[:MAX_PATH]
+    )
 
 
 def base_name(path: str) -> str:
@@ -185,6 +190,7 @@ class KnownKind:
             "template": k.template,
             "file": k.file,
             "line": k.line,
+            "path": k.path,
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "count": self.count,
@@ -217,10 +223,12 @@ def known_from_json(value: Any) -> KnownKind | None:
     line = value.get("line")
     if not (isinstance(line, int) and not isinstance(line, bool) and 0 <= line <= 10_000_000):
         line = None
+    path = value.get("path")
+    path = path[:MAX_PATH] if isinstance(path, str) else ""
     state = value.get("state")
     shape, file = shape[:MAX_TEMPLATE], file[:MAX_PLACE]
     error_type, service = error_type[:200], service[:200]
-    kind = Kind(kind_id(error_type, shape, file), service, error_type, shape, file, line)
+    kind = Kind(kind_id(error_type, shape, file), service, error_type, shape, file, line, path)
     return KnownKind(
         kind,
         first,
@@ -262,7 +270,11 @@ class KindBook:
         self._learning: dict[str, tuple[float, int]] = {}  # service -> (until, learned)
         self._new: dict[str, deque[float]] = {}  # service -> arrival times of its New kinds
         self._burst: dict[str, tuple[int, list[str]]] = {}  # service -> (folded, templates)
-        self.changed: list[KnownKind] = []  # what to keep (the kinds topic), drained by the caller
+        # What changed since the last `drain` (to keep: the kinds topic); `urgent` when a kind
+        # was added or its state changed (a count or a time alone can wait).
+        self._dirty: dict[tuple[str, str], None] = {}
+        self._gone: dict[tuple[str, str], None] = {}  # forgotten since the last drain
+        self.urgent = False
         self.forgotten = 0
 
     # ------------------------------------------------------------------------ reading
@@ -298,8 +310,9 @@ class KindBook:
                 state="open" if regressed else known.state,
             )
             self._kinds[key] = known
+            self._dirty[key] = None
             if regressed:
-                self.changed.append(known)
+                self.urgent = True
                 return Decision("regressed", kind.service, known)
             return None
         known = KnownKind(kind, t, t, 1, example[:MAX_EXAMPLE])
@@ -342,10 +355,14 @@ class KindBook:
         self._kinds[known.key] = known
         service = known.kind.service
         self._per_service[service] = self._per_service.get(service, 0) + 1
-        self.changed.append(known)
+        self._dirty[known.key] = None
+        self._gone.pop(known.key, None)
+        self.urgent = True
         while len(self._kinds) > self.config.max_kinds:
             _, gone = self._kinds.popitem(last=False)
             self.forgotten += 1
+            self._dirty.pop(gone.key, None)
+            self._gone[gone.key] = None
             left = self._per_service[gone.kind.service] - 1
             if left:
                 self._per_service[gone.kind.service] = left
@@ -361,7 +378,8 @@ class KindBook:
             return None
         known = replace(known, state=state)
         self._kinds[known.key] = known
-        self.changed.append(known)
+        self._dirty[known.key] = None
+        self.urgent = True
         return known
 
     def load(self, kept: Iterable[KnownKind]) -> None:
@@ -372,10 +390,16 @@ class KindBook:
                 self._kinds.pop(known.key)
                 self._per_service[known.kind.service] -= 1
             self._add(known)
-        self.changed.clear()
+        self._dirty.clear()  # kept already (those forgotten at once stay to be deleted)
+        self.urgent = False
 
-    def drain(self) -> list[KnownKind]:
-        """What changed since the last drain (to keep), each key once, latest state."""
-        latest = {known.key: known for known in self.changed}
-        self.changed.clear()
-        return list(latest.values())
+    def drain(self) -> tuple[list[KnownKind], list[tuple[str, str]]]:
+        """What changed since the last drain, each kind once as it is now, and the (service,
+        id) of the kinds forgotten since (to delete from what is kept). Both bounded by
+        max_kinds."""
+        changed = [self._kinds[key] for key in self._dirty]
+        gone = list(self._gone)
+        self._dirty.clear()
+        self._gone.clear()
+        self.urgent = False
+        return changed, gone

@@ -48,6 +48,7 @@ from logtray.tray.alerts.evidence import (
 from logtray.tray.alerts.heartbeat import MARK, answer_alert, heartbeat_mark
 from logtray.tray.alerts.json_object import json_object
 from logtray.tray.alerts.kafka_source import Records
+from logtray.tray.alerts.kind_alerts import KindWatch
 from logtray.tray.base.config import EngineConfig
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def key_function(group_by: str) -> Callable[[dict[str, Any]], str | None]:
 
     return named
 
+
+_ERROR = RANK["error"]
 
 # Files the rule watches at once; beyond, the least recently seen half is forgotten (as
 # riemann.config's max-paths).
@@ -265,9 +268,12 @@ class RuleEngine:
         config: EngineConfig,
         accept: Callable[[Alert], None],
         clock: Callable[[], float] = time.time,
+        kinds: KindWatch | None = None,
     ) -> None:
         self.config = config
         self.rule = SpikeRule(config)
+        # Error kinds (tray/alerts/kind_alerts.py): each error record's kind, on its own path.
+        self.kinds = kinds
         self._accept = accept
         self._clock = clock
         self.unreadable = 0
@@ -282,6 +288,7 @@ class RuleEngine:
 
     def feed(self, values: list[bytes | None]) -> None:
         now = self._clock()
+        kinds = self.kinds
         for raw in values:
             read = read_event(raw)
             # A heartbeat has no level (so parses as None); one that also has a level and a
@@ -300,6 +307,10 @@ class RuleEngine:
             alert = self.rule.count(read[0], read[1], now, raw)
             if alert is not None:
                 self._accept(alert)
+            if kinds is not None and RANK[read[1]] >= _ERROR:
+                kinds.observe(read[0], now)
+        if kinds is not None:
+            kinds.tick(now)
         if now - self._last_sweep >= self.config.window_s:
             self._last_sweep = now
             self.rule.sweep(now)

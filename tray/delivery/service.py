@@ -13,9 +13,10 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from logtray.pipeline.kinds import KnownKind
 from logtray.tray.alerts.alert import Alert, parse_time
 from logtray.tray.alerts.alerts_topic import CaughtUp, run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
@@ -29,8 +30,15 @@ from logtray.tray.alerts.heartbeat import (
     save_report,
 )
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.kafka_source import Resume, consume_forever, security_options
+from logtray.tray.alerts.kafka_source import (
+    Resume,
+    consume_forever,
+    describe_kafka_error,
+    security_options,
+)
 from logtray.tray.alerts.kibana import discover_url
+from logtray.tray.alerts.kind_alerts import KindWatch
+from logtray.tray.alerts.kinds_topic import KindKeeper, ensure_topic, read_kinds
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.alerts.publisher import AlertPublisher
@@ -144,6 +152,10 @@ class AlertService:
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
         self.engine_reader: EngineReader | None = None
+        # Error kinds (tray/alerts/kind_alerts.py) and where they are kept (kinds_topic.py).
+        self.kinds: KindWatch | None = None
+        self.kind_keeper: KindKeeper | None = None
+        self._kinds_loaded = False
         # When this desktop last ran (the "while you were away" time), read once at start.
         self._started_at = clock()
         self._last_seen = read_last_seen(self._started_at)
@@ -234,9 +246,28 @@ class AlertService:
         )
         for entry in reversed(self.router.history.recent()):
             moment = parse_time(entry.get("time"))
-            if entry.get("peer") == "engine" and isinstance(entry.get("pathname"), str) and moment:
+            spike = entry.get("kind") is None  # an error kind's alert is not a spike's
+            if (
+                spike
+                and entry.get("peer") == "engine"
+                and isinstance(entry.get("pathname"), str)
+                and moment
+            ):
                 reader.told_before(entry["pathname"], moment)
-        engine = RuleEngine(engine_config, reader.accepting(on_alert), self._clock)
+        kinds = None
+        if self.config.kinds.enabled:
+            # Error kinds beside the spike rule, through the same gate (warm-up, repeats).
+            kinds = self.kinds = KindWatch(
+                self.config.kinds, reader.accepting(on_alert), self._keep_kinds, self._clock
+            )
+            # A popup's action runs in a worker thread: the book changes on the loop only.
+            loop, set_state = asyncio.get_running_loop(), kinds.set_state
+            self.actions.set_kinds(
+                lambda service, kind_id, state: loop.call_soon_threadsafe(
+                    set_state, service, kind_id, state
+                )
+            )
+        engine = RuleEngine(engine_config, reader.accepting(on_alert), self._clock, kinds)
         self.engine = engine
         self.actions.set_records(engine.rule.records)
         self._start_seen()
@@ -276,21 +307,66 @@ class AlertService:
             )
             self.publisher = publisher
             tasks.append(asyncio.create_task(publisher.run(stop)))
-        tasks.append(
-            asyncio.create_task(
-                consume_forever(
-                    engine_config.topic,
-                    bootstrap,
-                    reader.feeding(self.engine.on_records),
-                    stop,
-                    options=options,
-                    on_status=self._source_status("engine"),
-                    on_start=reader.on_start,
-                    resume=Resume(reader_group("engine"), self._durable),
-                )
-            )
+        consume = consume_forever(
+            engine_config.topic,
+            bootstrap,
+            reader.feeding(self.engine.on_records),
+            stop,
+            options=options,
+            on_status=self._source_status("engine"),
+            on_start=reader.on_start,
+            resume=Resume(reader_group("engine"), self._durable),
         )
+        if self.kinds is not None:
+            keeper = KindKeeper(
+                bootstrap,
+                self.config.kinds.topic,
+                options,
+                on_status=self._source_status("error kinds"),
+            )
+            if self.kind_keeper is not None:  # what the old address had not taken yet
+                keeper.take_over(self.kind_keeper)
+            self.kind_keeper = keeper
+            tasks.append(asyncio.create_task(keeper.run(stop)))
+            tasks.append(asyncio.create_task(self._kinds_ticks(stop)))
+            consume = self._kinds_then(consume, bootstrap, options)
+        tasks.append(asyncio.create_task(consume))
         self._engine_tasks = tasks
+
+    async def _kinds_then(
+        self, consume: Coroutine[Any, Any, None], bootstrap: str, options: dict[str, Any]
+    ) -> None:
+        """Load the kinds kept by earlier runs (once), then read the logs."""
+        if not self._kinds_loaded and self.kinds is not None:
+            topic = self.config.kinds.topic
+            try:
+                await ensure_topic(bootstrap, topic, options)
+                kept = await read_kinds(bootstrap, topic, options)
+            except Exception as exc:  # a Kafka down: the kinds are learned again
+                log.warning(
+                    "could not read the kept error kinds from %s at %s (%s): new services' "
+                    "kinds are learned again",
+                    topic,
+                    bootstrap,
+                    describe_kafka_error(exc),
+                )
+                kept = []
+            self._kinds_loaded = True
+            self.kinds.load(kept)
+            log.info("error kinds: %d kept from earlier runs", len(kept))
+        await consume
+
+    async def _kinds_ticks(self, stop: asyncio.Event) -> None:
+        """The kinds' clock while no record arrives: learning windows end, changes are kept."""
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if self.kinds is not None and self._kinds_loaded:
+                self.kinds.tick(self._clock())
+
+    def _keep_kinds(self, changed: list[KnownKind], gone: list[tuple[str, str]]) -> None:
+        if self.kind_keeper is not None:
+            self.kind_keeper.keep(changed, gone)
 
     async def _stop_engine_kafka(self) -> None:
         tasks, self._engine_tasks = self._engine_tasks, []
