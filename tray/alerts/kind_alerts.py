@@ -17,7 +17,7 @@ from logtray.pipeline.kinds import Decision, KindBook, KindsConfig, KnownKind, S
 from logtray.pipeline.record import normalize
 from logtray.tray.alerts.alert import Alert, field_text
 from logtray.tray.alerts.event_time import bounded
-from logtray.tray.alerts.evidence import Evidence, clean_text, final_line
+from logtray.tray.alerts.evidence import Evidence, clean_text
 from logtray.tray.base.config import KindsSettings
 
 # Kinds changed (a count, a time) are kept at least this often; new ones and states at once.
@@ -69,7 +69,10 @@ class KindWatch:
         example = clean_text(record.message or "", 500)
         decision = self.book.observe(kind, now, t, example)
         if decision is not None:
-            self._accept(alert_of(decision, t if t is not None else now, record.error.stack))
+            error = record.error
+            # The error as its first line reads, whichever way the stack is ordered.
+            said = ": ".join(part for part in (error.type, error.message) if part)
+            self._accept(alert_of(decision, t if t is not None else now, said or None))
 
     def tick(self, now: float) -> None:
         """After each batch: the learning windows that ended, and what to keep."""
@@ -92,7 +95,7 @@ class KindWatch:
         self.book.load(kept)
 
 
-def alert_of(decision: Decision, at: float, stack: str | None = None) -> Alert:
+def alert_of(decision: Decision, at: float, error: str | None = None) -> Alert:
     """The alert a decision tells (its text bounded as a received alert's)."""
     service = decision.service
     who = service_label(service)
@@ -128,7 +131,7 @@ def alert_of(decision: Decision, at: float, stack: str | None = None) -> Alert:
         lines=(kind.line,) if kind.line is not None else (),
         first=known.first_seen,
         last=known.last_seen,
-        traceback=final_line(stack) if stack else None,
+        traceback=clean_text(error) if error else None,
     )
     return Alert(
         title=f"{verb} in {who}: {clean_text(kind.label(), 200)}",

@@ -31,6 +31,7 @@ from logtray.tray.alerts.heartbeat import (
 )
 from logtray.tray.alerts.history import AlertHistory
 from logtray.tray.alerts.kafka_source import (
+    Records,
     Resume,
     consume_forever,
     describe_kafka_error,
@@ -38,7 +39,7 @@ from logtray.tray.alerts.kafka_source import (
 )
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.kind_alerts import KindWatch
-from logtray.tray.alerts.kinds_topic import KindKeeper, ensure_topic, read_kinds
+from logtray.tray.alerts.kinds_topic import KindKeeper, ensure_topic, latest, read_kinds
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.alerts.publisher import AlertPublisher
@@ -329,14 +330,19 @@ class AlertService:
             self.kind_keeper = keeper
             tasks.append(asyncio.create_task(keeper.run(stop)))
             tasks.append(asyncio.create_task(self._kinds_ticks(stop)))
-            consume = self._kinds_then(consume, bootstrap, options)
+            consume = self._kinds_then(consume, bootstrap, options, stop)
         tasks.append(asyncio.create_task(consume))
         self._engine_tasks = tasks
 
     async def _kinds_then(
-        self, consume: Coroutine[Any, Any, None], bootstrap: str, options: dict[str, Any]
+        self,
+        consume: Coroutine[Any, Any, None],
+        bootstrap: str,
+        options: dict[str, Any],
+        stop: asyncio.Event,
     ) -> None:
-        """Load the kinds kept by earlier runs (once), then read the logs."""
+        """Load the kinds kept by earlier runs (once), then read the logs, and the states
+        `logtray kinds resolve|mute|reopen` writes to the kinds topic from now on."""
         if not self._kinds_loaded and self.kinds is not None:
             topic = self.config.kinds.topic
             try:
@@ -354,7 +360,25 @@ class AlertService:
             self._kinds_loaded = True
             self.kinds.load(kept)
             log.info("error kinds: %d kept from earlier runs", len(kept))
-        await consume
+        states = consume_forever(
+            self.config.kinds.topic,
+            bootstrap,
+            self._kind_states,
+            stop,
+            options=options,
+            on_status=self._source_status("error kinds"),
+        )
+        await asyncio.gather(consume, states)
+
+    def _kind_states(self, records: Records) -> None:
+        """A kind's state written by someone else (`logtray kinds resolve`): taken over. The
+        engine's own writes come back too, with the state it has: nothing changes."""
+        if self.kinds is None:
+            return
+        for known in latest([(r.key, r.value) for r in records]):
+            mine = self.kinds.book.get(*known.key)
+            if mine is not None and mine.state != known.state:
+                self.kinds.set_state(*known.key, known.state)
 
     async def _kinds_ticks(self, stop: asyncio.Event) -> None:
         """The kinds' clock while no record arrives: learning windows end, changes are kept."""
