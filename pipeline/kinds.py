@@ -105,7 +105,8 @@ class Kind:
 def kind_id(error_type: str, shape: str, file: str) -> str:
     """The first 12 hex digits of sha1(UTF-8 of type + "\\n" + template + "\\n" + file)."""
     text = f"{error_type}\n{shape}\n{file}"
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:ID_CHARS]
+    # A lone surrogate (JSON allows "\ud800") becomes "?", as Java's getBytes(UTF_8) does.
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:ID_CHARS]
 
 
 def kind_of(record: NormalizedRecord) -> Kind | None:

@@ -178,3 +178,9 @@ def test_a_record_without_the_error_keys_has_no_error(record: dict[str, Any]) ->
         assert error_of(record) == ErrorInfo()
     bare = {k: v for k, v in record.items() if k not in _ERROR_HEADS}
     assert error_of(bare) == ErrorInfo()
+
+
+def test_a_lone_surrogate_hashes_as_java_encodes_it() -> None:
+    from logtray.pipeline.kinds import kind_id
+
+    assert kind_id("E\ud800", "t", "f.py") == kind_id("E?", "t", "f.py")
