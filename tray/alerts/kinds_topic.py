@@ -125,6 +125,62 @@ async def read_kinds(
     return latest(messages)
 
 
+async def read_recent(
+    bootstrap: str,
+    topic: str,
+    options: dict[str, Any],
+    since: float,
+    on_values: Callable[[list[bytes | None]], None],
+    max_records: int = 200_000,
+    timeout_s: float = READ_TIMEOUT_S,
+) -> int:
+    """Hand the log records of `topic` from `since` (epoch seconds) to its end at the call to
+    `on_values`, in batches; at most `max_records`. How many were read. (A first start
+    learns the kinds its services had lately: pipeline/kinds.py.)"""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    quiet_aiokafka()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options
+    )
+    read = 0
+    await consumer.start()
+    try:
+
+        async def go() -> None:
+            nonlocal read
+            if topic not in await consumer.topics():
+                return
+            tps = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            if not tps:
+                return
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.offsets_for_times({tp: int(since * 1000) for tp in tps})
+            left = set()
+            for tp in tps:
+                found = starts.get(tp)
+                if found is not None and found.offset < ends[tp]:
+                    consumer.seek(tp, found.offset)
+                    left.add(tp)
+            while left and read < max_records:
+                batches = await consumer.getmany(*left, timeout_ms=500, max_records=5_000)
+                for tp, records in batches.items():
+                    values = [r.value for r in records if r.offset < ends[tp]]
+                    read += len(values)
+                    on_values(values)
+                    if records and records[-1].offset + 1 >= ends[tp]:
+                        left.discard(tp)
+
+        await asyncio.wait_for(go(), timeout_s)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consumer.stop(), 5.0)
+    return read
+
+
 class KindKeeper:
     """What the engine's kinds changed, sent to the topic by a task (`run`). The pending
     messages are one per kind (the latest wins), so at most as many as kinds are known."""
