@@ -71,6 +71,9 @@ def throughput(events: int, rounds: int) -> dict[str, Any]:
 def memory(count: int = 10_000) -> dict[str, Any]:
     """A book of `count` distinct kinds of realistic size (type, a 60-character template,
     a file, a path, an example message)."""
+    gc.collect()
+    rss_before = psutil.Process().memory_info().rss
+    tracemalloc.start()  # the kinds' own objects and texts count too
     kinds = [
         Kind(
             f"{i:012x}",
@@ -83,9 +86,6 @@ def memory(count: int = 10_000) -> dict[str, Any]:
         )
         for i in range(count)
     ]
-    gc.collect()
-    rss_before = psutil.Process().memory_info().rss
-    tracemalloc.start()
     book = KindBook(KindsConfig(max_kinds=count, learn_s=0))
     for i, kind in enumerate(kinds):
         book.observe(kind, 1e9 + i, 1e9 + i, f"connect to host-{i} timed out after 3.5 s (x{i})")
