@@ -337,3 +337,13 @@ def test_a_first_start_learns_the_kinds_of_the_last_hour(broker) -> None:
     finally:
         engine.stop()
     assert "Traceback" not in "".join(engine.stderr_lines)
+
+
+def test_kinds_without_kafka_say_so_in_one_sentence() -> None:
+    from tests.conftest import free_port
+
+    done = logtray("kinds", "--bootstrap", f"127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert "cannot read the error kinds from logtray-kinds at 127.0.0.1:" in done.stderr
+    assert "fix: start the stack" in done.stderr
+    assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr

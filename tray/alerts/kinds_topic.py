@@ -32,6 +32,16 @@ READ_TIMEOUT_S = 30.0
 TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 
 
+async def _started(client: Any) -> None:
+    """Start an aiokafka client; one that fails to start is stopped (it holds a connection)."""
+    try:
+        await client.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.stop()
+        raise
+
+
 def kind_key(service: str, kind_id: str) -> bytes:
     return f"{service}\n{kind_id}".encode("utf-8", "surrogatepass")
 
@@ -94,7 +104,7 @@ async def read_kinds(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options
     )
     messages: list[tuple[bytes | None, bytes | None]] = []
-    await consumer.start()
+    await _started(consumer)
     try:
 
         async def read() -> None:
@@ -144,7 +154,7 @@ async def read_recent(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options
     )
     read = 0
-    await consumer.start()
+    await _started(consumer)
     try:
 
         async def go() -> None:
@@ -307,7 +317,7 @@ async def write_kinds(
 
     quiet_aiokafka()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **options)
-    await producer.start()
+    await _started(producer)
     try:
         for known in kinds:
             key, value = encode_kind(known)
