@@ -347,3 +347,15 @@ def test_kinds_without_kafka_say_so_in_one_sentence() -> None:
     assert "cannot read the error kinds from logtray-kinds at 127.0.0.1:" in done.stderr
     assert "fix: start the stack" in done.stderr
     assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr
+
+
+def test_only_the_commands_states_are_taken_over() -> None:
+    from logtray.tray.alerts.kinds_topic import COMMAND, commanded, encode_kind
+
+    pino = known("node-pino")
+    resolved = known("node-pino", "resolved")
+    mine = encode_kind(pino)  # the engine's own write, older than the command's
+    theirs = encode_kind(resolved, COMMAND)
+    assert commanded([theirs, mine]) == [resolved]
+    assert commanded([mine]) == []
+    assert commanded([(theirs[0], b'{"set_by": "command"'), (None, None)]) == []

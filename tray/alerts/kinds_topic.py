@@ -46,8 +46,31 @@ def kind_key(service: str, kind_id: str) -> bytes:
     return f"{service}\n{kind_id}".encode("utf-8", "surrogatepass")
 
 
-def encode_kind(known: KnownKind) -> tuple[bytes, bytes]:
-    return kind_key(*known.key), orjson.dumps(known.to_json())
+# Set in what `logtray kinds resolve|mute|reopen` writes: a running engine takes over those
+# states, never its own writes read back (an old one of them could undo a newer command).
+SET_BY = "set_by"
+COMMAND = "command"
+
+
+def encode_kind(known: KnownKind, by: str | None = None) -> tuple[bytes, bytes]:
+    value = known.to_json()
+    if by is not None:
+        value[SET_BY] = by
+    return kind_key(*known.key), orjson.dumps(value)
+
+
+def commanded(messages: list[tuple[bytes | None, bytes | None]]) -> list[KnownKind]:
+    """The kinds whose state the command set, among messages (key, value) in order."""
+    marked: list[tuple[bytes | None, bytes | None]] = []
+    for key, value in messages:
+        if value is not None and len(value) <= 64 * 1024 and b'"set_by"' in value:
+            try:
+                by = orjson.loads(value).get(SET_BY)
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            if by == COMMAND:
+                marked.append((key, value))
+    return latest(marked)
 
 
 def decode_kind(value: bytes | None) -> KnownKind | None:
@@ -320,7 +343,7 @@ async def write_kinds(
     await _started(producer)
     try:
         for known in kinds:
-            key, value = encode_kind(known)
+            key, value = encode_kind(known, COMMAND)
             await producer.send_and_wait(topic, value, key=key)
     finally:
         with contextlib.suppress(Exception):

@@ -42,8 +42,8 @@ from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.kind_alerts import KindWatch
 from logtray.tray.alerts.kinds_topic import (
     KindKeeper,
+    commanded,
     ensure_topic,
-    latest,
     read_kinds,
     read_recent,
 )
@@ -380,11 +380,11 @@ class AlertService:
         await asyncio.gather(consume, states)
 
     def _kind_states(self, records: Records) -> None:
-        """A kind's state written by someone else (`logtray kinds resolve`): taken over. The
-        engine's own writes come back too, with the state it has: nothing changes."""
+        """A kind's state set by `logtray kinds resolve|mute|reopen`: taken over. The engine's
+        own writes come back too, and are not read (one sent before a command could undo it)."""
         if self.kinds is None:
             return
-        for known in latest([(r.key, r.value) for r in records]):
+        for known in commanded([(r.key, r.value) for r in records]):
             mine = self.kinds.book.get(*known.key)
             if mine is not None and mine.state != known.state:
                 self.kinds.set_state(*known.key, known.state)
@@ -421,6 +421,9 @@ class AlertService:
             self.kind_keeper.keep(changed, gone)
 
     async def _stop_engine_kafka(self) -> None:
+        if self.kinds is not None and self.kind_keeper is not None and self._kinds_loaded:
+            # What changed since the last keeping (counts, times) goes with the keeper's last send.
+            self.kind_keeper.keep(*self.kinds.book.drain())
         tasks, self._engine_tasks = self._engine_tasks, []
         await _stop_tasks(tasks, self._engine_stop)
 
