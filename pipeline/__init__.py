@@ -8,7 +8,10 @@ Java, Go, Rust, .NET) and finds the first of the user's own code. `shapes.shape_
 logger's convention a record follows, and `census.Census` tallies a sample of the topic per
 service (what `logtray doctor` tells). tests/shapes/README.md states the rules of `record`
 exactly; riemann.config implements the same rules in Clojure, and both are tested on the shape
-table in tests/shapes/.
+table in tests/shapes/. `kinds` says which kind of error a record is (type, message template,
+the user's frame) and decides what a kind's occurrence tells (new, regressed, learned, a
+burst); tests/kind_cases.md states its rules, tests/kind_cases.json is the table both profiles
+run.
 
 The lowest room: pure functions over JSON values, importing only the standard library and
 orjson. logtray.tray and logtray.stack may import it; it imports neither.

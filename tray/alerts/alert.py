@@ -41,8 +41,13 @@ KNOWN_FIELDS = (
     "url",
     "token",
     "id",
+    "kind",
+    "kind_id",
 )
 
+# What an error kind's alert tells (pipeline/kinds.py's decisions), and a kind's id.
+KIND_TOLD = ("new", "regressed", "burst", "learned")
+_KIND_ID = re.compile(r"[0-9a-f]{12}")
 _ORIGINAL_FORMAT = re.compile(r"^\s*FOUND PROBLEM IN (?P<path>.+?)(?::(?P<line>\d{1,9}))?\s*$")
 
 # Bounds on what one alert may carry (a sender's 60 KB line must not become 60 KB kept per
@@ -90,10 +95,18 @@ class Alert:
     extra: dict[str, Any] = field(default_factory=dict)
     # A bounded sample of what failed (tray/alerts/evidence.py); None from senders without one.
     evidence: Evidence | None = None
+    # An error kind's alert (tray/alerts/kind_alerts.py): what it tells (KIND_TOLD) and the
+    # kind's id; None for the spike rule's alerts.
+    kind: str | None = None
+    kind_id: str | None = None
 
     @property
     def key(self) -> str:
-        """What repeats coalesce on: the source file, else the title, else the text."""
+        """What repeats coalesce on: an error kind's own key, else the source file, else the
+        title, else the text."""
+        if self.kind is not None:
+            # A kind never coalesces with its file's spike; a service's bursts are one notice.
+            return f"kind:{self.kind}:{self.service or ''}:{self.kind_id or ''}"
         return self.pathname or self.title or self.message or ""
 
     @property
@@ -343,6 +356,8 @@ _CONVERTERS: dict[str, Any] = {
     "token": lambda v: v if isinstance(v, str) else None,
     "id": lambda v: v if isinstance(v, str) and 0 < len(v) <= MAX_ID_CHARS else None,
     "evidence": parse_evidence,
+    "kind": lambda v: v if v in KIND_TOLD else None,
+    "kind_id": lambda v: v if isinstance(v, str) and _KIND_ID.fullmatch(v) else None,
 }
 
 

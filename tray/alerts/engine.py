@@ -48,6 +48,7 @@ from logtray.tray.alerts.evidence import (
 from logtray.tray.alerts.heartbeat import MARK, answer_alert, heartbeat_mark
 from logtray.tray.alerts.json_object import json_object
 from logtray.tray.alerts.kafka_source import Records
+from logtray.tray.alerts.kind_alerts import KindWatch
 from logtray.tray.base.config import EngineConfig
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def key_function(group_by: str) -> Callable[[dict[str, Any]], str | None]:
 
     return named
 
+
+_ERROR = RANK["error"]
 
 # Files the rule watches at once; beyond, the least recently seen half is forgotten (as
 # riemann.config's max-paths).
@@ -135,6 +138,8 @@ class SpikeRule:
         self.alerts = 0
         # Records at a counted level with no group (no call site, no message): not counted.
         self.ungrouped = 0
+        # The last counted record's own time, as bounded (None: not counted, or too old).
+        self.time: float | None = None
 
     def observe(self, event: dict[str, Any], now: float, raw: bytes | None = None) -> Alert | None:
         """Count one event that arrived at `now`; an Alert when its group crosses the threshold
@@ -150,6 +155,7 @@ class SpikeRule:
     ) -> Alert | None:
         """`observe` for an event whose level the caller has read already (`read_event`)."""
         self.events += 1
+        self.time = None
         if level is None or RANK[level] < self._floor:
             return None
         key = self._key(event)
@@ -157,7 +163,7 @@ class SpikeRule:
             self.ungrouped += 1
             return None
         self.matched += 1
-        t = bounded(time_of(event), now)
+        t = self.time = bounded(time_of(event), now)
         if t is None:
             return None
         group = self._groups.get(key)
@@ -265,9 +271,12 @@ class RuleEngine:
         config: EngineConfig,
         accept: Callable[[Alert], None],
         clock: Callable[[], float] = time.time,
+        kinds: KindWatch | None = None,
     ) -> None:
         self.config = config
         self.rule = SpikeRule(config)
+        # Error kinds (tray/alerts/kind_alerts.py): each error record's kind, on its own path.
+        self.kinds = kinds
         self._accept = accept
         self._clock = clock
         self.unreadable = 0
@@ -282,6 +291,7 @@ class RuleEngine:
 
     def feed(self, values: list[bytes | None]) -> None:
         now = self._clock()
+        kinds = self.kinds
         for raw in values:
             read = read_event(raw)
             # A heartbeat has no level (so parses as None); one that also has a level and a
@@ -300,6 +310,11 @@ class RuleEngine:
             alert = self.rule.count(read[0], read[1], now, raw)
             if alert is not None:
                 self._accept(alert)
+            if kinds is not None and RANK[read[1]] >= _ERROR:
+                # The rule's bounded time of this record, when it counted it (no second read).
+                kinds.observe(read[0], now, self.rule.time)
+        if kinds is not None:
+            kinds.tick(now)
         if now - self._last_sweep >= self.config.window_s:
             self._last_sweep = now
             self.rule.sweep(now)

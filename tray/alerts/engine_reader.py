@@ -82,7 +82,7 @@ class EngineReader:
             if self._warming:
                 self.dropped += 1
                 return
-            if alert.pathname and alert.time is not None:
+            if alert.kind is None and alert.pathname and alert.time is not None:
                 before = self._told_before.get(alert.pathname)
                 if before is not None and abs(alert.time - before) < self.throttle_s:
                     self.repeats += 1

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from logtray.pipeline.frames import MAX_FILE, MAX_FUNCTION, RUNTIMES, Frame, first_own
+from logtray.pipeline.kinds import kind_of
 from logtray.pipeline.record import MAX_ERROR_TYPE, normalize
 from logtray.tray.alerts.json_object import json_object
 
@@ -229,6 +230,8 @@ class ErrorRecord(NamedTuple):
         """The stack's first frame of the user's own code: read when asked (an alert asks for
         its last error's only, so the rule's path never parses stacks)."""
         return self.frame if self.frame is not None else first_own(self.stack)
+    kind: str | None = None  # its error kind's id (pipeline/kinds.py), when it has one
+    kind_label: str | None = None  # "PaymentTimeoutError at payments.js:16 — <template>"
 
 
 class Ring:
@@ -270,6 +273,7 @@ def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
         error_line: str | None = f"{error.type}: {error.message}"
     else:
         error_line = error.type or None
+    kind = kind_of(record)
     return ErrorRecord(
         time=now,
         level=level,
@@ -279,6 +283,8 @@ def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
         error=clean_text(error_line) if error_line else None,
         error_type=_error_type(error.type),
         stack=error.stack,
+        kind=kind.id if kind else None,
+        kind_label=clean_text(f"{kind.label()} — {kind.template}") if kind else None,
     )
 
 

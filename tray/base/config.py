@@ -140,6 +140,22 @@ class EngineConfig(KafkaConnection):
 
 
 @dataclass(frozen=True)
+class KindsSettings:
+    """Error kinds (lite profile): a new kind of error, or a resolved one back, told at once."""
+
+    enabled: bool = True
+    # The compacted Kafka topic the known kinds are kept in (beside [engine] topic).
+    topic: str = "logtray-kinds"
+    # A service seen for the first time: its kinds of this long are learned, told once.
+    learn_s: float = 30.0
+    # More new kinds of one service than this within burst_s: folded into one summary.
+    burst_max: int = 5
+    burst_s: float = 60.0
+    # Kinds kept at most (the least recently seen forgotten first).
+    max_kinds: int = 10_000
+
+
+@dataclass(frozen=True)
 class EditorConfig:
     """Open in editor: where the sources of the paths alerts name are on this machine."""
 
@@ -209,6 +225,7 @@ class Config:
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     kibana: KibanaConfig = field(default_factory=KibanaConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    kinds: KindsSettings = field(default_factory=KindsSettings)
     alerts_topic: AlertsTopicConfig = field(default_factory=AlertsTopicConfig)
     editor: EditorConfig = field(default_factory=EditorConfig)
     tray: TrayConfig = field(default_factory=TrayConfig)
@@ -232,6 +249,7 @@ SECTIONS: dict[str, type[Any]] = {
     "notifier": NotifierConfig,
     "kibana": KibanaConfig,
     "engine": EngineConfig,
+    "kinds": KindsSettings,
     "alerts_topic": AlertsTopicConfig,
     "editor": EditorConfig,
     "tray": TrayConfig,
@@ -292,6 +310,10 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ),
     ("engine", "evidence_records"): _ints(0, 10_000),
     ("engine", "evidence_files"): _ints(1, 10_000),
+    ("kinds", "learn_s"): _seconds(0, DAY_S),
+    ("kinds", "burst_max"): _ints(1, 10_000),
+    ("kinds", "burst_s"): _seconds(0, DAY_S, low_open=True),
+    ("kinds", "max_kinds"): _ints(1, 1_000_000),
     ("editor", "command"): (
         lambda v: _splits(v),
         'a command line with balanced quotes, e.g. "code --goto" or "vim"',

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from logtray.pipeline.kinds import State
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.evidence import ErrorRecord
 from logtray.tray.alerts.kibana import discover_url
@@ -31,8 +32,11 @@ log = logging.getLogger(__name__)
 SHOW_ERRORS = "Show errors"
 OPEN_KIBANA = "Open in Kibana"
 OPEN_EDITOR = "Open in editor"
+RESOLVE = "Resolve"
 
 RecordsFor = Callable[[str], Sequence[ErrorRecord]]
+# Sets an error kind's state: (service, kind id, "resolved"|"muted"|"open") -> known or None.
+SetKindState = Callable[[str, str, State], object]
 
 
 @dataclass(frozen=True)
@@ -134,10 +138,15 @@ class AlertActions:
         self._open_url = open_url
         self._records = records or (lambda key: ())
         self._kibana_running = kibana_running or KibanaProbe(config.kibana.url)
+        self._set_kind: SetKindState | None = None
 
     def set_records(self, records: RecordsFor) -> None:
         """Where the engine's recent error records come from (set when the engine starts)."""
         self._records = records
+
+    def set_kinds(self, set_state: SetKindState) -> None:
+        """Where an error kind is resolved (set when the engine watches kinds)."""
+        self._set_kind = set_state
 
     async def for_notice(self, notice: Notice) -> list[Action]:
         alert = notice.alert
@@ -154,6 +163,10 @@ class AlertActions:
                 actions.append(Action(OPEN_EDITOR, lambda: self._open_editor(target)))
             else:
                 log.debug("open in editor disabled for %r: %s", alert.pathname, target)
+            set_kind, kind_id = self._set_kind, alert.kind_id
+            if set_kind is not None and kind_id and alert.kind in ("new", "regressed"):
+                service = alert.service or ""
+                actions.append(Action(RESOLVE, lambda: set_kind(service, kind_id, "resolved")))
         return actions
 
     def show_errors(self, alert: Alert, kibana_running: bool) -> Path:

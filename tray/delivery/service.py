@@ -13,13 +13,15 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from logtray.pipeline.kinds import KnownKind
 from logtray.tray.alerts.alert import Alert, parse_time
 from logtray.tray.alerts.alerts_topic import CaughtUp, run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.engine_reader import EngineReader
+from logtray.tray.alerts.event_time import MAX_AGE_S
 from logtray.tray.alerts.heartbeat import (
     HeartbeatMonitor,
     HeartbeatStatus,
@@ -29,8 +31,22 @@ from logtray.tray.alerts.heartbeat import (
     save_report,
 )
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.kafka_source import Resume, consume_forever, security_options
+from logtray.tray.alerts.kafka_source import (
+    Records,
+    Resume,
+    consume_forever,
+    describe_kafka_error,
+    security_options,
+)
 from logtray.tray.alerts.kibana import discover_url
+from logtray.tray.alerts.kind_alerts import KindWatch
+from logtray.tray.alerts.kinds_topic import (
+    KindKeeper,
+    commanded,
+    ensure_topic,
+    read_kinds,
+    read_recent,
+)
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.alerts.publisher import AlertPublisher
@@ -147,6 +163,10 @@ class AlertService:
         self._sources: list[asyncio.Task[object]] = []
         self.engine: RuleEngine | None = None
         self.engine_reader: EngineReader | None = None
+        # Error kinds (tray/alerts/kind_alerts.py) and where they are kept (kinds_topic.py).
+        self.kinds: KindWatch | None = None
+        self.kind_keeper: KindKeeper | None = None
+        self._kinds_loaded = False
         # When this desktop last ran (the "while you were away" time), read once at start.
         self._started_at = clock()
         self._last_seen = read_last_seen(self._started_at)
@@ -242,9 +262,28 @@ class AlertService:
         )
         for entry in reversed(self.router.history.recent()):
             moment = parse_time(entry.get("time"))
-            if entry.get("peer") == "engine" and isinstance(entry.get("pathname"), str) and moment:
+            spike = entry.get("kind") is None  # an error kind's alert is not a spike's
+            if (
+                spike
+                and entry.get("peer") == "engine"
+                and isinstance(entry.get("pathname"), str)
+                and moment
+            ):
                 reader.told_before(entry["pathname"], moment)
-        engine = RuleEngine(engine_config, reader.accepting(on_alert), self._clock)
+        kinds = None
+        if self.config.kinds.enabled:
+            # Error kinds beside the spike rule, through the same gate (warm-up, repeats).
+            kinds = self.kinds = KindWatch(
+                self.config.kinds, reader.accepting(on_alert), self._keep_kinds, self._clock
+            )
+            # A popup's action runs in a worker thread: the book changes on the loop only.
+            loop, set_state = asyncio.get_running_loop(), kinds.set_state
+            self.actions.set_kinds(
+                lambda service, kind_id, state: loop.call_soon_threadsafe(
+                    set_state, service, kind_id, state
+                )
+            )
+        engine = RuleEngine(engine_config, reader.accepting(on_alert), self._clock, kinds)
         self.engine = engine
         self.actions.set_records(engine.rule.records)
         self._start_seen()
@@ -284,20 +323,30 @@ class AlertService:
             )
             self.publisher = publisher
             tasks.append(asyncio.create_task(publisher.run(stop)))
-        tasks.append(
-            asyncio.create_task(
-                consume_forever(
-                    engine_config.topic,
-                    bootstrap,
-                    reader.feeding(self.engine.on_records),
-                    stop,
-                    options=options,
-                    on_status=self._source_status("engine"),
-                    on_start=reader.on_start,
-                    resume=Resume(reader_group("engine"), self._durable),
-                )
-            )
+        consume = consume_forever(
+            engine_config.topic,
+            bootstrap,
+            reader.feeding(self.engine.on_records),
+            stop,
+            options=options,
+            on_status=self._source_status("engine"),
+            on_start=reader.on_start,
+            resume=Resume(reader_group("engine"), self._durable),
         )
+        if self.kinds is not None:
+            keeper = KindKeeper(
+                bootstrap,
+                self.config.kinds.topic,
+                options,
+                on_status=self._source_status("error kinds"),
+            )
+            if self.kind_keeper is not None:  # what the old address had not taken yet
+                keeper.take_over(self.kind_keeper)
+            self.kind_keeper = keeper
+            tasks.append(asyncio.create_task(keeper.run(stop)))
+            tasks.append(asyncio.create_task(self._kinds_ticks(stop)))
+            consume = self._kinds_then(consume, bootstrap, options, stop)
+        tasks.append(asyncio.create_task(consume))
         self._engine_tasks = tasks
 
     def start_stack_alerts(self, bootstrap: str, topic: str) -> None:
@@ -357,7 +406,89 @@ class AlertService:
     def stack_alerts_running(self) -> bool:
         return self._stack_alerts_task is not None
 
+    async def _kinds_then(
+        self,
+        consume: Coroutine[Any, Any, None],
+        bootstrap: str,
+        options: dict[str, Any],
+        stop: asyncio.Event,
+    ) -> None:
+        """Load the kinds kept by earlier runs (once), then read the logs, and the states
+        `logtray kinds resolve|mute|reopen` writes to the kinds topic from now on."""
+        if not self._kinds_loaded and self.kinds is not None:
+            topic = self.config.kinds.topic
+            try:
+                await ensure_topic(bootstrap, topic, options)
+                kept = await read_kinds(bootstrap, topic, options)
+            except Exception as exc:  # a Kafka down: the kinds are learned again
+                log.warning(
+                    "could not read the kept error kinds from %s at %s (%s): new services' "
+                    "kinds are learned again",
+                    topic,
+                    bootstrap,
+                    describe_kafka_error(exc),
+                )
+                kept = []
+            self._kinds_loaded = True
+            self.kinds.load(kept)
+            log.info("error kinds: %d kept from earlier runs", len(kept))
+            if not kept:
+                await self._learn_recent(bootstrap, options)
+        states = consume_forever(
+            self.config.kinds.topic,
+            bootstrap,
+            self._kind_states,
+            stop,
+            options=options,
+            on_status=self._source_status("error kinds"),
+        )
+        await asyncio.gather(consume, states)
+
+    def _kind_states(self, records: Records) -> None:
+        """A kind's state set by `logtray kinds resolve|mute|reopen`: taken over. The engine's
+        own writes come back too, and are not read (one sent before a command could undo it)."""
+        if self.kinds is None:
+            return
+        for known in commanded([(r.key, r.value) for r in records]):
+            mine = self.kinds.book.get(*known.key)
+            if mine is not None and mine.state != known.state:
+                self.kinds.set_state(*known.key, known.state)
+
+    async def _learn_recent(self, bootstrap: str, options: dict[str, Any]) -> None:
+        """A first start (no kind kept): the kinds of the last hour's logs are learned, so
+        what the services did before is not told as new."""
+        kinds, now = self.kinds, self._clock()
+        if kinds is None:
+            return
+        try:
+            read = await read_recent(
+                bootstrap,
+                self.config.engine.topic,
+                options,
+                now - MAX_AGE_S,
+                lambda values: kinds.learn(values, now),
+            )
+        except Exception as exc:  # learned from the live records instead
+            log.info("error kinds: the last hour's logs could not be read (%s)", exc)
+            return
+        log.info("error kinds: %d log records of the last hour read to learn from", read)
+
+    async def _kinds_ticks(self, stop: asyncio.Event) -> None:
+        """The kinds' clock while no record arrives: learning windows end, changes are kept."""
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if self.kinds is not None and self._kinds_loaded:
+                self.kinds.tick(self._clock())
+
+    def _keep_kinds(self, changed: list[KnownKind], gone: list[tuple[str, str]]) -> None:
+        if self.kind_keeper is not None:
+            self.kind_keeper.keep(changed, gone)
+
     async def _stop_engine_kafka(self) -> None:
+        if self.kinds is not None and self.kind_keeper is not None and self._kinds_loaded:
+            # What changed since the last keeping (counts, times) goes with the keeper's last send.
+            self.kind_keeper.keep(*self.kinds.book.drain())
         tasks, self._engine_tasks = self._engine_tasks, []
         await _stop_tasks(tasks, self._engine_stop)
 
