@@ -155,6 +155,9 @@
 (defn kafka-consumer [opts] (reset! consumer-opts opts))
 (defn tcp-server [& _] nil)
 (defn periodically-expire [& _] nil)
+; riemann.time/every!: the tasks the config schedules, run here by the scenarios themselves.
+(def scheduled (atom []))
+(defn every! [interval & more] (swap! scheduled conj [interval (last more)]))
 
 ; riemann.codec/Event and riemann.common/event, with clojure.math.numeric-tower's round.
 (defrecord Event [host service state description metric tags time ttl])
@@ -218,13 +221,14 @@
 (def config-path (System/getenv "RIEMANN_CONFIG"))
 (def t0 1764000000.0)
 
-(declare rule-state initial-rule-state)
+(declare rule-state initial-rule-state kind-state kind-book kinds-config)
 
 (defn fresh!
   "The rule's state as the config made it, batches flushed, queues empty, the clock at `now`."
   [now]
   (reset! clock now)
   (reset! rule-state initial-rule-state)
+  (reset! kind-state (kind-book kinds-config))
   (tick!)
   (reset! queued {}))
 
@@ -237,7 +241,11 @@
                                 "pathname" "/app/a.py" "lineno" 12}
                                fields)))
 
-(defn alerts [] (get @queued :alerts []))
+(defn alerts
+  "The spike rule's alerts and heartbeat answers queued (what the error kinds' book told: below)."
+  []
+  (vec (remove :told (get @queued :alerts []))))
+(defn kind-alerts [] (filterv :told (get @queued :alerts [])))
 (defn alert-summary [] (mapv #(select-keys % [:pathname :count :rule-time]) (alerts)))
 
 (load-file config-path)
@@ -567,6 +575,57 @@
                                                 (drop before (alerts))))))
                             [] deliveries)])))))
 
+(defn kind-cases
+  "The error kinds' table (tests/kind_cases.json, handed over by tests/kind_cases.py's
+  for_harness in the file KIND_CASES names): each named record's kind as the consumer path reads
+  it, and per case what the book told (through the config's streams and its every-second tick,
+  with Riemann's clock at each step), in the table's terms; and each told alert's line."
+  []
+  (when-let [path (not-empty (System/getenv "KIND_CASES"))]
+    (let [{:keys [now config records cases]} (json/parse-string (slurp path :encoding "UTF-8") true)
+          read (fn [name] (:logtray (record-of (.getBytes ^String (get records (keyword name))
+                                                          "UTF-8"))))
+          kind-of (fn [name] (:kind (read name)))
+          tick (second (first @scheduled))
+          lines (atom [])]
+      {:fingerprints (into {} (for [[name _] records]
+                                [name (some-> (kind-of (clojure.core/name name))
+                                              (select-keys [:id :service :type :template :file
+                                                            :line]))]))
+       :scheduled (mapv first @scheduled)
+       :cases
+       (into {}
+             (for [{:keys [name known steps] :as case} cases]
+               (do
+                 (fresh! now)
+                 (reset! kind-state (kind-book (merge kinds-config config (:config case))))
+                 (swap! kind-state book-load
+                        (for [{:keys [record seen state]} known]
+                          (let [at (+ now (or seen -60))]
+                            {:kind (kind-of record) :first at :last at :count 1
+                             :example (or (:message (read record)) "")
+                             :state (or state "open")})))
+                 [name
+                  (reduce
+                    (fn [told {:keys [at] :as step}]
+                      (reset! clock (+ now at))
+                      (let [before (count (kind-alerts))]
+                        (tick)
+                        (doseq [[verb state] [[:resolve "resolved"] [:mute "muted"]
+                                              [:reopen "open"]]
+                                r (get step verb)]
+                          (let [kind (kind-of r)]
+                            (swap! kind-state book-set-state (:service kind) (:id kind) state)))
+                        (consume! (map #(get records (keyword %)) (:records step)))
+                        (into told
+                              (for [a (drop before (kind-alerts))]
+                                (do (swap! lines conj (alert-line a))
+                                    (cond-> {:at at :told (:told a) :service (:service a)
+                                             :count (:count a)}
+                                      (:known a) (assoc :kind (:id (:kind (:known a))))))))))
+                    [] steps)])))
+       :lines @lines})))
+
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
   first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
@@ -767,6 +826,7 @@
 (def results
   (assoc helpers
          :rule-cases (rule-cases)
+         :kind-cases (kind-cases)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)

@@ -33,6 +33,8 @@ from logtray.tray.alerts.alert import parse_message
 from logtray.tray.alerts.dedupe import alert_id
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
+from tests.kind_cases import TABLE as KIND_TABLE
+from tests.kind_cases import for_harness as kinds_for_harness
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
 from tests.stack.record_values import parity_values
@@ -426,6 +428,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     acceptor.start()
     cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
     cases.write_text(for_harness(), encoding="utf-8")
+    kind_cases = cases.with_name("kind-cases.json")
+    kind_cases.write_text(kinds_for_harness(), encoding="utf-8")
     readings = cases.with_name("readings.json")
     values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
     readings.write_text(json.dumps(values), encoding="utf-8")
@@ -442,6 +446,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "WINDOW_S": str(RULE_CONFIG["window_s"]),
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
+        "KIND_CASES": str(kind_cases),
         "SHAPES_DIR": str(SHAPES),
         "READINGS": str(readings),
         "ALERTS_TOPIC": "logtray-alerts",
@@ -908,3 +913,46 @@ def test_every_field_sent_to_elasticsearch_has_one_type(harness: HarnessRun) -> 
         ".logtray.traceback",
         ".record",
     ]
+
+
+KIND_CASES: list[dict[str, Any]] = KIND_TABLE["cases"]
+KIND_PRINTS: list[dict[str, Any]] = KIND_TABLE["fingerprints"]
+
+
+@pytest.mark.parametrize("entry", KIND_PRINTS, ids=[entry["record"] for entry in KIND_PRINTS])
+def test_riemann_reads_each_record_s_kind_as_the_table_says(
+    harness: HarnessRun, entry: dict[str, Any]
+) -> None:
+    """The error kinds' table (tests/kind_cases.json): the engine reads the same kinds
+    (tests/pipeline/test_kind_cases.py)."""
+    assert harness.results["kind-cases"]["fingerprints"][entry["record"]] == entry["kind"]
+
+
+@pytest.mark.parametrize("case", KIND_CASES, ids=[case["name"] for case in KIND_CASES])
+def test_riemann_s_kind_book_tells_what_the_table_says(
+    harness: HarnessRun, case: dict[str, Any]
+) -> None:
+    """Each case through the config's streams with Riemann's clock at each step: the same
+    decisions as the engine's KindBook on the same table."""
+    assert harness.results["kind-cases"]["cases"][case["name"]] == case["told"]
+
+
+def test_kind_alerts_are_lines_the_listener_takes_as_kind_alerts(harness: HarnessRun) -> None:
+    """Every alert the kinds' cases told, as the line sent to the listener: the listener's own
+    parser reads its kind, the kind's id, a title and the token; a learning window is checked
+    every second even when no record comes."""
+    kinds = harness.results["kind-cases"]
+    assert kinds["scheduled"] == [1]
+    told = [t for case in KIND_CASES for t in case["told"]]
+    assert len(kinds["lines"]) == len(told)
+    for line, want in zip(kinds["lines"], told, strict=True):
+        alert = parse_message(line)
+        assert alert is not None and alert.kind == want["told"], line
+        assert alert.title and alert.service == (want["service"] or None)
+        assert json.loads(line)["token"] == "tok-123"
+        if want["told"] in ("new", "regressed"):
+            assert alert.kind_id == want["kind"] and alert.evidence is not None
+            assert alert.id is not None and alert.id.startswith(f"kind-{want['told']}-{want['kind']}-")
+        if want["told"] == "burst":
+            assert alert.count == want["count"]
+        assert alert.id is not None  # the same on the TCP line and the alerts topic
