@@ -23,7 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from logtray.pipeline.record import RANK, NormalizedRecord, template
+from logtray.pipeline.record import (
+    _ERROR_MESSAGE_KEYS,
+    _ERROR_TYPE_KEYS,
+    _STACK_KEYS,
+    RANK,
+    ErrorInfo,
+    NormalizedRecord,
+    template,
+)
 
 # Bounds, in code points.
 MAX_TEMPLATE = 1000
@@ -39,6 +47,18 @@ _BLANK = " \t\n\r\f\v"
 _PY_FRAME = re.compile(r'File "(.*)", line ([0-9]+)(?:, in .*)?', re.ASCII | re.DOTALL)
 # What an "at" frame names as its place, a full match (as the call site's "path:line[:col]").
 _LOCATION = re.compile(r"(.*?):([0-9]+)(?::[0-9]+)?", re.ASCII | re.DOTALL)
+# The top-level keys `error_of` can read an error from: each path itself (ECS writes dotted
+# keys) and its first part; plus the arrays of frames and the plain error strings.
+_ERROR_HEADS = frozenset(
+    name
+    for path in (
+        *_ERROR_TYPE_KEYS,
+        *_ERROR_MESSAGE_KEYS,
+        *_STACK_KEYS,
+        *("error", "err", "fields.error", "thrown.extendedStackTrace", "stack"),
+    )
+    for name in (path, path.split(".")[0])
+)
 # Not the user's own code: a frame whose file holds one of these …
 _LIBRARY_PATHS = (
     "/site-packages/",
@@ -85,7 +105,8 @@ class Kind:
 def kind_id(error_type: str, shape: str, file: str) -> str:
     """The first 12 hex digits of sha1(UTF-8 of type + "\\n" + template + "\\n" + file)."""
     text = f"{error_type}\n{shape}\n{file}"
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:ID_CHARS]
+    # A lone surrogate (JSON allows "\ud800") becomes "?", as Java's getBytes(UTF_8) does.
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:ID_CHARS]
 
 
 def kind_of(record: NormalizedRecord) -> Kind | None:
@@ -93,7 +114,9 @@ def kind_of(record: NormalizedRecord) -> Kind | None:
     (no type, no message, no place)."""
     if record.level is None or RANK[record.level] < RANK["error"]:
         return None
-    error = record.error
+    # Most records carry no error: none of the keys the error is read from (record.py's
+    # error_of looks up nothing else), so it is not looked for.
+    error = ErrorInfo() if _ERROR_HEADS.isdisjoint(record.raw) else record.error
     error_type = (error.type or "").strip(_BLANK)
     text = error.message if error.message and error.message.strip(_BLANK) else record.message
     shape = template(text).strip(_BLANK)[:MAX_TEMPLATE] if text else ""
@@ -166,9 +189,11 @@ STATES: tuple[State, ...] = ("open", "resolved", "muted")
 Told = Literal["new", "regressed", "burst", "learned"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KnownKind:
-    """A kind as the book keeps it (and the kinds topic carries it)."""
+    """A kind as the book keeps it (and the kinds topic carries it). The book updates its
+    own in place (a record of a known kind costs no new object); `load` copies what it is
+    given."""
 
     kind: Kind
     first_seen: float
@@ -303,13 +328,11 @@ class KindBook:
         if known is not None:
             self._kinds.move_to_end(key)
             regressed = known.state == "resolved"
-            known = replace(
-                known,
-                last_seen=max(known.last_seen, t),
-                count=known.count + 1,
-                state="open" if regressed else known.state,
-            )
-            self._kinds[key] = known
+            if t > known.last_seen:
+                known.last_seen = t
+            known.count += 1
+            if regressed:
+                known.state = "open"
             self._dirty[key] = None
             if regressed:
                 self.urgent = True
@@ -376,8 +399,7 @@ class KindBook:
         known = self._kinds.get((service, kind_id))
         if known is None:
             return None
-        known = replace(known, state=state)
-        self._kinds[known.key] = known
+        known.state = state
         self._dirty[known.key] = None
         self.urgent = True
         return known
@@ -386,6 +408,7 @@ class KindBook:
         """Kinds kept from earlier runs (oldest seen first): known, their services not
         learning. A later entry of the same key replaces an earlier one."""
         for known in sorted(kept, key=lambda k: k.last_seen):
+            known = replace(known)
             if known.key in self._kinds:
                 self._kinds.pop(known.key)
                 self._per_service[known.kind.service] -= 1

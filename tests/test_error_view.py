@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import os
 from html.parser import HTMLParser
 from pathlib import Path
@@ -174,3 +175,21 @@ def test_error_pages_and_their_folder_are_private(tmp_path):
     path = error_view.write("page", "alert-1.html", directory)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+
+
+def test_the_records_are_grouped_by_their_error_kind():
+    from logtray.tray.alerts.evidence import records as decode
+    from tests.kind_cases import RECORDS
+
+    raws = [
+        json.dumps(RECORDS[name]).encode()
+        for name in ("node-pino", "node-winston", "masked-message", "node-bunyan")
+    ]
+    kept = decode([(1795600790.0 + i, raw) for i, raw in enumerate(raws)])
+    page = error_view.render(hostile_alert("x"), kept)
+    text = " ".join(parse(page).text)
+    assert "Kinds of error" in text
+    pino = text.index("PaymentTimeoutError at payments.js:16")
+    refund = text.index('refund for user "<*>" order <uuid>')
+    assert pino < refund  # 3 records of that kind, 1 of the other: most frequent first
+    assert_inert(page, hrefs=set())

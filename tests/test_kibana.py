@@ -25,6 +25,7 @@ def test_discover_url_filters_pathname_level_and_time():
         "logtray.line",
         "logtray.message",
         "logtray.error_type",
+        "logtray.kind",
     ]
     assert a["query"] == {
         "language": "kuery",
@@ -43,6 +44,16 @@ def test_other_levels_are_matched_in_the_normalized_spelling():
     assert (
         a["query"]["query"]
         == 'logtray.group:"payments \u00b7 payment <n> failed" and logtray.level:"warn"'
+    )
+
+
+def test_an_error_kinds_link_filters_on_its_kind_not_its_file():
+    alert = Alert(
+        pathname="/srv/app/payments.js", level="error", kind="new", kind_id="0a3a1edba140"
+    )
+    _, _, a = decode(discover_url(KibanaConfig(), alert, at=0))
+    assert (
+        a["query"]["query"] == 'logtray.kind:"0a3a1edba140" and logtray.level:("error" or "fatal")'
     )
 
 

@@ -165,3 +165,22 @@ def test_the_label_reads_as_the_notification_says() -> None:
     found = kind(RECORDS["node-pino"])
     assert found is not None
     assert found.label() == "PaymentTimeoutError at payments.js:16"
+
+
+@settings(max_examples=600)
+@given(ANY_RECORDS)
+def test_a_record_without_the_error_keys_has_no_error(record: dict[str, Any]) -> None:
+    """kind_of skips error_of for records without any key it reads: the same result."""
+    from logtray.pipeline.kinds import _ERROR_HEADS
+    from logtray.pipeline.record import ErrorInfo, error_of
+
+    if _ERROR_HEADS.isdisjoint(record):
+        assert error_of(record) == ErrorInfo()
+    bare = {k: v for k, v in record.items() if k not in _ERROR_HEADS}
+    assert error_of(bare) == ErrorInfo()
+
+
+def test_a_lone_surrogate_hashes_as_java_encodes_it() -> None:
+    from logtray.pipeline.kinds import kind_id
+
+    assert kind_id("E\ud800", "t", "f.py") == kind_id("E?", "t", "f.py")

@@ -9,7 +9,10 @@ import asyncio
 import json
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logtray.pipeline.kinds import KnownKind
 from logtray.tray.alerts.alert import Alert
@@ -21,6 +24,7 @@ from logtray.tray.base.config import AlertsConfig, Config, EngineConfig, KindsSe
 from logtray.tray.delivery.actions import RESOLVE, AlertActions
 from tests.kind_cases import RECORDS, kind_named
 from tests.pipeline.kafka_util import produce
+from tests.pipeline.test_record import RECORDS as ANY_RECORDS
 from tests.support.processes import Running, logtray
 
 T0 = 1764000000.0
@@ -272,3 +276,23 @@ def test_kinds_table_lists_every_state(broker, state: str) -> None:
     assert table.returncode == 0, table.stderr
     assert "PaymentTimeoutError at payments.js:16" in table.stdout
     assert state in table.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANY_RECORDS, max_size=20), st.sampled_from(["error", 50, "FATAL", "warn"]))
+def test_the_engine_with_kinds_takes_any_record(records: list[dict[str, Any]], level: Any) -> None:
+    clock = Clock()
+    engine, alerts, _ = engine_with_kinds(clock, KindsSettings(learn_s=0, burst_max=2))
+    values: list[bytes | None] = []
+    for record in records:
+        try:
+            values.append(orjson.dumps({**record, "level": level}, option=orjson.OPT_NON_STR_KEYS))
+        except (orjson.JSONEncodeError, TypeError):
+            continue  # integers beyond 64 bits: not what a producer writes
+    engine.feed(values)
+    clock.t += 1
+    engine.feed(values)
+    for alert in alerts:
+        assert alert.kind in ("new", "regressed", "burst", "learned")
+        assert alert.title is not None and len(alert.title) <= 1000
+        assert alert.message is None or len(alert.message) <= 1000

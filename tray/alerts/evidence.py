@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from logtray.pipeline.kinds import kind_of
 from logtray.pipeline.record import normalize
 from logtray.tray.alerts.json_object import json_object
 
@@ -169,6 +170,8 @@ class ErrorRecord(NamedTuple):
     lineno: int | None
     traceback: str | None  # the record's stack (its tail)
     error: str | None = None  # "Type: message" of the record's error, when it says
+    kind: str | None = None  # its error kind's id (pipeline/kinds.py), when it has one
+    kind_label: str | None = None  # "PaymentTimeoutError at payments.js:16 — <template>"
 
 
 class Ring:
@@ -210,6 +213,7 @@ def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
         error_line: str | None = f"{error.type}: {error.message}"
     else:
         error_line = error.type or None
+    kind = kind_of(record)
     return ErrorRecord(
         time=now,
         level=level,
@@ -217,6 +221,8 @@ def record_of(now: float, event: Mapping[str, Any]) -> ErrorRecord:
         lineno=record.line,
         traceback=error.stack[-MAX_TRACEBACK_KEPT:] if error.stack else None,
         error=clean_text(error_line) if error_line else None,
+        kind=kind.id if kind else None,
+        kind_label=clean_text(f"{kind.label()} — {kind.template}") if kind else None,
     )
 
 

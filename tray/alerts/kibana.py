@@ -40,19 +40,25 @@ DISCOVER_COLUMNS = (
     "logtray.line",
     "logtray.message",
     "logtray.error_type",
+    "logtray.kind",
 )
 
 # Level names whose normalized spelling differs (the common ones an alert may carry).
 _CANONICAL = {"warning": "warn", "err": "error", "critical": "fatal", "crit": "fatal"}
 
 
-def discover_query(pathname: str | None, level: str | None = "error") -> str:
+def discover_query(
+    pathname: str | None, level: str | None = "error", kind_id: str | None = None
+) -> str:
     """KQL over the fields every indexed record carries, whichever logger wrote it: the
     normalized `logtray.group` (the alert's pathname: a file, or "service · template") and
     `logtray.level` (debug, info, warn, error, fatal). An error alert shows fatal records too:
-    the rule counts both."""
+    the rule counts both. An error kind's alert filters on the records' `logtray.kind` (its
+    id, pipeline/kinds.py) instead of the group."""
     clauses = []
-    if pathname:
+    if kind_id:
+        clauses.append(f"logtray.kind:{kql_quote(kind_id)}")
+    elif pathname:
         clauses.append(f"logtray.group:{kql_quote(pathname)}")
     if level:
         name = level.lower()
@@ -73,7 +79,9 @@ def discover_url(config: KibanaConfig, alert: Alert | None, at: float) -> str:
         "dataSource": {"dataViewId": config.data_view, "type": "dataView"},
         "query": {
             "language": "kuery",
-            "query": discover_query(alert.pathname if alert else None, level),
+            "query": discover_query(
+                alert.pathname if alert else None, level, alert.kind_id if alert else None
+            ),
         },
     }
     g = quote(prison.dumps(global_state), safe=_SAFE)

@@ -135,6 +135,7 @@ def render(
         ]
         parts.append("</table>")
 
+    parts += _kinds(records)
     if records:
         parts.append(
             f"<h2>Last {len(records)} error records of this file</h2>"
@@ -158,6 +159,30 @@ def render(
         "it runs no scripts and loads nothing.</p></body></html>"
     )
     return "\n".join(parts)
+
+
+def _kinds(records: Sequence[ErrorRecord]) -> list[str]:
+    """The records grouped by their error kind (pipeline/kinds.py): most frequent first."""
+    groups: dict[str, tuple[str, int, float]] = {}
+    for record in records:
+        if record.kind is None:
+            continue
+        label, count, last = groups.get(record.kind, (record.kind_label or record.kind, 0, 0.0))
+        groups[record.kind] = (label, count + 1, max(last, record.time))
+    if not groups:
+        return []
+    ranked = sorted(groups.items(), key=lambda item: (-item[1][1], -item[1][2]))
+    rows = [
+        f'<tr><td class="n">{count}</td><td><code>{_e(kind)}</code></td>'
+        f'<td class="msg">{_e(label)}</td><td class="n">{_e(_when(last))}</td></tr>'
+        for kind, (label, count, last) in ranked
+    ]
+    return [
+        "<h2>Kinds of error</h2><table><tr><th>records</th><th>kind</th><th>what</th>"
+        "<th>last</th></tr>",
+        *rows,
+        "</table>",
+    ]
 
 
 def _links(kibana_url: str | None, editor: EditorTarget | str | None) -> str:
