@@ -265,6 +265,13 @@ def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
             # A Kafka topic for the alerts too (a team's trays subscribe): empty is off;
             # [stack.services.riemann] env = { ALERTS_TOPIC = "logtray-alerts" } turns it on.
             "ALERTS_TOPIC": "",
+            # Error kinds (tests/kind_cases.md): the compacted topic they are kept in, and the
+            # book's bounds, as the engine's [kinds] defaults.
+            "KINDS_TOPIC": "logtray-kinds",
+            "KINDS_LEARN_S": "30",
+            "KINDS_BURST_MAX": "5",
+            "KINDS_BURST_S": "60",
+            "KINDS_MAX": "10000",
             "EXTRA_JAVA_OPTS": "-Xms128m -Xmx256m",
         },
         healthcheck=Healthcheck(

@@ -180,6 +180,49 @@
 (intern 'kinsky.client 'deserializer
         (fn [f] (reify Deserializer (deserialize [_ topic payload] (f topic payload)))))
 (dosync (commute @#'clojure.core/*loaded-libs* conj 'kinsky.client))
+;; kinsky.client for the kinds topic, STUBBED over one in-memory partition (`kinds-log`): a
+;; string producer whose send! appends (a nil value is a tombstone); a string consumer whose
+;; deref is the KafkaConsumer the config assigns and seeks on (the same method names), and whose
+;; poll! gives at most 3 records from its position, as kinsky's consumer-records->data. While
+;; `kinds-broker-up` is false, making a consumer throws (the broker cannot be reached).
+(def kinds-log (atom []))
+(def kinds-broker-up (atom false))
+(definterface PartInfo (partition []))
+(definterface RawConsumer
+  (partitionsFor [topic]) (assign [parts]) (seekToBeginning [parts]) (endOffsets [parts])
+  (position [tp]))
+(deftype StubConsumer [raw position]
+  clojure.lang.IDeref
+  (deref [_] raw))
+(intern 'kinsky.client 'string-serializer (fn [] ::string))
+(intern 'kinsky.client 'string-deserializer (fn [] ::string))
+(intern 'kinsky.client '->topic-partition (fn [{:keys [topic partition]}] [topic partition]))
+(intern 'kinsky.client 'producer (fn [config _ _] {:config config}))
+(intern 'kinsky.client 'send!
+        (fn [_ topic k v]
+          (swap! kinds-log conj {:topic topic :key k :value v})
+          (java.util.concurrent.CompletableFuture/completedFuture {:topic topic})))
+(intern 'kinsky.client 'consumer
+        (fn [config _ _]
+          (when-not @kinds-broker-up
+            (throw (ex-info "Failed to construct kafka consumer (no broker here)" {})))
+          (let [position (atom 0)
+                raw (reify RawConsumer
+                      (partitionsFor [_ topic] [(reify PartInfo (partition [_] 0))])
+                      (assign [_ _] nil)
+                      (seekToBeginning [_ _] (reset! position 0))
+                      (endOffsets [_ parts] (into {} (for [p parts] [p (count @kinds-log)])))
+                      (position [_ _] @position))]
+            (->StubConsumer raw position))))
+(intern 'kinsky.client 'poll!
+        (fn [^StubConsumer consumer _]
+          (let [position (.-position consumer)
+                records (take 3 (drop @position @kinds-log))]
+            (when (empty? records) (Thread/sleep 10))   ; as poll's timeout, shortened
+            (swap! position + (count records))
+            {:by-topic (group-by :topic records)})))
+(intern 'kinsky.client 'close! (fn [_] nil))
+
 (defn ->deserializer [x]
   (cond (keyword? x) (throw (ex-info "unknown deserializer alias (not stubbed here)" {:x x}))
         (fn? x) (x)
@@ -626,6 +669,73 @@
                     [] steps)])))
        :lines @lines})))
 
+(declare wait-for)
+
+(defn kinds-kept
+  "The known kinds across restarts, over the stubbed kinds topic holding the messages logtray
+  wrote (KINDS_TOPIC_MESSAGES: [key value] pairs, and the records to send): records that
+  arrive while the topic is read are held, then told against what it holds; what changed is
+  written on the tick; a restart reads it back; a state written by `logtray kinds resolve`
+  while Riemann runs is followed; a broker that cannot be read starts an empty book."
+  []
+  (when-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
+    (let [{:keys [messages records resolve]} (json/parse-string (slurp path :encoding "UTF-8")
+                                                                 true)
+          value #(get records (keyword %))
+          three (map value ["node-pino" "python-logtray" "python-ecs-logging"])
+          tick (second (first @scheduled))
+          start! #(reset! kind-state (assoc (kind-book kinds-config) :loading true :held []
+                                            :dropped 0))
+          told-since (fn [before]
+                       (mapv #(cond-> {:told (:told %) :service (:service %)}
+                                (:known %) (assoc :kind (:id (:kind (:known %)))))
+                             (drop before (kind-alerts))))
+          state-of (fn [service id] (get-in @kind-state [:kinds [service id] :state]))]
+      (fresh! t0)
+      (reset! kinds-log (mapv (fn [[k v]] {:topic kinds-topic :key k :value v}) messages))
+      (reset! kinds-broker-up true)
+      (start!)
+      (consume! three)
+      (let [held (count (:held @kind-state))
+            _ (read-kinds-topic! kind-state alerts-out false)
+            first-start (told-since 0)
+            loaded (count (:kinds @kind-state))
+            written-from (count @kinds-log)
+            _ (reset! delivered #{:kinds-topic})
+            _ (tick)
+            written (mapv (juxt :key :value) (drop written-from @kinds-log))
+            _ (start!)
+            _ (read-kinds-topic! kind-state alerts-out false)
+            before (count (kind-alerts))
+            _ (consume! three)
+            restarted (told-since before)
+            ;; Following: logtray kinds resolve writes while Riemann runs.
+            follower (future (read-kinds-topic! kind-state alerts-out true))
+            _ (wait-for "the reader following the topic" 30 #(not (:loading @kind-state)))
+            pino (:kind (:logtray (record-of (.getBytes ^String (value "node-pino") "UTF-8"))))
+            _ (swap! kinds-log conj {:topic kinds-topic :key (first resolve)
+                                     :value (second resolve)})
+            _ (wait-for "the resolve followed" 30
+                        #(= "resolved" (state-of (:service pino) (:id pino))))
+            _ (swap! kinds-reader-generation inc)
+            stopped (deref follower 30000 :running)
+            before (count (kind-alerts))
+            _ (consume! [(value "node-pino")])
+            followed (told-since before)
+            ;; The broker cannot be read: the held records go into an empty book.
+            logged-before (count (logged-about "cannot read the known error kinds"))
+            _ (reset! kinds-broker-up false)
+            _ (start!)
+            _ (consume! three)
+            _ (read-kinds-topic! kind-state alerts-out false)
+            down {:loading (boolean (:loading @kind-state)) :kinds (count (:kinds @kind-state))
+                  :learning (vec (keys (:learning @kind-state)))
+                  :logged (- (count (logged-about "cannot read the known error kinds"))
+                             logged-before)}]
+        (reset! delivered #{})
+        {:held held :first-start first-start :loaded loaded :written written
+         :restarted restarted :stopped (nil? stopped) :followed followed :down down}))))
+
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
   first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
@@ -827,6 +937,7 @@
   (assoc helpers
          :rule-cases (rule-cases)
          :kind-cases (kind-cases)
+         :kinds-kept (kinds-kept)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)

@@ -28,13 +28,17 @@ from typing import Any
 
 import pytest
 
+from logtray.pipeline.kinds import KnownKind, kind_id
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
 from logtray.tray.alerts.alert import parse_message
 from logtray.tray.alerts.dedupe import alert_id
+from logtray.tray.alerts.kinds_topic import encode_kind, kind_key, latest
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
+from tests.kind_cases import RECORDS as KIND_RECORDS
 from tests.kind_cases import TABLE as KIND_TABLE
 from tests.kind_cases import for_harness as kinds_for_harness
+from tests.kind_cases import kind_named
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
 from tests.stack.record_values import parity_values
@@ -301,7 +305,7 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     assert ":_type" not in code and '"_type"' not in code
     assert '"/_bulk"' in code and "program-logs-" in code
     # Outputs behind async queues, defined once at top level (the alerts topic's only when set).
-    assert code.count("(async-queue! ") == 3
+    assert code.count("(async-queue! ") == 4  # ES, the listener, the alerts and kinds topics
     assert '(env "ALERTS_TOPIC" "")' in code and "(kafka alerts-kafka-config)" in code
     for key in (":pathname", ":count", ":window_s", ":threshold", ":message", ":time", ":token"):
         assert key in code
@@ -329,6 +333,38 @@ def _have_clojure_libs() -> bool:
 
 
 T0 = 1764000000.0  # the harness's clock at the start of each scenario: 2025-11-24T16:00:00Z
+
+
+def _kept(name: str, state: str, seen: float) -> KnownKind:
+    kind = kind_named(name)
+    assert kind is not None, name
+    return KnownKind(kind, seen, seen, 3, "as the engine kept it", state)  # type: ignore[arg-type]
+
+
+def _text(message: tuple[bytes, bytes | None]) -> list[str | None]:
+    key, value = message
+    return [key.decode(), None if value is None else value.decode()]
+
+
+# The kinds topic as logtray's engine left it (tray/alerts/kinds_topic.py writes it): node-pino's
+# kind resolved, python-logtray's open, a forgotten kind (its tombstone), and strangers' messages.
+KEPT_PINO = _kept("node-pino", "resolved", T0 - 100)
+KEPT_LOGTRAY = _kept("python-logtray", "open", T0 - 50)
+_FORGOTTEN = _kept("billing-a", "open", T0 - 70)
+KINDS_TOPIC_MESSAGES = [
+    encode_kind(_FORGOTTEN),
+    encode_kind(KEPT_PINO),
+    (b"payments\nffffffffffff", b"not json"),
+    (b"someone\n0123456789ab", encode_kind(KEPT_LOGTRAY)[1]),  # a key not its kind's
+    encode_kind(KEPT_LOGTRAY),
+    (kind_key(*_FORGOTTEN.key), None),
+]
+KINDS_TOPIC_INPUT = {
+    "messages": [_text(m) for m in KINDS_TOPIC_MESSAGES],
+    # `logtray kinds resolve` while Riemann runs.
+    "resolve": _text(encode_kind(_kept("node-pino", "resolved", T0 + 5))),
+    "records": {name: json.dumps(KIND_RECORDS[name]) for name in KIND_RECORDS},
+}
 
 
 @dataclass
@@ -430,6 +466,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     cases.write_text(for_harness(), encoding="utf-8")
     kind_cases = cases.with_name("kind-cases.json")
     kind_cases.write_text(kinds_for_harness(), encoding="utf-8")
+    kinds_topic = cases.with_name("kinds-topic.json")
+    kinds_topic.write_text(json.dumps(KINDS_TOPIC_INPUT), encoding="utf-8")
     readings = cases.with_name("readings.json")
     values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
     readings.write_text(json.dumps(values), encoding="utf-8")
@@ -447,6 +485,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
         "KIND_CASES": str(kind_cases),
+        "KINDS_TOPIC_MESSAGES": str(kinds_topic),
         "SHAPES_DIR": str(SHAPES),
         "READINGS": str(readings),
         "ALERTS_TOPIC": "logtray-alerts",
@@ -494,6 +533,8 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
         "file": "/app/a.py",
         "line": 3,
         "group": "/app/a.py",
+        # An error record's kind (its id: tests/kind_cases.md), what a kind's link filters on.
+        "kind": kind_id("", "x", "a.py"),
     }
     record = json.loads(doc["record"])
     assert record["extra"] == {"k": 1} and record["level"] == 50 and record["nothing"] is None
@@ -904,6 +945,7 @@ def test_every_field_sent_to_elasticsearch_has_one_type(harness: HarnessRun) -> 
         ".logtray.error_type",
         ".logtray.file",
         ".logtray.group",
+        ".logtray.kind",
         ".logtray.level",
         ".logtray.line",
         ".logtray.logger",
@@ -952,7 +994,39 @@ def test_kind_alerts_are_lines_the_listener_takes_as_kind_alerts(harness: Harnes
         assert json.loads(line)["token"] == "tok-123"
         if want["told"] in ("new", "regressed"):
             assert alert.kind_id == want["kind"] and alert.evidence is not None
-            assert alert.id is not None and alert.id.startswith(f"kind-{want['told']}-{want['kind']}-")
+            assert (alert.id or "").startswith(f"kind-{want['told']}-{want['kind']}-")
         if want["told"] == "burst":
             assert alert.count == want["count"]
         assert alert.id is not None  # the same on the TCP line and the alerts topic
+
+
+def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRun) -> None:
+    """The kinds topic as the engine writes it, read on start: records that arrive meanwhile
+    are held, then told against it (the resolved kind regressed, the known one quiet, a new
+    one New: its service is known, not learning); what changed is written on the tick in the
+    engine's format; a restart reads it back and tells nothing again; a resolve written while
+    Riemann runs is followed (the kind regresses when seen again); an unreadable broker starts
+    an empty book with the held records in it."""
+    kept = harness.results["kinds-kept"]
+    ecs = kind_named("python-ecs-logging")
+    assert ecs is not None
+    pino = KEPT_PINO.kind
+    assert kept["held"] == 3
+    assert kept["first-start"] == [
+        {"told": "regressed", "service": "payments", "kind": pino.id},
+        {"told": "new", "service": "payments", "kind": ecs.id},
+    ]
+    assert kept["loaded"] == 3  # the two kept, and the new one
+    written = [(k.encode(), None if v is None else v.encode()) for k, v in kept["written"]]
+    assert len(written) == 3
+    both = latest(KINDS_TOPIC_MESSAGES + written)  # as the engine reads the topic
+    states = {known.key: (known.state, known.count) for known in both}
+    assert states == {
+        (pino.service, pino.id): ("open", 4),
+        (KEPT_LOGTRAY.kind.service, KEPT_LOGTRAY.kind.id): ("open", 4),
+        (ecs.service, ecs.id): ("open", 1),
+    }
+    assert kept["restarted"] == []
+    assert kept["stopped"] is True
+    assert kept["followed"] == [{"told": "regressed", "service": "payments", "kind": pino.id}]
+    assert kept["down"] == {"loading": False, "kinds": 3, "learning": ["payments"], "logged": 1}
