@@ -14,6 +14,7 @@ import http.server
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -59,6 +60,96 @@ _PINO_LINE = json.dumps(
     {"level": 50, "time": 1796639274737, "name": "payments", "msg": "payment 4711 failed"}
 )
 PARITY = parity_values(3000, seed=7)  # read by both profiles: they must agree
+
+
+def kind_values(n: int, seed: int) -> list[str]:
+    """Seeded error records built from the parts a kind is read from, each part drawn from
+    what loggers write and what strangers could: Python tracebacks, V8/Java "at" lines,
+    frames of libraries and runtimes, Windows paths, long line numbers, blanks, odd names."""
+    rnd = random.Random(seed)
+    files = [
+        "/app/pay.py",
+        "/srv/app/.venv/lib/python3.12/site-packages/x/y.py",
+        "C:\\app\\w.py",
+        "/usr/lib/python3.12/socket.py",
+        "<frozen runpy>",
+        "src/handler.js",
+        "",
+        " ",
+        "node:internal/timers",
+        "/app/node_modules/pg/lib/client.js",
+        "internal/x.js",
+        "Pay.java",
+        "/a/b/",
+        "\u00e9t\u00e9.py",
+        "x:y.py",
+    ]
+    functions = [
+        "charge",
+        "java.base/java.net.Socket.connect",
+        "com.acme.Pay.run",
+        "kotlin.x",
+        "",
+        "Object.<anonymous>",
+        "scala.Function1.apply",
+        "sun.nio.ch.Net.poll",
+    ]
+    lines = ["12", "0", "123456789", "99999999", "7:9", "x"]
+
+    def frame() -> str:
+        f, fn, ln = rnd.choice(files), rnd.choice(functions), rnd.choice(lines)
+        return rnd.choice(
+            [
+                f'  File "{f}", line {ln}, in {fn}',
+                f'File "{f}", line {ln}',
+                f"    at {fn} ({f}:{ln})",
+                f"at {fn}({f}:{ln})",
+                f"at {f}:{ln}",
+                f"\tat {fn}(Native Method)",
+                f"at {fn}(index 0)",
+                "goroutine 1 [running]:",
+                "   ",
+            ]
+        )
+
+    out = []
+    for _ in range(n):
+        record: dict[str, Any] = {"level": rnd.choice(["error", "ERROR", "fatal", "warn", 50])}
+        if rnd.random() < 0.8:
+            record["message"] = rnd.choice(
+                [
+                    "payment 4711 failed",
+                    "  ",
+                    "",
+                    "user 'bob' not found",
+                    "id 0xdeadbeef",
+                    "x" * 1200,
+                ]
+            )
+        if rnd.random() < 0.5:
+            record["pathname"] = rnd.choice(files)
+            record["lineno"] = rnd.choice([12, 0, None, "31"])
+        for key, values in (
+            ("service", ["payments", "", "billing"]),
+            ("logger", ["app.pay", ""]),
+        ):
+            if rnd.random() < 0.5:
+                record[key] = rnd.choice(values)
+        error: dict[str, Any] = {}
+        if rnd.random() < 0.6:
+            error["type"] = rnd.choice(["ValueError", " ", "", "pay.Timeout", "E\n"])
+        if rnd.random() < 0.6:
+            error["message"] = rnd.choice(["bad 12", "   ", "", "timeout after 3.5 s"])
+        if rnd.random() < 0.8:
+            head = rnd.choice(["Traceback (most recent call last):", "Error: boom", ""])
+            error["stack_trace"] = "\n".join([head] + [frame() for _ in range(rnd.randint(0, 6))])
+        if error:
+            record["error"] = error
+        out.append(json.dumps(record))
+    return out
+
+
+KIND_VALUES = kind_values(2000, seed=11)  # each record's kind: both profiles must agree
 
 # Records of the loggers without a fixture yet (Go, Rust, .NET), shipped lines and edge cases,
 # written from the shared notes' field table, each with what tests/shapes/README.md's rules
@@ -470,6 +561,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     kinds_topic.write_text(json.dumps(KINDS_TOPIC_INPUT), encoding="utf-8")
     readings = cases.with_name("readings.json")
     values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
+    values += KIND_VALUES
     readings.write_text(json.dumps(values), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -896,6 +988,7 @@ def test_both_profiles_read_every_record_alike(harness: HarnessRun) -> None:
     engine's reading (logtray.pipeline.record) and riemann.config's agree on every field."""
     record = pytest.importorskip("logtray.pipeline.record", reason="the engine's reading")
     seen = harness.results["readings"][len(READINGS) :]
+    seen = seen[: len(PARITY)]
     assert len(seen) == len(PARITY)
     differ = []
     for value, riemann in zip(PARITY, seen, strict=True):
@@ -1030,3 +1123,36 @@ def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRu
     assert kept["stopped"] is True
     assert kept["followed"] == [{"told": "regressed", "service": "payments", "kind": pino.id}]
     assert kept["down"] == {"loading": False, "kinds": 3, "learning": ["payments"], "logged": 1}
+
+
+def test_both_profiles_find_the_same_kind_in_every_record(harness: HarnessRun) -> None:
+    """The hand-written readings, 3,000 seeded records mixing every shape's keys with values of
+    every JSON type, and 2,000 seeded error records built from the parts a kind is read from
+    (kind_values): the engine's kind_of and riemann.config's record-kind agree on every record
+    (none, or every part)."""
+    from logtray.pipeline.kinds import kind_of
+    from logtray.pipeline.record import normalize
+    from tests.kind_cases import kind_json
+
+    values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
+    values += KIND_VALUES
+    seen = harness.results["readings"]
+    assert len(seen) == len(values)
+    differ, kinds = [], 0
+    for value, riemann in zip(values, seen, strict=True):
+        try:
+            record = normalize(json.loads(value))
+        except ValueError:
+            record = None
+        want = kind_json(kind_of(record)) if record is not None else None
+        got = (riemann["logtray"] or {}).get("kind")
+        got = (
+            {k: got[k] for k in ("id", "service", "type", "template", "file", "line")}
+            if got
+            else None
+        )
+        kinds += want is not None
+        if got != want:
+            differ.append((value[:300], want, got))
+    assert differ == []
+    assert kinds > 1000  # the seeded records hold many error kinds, not only none
