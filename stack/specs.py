@@ -267,6 +267,7 @@ def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
             "ALERTS_TOPIC": "",
             # Error kinds (tests/kind_cases.md): the compacted topic they are kept in, and the
             # book's bounds, as the engine's [kinds] defaults.
+            "KINDS_ENABLED": "true",
             "KINDS_TOPIC": "logtray-kinds",
             "KINDS_LEARN_S": "30",
             "KINDS_BURST_MAX": "5",
