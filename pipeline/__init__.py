@@ -5,6 +5,9 @@
 logger, and the group key the spike rule counts by. `timestamps.parse_timestamp` reads an ISO
 8601 time as riemann.config does. tests/shapes/README.md states the rules exactly; riemann.config
 implements the same rules in Clojure, and both are tested on the shape table in tests/shapes/.
+`kinds` says which kind of error a record is (type, message template, the user's frame) and
+decides what a kind's occurrence tells (new, regressed, learned, a burst); tests/kind_cases.md
+states its rules, tests/kind_cases.json is the table both profiles run.
 
 The lowest room: pure functions over JSON values, importing only the standard library and
 orjson. logtray.tray and logtray.stack may import it; it imports neither.

@@ -30,6 +30,11 @@ from logtray.pipeline.record import (
     RANK,
     ErrorInfo,
     NormalizedRecord,
+    call_site,
+    error_of,
+    logger_of,
+    message_of,
+    service_of,
     template,
 )
 
@@ -59,6 +64,7 @@ _ERROR_HEADS = frozenset(
     )
     for name in (path, path.split(".")[0])
 )
+_NO_ERROR = ErrorInfo()
 # Not the user's own code: a frame whose file holds one of these …
 _LIBRARY_PATHS = (
     "/site-packages/",
@@ -114,20 +120,28 @@ def kind_of(record: NormalizedRecord) -> Kind | None:
     (no type, no message, no place)."""
     if record.level is None or RANK[record.level] < RANK["error"]:
         return None
+    return kind_of_record(record.raw)
+
+
+def kind_of_record(raw: dict[str, Any]) -> Kind | None:
+    """`kind_of` for a record (as `record_of` gives it) the caller knows is an error: read
+    for its parts alone (the engine's path: no group key, no time)."""
     # Most records carry no error: none of the keys the error is read from (record.py's
     # error_of looks up nothing else), so it is not looked for.
-    error = ErrorInfo() if _ERROR_HEADS.isdisjoint(record.raw) else record.error
+    error = _NO_ERROR if _ERROR_HEADS.isdisjoint(raw) else error_of(raw)
     error_type = (error.type or "").strip(_BLANK)
-    text = error.message if error.message and error.message.strip(_BLANK) else record.message
+    text = error.message if error.message and error.message.strip(_BLANK) else message_of(raw)
     shape = template(text).strip(_BLANK)[:MAX_TEMPLATE] if text else ""
     frame = user_frame(error.stack) if error.stack else None
-    if frame is None and record.file is not None:
-        frame = (record.file, record.line)
+    if frame is None:
+        site = call_site(raw)
+        if site[0] is not None:
+            frame = (site[0], site[1])
     path, line = frame if frame is not None else ("", None)
     file = base_name(path)
     if not (error_type or shape or file):
         return None
-    who = record.service or record.logger or ""
+    who = service_of(raw) or logger_of(raw) or ""
     return Kind(
         kind_id(error_type, shape, file), who, error_type, shape, file, line, path[:MAX_PATH]
     )

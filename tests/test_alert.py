@@ -204,3 +204,17 @@ def test_a_title_never_takes_its_file_name_from_inside_markup():
     alert = Alert(pathname='<a href="/x/evil.py">pay.py</a>', lineno=3)
     assert alert.headline() == 'Problem in <a href="/x/evil.py">pay.py</a>:3'
     assert Alert(pathname="/app/pay.py").short_name == "pay.py"
+
+
+def test_an_error_kinds_fields_are_checked_and_kept_apart_from_its_file():
+    text = (
+        '{"title": "New error in payments: E at a.py:3", "pathname": "/app/a.py",'
+        ' "service": "payments", "kind": "new", "kind_id": "0a3a1edba140"}'
+    )
+    alert = parse_message(text)
+    assert alert is not None and (alert.kind, alert.kind_id) == ("new", "0a3a1edba140")
+    assert alert.key == "kind:new:payments:0a3a1edba140" != "/app/a.py"
+    assert Alert.from_record(alert.to_record()) == alert
+    bogus = parse_message('{"pathname": "/app/a.py", "kind": "<b>x", "kind_id": "../../etc"}')
+    assert bogus is not None and bogus.kind is None and bogus.kind_id is None
+    assert bogus.key == "/app/a.py"

@@ -138,6 +138,8 @@ class SpikeRule:
         self.alerts = 0
         # Records at a counted level with no group (no call site, no message): not counted.
         self.ungrouped = 0
+        # The last counted record's own time, as bounded (None: not counted, or too old).
+        self.time: float | None = None
 
     def observe(self, event: dict[str, Any], now: float, raw: bytes | None = None) -> Alert | None:
         """Count one event that arrived at `now`; an Alert when its group crosses the threshold
@@ -153,6 +155,7 @@ class SpikeRule:
     ) -> Alert | None:
         """`observe` for an event whose level the caller has read already (`read_event`)."""
         self.events += 1
+        self.time = None
         if level is None or RANK[level] < self._floor:
             return None
         key = self._key(event)
@@ -160,7 +163,7 @@ class SpikeRule:
             self.ungrouped += 1
             return None
         self.matched += 1
-        t = bounded(time_of(event), now)
+        t = self.time = bounded(time_of(event), now)
         if t is None:
             return None
         group = self._groups.get(key)
@@ -308,7 +311,8 @@ class RuleEngine:
             if alert is not None:
                 self._accept(alert)
             if kinds is not None and RANK[read[1]] >= _ERROR:
-                kinds.observe(read[0], now)
+                # The rule's bounded time of this record, when it counted it (no second read).
+                kinds.observe(read[0], now, self.rule.time)
         if kinds is not None:
             kinds.tick(now)
         if now - self._last_sweep >= self.config.window_s:

@@ -13,13 +13,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from logtray.pipeline.kinds import Decision, KindBook, KindsConfig, KnownKind, State, kind_of
-from logtray.pipeline.record import normalize
+from logtray.pipeline.kinds import (
+    Decision,
+    KindBook,
+    KindsConfig,
+    KnownKind,
+    State,
+    kind_of_record,
+)
+from logtray.pipeline.record import RANK, error_of, level_of, message_of, record_of, time_of
 from logtray.tray.alerts.alert import Alert, field_text
 from logtray.tray.alerts.event_time import bounded
 from logtray.tray.alerts.evidence import Evidence, clean_text
+from logtray.tray.alerts.json_object import json_object
 from logtray.tray.base.config import KindsSettings
 
+_ERROR = RANK["error"]
 # Kinds changed (a count, a time) are kept at least this often; new ones and states at once.
 KEEP_EVERY_S = 10.0
 
@@ -56,23 +65,31 @@ class KindWatch:
         self._kept_at = clock()
         self.records = 0  # error records looked at
 
-    def observe(self, event: dict[str, Any], now: float) -> None:
-        """One error record (the engine has read its level) arrived at `now`."""
-        record = normalize(event)
-        if record is None:
-            return
-        kind = kind_of(record)
+    def observe(self, event: dict[str, Any], now: float, t: float | None = None) -> None:
+        """One error record (as `record_of` gives it) arrived at `now`; `t` is its own time
+        as the rule bounded it (tray/alerts/event_time.py), when the engine has it."""
+        kind = kind_of_record(event)
         if kind is None:
             return
         self.records += 1
-        t = bounded(record.time, now)
-        example = clean_text(record.message or "", 500)
-        decision = self.book.observe(kind, now, t, example)
+        if t is None:
+            t = bounded(time_of(event), now)
+        decision = self.book.observe(kind, now, t, message_of(event) or "")
         if decision is not None:
-            error = record.error
+            error = error_of(event)
             # The error as its first line reads, whichever way the stack is ordered.
             said = ": ".join(part for part in (error.type, error.message) if part)
             self._accept(alert_of(decision, t if t is not None else now, said or None))
+
+    def learn(self, values: list[bytes | None], now: float) -> None:
+        """Records logged before this start (a first start reads the last hour): their kinds
+        are known from now on, their services learning (told once, as any new service)."""
+        for raw in values:
+            event = json_object(raw)
+            record = record_of(event) if event is not None else None
+            level = level_of(record) if record is not None else None
+            if record is not None and level is not None and RANK[level] >= _ERROR:
+                self.observe(record, now)
 
     def tick(self, now: float) -> None:
         """After each batch: the learning windows that ended, and what to keep."""

@@ -32,12 +32,45 @@ READ_TIMEOUT_S = 30.0
 TOPIC_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 
 
+async def _started(client: Any) -> None:
+    """Start an aiokafka client; one that fails to start is stopped (it holds a connection)."""
+    try:
+        await client.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.stop()
+        raise
+
+
 def kind_key(service: str, kind_id: str) -> bytes:
     return f"{service}\n{kind_id}".encode("utf-8", "surrogatepass")
 
 
-def encode_kind(known: KnownKind) -> tuple[bytes, bytes]:
-    return kind_key(*known.key), orjson.dumps(known.to_json())
+# Set in what `logtray kinds resolve|mute|reopen` writes: a running engine takes over those
+# states, never its own writes read back (an old one of them could undo a newer command).
+SET_BY = "set_by"
+COMMAND = "command"
+
+
+def encode_kind(known: KnownKind, by: str | None = None) -> tuple[bytes, bytes]:
+    value = known.to_json()
+    if by is not None:
+        value[SET_BY] = by
+    return kind_key(*known.key), orjson.dumps(value)
+
+
+def commanded(messages: list[tuple[bytes | None, bytes | None]]) -> list[KnownKind]:
+    """The kinds whose state the command set, among messages (key, value) in order."""
+    marked: list[tuple[bytes | None, bytes | None]] = []
+    for key, value in messages:
+        if value is not None and len(value) <= 64 * 1024 and b'"set_by"' in value:
+            try:
+                by = orjson.loads(value).get(SET_BY)
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            if by == COMMAND:
+                marked.append((key, value))
+    return latest(marked)
 
 
 def decode_kind(value: bytes | None) -> KnownKind | None:
@@ -94,7 +127,7 @@ async def read_kinds(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options
     )
     messages: list[tuple[bytes | None, bytes | None]] = []
-    await consumer.start()
+    await _started(consumer)
     try:
 
         async def read() -> None:
@@ -123,6 +156,62 @@ async def read_kinds(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(consumer.stop(), 5.0)
     return latest(messages)
+
+
+async def read_recent(
+    bootstrap: str,
+    topic: str,
+    options: dict[str, Any],
+    since: float,
+    on_values: Callable[[list[bytes | None]], None],
+    max_records: int = 200_000,
+    timeout_s: float = READ_TIMEOUT_S,
+) -> int:
+    """Hand the log records of `topic` from `since` (epoch seconds) to its end at the call to
+    `on_values`, in batches; at most `max_records`. How many were read. (A first start
+    learns the kinds its services had lately: pipeline/kinds.py.)"""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    quiet_aiokafka()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options
+    )
+    read = 0
+    await _started(consumer)
+    try:
+
+        async def go() -> None:
+            nonlocal read
+            if topic not in await consumer.topics():
+                return
+            tps = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            if not tps:
+                return
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            starts = await consumer.offsets_for_times({tp: int(since * 1000) for tp in tps})
+            left = set()
+            for tp in tps:
+                found = starts.get(tp)
+                if found is not None and found.offset < ends[tp]:
+                    consumer.seek(tp, found.offset)
+                    left.add(tp)
+            while left and read < max_records:
+                batches = await consumer.getmany(*left, timeout_ms=500, max_records=5_000)
+                for tp, records in batches.items():
+                    values = [r.value for r in records if r.offset < ends[tp]]
+                    read += len(values)
+                    on_values(values)
+                    if records and records[-1].offset + 1 >= ends[tp]:
+                        left.discard(tp)
+
+        await asyncio.wait_for(go(), timeout_s)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(consumer.stop(), 5.0)
+    return read
 
 
 class KindKeeper:
@@ -251,10 +340,10 @@ async def write_kinds(
 
     quiet_aiokafka()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **options)
-    await producer.start()
+    await _started(producer)
     try:
         for known in kinds:
-            key, value = encode_kind(known)
+            key, value = encode_kind(known, COMMAND)
             await producer.send_and_wait(topic, value, key=key)
     finally:
         with contextlib.suppress(Exception):

@@ -21,6 +21,7 @@ from logtray.tray.alerts.alert import Alert, parse_time
 from logtray.tray.alerts.alerts_topic import CaughtUp, run_alerts_topic
 from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.engine_reader import EngineReader
+from logtray.tray.alerts.event_time import MAX_AGE_S
 from logtray.tray.alerts.heartbeat import (
     HeartbeatMonitor,
     HeartbeatStatus,
@@ -39,7 +40,13 @@ from logtray.tray.alerts.kafka_source import (
 )
 from logtray.tray.alerts.kibana import discover_url
 from logtray.tray.alerts.kind_alerts import KindWatch
-from logtray.tray.alerts.kinds_topic import KindKeeper, ensure_topic, latest, read_kinds
+from logtray.tray.alerts.kinds_topic import (
+    KindKeeper,
+    commanded,
+    ensure_topic,
+    read_kinds,
+    read_recent,
+)
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
 from logtray.tray.alerts.policy import AlertPolicy
 from logtray.tray.alerts.publisher import AlertPublisher
@@ -360,6 +367,8 @@ class AlertService:
             self._kinds_loaded = True
             self.kinds.load(kept)
             log.info("error kinds: %d kept from earlier runs", len(kept))
+            if not kept:
+                await self._learn_recent(bootstrap, options)
         states = consume_forever(
             self.config.kinds.topic,
             bootstrap,
@@ -371,14 +380,33 @@ class AlertService:
         await asyncio.gather(consume, states)
 
     def _kind_states(self, records: Records) -> None:
-        """A kind's state written by someone else (`logtray kinds resolve`): taken over. The
-        engine's own writes come back too, with the state it has: nothing changes."""
+        """A kind's state set by `logtray kinds resolve|mute|reopen`: taken over. The engine's
+        own writes come back too, and are not read (one sent before a command could undo it)."""
         if self.kinds is None:
             return
-        for known in latest([(r.key, r.value) for r in records]):
+        for known in commanded([(r.key, r.value) for r in records]):
             mine = self.kinds.book.get(*known.key)
             if mine is not None and mine.state != known.state:
                 self.kinds.set_state(*known.key, known.state)
+
+    async def _learn_recent(self, bootstrap: str, options: dict[str, Any]) -> None:
+        """A first start (no kind kept): the kinds of the last hour's logs are learned, so
+        what the services did before is not told as new."""
+        kinds, now = self.kinds, self._clock()
+        if kinds is None:
+            return
+        try:
+            read = await read_recent(
+                bootstrap,
+                self.config.engine.topic,
+                options,
+                now - MAX_AGE_S,
+                lambda values: kinds.learn(values, now),
+            )
+        except Exception as exc:  # learned from the live records instead
+            log.info("error kinds: the last hour's logs could not be read (%s)", exc)
+            return
+        log.info("error kinds: %d log records of the last hour read to learn from", read)
 
     async def _kinds_ticks(self, stop: asyncio.Event) -> None:
         """The kinds' clock while no record arrives: learning windows end, changes are kept."""
@@ -393,6 +421,9 @@ class AlertService:
             self.kind_keeper.keep(changed, gone)
 
     async def _stop_engine_kafka(self) -> None:
+        if self.kinds is not None and self.kind_keeper is not None and self._kinds_loaded:
+            # What changed since the last keeping (counts, times) goes with the keeper's last send.
+            self.kind_keeper.keep(*self.kinds.book.drain())
         tasks, self._engine_tasks = self._engine_tasks, []
         await _stop_tasks(tasks, self._engine_stop)
 

@@ -7,9 +7,7 @@ from payments import PaymentTimeoutError, payment_ids
 from pythonjsonlogger.json import JsonFormatter
 
 handler = logging.StreamHandler(sys.stdout)
-handler.setFormatter(
-    JsonFormatter("%(asctime)s %(levelname)s %(name)s %(pathname)s %(lineno)d %(message)s")
-)
+handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(pathname)s %(lineno)d %(message)s"))
 log = logging.getLogger("payments")
 log.addHandler(handler)
 log.setLevel(logging.INFO)
