@@ -430,8 +430,8 @@
   while Riemann runs is followed; a broker that cannot be read starts an empty book."
   []
   (when-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
-    (let [{:keys [messages records resolve]} (json/parse-string (slurp path :encoding "UTF-8")
-                                                                 true)
+    (let [{:keys [messages records resolve ignored]}
+          (json/parse-string (slurp path :encoding "UTF-8") true)
           value #(get records (keyword %))
           three (map value ["node-pino" "python-logtray" "python-ecs-logging"])
           tick (second (first @scheduled))
@@ -463,13 +463,19 @@
             ;; Following: logtray kinds resolve writes while Riemann runs.
             follower (future (read-kinds-topic! kind-state alerts-out true))
             _ (wait-for "the reader following the topic" 30 #(not (:loading @kind-state)))
-            pino (:kind (:logtray (record-of (.getBytes ^String (value "node-pino") "UTF-8"))))
+            kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
+                                                                           "UTF-8")))))
+            pino (kind-named "node-pino")
+            logtray (kind-named "python-logtray")
+            _ (swap! kinds-log conj {:topic kinds-topic :key (first ignored)
+                                     :value (second ignored)})
             _ (swap! kinds-log conj {:topic kinds-topic :key (first resolve)
                                      :value (second resolve)})
             _ (wait-for "the resolve followed" 30
                         #(= "resolved" (state-of (:service pino) (:id pino))))
             _ (swap! kinds-reader-generation inc)
             stopped (deref follower 30000 :running)
+            not-followed (state-of (:service logtray) (:id logtray))
             before (count (kind-alerts))
             _ (consume! [(value "node-pino")])
             followed (told-since before)
@@ -485,7 +491,8 @@
                              logged-before)}]
         (reset! delivered #{})
         {:held held :first-start first-start :loaded loaded :written written
-         :restarted restarted :stopped (nil? stopped) :followed followed :down down}))))
+         :restarted restarted :stopped (nil? stopped) :followed followed
+         :not-followed not-followed :down down}))))
 
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its

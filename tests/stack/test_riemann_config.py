@@ -33,7 +33,7 @@ from logtray.pipeline.kinds import KnownKind, kind_id
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
 from logtray.tray.alerts.alert import parse_message
 from logtray.tray.alerts.dedupe import alert_id
-from logtray.tray.alerts.kinds_topic import encode_kind, kind_key, latest
+from logtray.tray.alerts.kinds_topic import COMMAND, encode_kind, kind_key, latest
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
 from tests.kind_cases import RECORDS as KIND_RECORDS
@@ -452,8 +452,10 @@ KINDS_TOPIC_MESSAGES = [
 ]
 KINDS_TOPIC_INPUT = {
     "messages": [_text(m) for m in KINDS_TOPIC_MESSAGES],
-    # `logtray kinds resolve` while Riemann runs.
-    "resolve": _text(encode_kind(_kept("node-pino", "resolved", T0 + 5))),
+    # `logtray kinds resolve` while Riemann runs; and a write of the book's own read back (not
+    # the command's: not taken over).
+    "resolve": _text(encode_kind(_kept("node-pino", "resolved", T0 + 5), COMMAND)),
+    "ignored": _text(encode_kind(_kept("python-logtray", "muted", T0 + 5))),
     "records": {name: json.dumps(KIND_RECORDS[name]) for name in KIND_RECORDS},
 }
 
@@ -1098,7 +1100,8 @@ def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRu
     are held, then told against it (the resolved kind regressed, the known one quiet, a new
     one New: its service is known, not learning); what changed is written on the tick in the
     engine's format; a restart reads it back and tells nothing again; a resolve written while
-    Riemann runs is followed (the kind regresses when seen again); an unreadable broker starts
+    Riemann runs is followed (the kind regresses when seen again), a state that is not the
+    command's is not; an unreadable broker starts
     an empty book with the held records in it."""
     kept = harness.results["kinds-kept"]
     ecs = kind_named("python-ecs-logging")
@@ -1122,6 +1125,7 @@ def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRu
     assert kept["restarted"] == []
     assert kept["stopped"] is True
     assert kept["followed"] == [{"told": "regressed", "service": "payments", "kind": pino.id}]
+    assert kept["not-followed"] == "open"
     assert kept["down"] == {"loading": False, "kinds": 3, "learning": ["payments"], "logged": 1}
 
 
