@@ -1,8 +1,8 @@
-; riemann.config's consumer path with Riemann's stream code mirrored (tests/stack/riemann_stubs.clj):
-; events per CPU-second of decoding, reading and streaming each Kafka message value (the ES batch,
-; the spike rule, and, with KINDS_ENABLED true, each error record's kind and the book). Driven by
-; bench/riemann_kinds_bench.py, which runs it with kinds on and off, interleaved.
-; Prints one line: BENCH <json>.
+; riemann.config's consumer path with Riemann's stream code mirrored
+; (tests/stack/riemann_stubs.clj): events per CPU-second of decoding, reading and streaming each
+; Kafka message value (the ES batch, the spike rule, and, with KINDS_ENABLED true, each error
+; record's kind and the book). Driven by bench/riemann_kinds_bench.py, which runs it with kinds
+; on and off, interleaved. Prints one line: BENCH <json>.
 (ns riemann.config
   (:require [cheshire.core :as json]
             [clojure.string :as str]))
