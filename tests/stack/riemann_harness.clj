@@ -460,7 +460,9 @@
             before (count (kind-alerts))
             _ (consume! three)
             restarted (told-since before)
-            ;; Following: logtray kinds resolve writes while Riemann runs.
+            ;; Following: logtray kinds resolve writes while Riemann runs (once the reader is
+            ;; loaded, it has read to the end and follows).
+            _ (start!)
             follower (future (read-kinds-topic! kind-state alerts-out true))
             _ (wait-for "the reader following the topic" 30 #(not (:loading @kind-state)))
             kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
@@ -493,6 +495,45 @@
         {:held held :first-start first-start :loaded loaded :written written
          :restarted restarted :stopped (nil? stopped) :followed followed
          :not-followed not-followed :down down}))))
+
+(defn kinds-strangers
+  "3,000 seeded kinds-topic values (a kept kind's fields dropped or given junk of every JSON
+  type, or junk alone) through the config's reading of the topic: each value and what
+  json->known made of it (as the topic carries it, or nil), how many kinds-latest keeps under
+  two keys, how many are the command's; and a book following them all."
+  []
+  (let [rnd (java.util.Random. 13)
+        good {:service "payments" :id "0a3a1edba140" :type "E" :template "t <n>" :file "f.py"
+              :line 3 :path "/a/f.py" :first_seen t0 :last_seen t0 :count 2 :example "e"
+              :state "resolved" :set_by "command"}
+        values (vec (for [_ (range 3000)]
+                      (json/generate-string
+                        (if (zero? (.nextInt rnd 4))
+                          (junk-value rnd 3)
+                          (reduce (fn [m k]
+                                    (case (int (.nextInt rnd 10))
+                                      0 (dissoc m k)
+                                      1 (assoc m k (junk-value rnd 2))
+                                      m))
+                                  good (keys good))))))
+        read (mapv #(some-> (json->known %) known->json) values)
+        book (book-load (kind-book kinds-config)
+                        [{:kind (record-kind {:level "error" :error-type "E" :message "t 1"
+                                              :message-template "t <n>"
+                                              :file "f.py" :service "payments"})
+                          :first t0 :last t0 :count 1 :example "" :state "open"}])]
+    {:values values
+     :read read
+     :latest (mapv known->json
+                   (kinds-latest (map-indexed (fn [i v] [(if (even? i)
+                                                           (kind-message-key
+                                                             "payments" (kind-id "E" "t <n>" "f.py"))
+                                                           "k")
+                                                         v])
+                                              values)))
+     :commands (count (filter set-by-command? values))
+     :followed (get-in (reduce book-follow book (keep json->known (filter set-by-command? values)))
+                       [:kinds ["payments" (kind-id "E" "t <n>" "f.py")] :state])}))
 
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
@@ -696,6 +737,7 @@
          :rule-cases (rule-cases)
          :kind-cases (kind-cases)
          :kinds-kept (kinds-kept)
+         :kinds-strangers (kinds-strangers)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)

@@ -1160,3 +1160,32 @@ def test_both_profiles_find_the_same_kind_in_every_record(harness: HarnessRun) -
             differ.append((value[:300], want, got))
     assert differ == []
     assert kinds > 1000  # the seeded records hold many error kinds, not only none
+
+
+def test_kinds_topic_values_of_strangers_are_read_as_the_engine_reads_them(
+    harness: HarnessRun,
+) -> None:
+    """3,000 seeded values a stranger could leave on the kinds topic (a kept kind's fields
+    dropped or replaced by JSON of every type: huge numbers, booleans, nesting, long strings):
+    none breaks the reading, and riemann.config keeps from each exactly what the engine's
+    known_from_json keeps (nothing, or the same kind, its id recomputed)."""
+    from logtray.pipeline.kinds import known_from_json
+
+    strangers = harness.results["kinds-strangers"]
+    differ, kept = [], 0
+    for value, riemann in zip(strangers["values"], strangers["read"], strict=True):
+        known = known_from_json(json.loads(value))
+        want = known.to_json() if known is not None else None
+        kept += want is not None
+        if riemann != want:
+            differ.append((value[:300], want, riemann))
+    assert differ == []
+    assert 100 < kept < 3000  # both kinds of value are among them
+    # Under two keys (every other value under the good kind's key, the rest under one that is
+    # no kind's): what the latest message of each leaves, as the engine reads the topic.
+    key = kind_key("payments", kind_id("E", "t <n>", "f.py"))
+    messages = [
+        (key if i % 2 == 0 else b"k", v.encode()) for i, v in enumerate(strangers["values"])
+    ]
+    assert strangers["latest"] == [known.to_json() for known in latest(messages)]
+    assert strangers["commands"] > 0 and strangers["followed"] in ("open", "resolved", "muted")
