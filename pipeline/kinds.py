@@ -400,11 +400,15 @@ class KindBook:
             self.forgotten += 1
             self._dirty.pop(gone.key, None)
             self._gone[gone.key] = None
-            left = self._per_service[gone.kind.service] - 1
+            service = gone.kind.service
+            left = self._per_service[service] - 1
             if left:
-                self._per_service[gone.kind.service] = left
-            else:
-                del self._per_service[gone.kind.service]
+                self._per_service[service] = left
+            else:  # a service with no kind left is new again (bounded: no state without kinds)
+                del self._per_service[service]
+                self._learning.pop(service, None)
+                self._new.pop(service, None)
+                self._burst.pop(service, None)
 
     # ------------------------------------------------------------------ the user's say
 

@@ -48,19 +48,19 @@ def check(value: Any) -> None:
     assert found.label()
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(JSON)
 def test_any_json_value_has_a_bounded_kind_or_none(value: Any) -> None:
     check(value)
 
 
-@settings(max_examples=600)
+@settings(max_examples=600, deadline=None)
 @given(ANY_RECORDS)
 def test_records_of_the_known_keys_with_any_values(record: dict[str, Any]) -> None:
     check({**record, "level": "error"})
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=80), max_size=30))
 def test_any_stack_text_is_read_without_raising(lines: list[str]) -> None:
     stack = "\n".join(lines)
@@ -108,7 +108,7 @@ EVENTS = st.lists(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(EVENTS, st.integers(1, 20), st.integers(0, 6))
 def test_the_book_stays_bounded_whatever_arrives(
     events: list[tuple[str, int, float, str]], max_kinds: int, burst_max: int
@@ -130,6 +130,9 @@ def test_the_book_stays_bounded_whatever_arrives(
             book.set_state(service, k.id, state)  # type: ignore[arg-type]
         assert len(book) <= max_kinds
     assert sum(book._per_service.values()) == len(book)
+    # No state is kept for a service without kinds: bounded by max_kinds too.
+    for per_service in (book._learning, book._new, book._burst):
+        assert set(per_service) <= set(book._per_service)
 
 
 def test_the_least_recently_seen_kind_goes_first() -> None:
@@ -143,7 +146,7 @@ def test_the_least_recently_seen_kind_goes_first() -> None:
     assert book.forgotten == 1
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(JSON)
 def test_a_kept_kind_read_back_is_bounded_or_refused(value: Any) -> None:
     known = known_from_json(value)
@@ -167,7 +170,7 @@ def test_the_label_reads_as_the_notification_says() -> None:
     assert found.label() == "PaymentTimeoutError at payments.js:16"
 
 
-@settings(max_examples=600)
+@settings(max_examples=600, deadline=None)
 @given(ANY_RECORDS)
 def test_a_record_without_the_error_keys_has_no_error(record: dict[str, Any]) -> None:
     """kind_of skips error_of for records without any key it reads: the same result."""

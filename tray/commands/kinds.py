@@ -82,7 +82,7 @@ def run_list(args: argparse.Namespace) -> int:
         kind = known.kind
         what = clean_text(kind.label(), 60) + " — " + clean_text(known.example or kind.template, 80)
         print(
-            f"{clean_text(service_label(kind.service), 16):<16} {kind.id:<12} "
+            f"{clean_text(kind.service or '-', 16):<16} {kind.id:<12} "
             f"{known.state:<8} {known.count:>7}  {_when(known.first_seen)}  "
             f"{_when(known.last_seen)}  {what}"
         )
