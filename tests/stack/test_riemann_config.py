@@ -151,6 +151,47 @@ def kind_values(n: int, seed: int) -> list[str]:
 
 KIND_VALUES = kind_values(2000, seed=11)  # each record's kind: both profiles must agree
 
+
+def random_kind_cases(n: int, seed: int) -> list[dict[str, Any]]:
+    """Seeded cases in the table's terms (tests/kind_cases.json's "about"): kinds kept in any
+    state, steps at any time with the table's records in any order, the user's resolve, mute and
+    reopen, small bounds (learning, bursts, forgetting) — for both books to run."""
+    rnd = random.Random(seed)
+    names = sorted(KIND_RECORDS)
+    with_kind = [name for name in names if kind_named(name) is not None]
+    cases = []
+    for i in range(n):
+        small = rnd.random() < 0.5  # forgetting on: no state changes (a forgotten kind has none)
+        config = {
+            "learn_s": rnd.choice([0, 5, 30]),
+            "burst_max": rnd.choice([0, 1, 2, 5]),
+            "burst_s": rnd.choice([1, 10, 60]),
+            "max_kinds": rnd.choice([1, 2, 4, 8]) if small else 10000,
+        }
+        known = [
+            {
+                "record": name,
+                "state": rnd.choice(["open", "resolved", "muted"]),
+                "seen": -rnd.randint(1, 500),
+            }
+            for name in rnd.sample(with_kind, rnd.randint(0, 6))
+        ]
+        steps: list[dict[str, Any]] = []
+        at = 0.0
+        for _ in range(rnd.randint(1, 8)):
+            step: dict[str, Any] = {"at": at, "records": rnd.choices(names, k=rnd.randint(0, 8))}
+            if not small and known:
+                for verb in ("resolve", "mute", "reopen"):
+                    if rnd.random() < 0.3:
+                        step[verb] = [rnd.choice(known)["record"]]
+            steps.append(step)
+            at = round(at + rnd.choice([0, 0.5, 1, 4.9, 5, 10, 29.9, 30, 61]), 1)
+        cases.append({"name": f"random {i}", "config": config, "known": known, "steps": steps})
+    return cases
+
+
+RANDOM_KIND_CASES = random_kind_cases(300, seed=5)
+
 # Records of the loggers without a fixture yet (Go, Rust, .NET), shipped lines and edge cases,
 # written from the shared notes' field table, each with what tests/shapes/README.md's rules
 # read from it (only the fields given are compared; time_raw: where a non-numeric time went).
@@ -558,7 +599,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
     cases.write_text(for_harness(), encoding="utf-8")
     kind_cases = cases.with_name("kind-cases.json")
-    kind_cases.write_text(kinds_for_harness(), encoding="utf-8")
+    kinds_payload = json.loads(kinds_for_harness())
+    kinds_payload["cases"] += RANDOM_KIND_CASES
+    kind_cases.write_text(json.dumps(kinds_payload), encoding="utf-8")
     kinds_topic = cases.with_name("kinds-topic.json")
     kinds_topic.write_text(json.dumps(KINDS_TOPIC_INPUT), encoding="utf-8")
     readings = cases.with_name("readings.json")
@@ -1081,8 +1124,8 @@ def test_kind_alerts_are_lines_the_listener_takes_as_kind_alerts(harness: Harnes
     kinds = harness.results["kind-cases"]
     assert kinds["scheduled"] == [1]
     told = [t for case in KIND_CASES for t in case["told"]]
-    assert len(kinds["lines"]) == len(told)
-    for line, want in zip(kinds["lines"], told, strict=True):
+    lines = kinds["lines"][: len(told)]  # the table's cases come first, then the seeded ones
+    for line, want in zip(lines, told, strict=True):
         alert = parse_message(line)
         assert alert is not None and alert.kind == want["told"], line
         assert alert.title and alert.service == (want["service"] or None)
@@ -1189,3 +1232,23 @@ def test_kinds_topic_values_of_strangers_are_read_as_the_engine_reads_them(
     ]
     assert strangers["latest"] == [known.to_json() for known in latest(messages)]
     assert strangers["commands"] > 0 and strangers["followed"] in ("open", "resolved", "muted")
+
+
+def test_both_books_tell_the_same_over_seeded_random_cases(harness: HarnessRun) -> None:
+    """300 seeded cases beyond the table (random_kind_cases): kept kinds in any state, records
+    in any order at any time, resolve/mute/reopen, learning, bursts and forgetting on small
+    bounds: riemann.config's book tells exactly what the engine's KindBook tells."""
+    from tests.kind_cases import run_book
+
+    seen = harness.results["kind-cases"]["cases"]
+    differ = [
+        (case["name"], want, seen[case["name"]])
+        for case in RANDOM_KIND_CASES
+        if (want := run_book(case)) != seen[case["name"]]
+    ]
+    if differ:
+        name, want, got = differ[0]
+        case = next(c for c in RANDOM_KIND_CASES if c["name"] == name)
+        pytest.fail(f"{len(differ)} differ; first {json.dumps(case)}\nwant {want}\ngot  {got}")
+    told = {t["told"] for case in RANDOM_KIND_CASES for t in run_book(case)}
+    assert told == {"new", "regressed", "burst", "learned"}
