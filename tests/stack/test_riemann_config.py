@@ -2,9 +2,11 @@
 and outputs exercised.
 
 Riemann itself cannot run here (no registry). tests/stack/riemann_harness.clj loads the config
-with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source (where*,
-batch, call-rescue, async-queue!, the Kafka consumer's deserializer option, JSON decoding and
-consume loop, and event making) and the clock under control, feeds it Kafka message values, and
+with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source in
+tests/stack/riemann_stubs.clj (where*, batch, call-rescue, async-queue!, every!, the Kafka
+consumer's deserializer option, JSON decoding and consume loop, event making, and kinsky's
+producer and consumer over an in-memory topic) and the clock under control, feeds it Kafka
+message values, and
 reports what came out: alerts, indexed events, the rule's state, and what went over real
 sockets to a listener and a _bulk endpoint."""
 
