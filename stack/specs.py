@@ -266,6 +266,14 @@ def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
             # The Kafka topic every alert is kept on too ([stack] alerts_topic, set by
             # `resolve`; empty: the listener only).
             "ALERTS_TOPIC": "",
+            # Error kinds (tests/kind_cases.md): the compacted topic they are kept in, and the
+            # book's bounds, as the engine's [kinds] defaults.
+            "KINDS_ENABLED": "true",
+            "KINDS_TOPIC": "logtray-kinds",
+            "KINDS_LEARN_S": "30",
+            "KINDS_BURST_MAX": "5",
+            "KINDS_BURST_S": "60",
+            "KINDS_MAX": "10000",
             "EXTRA_JAVA_OPTS": "-Xms128m -Xmx256m",
         },
         healthcheck=Healthcheck(

@@ -1,230 +1,28 @@
 ; Loads stack/riemann/riemann.config into Riemann's config namespace, with the Riemann 0.3.12
-; functions it uses mirrored from Riemann's own source (semantics kept, services stubbed), then
-; feeds it Kafka message values the way Riemann's consumer does and prints one line:
-; RESULTS <json>. Outputs reach servers the Python test runs on 127.0.0.1 (ALERT_HOST/ALERT_PORT,
-; ES_URL) only for the queues in `delivered`; elsewhere the queues record what they are given.
+; functions it uses mirrored from Riemann's own source (riemann_stubs.clj), then feeds it Kafka
+; message values the way Riemann's consumer does and prints one line: RESULTS <json>. Outputs
+; reach servers the Python test runs on 127.0.0.1 (ALERT_HOST/ALERT_PORT, ES_URL) only for the
+; queues in `delivered`; elsewhere the queues record what they are given.
 (ns riemann.config
   (:require [cheshire.core :as json]
             [clojure.string :as str]
             [clojure.tools.logging :as log]))
 
-; ---------------------------------------------------------- Riemann 0.3.12, mirrored (the edge)
-
-; What the config logs, recorded (the classpath's SLF4J binding here is the no-op one).
-(def logged (atom []))
-(alter-var-root #'log/*logger-factory*
-                (constantly
-                  (reify clojure.tools.logging.impl/LoggerFactory
-                    (name [_] "harness")
-                    (get-logger [_ _]
-                      (reify clojure.tools.logging.impl/Logger
-                        (enabled? [_ _] true)
-                        (write! [_ level _ message]
-                          (swap! logged conj [(name level) (str message)])))))))
-(defn logged-about [text] (vec (filter #(str/includes? (second %) text) @logged)))
-
-; riemann.time/unix-time: Riemann's clock, controlled here (riemann.time.controlled does the same).
-(def clock (atom 1764000000.0))                  ; 2025-11-24T16:00:00Z
-(defn unix-time [] @clock)
-
-; riemann.streams/call-rescue: each child in turn; an exception is logged, never passed on.
-; Here also counted in `rescued`: the config's own code should never need it.
-(def rescued (atom []))
-(defmacro call-rescue [event children]
-  `(do
-     (doseq [child# ~children]
-       (try
-         (child# ~event)
-         (catch Exception e#
-           (swap! rescued conj (str e#))
-           (log/warn e# (str child# " threw")))
-         (catch AssertionError e#
-           (swap! rescued conj (str e#))
-           (log/warn e# (str child# " threw")))))
-     true))
-
-; riemann.streams/where-partition-clauses and where*.
-(defn where-partition-clauses [exprs]
-  (map vec
-       ((juxt remove (comp (partial mapcat rest) filter))
-        (fn [expr] (when (list? expr) (= 'else (first expr))))
-        exprs)))
-
-(defmacro where* [f & children]
-  (let [[true-kids else-kids] (where-partition-clauses children)]
-    `(let [true-kids# ~true-kids
-           else-kids# ~else-kids
-           predicate# ~f]
-       (fn stream# [event#]
-         (let [value# (predicate# event#)]
-           (if value#
-             (call-rescue event# true-kids#)
-             (call-rescue event# else-kids#))
-           value#)))))
-
-; riemann.streams/batch: full batches flush at once; the rest at each dt tick of Riemann's
-; scheduler, which `tick!` stands for here.
-(def batches (atom []))
-(defn batch [n _dt & children]
-  (let [state (atom [])
-        flush (fn [] (let [[b] (reset-vals! state [])] (when (seq b) (call-rescue b children))))]
-    (swap! batches conj flush)
-    (fn stream [event]
-      (let [[old _] (swap-vals! state (fn [b] (let [b (conj b event)] (if (<= n (count b)) [] b))))]
-        (when (<= n (inc (count old)))
-          (call-rescue (conj old event) children))))))
-(defn tick! [] (doseq [f @batches] (f)))
-
-; riemann.config/async-queue! over riemann.service/threadpool-service: a ThreadPoolExecutor
-; (core and max pool sizes, a LinkedBlockingQueue of :queue-size, the default policy: a full
-; queue throws RejectedExecutionException to the caller). Every event is recorded in `queued`;
-; the children run only for the queues in `delivered`: on the caller's thread (deterministic),
-; or, with `threaded?` on, on the queue's own executor as in Riemann.
-(def delivered (atom #{}))
-(def threaded? (atom false))
-(def queued (atom {}))
-(def executors (atom {}))
-(defn daemon-threads []
-  (reify java.util.concurrent.ThreadFactory
-    (newThread [_ r] (doto (Thread. ^Runnable r) (.setDaemon true)))))
-(defn async-queue! [qname opts & children]
-  (let [executor (java.util.concurrent.ThreadPoolExecutor.
-                   (int (get opts :core-pool-size 0)) (int (get opts :max-pool-size 4))
-                   5 java.util.concurrent.TimeUnit/SECONDS
-                   (java.util.concurrent.LinkedBlockingQueue. (int (get opts :queue-size 1000)))
-                   (daemon-threads))]
-    (swap! executors assoc qname executor)
-    (fn stream [event]
-      (swap! queued update qname (fnil conj []) event)
-      (when (contains? @delivered qname)
-        (if @threaded?
-          (.execute executor (fn [] (call-rescue event children)))
-          (call-rescue event children))))))
-(defn completed [qname] (.getCompletedTaskCount ^java.util.concurrent.ThreadPoolExecutor
-                                                 (get @executors qname)))
-
-; kinsky.client 0.1.26 (Riemann's Kafka client), STUBBED: the Kafka client jar is not here.
-; The producer keeps its config (kinsky passes it to KafkaProducer as strings); send! writes the
-; value as JSON (kinsky's json-serializer: jsonista there, cheshire here) to `broker`. While the
-; broker is down, send! waits like KafkaProducer.send for the broker's metadata: until the broker
-; is back or max.block.ms has passed, then throws (a TimeoutException there).
-(def broker (atom {:up true :sent [] :in-flight 0 :configs []}))
-(def broker-back (atom (java.util.concurrent.CountDownLatch. 0)))
-(defn broker-down! []
-  (reset! broker-back (java.util.concurrent.CountDownLatch. 1))
-  (swap! broker assoc :up false))
-(defn broker-up! []
-  (swap! broker assoc :up true)
-  (.countDown ^java.util.concurrent.CountDownLatch @broker-back))
-(defn json-serializer [] ::json)
-(defn kinsky-producer [config serializer]
-  (swap! broker update :configs conj (into {} (for [[k v] config] [(name k) (str v)])))
-  {:config config :serializer (if (fn? serializer) (serializer) serializer)})
-(defn kinsky-send! [producer topic k v]
-  (let [value (json/generate-string v)
-        block-ms (Long/parseLong (str (get-in producer [:config :max.block.ms] 60000)))]
-    (when-not (:up @broker)
-      (swap! broker update :in-flight inc)
-      (try
-        (when-not (.await ^java.util.concurrent.CountDownLatch @broker-back block-ms
-                          java.util.concurrent.TimeUnit/MILLISECONDS)
-          (throw (ex-info (str "Topic " topic " not present in metadata after " block-ms " ms.")
-                          {})))
-        (finally (swap! broker update :in-flight dec))))
-    (swap! broker update :sent conj {:topic topic :key k :value value})
-    (java.util.concurrent.CompletableFuture/completedFuture {:topic topic})))
-
-; riemann.kafka/kafka (0.3.12), mirrored over the stub: options merged over its defaults, one
-; producer, a function of topic (and key) returning the stream that sends each event.
-(defn kafka
-  ([] (kafka {}))
-  ([opts]
-   (let [opts (merge {:bootstrap.servers "localhost:9092" :value.serializer json-serializer} opts)
-         producer (kinsky-producer (dissoc opts :value.serializer) (:value.serializer opts))]
-     (fn make-stream [& args]
-       (fn stream [event]
-         (let [[topic message-key] args]
-           (kinsky-send! producer topic message-key event)))))))
-
-; riemann.config/streams adds top-level streams; riemann.core/stream! calls them, unguarded.
-(def top-streams (atom []))
-(defn streams [& things] (swap! top-streams into things))
-(defn stream! [event] (doseq [s @top-streams] (s event)))
-
-(def consumer-opts (atom nil))
-(defn kafka-consumer [opts] (reset! consumer-opts opts))
-(defn tcp-server [& _] nil)
-(defn periodically-expire [& _] nil)
-
-; riemann.codec/Event and riemann.common/event, with clojure.math.numeric-tower's round.
-(defrecord Event [host service state description metric tags time ttl])
-(defn round [x]
-  (cond (integer? x) x
-        (float? x) (Math/round (double x))
-        (ratio? x) (long (Math/floor (+ x 1/2)))
-        :else (throw (IllegalArgumentException.
-                       (str "No implementation of method: :round for " (class x))))))
-(defn event [opts]
-  (let [t (long (round (or (:time opts) (unix-time))))]
-    (map->Event (merge opts {:time t}))))
-
-; kinsky.client 0.1.26: `deserializer` reifies Kafka's Deserializer over (fn [topic payload]);
-; the consumer takes a deserializer alias (keyword), a function called for the Deserializer, or
-; the Deserializer itself (->deserializer). Kafka's interface is not on this classpath: one of the
-; same shape stands for it. The config requires kinsky.client: marked loaded, as in Riemann.
-(definterface Deserializer (deserialize [topic payload]))
-(create-ns 'kinsky.client)
-(intern 'kinsky.client 'deserializer
-        (fn [f] (reify Deserializer (deserialize [_ topic payload] (f topic payload)))))
-(dosync (commute @#'clojure.core/*loaded-libs* conj 'kinsky.client))
-(defn ->deserializer [x]
-  (cond (keyword? x) (throw (ex-info "unknown deserializer alias (not stubbed here)" {:x x}))
-        (fn? x) (x)
-        :else x))
-
-; riemann.kafka/json-deserializer: Riemann's own decoding, the default.
-(defn json-deserializer []
-  (kinsky.client/deserializer
-    (fn [_ ^bytes payload]
-      (when payload
-        (try (json/parse-string (String. payload "UTF-8") true)
-             (catch Exception e (log/error e "Could not decode message")))))))
-
-; riemann.kafka/start-kafka-thread: the options merged over its defaults (a shallow merge), the
-; value deserializer made once. Kafka's fetcher gives nil for a null value without calling it; a
-; deserializer that throws makes poll throw (a SerializationException), which ends consumption.
-(defn value-deserializer [opts]
-  (->deserializer (:value.deserializer (merge {:value.deserializer json-deserializer} opts))))
-(def consumer-deserializer (atom nil))
-
-; The consume loop: only NullPointerException is caught per record; anything else ends
-; consumption. Returns :consumed or :interrupted.
-(defn consume-with! [^Deserializer deserializer values]
-  (try
-    (doseq [^String v values]
-      (let [value (when v (.deserialize deserializer "program-logs" (.getBytes v "UTF-8")))]
-        (try (stream! (event value))
-             (catch NullPointerException _ nil))))
-    :consumed
-    (catch Exception e
-      (log/error e "Interrupted consumption")
-      :interrupted)
-    ; An Error (StackOverflowError) passes the loop's catch: the consuming thread ends, unlogged.
-    (catch Throwable _ :died)))
-(defn consume! [values] (consume-with! @consumer-deserializer values))
+(load-file (str (.getParent (java.io.File. ^String *file*)) "/riemann_stubs.clj"))
 
 ; ---------------------------------------------------------------------------------- scenarios
 
 (def config-path (System/getenv "RIEMANN_CONFIG"))
 (def t0 1764000000.0)
 
-(declare rule-state initial-rule-state)
+(declare rule-state initial-rule-state kind-state kind-book kinds-config)
 
 (defn fresh!
   "The rule's state as the config made it, batches flushed, queues empty, the clock at `now`."
   [now]
   (reset! clock now)
   (reset! rule-state initial-rule-state)
+  (reset! kind-state (kind-book kinds-config))
   (tick!)
   (reset! queued {}))
 
@@ -237,7 +35,11 @@
                                 "pathname" "/app/a.py" "lineno" 12}
                                fields)))
 
-(defn alerts [] (get @queued :alerts []))
+(defn alerts
+  "The spike rule's alerts and heartbeat answers queued (what the error kinds' book told: below)."
+  []
+  (vec (remove :told (get @queued :alerts []))))
+(defn kind-alerts [] (filterv :told (get @queued :alerts [])))
 (defn alert-summary [] (mapv #(select-keys % [:pathname :count :rule-time]) (alerts)))
 
 (load-file config-path)
@@ -567,6 +369,172 @@
                                                 (drop before (alerts))))))
                             [] deliveries)])))))
 
+(defn kind-cases
+  "The error kinds' table (tests/kind_cases.json, handed over by tests/kind_cases.py's
+  for_harness in the file KIND_CASES names): each named record's kind as the consumer path reads
+  it, and per case what the book told (through the config's streams and its every-second tick,
+  with Riemann's clock at each step), in the table's terms; and each told alert's line."
+  []
+  (when-let [path (not-empty (System/getenv "KIND_CASES"))]
+    (let [{:keys [now config records cases]} (json/parse-string (slurp path :encoding "UTF-8") true)
+          read (fn [name] (:logtray (record-of (.getBytes ^String (get records (keyword name))
+                                                          "UTF-8"))))
+          kind-of (fn [name] (:kind (read name)))
+          tick (second (first @scheduled))
+          lines (atom [])]
+      {:fingerprints (into {} (for [[name _] records]
+                                [name (some-> (kind-of (clojure.core/name name))
+                                              (select-keys [:id :service :type :template :file
+                                                            :line]))]))
+       :scheduled (mapv first @scheduled)
+       :cases
+       (into {}
+             (for [{:keys [name known steps] :as case} cases]
+               (do
+                 (fresh! now)
+                 (reset! kind-state (kind-book (merge kinds-config config (:config case))))
+                 (swap! kind-state book-load
+                        (for [{:keys [record seen state]} known]
+                          (let [at (+ now (or seen -60))]
+                            {:kind (kind-of record) :first at :last at :count 1
+                             :example (or (:message (read record)) "")
+                             :state (or state "open")})))
+                 [name
+                  (reduce
+                    (fn [told {:keys [at] :as step}]
+                      (reset! clock (+ now at))
+                      (let [before (count (kind-alerts))]
+                        (tick)
+                        (doseq [[verb state] [[:resolve "resolved"] [:mute "muted"]
+                                              [:reopen "open"]]
+                                r (get step verb)]
+                          (let [kind (kind-of r)]
+                            (swap! kind-state book-set-state (:service kind) (:id kind) state)))
+                        (consume! (map #(get records (keyword %)) (:records step)))
+                        (into told
+                              (for [a (drop before (kind-alerts))]
+                                (do (swap! lines conj (alert-line a))
+                                    (cond-> {:at at :told (:told a) :service (:service a)
+                                             :count (:count a)}
+                                      (:known a) (assoc :kind (:id (:kind (:known a))))))))))
+                    [] steps)])))
+       :lines @lines})))
+
+(declare wait-for)
+
+(defn kinds-kept
+  "The known kinds across restarts, over the stubbed kinds topic holding the messages logtray
+  wrote (KINDS_TOPIC_MESSAGES: [key value] pairs, and the records to send): records that
+  arrive while the topic is read are held, then told against what it holds; what changed is
+  written on the tick; a restart reads it back; a state written by `logtray kinds resolve`
+  while Riemann runs is followed; a broker that cannot be read starts an empty book."
+  []
+  (when-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
+    (let [{:keys [messages records resolve ignored]}
+          (json/parse-string (slurp path :encoding "UTF-8") true)
+          value #(get records (keyword %))
+          three (map value ["node-pino" "python-logtray" "python-ecs-logging"])
+          tick (second (first @scheduled))
+          start! #(reset! kind-state (assoc (kind-book kinds-config) :loading true :held []
+                                            :dropped 0))
+          told-since (fn [before]
+                       (mapv #(cond-> {:told (:told %) :service (:service %)}
+                                (:known %) (assoc :kind (:id (:kind (:known %)))))
+                             (drop before (kind-alerts))))
+          state-of (fn [service id] (get-in @kind-state [:kinds [service id] :state]))]
+      (fresh! t0)
+      (reset! kinds-log (mapv (fn [[k v]] {:topic kinds-topic :key k :value v}) messages))
+      (reset! kinds-broker-up true)
+      (start!)
+      (consume! three)
+      (let [held (count (:held @kind-state))
+            _ (read-kinds-topic! kind-state alerts-out false)
+            first-start (told-since 0)
+            loaded (count (:kinds @kind-state))
+            written-from (count @kinds-log)
+            _ (reset! delivered #{:kinds-topic})
+            _ (tick)
+            written (mapv (juxt :key :value) (drop written-from @kinds-log))
+            _ (start!)
+            _ (read-kinds-topic! kind-state alerts-out false)
+            before (count (kind-alerts))
+            _ (consume! three)
+            restarted (told-since before)
+            ;; Following: logtray kinds resolve writes while Riemann runs (once the reader is
+            ;; loaded, it has read to the end and follows).
+            _ (start!)
+            follower (future (read-kinds-topic! kind-state alerts-out true))
+            _ (wait-for "the reader following the topic" 30 #(not (:loading @kind-state)))
+            kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
+                                                                           "UTF-8")))))
+            pino (kind-named "node-pino")
+            logtray (kind-named "python-logtray")
+            _ (swap! kinds-log conj {:topic kinds-topic :key (first ignored)
+                                     :value (second ignored)})
+            _ (swap! kinds-log conj {:topic kinds-topic :key (first resolve)
+                                     :value (second resolve)})
+            _ (wait-for "the resolve followed" 30
+                        #(= "resolved" (state-of (:service pino) (:id pino))))
+            _ (swap! kinds-reader-generation inc)
+            stopped (deref follower 30000 :running)
+            not-followed (state-of (:service logtray) (:id logtray))
+            before (count (kind-alerts))
+            _ (consume! [(value "node-pino")])
+            followed (told-since before)
+            ;; The broker cannot be read: the held records go into an empty book.
+            logged-before (count (logged-about "cannot read the known error kinds"))
+            _ (reset! kinds-broker-up false)
+            _ (start!)
+            _ (consume! three)
+            _ (read-kinds-topic! kind-state alerts-out false)
+            down {:loading (boolean (:loading @kind-state)) :kinds (count (:kinds @kind-state))
+                  :learning (vec (keys (:learning @kind-state)))
+                  :logged (- (count (logged-about "cannot read the known error kinds"))
+                             logged-before)}]
+        (reset! delivered #{})
+        {:held held :first-start first-start :loaded loaded :written written
+         :restarted restarted :stopped (nil? stopped) :followed followed
+         :not-followed not-followed :down down}))))
+
+(defn kinds-strangers
+  "3,000 seeded kinds-topic values (a kept kind's fields dropped or given junk of every JSON
+  type, or junk alone) through the config's reading of the topic: each value and what
+  json->known made of it (as the topic carries it, or nil), how many kinds-latest keeps under
+  two keys, how many are the command's; and a book following them all."
+  []
+  (let [rnd (java.util.Random. 13)
+        good {:service "payments" :id "0a3a1edba140" :type "E" :template "t <n>" :file "f.py"
+              :line 3 :path "/a/f.py" :first_seen t0 :last_seen t0 :count 2 :example "e"
+              :state "resolved" :set_by "command"}
+        values (vec (for [_ (range 3000)]
+                      (json/generate-string
+                        (if (zero? (.nextInt rnd 4))
+                          (junk-value rnd 3)
+                          (reduce (fn [m k]
+                                    (case (int (.nextInt rnd 10))
+                                      0 (dissoc m k)
+                                      1 (assoc m k (junk-value rnd 2))
+                                      m))
+                                  good (keys good))))))
+        read (mapv #(some-> (json->known %) known->json) values)
+        book (book-load (kind-book kinds-config)
+                        [{:kind (record-kind {:level "error" :error-type "E" :message "t 1"
+                                              :message-template "t <n>"
+                                              :file "f.py" :service "payments"})
+                          :first t0 :last t0 :count 1 :example "" :state "open"}])]
+    {:values values
+     :read read
+     :latest (mapv known->json
+                   (kinds-latest (map-indexed (fn [i v] [(if (even? i)
+                                                           (kind-message-key
+                                                             "payments" (kind-id "E" "t <n>" "f.py"))
+                                                           "k")
+                                                         v])
+                                              values)))
+     :commands (count (filter set-by-command? values))
+     :followed (get-in (reduce book-follow book (keep json->known (filter set-by-command? values)))
+                       [:kinds ["payments" (kind-id "E" "t <n>" "f.py")] :state])}))
+
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
   first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
@@ -793,6 +761,9 @@
 (def results
   (assoc helpers
          :rule-cases (rule-cases)
+         :kind-cases (kind-cases)
+         :kinds-kept (kinds-kept)
+         :kinds-strangers (kinds-strangers)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)

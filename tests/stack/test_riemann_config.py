@@ -2,9 +2,11 @@
 and outputs exercised.
 
 Riemann itself cannot run here (no registry). tests/stack/riemann_harness.clj loads the config
-with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source (where*,
-batch, call-rescue, async-queue!, the Kafka consumer's deserializer option, JSON decoding and
-consume loop, and event making) and the clock under control, feeds it Kafka message values, and
+with the few Riemann 0.3.12 functions it uses mirrored from Riemann's own source in
+tests/stack/riemann_stubs.clj (where*, batch, call-rescue, async-queue!, every!, the Kafka
+consumer's deserializer option, JSON decoding and consume loop, event making, and kinsky's
+producer and consumer over an in-memory topic) and the clock under control, feeds it Kafka
+message values, and
 reports what came out: alerts, indexed events, the rule's state, and what went over real
 sockets to a listener and a _bulk endpoint."""
 
@@ -14,6 +16,7 @@ import http.server
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -28,11 +31,17 @@ from typing import Any
 
 import pytest
 
+from logtray.pipeline.kinds import KnownKind, kind_id
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
 from logtray.tray.alerts.alert import parse_message
 from logtray.tray.alerts.dedupe import alert_id
+from logtray.tray.alerts.kinds_topic import COMMAND, encode_kind, kind_key, latest
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
+from tests.kind_cases import RECORDS as KIND_RECORDS
+from tests.kind_cases import TABLE as KIND_TABLE
+from tests.kind_cases import for_harness as kinds_for_harness
+from tests.kind_cases import kind_named
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
 from tests.stack.record_values import parity_values
@@ -53,6 +62,137 @@ _PINO_LINE = json.dumps(
     {"level": 50, "time": 1796639274737, "name": "payments", "msg": "payment 4711 failed"}
 )
 PARITY = parity_values(3000, seed=7)  # read by both profiles: they must agree
+
+
+def kind_values(n: int, seed: int) -> list[str]:
+    """Seeded error records built from the parts a kind is read from, each part drawn from
+    what loggers write and what strangers could: Python tracebacks, V8/Java "at" lines,
+    frames of libraries and runtimes, Windows paths, long line numbers, blanks, odd names."""
+    rnd = random.Random(seed)
+    files = [
+        "/app/pay.py",
+        "/srv/app/.venv/lib/python3.12/site-packages/x/y.py",
+        "C:\\app\\w.py",
+        "/usr/lib/python3.12/socket.py",
+        "<frozen runpy>",
+        "src/handler.js",
+        "",
+        " ",
+        "node:internal/timers",
+        "/app/node_modules/pg/lib/client.js",
+        "internal/x.js",
+        "Pay.java",
+        "/a/b/",
+        "\u00e9t\u00e9.py",
+        "x:y.py",
+    ]
+    functions = [
+        "charge",
+        "java.base/java.net.Socket.connect",
+        "com.acme.Pay.run",
+        "kotlin.x",
+        "",
+        "Object.<anonymous>",
+        "scala.Function1.apply",
+        "sun.nio.ch.Net.poll",
+    ]
+    lines = ["12", "0", "123456789", "99999999", "7:9", "x"]
+
+    def frame() -> str:
+        f, fn, ln = rnd.choice(files), rnd.choice(functions), rnd.choice(lines)
+        return rnd.choice(
+            [
+                f'  File "{f}", line {ln}, in {fn}',
+                f'File "{f}", line {ln}',
+                f"    at {fn} ({f}:{ln})",
+                f"at {fn}({f}:{ln})",
+                f"at {f}:{ln}",
+                f"\tat {fn}(Native Method)",
+                f"at {fn}(index 0)",
+                "goroutine 1 [running]:",
+                "   ",
+            ]
+        )
+
+    out = []
+    for _ in range(n):
+        record: dict[str, Any] = {"level": rnd.choice(["error", "ERROR", "fatal", "warn", 50])}
+        if rnd.random() < 0.8:
+            record["message"] = rnd.choice(
+                [
+                    "payment 4711 failed",
+                    "  ",
+                    "",
+                    "user 'bob' not found",
+                    "id 0xdeadbeef",
+                    "x" * 1200,
+                ]
+            )
+        if rnd.random() < 0.5:
+            record["pathname"] = rnd.choice(files)
+            record["lineno"] = rnd.choice([12, 0, None, "31"])
+        for key, values in (
+            ("service", ["payments", "", "billing"]),
+            ("logger", ["app.pay", ""]),
+        ):
+            if rnd.random() < 0.5:
+                record[key] = rnd.choice(values)
+        error: dict[str, Any] = {}
+        if rnd.random() < 0.6:
+            error["type"] = rnd.choice(["ValueError", " ", "", "pay.Timeout", "E\n"])
+        if rnd.random() < 0.6:
+            error["message"] = rnd.choice(["bad 12", "   ", "", "timeout after 3.5 s"])
+        if rnd.random() < 0.8:
+            head = rnd.choice(["Traceback (most recent call last):", "Error: boom", ""])
+            error["stack_trace"] = "\n".join([head] + [frame() for _ in range(rnd.randint(0, 6))])
+        if error:
+            record["error"] = error
+        out.append(json.dumps(record))
+    return out
+
+
+KIND_VALUES = kind_values(2000, seed=11)  # each record's kind: both profiles must agree
+
+
+def random_kind_cases(n: int, seed: int) -> list[dict[str, Any]]:
+    """Seeded cases in the table's terms (tests/kind_cases.json's "about"): kinds kept in any
+    state, steps at any time with the table's records in any order, the user's resolve, mute and
+    reopen, small bounds (learning, bursts, forgetting) — for both books to run."""
+    rnd = random.Random(seed)
+    names = sorted(KIND_RECORDS)
+    with_kind = [name for name in names if kind_named(name) is not None]
+    cases = []
+    for i in range(n):
+        small = rnd.random() < 0.5  # forgetting on: no state changes (a forgotten kind has none)
+        config = {
+            "learn_s": rnd.choice([0, 5, 30]),
+            "burst_max": rnd.choice([0, 1, 2, 5]),
+            "burst_s": rnd.choice([1, 10, 60]),
+            "max_kinds": rnd.choice([1, 2, 4, 8]) if small else 10000,
+        }
+        known = [
+            {
+                "record": name,
+                "state": rnd.choice(["open", "resolved", "muted"]),
+                "seen": -rnd.randint(1, 500),
+            }
+            for name in rnd.sample(with_kind, rnd.randint(0, 6))
+        ]
+        steps: list[dict[str, Any]] = []
+        at = 0.0
+        for _ in range(rnd.randint(1, 8)):
+            step: dict[str, Any] = {"at": at, "records": rnd.choices(names, k=rnd.randint(0, 8))}
+            if not small and known:
+                for verb in ("resolve", "mute", "reopen"):
+                    if rnd.random() < 0.3:
+                        step[verb] = [rnd.choice(known)["record"]]
+            steps.append(step)
+            at = round(at + rnd.choice([0, 0.5, 1, 4.9, 5, 10, 29.9, 30, 61]), 1)
+        cases.append({"name": f"random {i}", "config": config, "known": known, "steps": steps})
+    return cases
+
+
+RANDOM_KIND_CASES = random_kind_cases(300, seed=5)
 
 # Records of the loggers without a fixture yet (Go, Rust, .NET), shipped lines and edge cases,
 # written from the shared notes' field table, each with what tests/shapes/README.md's rules
@@ -299,7 +439,7 @@ def test_the_rule_and_outputs_are_what_the_issue_asks() -> None:
     assert ":_type" not in code and '"_type"' not in code
     assert '"/_bulk"' in code and "program-logs-" in code
     # Outputs behind async queues, defined once at top level (the alerts topic's only when set).
-    assert code.count("(async-queue! ") == 3
+    assert code.count("(async-queue! ") == 4  # ES, the listener, the alerts and kinds topics
     assert '(env "ALERTS_TOPIC" "logtray-alerts")' in code
     assert "(kafka alerts-kafka-config)" in code
     for key in (":pathname", ":count", ":window_s", ":threshold", ":message", ":time", ":token"):
@@ -328,6 +468,40 @@ def _have_clojure_libs() -> bool:
 
 
 T0 = 1764000000.0  # the harness's clock at the start of each scenario: 2025-11-24T16:00:00Z
+
+
+def _kept(name: str, state: str, seen: float) -> KnownKind:
+    kind = kind_named(name)
+    assert kind is not None, name
+    return KnownKind(kind, seen, seen, 3, "as the engine kept it", state)  # type: ignore[arg-type]
+
+
+def _text(message: tuple[bytes, bytes | None]) -> list[str | None]:
+    key, value = message
+    return [key.decode(), None if value is None else value.decode()]
+
+
+# The kinds topic as logtray's engine left it (tray/alerts/kinds_topic.py writes it): node-pino's
+# kind resolved, python-logtray's open, a forgotten kind (its tombstone), and strangers' messages.
+KEPT_PINO = _kept("node-pino", "resolved", T0 - 100)
+KEPT_LOGTRAY = _kept("python-logtray", "open", T0 - 50)
+_FORGOTTEN = _kept("billing-a", "open", T0 - 70)
+KINDS_TOPIC_MESSAGES = [
+    encode_kind(_FORGOTTEN),
+    encode_kind(KEPT_PINO),
+    (b"payments\nffffffffffff", b"not json"),
+    (b"someone\n0123456789ab", encode_kind(KEPT_LOGTRAY)[1]),  # a key not its kind's
+    encode_kind(KEPT_LOGTRAY),
+    (kind_key(*_FORGOTTEN.key), None),
+]
+KINDS_TOPIC_INPUT = {
+    "messages": [_text(m) for m in KINDS_TOPIC_MESSAGES],
+    # `logtray kinds resolve` while Riemann runs; and a write of the book's own read back (not
+    # the command's: not taken over).
+    "resolve": _text(encode_kind(_kept("node-pino", "resolved", T0 + 5), COMMAND)),
+    "ignored": _text(encode_kind(_kept("python-logtray", "muted", T0 + 5))),
+    "records": {name: json.dumps(KIND_RECORDS[name]) for name in KIND_RECORDS},
+}
 
 
 @dataclass
@@ -427,8 +601,15 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
     acceptor.start()
     cases = tmp_path_factory.mktemp("rule-cases") / "cases.json"
     cases.write_text(for_harness(), encoding="utf-8")
+    kind_cases = cases.with_name("kind-cases.json")
+    kinds_payload = json.loads(kinds_for_harness())
+    kinds_payload["cases"] += RANDOM_KIND_CASES
+    kind_cases.write_text(json.dumps(kinds_payload), encoding="utf-8")
+    kinds_topic = cases.with_name("kinds-topic.json")
+    kinds_topic.write_text(json.dumps(KINDS_TOPIC_INPUT), encoding="utf-8")
     readings = cases.with_name("readings.json")
     values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
+    values += KIND_VALUES
     readings.write_text(json.dumps(values), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -443,6 +624,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessRun]:
         "WINDOW_S": str(RULE_CONFIG["window_s"]),
         "THROTTLE_S": str(RULE_CONFIG["throttle_s"]),
         "RULE_CASES": str(cases),
+        "KIND_CASES": str(kind_cases),
+        "KINDS_TOPIC_MESSAGES": str(kinds_topic),
         "SHAPES_DIR": str(SHAPES),
         "READINGS": str(readings),
         # ALERTS_TOPIC is not set: the config's default publishes every alert (the stack
@@ -491,6 +674,8 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
         "file": "/app/a.py",
         "line": 3,
         "group": "/app/a.py",
+        # An error record's kind (its id: tests/kind_cases.md), what a kind's link filters on.
+        "kind": kind_id("", "x", "a.py"),
     }
     record = json.loads(doc["record"])
     assert record["extra"] == {"k": 1} and record["level"] == 50 and record["nothing"] is None
@@ -877,6 +1062,7 @@ def test_both_profiles_read_every_record_alike(harness: HarnessRun) -> None:
     engine's reading (logtray.pipeline.record) and riemann.config's agree on every field."""
     record = pytest.importorskip("logtray.pipeline.record", reason="the engine's reading")
     seen = harness.results["readings"][len(READINGS) :]
+    seen = seen[: len(PARITY)]
     assert len(seen) == len(PARITY)
     differ = []
     for value, riemann in zip(PARITY, seen, strict=True):
@@ -926,6 +1112,7 @@ def test_every_field_sent_to_elasticsearch_has_one_type(harness: HarnessRun) -> 
         ".logtray.error_type",
         ".logtray.file",
         ".logtray.group",
+        ".logtray.kind",
         ".logtray.level",
         ".logtray.line",
         ".logtray.logger",
@@ -935,3 +1122,162 @@ def test_every_field_sent_to_elasticsearch_has_one_type(harness: HarnessRun) -> 
         ".logtray.traceback",
         ".record",
     ]
+
+
+KIND_CASES: list[dict[str, Any]] = KIND_TABLE["cases"]
+KIND_PRINTS: list[dict[str, Any]] = KIND_TABLE["fingerprints"]
+
+
+@pytest.mark.parametrize("entry", KIND_PRINTS, ids=[entry["record"] for entry in KIND_PRINTS])
+def test_riemann_reads_each_record_s_kind_as_the_table_says(
+    harness: HarnessRun, entry: dict[str, Any]
+) -> None:
+    """The error kinds' table (tests/kind_cases.json): the engine reads the same kinds
+    (tests/pipeline/test_kind_cases.py)."""
+    assert harness.results["kind-cases"]["fingerprints"][entry["record"]] == entry["kind"]
+
+
+@pytest.mark.parametrize("case", KIND_CASES, ids=[case["name"] for case in KIND_CASES])
+def test_riemann_s_kind_book_tells_what_the_table_says(
+    harness: HarnessRun, case: dict[str, Any]
+) -> None:
+    """Each case through the config's streams with Riemann's clock at each step: the same
+    decisions as the engine's KindBook on the same table."""
+    assert harness.results["kind-cases"]["cases"][case["name"]] == case["told"]
+
+
+def test_kind_alerts_are_lines_the_listener_takes_as_kind_alerts(harness: HarnessRun) -> None:
+    """Every alert the kinds' cases told, as the line sent to the listener: the listener's own
+    parser reads its kind, the kind's id, a title and the token; a learning window is checked
+    every second even when no record comes."""
+    kinds = harness.results["kind-cases"]
+    assert kinds["scheduled"] == [1]
+    told = [t for case in KIND_CASES for t in case["told"]]
+    lines = kinds["lines"][: len(told)]  # the table's cases come first, then the seeded ones
+    for line, want in zip(lines, told, strict=True):
+        alert = parse_message(line)
+        assert alert is not None and alert.kind == want["told"], line
+        assert alert.title and alert.service == (want["service"] or None)
+        assert json.loads(line)["token"] == "tok-123"
+        if want["told"] in ("new", "regressed"):
+            assert alert.kind_id == want["kind"] and alert.evidence is not None
+            assert (alert.id or "").startswith(f"kind-{want['told']}-{want['kind']}-")
+        if want["told"] == "burst":
+            assert alert.count == want["count"]
+        assert alert.id is not None  # the same on the TCP line and the alerts topic
+
+
+def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRun) -> None:
+    """The kinds topic as the engine writes it, read on start: records that arrive meanwhile
+    are held, then told against it (the resolved kind regressed, the known one quiet, a new
+    one New: its service is known, not learning); what changed is written on the tick in the
+    engine's format; a restart reads it back and tells nothing again; a resolve written while
+    Riemann runs is followed (the kind regresses when seen again), a state that is not the
+    command's is not; an unreadable broker starts
+    an empty book with the held records in it."""
+    kept = harness.results["kinds-kept"]
+    ecs = kind_named("python-ecs-logging")
+    assert ecs is not None
+    pino = KEPT_PINO.kind
+    assert kept["held"] == 3
+    assert kept["first-start"] == [
+        {"told": "regressed", "service": "payments", "kind": pino.id},
+        {"told": "new", "service": "payments", "kind": ecs.id},
+    ]
+    assert kept["loaded"] == 3  # the two kept, and the new one
+    written = [(k.encode(), None if v is None else v.encode()) for k, v in kept["written"]]
+    assert len(written) == 3
+    both = latest(KINDS_TOPIC_MESSAGES + written)  # as the engine reads the topic
+    states = {known.key: (known.state, known.count) for known in both}
+    assert states == {
+        (pino.service, pino.id): ("open", 4),
+        (KEPT_LOGTRAY.kind.service, KEPT_LOGTRAY.kind.id): ("open", 4),
+        (ecs.service, ecs.id): ("open", 1),
+    }
+    assert kept["restarted"] == []
+    assert kept["stopped"] is True
+    assert kept["followed"] == [{"told": "regressed", "service": "payments", "kind": pino.id}]
+    assert kept["not-followed"] == "open"
+    assert kept["down"] == {"loading": False, "kinds": 3, "learning": ["payments"], "logged": 1}
+
+
+def test_both_profiles_find_the_same_kind_in_every_record(harness: HarnessRun) -> None:
+    """The hand-written readings, 3,000 seeded records mixing every shape's keys with values of
+    every JSON type, and 2,000 seeded error records built from the parts a kind is read from
+    (kind_values): the engine's kind_of and riemann.config's record-kind agree on every record
+    (none, or every part)."""
+    from logtray.pipeline.kinds import kind_of
+    from logtray.pipeline.record import normalize
+    from tests.kind_cases import kind_json
+
+    values = [v if isinstance(v, str) else json.dumps(v) for _, v, _ in READINGS] + PARITY
+    values += KIND_VALUES
+    seen = harness.results["readings"]
+    assert len(seen) == len(values)
+    differ, kinds = [], 0
+    for value, riemann in zip(values, seen, strict=True):
+        try:
+            record = normalize(json.loads(value))
+        except ValueError:
+            record = None
+        want = kind_json(kind_of(record)) if record is not None else None
+        got = (riemann["logtray"] or {}).get("kind")
+        got = (
+            {k: got[k] for k in ("id", "service", "type", "template", "file", "line")}
+            if got
+            else None
+        )
+        kinds += want is not None
+        if got != want:
+            differ.append((value[:300], want, got))
+    assert differ == []
+    assert kinds > 1000  # the seeded records hold many error kinds, not only none
+
+
+def test_kinds_topic_values_of_strangers_are_read_as_the_engine_reads_them(
+    harness: HarnessRun,
+) -> None:
+    """3,000 seeded values a stranger could leave on the kinds topic (a kept kind's fields
+    dropped or replaced by JSON of every type: huge numbers, booleans, nesting, long strings):
+    none breaks the reading, and riemann.config keeps from each exactly what the engine's
+    known_from_json keeps (nothing, or the same kind, its id recomputed)."""
+    from logtray.pipeline.kinds import known_from_json
+
+    strangers = harness.results["kinds-strangers"]
+    differ, kept = [], 0
+    for value, riemann in zip(strangers["values"], strangers["read"], strict=True):
+        known = known_from_json(json.loads(value))
+        want = known.to_json() if known is not None else None
+        kept += want is not None
+        if riemann != want:
+            differ.append((value[:300], want, riemann))
+    assert differ == []
+    assert 100 < kept < 3000  # both kinds of value are among them
+    # Under two keys (every other value under the good kind's key, the rest under one that is
+    # no kind's): what the latest message of each leaves, as the engine reads the topic.
+    key = kind_key("payments", kind_id("E", "t <n>", "f.py"))
+    messages = [
+        (key if i % 2 == 0 else b"k", v.encode()) for i, v in enumerate(strangers["values"])
+    ]
+    assert strangers["latest"] == [known.to_json() for known in latest(messages)]
+    assert strangers["commands"] > 0 and strangers["followed"] in ("open", "resolved", "muted")
+
+
+def test_both_books_tell_the_same_over_seeded_random_cases(harness: HarnessRun) -> None:
+    """300 seeded cases beyond the table (random_kind_cases): kept kinds in any state, records
+    in any order at any time, resolve/mute/reopen, learning, bursts and forgetting on small
+    bounds: riemann.config's book tells exactly what the engine's KindBook tells."""
+    from tests.kind_cases import run_book
+
+    seen = harness.results["kind-cases"]["cases"]
+    differ = [
+        (case["name"], want, seen[case["name"]])
+        for case in RANDOM_KIND_CASES
+        if (want := run_book(case)) != seen[case["name"]]
+    ]
+    if differ:
+        name, want, got = differ[0]
+        case = next(c for c in RANDOM_KIND_CASES if c["name"] == name)
+        pytest.fail(f"{len(differ)} differ; first {json.dumps(case)}\nwant {want}\ngot  {got}")
+    told = {t["told"] for case in RANDOM_KIND_CASES for t in run_book(case)}
+    assert told == {"new", "regressed", "burst", "learned"}
