@@ -662,12 +662,14 @@
                           (doseq [{:keys [at values]} deliveries]
                             (reset! clock (double at))
                             (consume! values))
-                          (let [listener (alerts)
+                          ; Every alert, the kinds' too, goes both ways; the spike rule's
+                          ; alerts are compared with the case.
+                          (let [listener (get @queued :alerts [])
                                 topic (get @queued :alerts-topic [])]
                             {:name name
                              :same-events (= listener topic)
-                             :listener (mapv #(dissoc (alert-map %) :token) listener)
-                             :topic (mapv topic-record topic)}))))]
+                             :listener (mapv #(dissoc (alert-map %) :token) (remove :told listener))
+                             :topic (mapv topic-record (remove :told topic))}))))]
     (fresh! t0)
     (consume! [(json/generate-string {"logtray_heartbeat" "hb-p" "@timestamp" (iso t0)
                                       "level" "error" "pathname" "/app/a.py"})])
