@@ -1,0 +1,483 @@
+"""A container's output lines as log records: multi-line entries joined, plain text read.
+
+`Joiner` joins one container stream's lines into `Entry`s: a Python traceback, a Java stack
+trace, a Go panic or a Node error stack becomes one entry, a JSON object line is an entry of
+its own, any other line starts a new entry. `record_from_entry` turns an entry into the record
+shipped to "program-logs"; `plain_level` reads the level of a plain-text line. The exact rules
+are stated in docs/shipping.md; this module and that page change together.
+
+Pure and total: any text in (control characters, lone surrogates, lines of any length), bounded
+entries and records out, never an exception. A line cut or left out to keep an entry within its
+bounds is counted and marked (`Entry.truncated`, a "[… N lines cut …]" line in the text), never
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from logtray.pipeline.record import MAX_FILE, MAX_LINE, service_of, time_of
+
+# What a plain-text line's level is read from: its first characters (a level is written near
+# the start; a long message is not searched through).
+LEVEL_SCAN = 300
+
+# ---------------------------------------------------------------------------- the patterns
+
+_ANSI = re.compile(r"\x1b\[[0-9;:?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+# A line that begins with a time begins an entry (the usual log line prefixes).
+_STAMP = (
+    r"\[?(?:"
+    r"\d{4}[-/.]\d{2}[-/.]\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+    r"|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"  # syslog: "Dec  7 13:00:00"
+    r"|1\d{9}(?:\.\d+)?(?=\s)"  # epoch seconds (zap's console encoder)
+    r")\]?"
+)
+_TIMESTAMPED = re.compile(
+    rf"(?:{_STAMP}|[IWEF]\d{{4}} \d{{2}}:\d{{2}}:\d{{2}}|(?:time|ts|t)=\"?\d)", re.ASCII
+)
+
+_PY_TRACEBACK = "Traceback (most recent call last):"
+_PY_CHAIN = (
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
+_PY_FRAME = re.compile(r'  File "(.*)", line (\d+)', re.ASCII)
+# An exception's line: "pkg.Type: message" or a bare "Type" (KeyboardInterrupt).
+_EXCEPTION_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?:: (.*))?", re.ASCII)
+# A Java throwable named on its own line after a log line: a qualified class name.
+_JAVA_HEAD = re.compile(
+    r'(?:Exception in thread "[^"]*" )?((?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*'
+    r"(?:Exception|Error|Throwable|Failure))(?:: (.*))?",
+    re.ASCII,
+)
+_JAVA_FRAME = re.compile(r"\s+at (?:[\w$./]+/)?[\w$.<>]+\(([^():]+):(\d+)\)", re.ASCII)
+# A JavaScript error's first line: "TypeError: x", "Error [ERR_X]: y".
+_JS_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII)
+_JS_FRAME = re.compile(r"    at (?:.*? \()?((?:file://)?/[^():]*|[A-Za-z]:[^():]*):(\d+):\d+\)?")
+_CARET = re.compile(r" *\^+ *")
+_GO_GOROUTINE = re.compile(r"goroutine \d+ \[[^\]]*\]:", re.ASCII)
+_GO_CALL = re.compile(r"(?:created by )?[\w./*()\[\]{}%-]+\(.*\)(?: in goroutine \d+)?", re.ASCII)
+_GO_FILE = re.compile(r"\t(/.*?\.go):(\d+)(?: \+0x[0-9a-f]+)?", re.ASCII)
+_GO_FUNC = re.compile(r"([\w./*()\[\]{}%-]+)\(.*\)", re.ASCII)
+
+# --------------------------------------------------------------------------- plain levels
+
+# The level words as programs print them in capitals, with the four-letter forms of logrus.
+_LEVEL_WORDS = {
+    "debug": ("TRACE", "DEBUG", "DBG", "TRC", "DEBU", "TRAC", "FINE", "FINER", "FINEST"),
+    "info": ("INFO", "INF", "NOTICE"),
+    "warn": ("WARN", "WARNING", "WRN"),
+    "error": ("ERROR", "ERR", "ERRO", "SEVERE"),
+    "fatal": ("FATAL", "FTL", "FATA", "CRITICAL", "CRIT", "PANIC", "PANI", "ALERT", "EMERG"),
+}
+_UPPER = {word: level for level, words in _LEVEL_WORDS.items() for word in words}
+# Spelled in any case, in a form that says it is a level: "[warn]", "level=warn", "warn:" at
+# the start, or right after a leading time.
+_ANY_CASE = {
+    **{n.lower(): lv for n, lv in _UPPER.items() if n not in ("FINE", "FINER", "FINEST", "ALERT")},
+    "warning": "warn",
+    "information": "info",
+}
+_PLAIN = re.compile(
+    r"(?P<glog>^[IWEF](?=\d{4} \d{2}:\d{2}:\d{2}))"
+    r"|^(?P<start>Traceback \(most recent call last\):|Exception in thread "
+    r"|(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception)(?:: |:?$))"
+    r"|^(?P<fatal>panic: |fatal error: )"
+    r"|^(?P<word>[A-Za-z]+)(?=:)"
+    rf"|^{_STAMP}[\s\]:|-]*(?P<after>[A-Za-z]+)(?=[\s:\]|]|$)"
+    r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
+    r"|[\[<(]\s*(?P<bracket>[A-Za-z]+)\s*[\]>)]"
+    r"|(?<![A-Za-z0-9_])(?P<upper>[A-Z]{3,8})(?![A-Za-z0-9_=])",
+    re.ASCII,
+)
+_GLOG = {"I": "info", "W": "warn", "E": "error", "F": "fatal"}
+
+
+def plain_level(text: str) -> str | None:
+    """The level a plain-text line states (debug, info, warn, error, fatal), or None.
+
+    Read from the line's first 300 characters, the first of these that names a level wins:
+    a glog prefix (`E1207 13:00:00.000000`); a line that starts an error (`Traceback (most
+    recent call last):`, `Exception in thread`, `pkg.SomeError: …`, `panic: `, `fatal error: `);
+    a first word followed by a colon (`error: …`, `WARNING: …`); the word right after a leading
+    time (`2026-12-07T13:00:00Z error …`); a key (`level=error`, `severity: "warn"`); a word in
+    brackets (`[error]`, `<warn>`); a word in capitals standing alone (`ERROR`, `WARN`, `ERRO`).
+    Lower-case words inside a sentence ("no errors found", "error_count=0") are not levels.
+    """
+    head = _ANSI.sub("", text[:LEVEL_SCAN]) if "\x1b" in text[:LEVEL_SCAN] else text[:LEVEL_SCAN]
+    for match in _PLAIN.finditer(head):
+        kind = match.lastgroup
+        word = match.group(kind) if kind else None
+        if word is None:
+            continue
+        if kind == "glog":
+            return _GLOG[word]
+        if kind == "start":
+            return "error"
+        if kind == "fatal":
+            return "fatal"
+        level = _UPPER.get(word) if kind == "upper" else _ANY_CASE.get(word.lower())
+        if level is not None:
+            return level
+    return None
+
+
+# --------------------------------------------------------------------------------- entries
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One log entry of a container's output."""
+
+    text: str  # a single line, or joined lines separated by "\n", bounded
+    time: float  # epoch seconds Docker stamped on the entry's first line
+    lines: int  # how many lines were joined (before truncation)
+    truncated: bool  # True if lines or bytes were cut to the bounds
+
+
+# What the held entry is, which decides the lines it takes on.
+_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _JAVA, _GO, _NODE, _STACK = range(8)
+_MARKER_ROOM = 64  # bytes kept free for the "[… N lines cut …]" line
+
+
+def _clean(line: str) -> str:
+    """The line without its line end and colour codes, lone surrogates as U+FFFD."""
+    if line.endswith("\n"):
+        line = line[:-1]
+    if line.endswith("\r"):
+        line = line[:-1]
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            line = line.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return line
+
+
+def _size(line: str) -> int:
+    return len(line) if line.isascii() else len(line.encode("utf-8"))
+
+
+def _cut(line: str, limit: int) -> str:
+    """The longest start of `line` within `limit` UTF-8 bytes, whole characters only."""
+    return line[:limit].encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+class Joiner:
+    """Joins one container's lines into entries; one Joiner per container stream.
+
+    An entry keeps at most `max_lines` lines and `max_bytes` bytes of UTF-8: the first lines,
+    then (for a longer entry) its last lines, with one line saying how many were cut between.
+    """
+
+    def __init__(self, max_lines: int = 500, max_bytes: int = 65536) -> None:
+        if max_lines < 1 or max_bytes < 2 * _MARKER_ROOM:
+            raise ValueError(
+                f"an entry needs at least 1 line and {2 * _MARKER_ROOM} bytes "
+                f"(given {max_lines} lines, {max_bytes} bytes)"
+            )
+        self._max_lines = max_lines
+        self._max_bytes = max_bytes
+        # The last quarter of the bounds keeps an entry's end (a Python traceback's exception).
+        self._tail_lines = max_lines // 4
+        self._head_lines = max_lines - self._tail_lines
+        self._tail_bytes = (max_bytes - _MARKER_ROOM) // 4
+        self._head_bytes = max_bytes - _MARKER_ROOM - self._tail_bytes
+        self._reset()
+        self._last_time = 0.0
+
+    def _reset(self) -> None:
+        self._head: list[str] = []
+        self._head_size = 0
+        self._tail: deque[str] = deque()
+        self._tail_size = 0
+        self._kind = _PLAIN_LINE
+        self._time = 0.0
+        self._lines = 0
+        self._blanks = 0  # blank lines seen after the last kept one, kept if the entry goes on
+        self._truncated = False
+        self._last = ""  # the last line taken, cleaned
+
+    @property
+    def holding(self) -> bool:
+        """True while an entry is held (lines that may still go on)."""
+        return self._lines > 0
+
+    def feed(self, line: str, time: float) -> list[Entry]:
+        """The entries this line completes (0, 1 or 2), in order."""
+        if not math.isfinite(time):
+            time = self._last_time  # a clock that says nothing usable: the line's neighbour's
+        self._last_time = time
+        text = _clean(line)
+        if not text.strip():
+            if self._lines:
+                self._blanks += 1
+            return []
+        if self._lines and self._continues(text):
+            self._take(text)
+            return []
+        done = self.flush()
+        if _is_json_object(text):
+            self._start(text, time, _PLAIN_LINE)
+            done.extend(self.flush())  # a JSON object is a whole entry by itself
+            return done
+        self._start(text, time, _kind_of_first(text))
+        return done
+
+    def flush(self) -> list[Entry]:
+        """The held entry, if any (when the stream has been quiet a while, or has ended)."""
+        if not self._lines:
+            return []
+        parts = self._head
+        if self._tail:
+            cut = self._lines - len(self._head) - len(self._tail)
+            if cut > 0:
+                parts = [*parts, f"[… {cut} lines cut …]"]
+            parts = [*parts, *self._tail]
+        entry = Entry("\n".join(parts), self._time, self._lines, self._truncated)
+        self._reset()
+        return [entry]
+
+    # ------------------------------------------------------------------------------ joining
+
+    def _start(self, text: str, time: float, kind: int) -> None:
+        self._time = time
+        self._kind = kind
+        self._take(text)
+
+    def _take(self, text: str) -> None:
+        blanks, self._blanks = self._blanks, 0
+        for _ in range(blanks):
+            self._keep("")
+        self._keep(text)
+        self._last = text
+        kind = self._kind
+        if kind == _PYTHON and not text.startswith((" ", "\t")) and text != _PY_TRACEBACK:
+            self._kind = _PYTHON_DONE
+        elif kind == _PYTHON_DONE and text in _PY_CHAIN:
+            self._kind = _PYTHON_CHAIN
+        elif kind in (_PYTHON_CHAIN, _PLAIN_LINE, _NODE) and text == _PY_TRACEBACK:
+            self._kind = _PYTHON
+        elif kind == _PLAIN_LINE and _JAVA_HEAD.fullmatch(text):
+            self._kind = _JAVA
+        elif kind == _PLAIN_LINE and _JS_HEAD.fullmatch(text):
+            self._kind = _NODE
+
+    def _keep(self, text: str) -> None:
+        self._lines += 1
+        size = _size(text) + 1
+        if (
+            not self._truncated
+            and len(self._head) < self._head_lines
+            and self._head_size + size <= self._head_bytes
+        ):
+            self._head.append(text)
+            self._head_size += size
+            return
+        if not self._head:  # the first line alone is over the bounds: its start is kept
+            self._head.append(_cut(text, self._head_bytes - 8) + " […]")
+            self._head_size = self._head_bytes
+            self._truncated = True
+            return
+        self._truncated = True
+        if self._tail_lines == 0:
+            return
+        if size > self._tail_bytes:
+            text = _cut(text, self._tail_bytes - 8) + " […]"
+            size = _size(text) + 1
+        self._tail.append(text)
+        self._tail_size += size
+        while len(self._tail) > self._tail_lines or self._tail_size > self._tail_bytes:
+            self._tail_size -= _size(self._tail.popleft()) + 1
+
+    def _continues(self, text: str) -> bool:
+        """Whether `text` goes on the held entry (a line that starts an entry never does)."""
+        first = text[0]
+        if first in "{[" and _is_json_object(text):
+            return False
+        if _TIMESTAMPED.match(text):
+            return False
+        if first in " \t":
+            return True
+        kind = self._kind
+        after_blank = self._blanks > 0
+        if kind == _PLAIN_LINE:
+            if text == _PY_TRACEBACK:
+                return not after_blank
+            if after_blank:
+                return _CARET.fullmatch(self._last) is not None and bool(_JS_HEAD.fullmatch(text))
+            return _JAVA_HEAD.fullmatch(text) is not None
+        if kind == _PYTHON:
+            return not after_blank  # the exception's line after the frames
+        if kind == _PYTHON_DONE:
+            return text in _PY_CHAIN
+        if kind == _PYTHON_CHAIN:
+            return text == _PY_TRACEBACK
+        if kind == _JAVA:
+            return not after_blank and text.startswith(("Caused by: ", "Suppressed: "))
+        if kind == _GO:
+            if after_blank:
+                return _GO_GOROUTINE.fullmatch(text) is not None
+            return (
+                _GO_CALL.fullmatch(text) is not None
+                or _GO_GOROUTINE.fullmatch(text) is not None
+                or text.startswith(("created by ", "exit status ", "[signal ", "panic: "))
+            )
+        if kind == _NODE:
+            return after_blank and text.startswith("Node.js v")
+        return False
+
+
+def _kind_of_first(text: str) -> int:
+    if text == _PY_TRACEBACK:
+        return _PYTHON
+    if text.startswith(("panic: ", "fatal error: ")):
+        return _GO
+    if text.startswith("Exception in thread ") or _JAVA_HEAD.fullmatch(text):
+        return _JAVA
+    if _JS_HEAD.fullmatch(text):
+        return _NODE
+    return _PLAIN_LINE
+
+
+def _is_json_object(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.startswith("{") and stripped.endswith("}")
+
+
+# --------------------------------------------------------------------------------- records
+
+
+def _iso(time: float) -> str:
+    try:
+        return datetime.fromtimestamp(time, timezone.utc).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):  # before year 1 or after 9999
+        return "1970-01-01T00:00:00.000+00:00"
+
+
+def record_from_entry(entry: Entry, service: str, container: str) -> dict[str, Any]:
+    """The record shipped to "program-logs" for one entry of container `container` of service
+    `service` (docs/shipping.md says which fields, exactly)."""
+    text = entry.text
+    if not entry.truncated and _is_json_object(text):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:  # not JSON after all, or nested deeper than 1024
+            value = None
+        if isinstance(value, dict):
+            return _object_record(value, entry, service, container)
+    return _plain_record(entry, service, container)
+
+
+def _object_record(
+    value: dict[str, Any], entry: Entry, service: str, container: str
+) -> dict[str, Any]:
+    # The logger's own fields are never overwritten: ours only fill what it leaves out.
+    if "service" not in value and service_of(value) is None:
+        value["service"] = service
+    value.setdefault("container", container)
+    if time_of(value) is None and "@timestamp" not in value:
+        value["@timestamp"] = _iso(entry.time)
+    return value
+
+
+def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
+    text = entry.text
+    first = text.split("\n", 1)[0]
+    record: dict[str, Any] = {
+        "@timestamp": _iso(entry.time),
+        "message": text,
+        "level": plain_level(first) or "info",
+        "service": service,
+        "container": container,
+    }
+    if entry.lines > 1 or entry.truncated:
+        record["entry"] = {"lines": entry.lines, "truncated": entry.truncated}
+    if "\n" in text:
+        found = _stack_of(text)
+        if found is not None:
+            kind, message, file, line = found
+            if record["level"] in ("debug", "info"):
+                record["level"] = "error"
+            error: dict[str, Any] = {"type": kind, "stack_trace": text}
+            if message is not None:
+                error["message"] = message
+            record["error"] = error
+            if file is not None:
+                origin: dict[str, Any] = {"name": file[:MAX_FILE]}
+                if line is not None and 0 <= line <= MAX_LINE:
+                    origin["line"] = line
+                record["log"] = {"origin": {"file": origin}}
+    return record
+
+
+def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | None:
+    """(error type, message, file, line) of a stack trace in `text`; None when it holds none."""
+    lines = text.split("\n")
+    if _PY_TRACEBACK in lines:
+        return _python_stack(lines)
+    for index, line in enumerate(lines):
+        if line.startswith(("panic: ", "fatal error: ")):
+            return _go_stack(lines, index)
+        java = _JAVA_HEAD.fullmatch(line)
+        if java is not None and any(_JAVA_FRAME.match(x) for x in lines[index + 1 :]):
+            return java.group(1), java.group(2), *_first(_JAVA_FRAME, lines[index + 1 :])
+        js = _JS_HEAD.fullmatch(line)
+        if js is not None and any(x.startswith("    at ") for x in lines[index + 1 :]):
+            return js.group(1), js.group(2), *_first(_JS_FRAME, lines[index + 1 :], "node:")
+    return None
+
+
+def _first(
+    pattern: re.Pattern[str], lines: list[str], skip: str | None = None
+) -> tuple[str | None, int | None]:
+    for line in lines:
+        match = pattern.match(line)
+        if match is not None and not (skip and match.group(1).startswith(skip)):
+            return match.group(1), int(match.group(2))
+    return None, None
+
+
+def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | None]:
+    file = number = None
+    head = None
+    for line in lines:
+        frame = _PY_FRAME.match(line)
+        if frame is not None:
+            file, number = frame.group(1), int(frame.group(2))
+        elif line and not line.startswith((" ", "\t", "[… ")) and not _py_marker(line):
+            head = line
+    match = _EXCEPTION_HEAD.fullmatch(head) if head else None
+    if match is None:
+        return "Exception", head, file, number
+    return match.group(1), match.group(2), file, number
+
+
+def _py_marker(line: str) -> bool:
+    return line == _PY_TRACEBACK or line in _PY_CHAIN
+
+
+def _go_stack(lines: list[str], index: int) -> tuple[str, str | None, str | None, int | None]:
+    kind, _, message = lines[index].partition(": ")
+    message = message.removesuffix(" [recovered]")
+    # The first frame outside the Go runtime is where the program panicked.
+    for at in range(index + 1, len(lines) - 1):
+        call = _GO_FUNC.fullmatch(lines[at])
+        where = _GO_FILE.fullmatch(lines[at + 1])
+        if call is None or where is None:
+            continue
+        if not call.group(1).startswith("runtime.") and call.group(1) != "panic":
+            return kind, message, where.group(1), int(where.group(2))
+    return kind, message, None, None
