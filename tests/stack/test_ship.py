@@ -381,3 +381,38 @@ def test_with_kafka_down_a_flood_is_bounded_and_counted_and_the_quiet_container_
     told = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len([t for t in told if "cannot reach Kafka" in t]) == 1, told
     assert len([t for t in told if "dropped and counted" in t and "bounded" in t]) <= 2, told
+
+
+def test_logtray_ship_ships_headless_until_ctrl_c_and_doctor_counts_it(
+    engine: EngineUnderTest, printers: Printers, broker: Broker
+) -> None:
+    import os
+    import signal
+
+    printers.start("plain", "cli", count=40)
+    env = {**os.environ, "LOGTRAY_SHIP_LABELS": printers.mark, "DOCKER_HOST": engine.host}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logtray.tray", "ship", "--bootstrap", broker.bootstrap],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seqs = _seqs(broker.bootstrap, "cli", 40)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert sorted(seqs) == list(range(1, 41)), out
+    assert proc.returncode == 0, out
+    assert "shipping containers' output to program-logs" in out
+    assert re.search(r"\(cli\): 40 shipped, 0 dropped", out), out
+    doctor = subprocess.run(
+        [sys.executable, "-m", "logtray.tray", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    line = next(x for x in doctor.splitlines() if " shipping: " in x)
+    assert line.startswith("ok") and "cli (lt-ship-cli-" in line and "40 shipped" in line, line

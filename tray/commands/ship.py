@@ -8,10 +8,10 @@ import signal
 import threading
 from typing import Any
 
-from logtray.tray.base import paths
 from logtray.tray.base.config import Config, load_config
 from logtray.tray.base.errors import LogtrayError
 from logtray.tray.commands.stack_cmd import stack_kafka
+from logtray.tray.desktop.shipping import start_shipper
 
 
 def add_parser(sub: Any) -> None:
@@ -50,23 +50,6 @@ def flags_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.projects:
         flags.setdefault("ship", {})["compose_projects"] = list(args.projects)
     return flags
-
-
-def start_shipper(config: Config, bootstrap: str) -> Any:
-    """A started Shipper for `config` (the tray and this command share it)."""
-    from logtray.stack.engine import connect
-    from logtray.stack.ship.shipper import Shipper
-    from logtray.tray.alerts.kafka_source import security_options
-
-    shipper = Shipper(
-        lambda: connect(timeout=60),
-        config.ship,
-        bootstrap,
-        paths.ship_dir(),
-        security_options(config.engine),
-    )
-    shipper.start()
-    return shipper
 
 
 def run(args: argparse.Namespace) -> int:
