@@ -54,15 +54,21 @@ _PY_CHAIN = (
 _PY_FRAME = re.compile(r'  File "(.*)", line (\d+)', re.ASCII)
 # An exception's line: "pkg.Type: message" or a bare "Type" (KeyboardInterrupt).
 _EXCEPTION_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?:: (.*))?", re.ASCII)
-# A Java throwable named on its own line after a log line: a qualified class name.
+# A throwable named on its own line (Java's, and any "SomeError: message"): a class name.
 _JAVA_HEAD = re.compile(
-    r'(?:Exception in thread "[^"]*" )?((?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*'
+    r'(?:Exception in thread "[^"]*" )?((?:[A-Za-z_$][\w$]*\.)*(?:[A-Za-z_$][\w$]*)?'
     r"(?:Exception|Error|Throwable|Failure))(?:: (.*))?",
     re.ASCII,
 )
 _JAVA_FRAME = re.compile(r"\s+at (?:[\w$./]+/)?[\w$.<>]+\(([^():]+):(\d+)\)", re.ASCII)
 # A JavaScript error's first line: "TypeError: x", "Error [ERR_X]: y".
-_JS_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII)
+_JS_HEAD = re.compile(
+    r"((?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII
+)
+# ... also after what console.error printed before it ("payment 4711 failed: Error: …").
+_JS_HEAD_IN = re.compile(
+    r"(?:^|(?<=[\s:]))((?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII
+)
 _JS_FRAME = re.compile(r"    at (?:.*? \()?((?:file://)?/[^():]*|[A-Za-z]:[^():]*):(\d+):\d+\)?")
 _CARET = re.compile(r" *\^+ *")
 _GO_GOROUTINE = re.compile(r"goroutine \d+ \[[^\]]*\]:", re.ASCII)
@@ -93,9 +99,9 @@ _PLAIN = re.compile(
     r"|^(?P<start>Traceback \(most recent call last\):|Exception in thread "
     r"|(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception)(?:: |:?$))"
     r"|^(?P<fatal>panic: |fatal error: )"
+    r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
     r"|^(?P<word>[A-Za-z]+)(?=:)"
     rf"|^{_STAMP}[\s\]:|-]*(?P<after>[A-Za-z]+)(?=[\s:\]|]|$)"
-    r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
     r"|[\[<(]\s*(?P<bracket>[A-Za-z]+)\s*[\]>)]"
     r"|(?<![A-Za-z0-9_])(?P<upper>[A-Z]{3,8})(?![A-Za-z0-9_=])",
     re.ASCII,
@@ -146,7 +152,7 @@ class Entry:
 
 
 # What the held entry is, which decides the lines it takes on.
-_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _JAVA, _GO, _NODE, _STACK = range(8)
+_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _THROWN, _GO = range(6)
 _MARKER_ROOM = 64  # bytes kept free for the "[… N lines cut …]" line
 
 
@@ -207,8 +213,11 @@ class Joiner:
         self._time = 0.0
         self._lines = 0
         self._blanks = 0  # blank lines seen after the last kept one, kept if the entry goes on
-        self._truncated = False
+        self._tail_used = False  # the head is full: lines go to the tail from here on
+        self._dropped = 0  # lines left out between the head and the tail
+        self._line_cut = False  # a line's end was cut to the bytes bound
         self._last = ""  # the last line taken, cleaned
+        self._open = False  # a line taken ended with "{" (an object printed over lines)
 
     @property
     def holding(self) -> bool:
@@ -216,10 +225,16 @@ class Joiner:
         return self._lines > 0
 
     def feed(self, line: str, time: float) -> list[Entry]:
-        """The entries this line completes (0, 1 or 2), in order."""
+        """The entries this line completes (0, 1 or 2), in order. Text holding newlines is
+        taken as the lines it holds (which may complete more entries)."""
         if not math.isfinite(time):
             time = self._last_time  # a clock that says nothing usable: the line's neighbour's
         self._last_time = time
+        if "\n" in line.rstrip("\n"):
+            return [entry for part in line.split("\n") for entry in self._line(part, time)]
+        return self._line(line, time)
+
+    def _line(self, line: str, time: float) -> list[Entry]:
         text = _clean(line)
         if not text.strip():
             if self._lines:
@@ -241,12 +256,11 @@ class Joiner:
         if not self._lines:
             return []
         parts = self._head
-        if self._tail:
-            cut = self._lines - len(self._head) - len(self._tail)
-            if cut > 0:
-                parts = [*parts, f"[… {cut} lines cut …]"]
-            parts = [*parts, *self._tail]
-        entry = Entry("\n".join(parts), self._time, self._lines, self._truncated)
+        if self._dropped:
+            parts = [*parts, f"[… {self._dropped} lines cut …]"]
+        parts = [*parts, *self._tail]
+        truncated = self._line_cut or self._dropped > 0
+        entry = Entry("\n".join(parts), self._time, self._lines, truncated)
         self._reset()
         return [entry]
 
@@ -263,23 +277,23 @@ class Joiner:
             self._keep("")
         self._keep(text)
         self._last = text
+        if text.endswith("{"):
+            self._open = True
         kind = self._kind
         if kind == _PYTHON and not text.startswith((" ", "\t")) and text != _PY_TRACEBACK:
             self._kind = _PYTHON_DONE
         elif kind == _PYTHON_DONE and text in _PY_CHAIN:
             self._kind = _PYTHON_CHAIN
-        elif kind in (_PYTHON_CHAIN, _PLAIN_LINE, _NODE) and text == _PY_TRACEBACK:
+        elif kind in (_PYTHON_CHAIN, _PLAIN_LINE) and text == _PY_TRACEBACK:
             self._kind = _PYTHON
-        elif kind == _PLAIN_LINE and _JAVA_HEAD.fullmatch(text):
-            self._kind = _JAVA
-        elif kind == _PLAIN_LINE and _JS_HEAD.fullmatch(text):
-            self._kind = _NODE
+        elif kind == _PLAIN_LINE and (_JAVA_HEAD.fullmatch(text) or _JS_HEAD.fullmatch(text)):
+            self._kind = _THROWN
 
     def _keep(self, text: str) -> None:
         self._lines += 1
         size = _size(text) + 1
         if (
-            not self._truncated
+            not self._tail_used
             and len(self._head) < self._head_lines
             and self._head_size + size <= self._head_bytes
         ):
@@ -289,18 +303,21 @@ class Joiner:
         if not self._head:  # the first line alone is over the bounds: its start is kept
             self._head.append(_cut(text, self._head_bytes - 8) + " […]")
             self._head_size = self._head_bytes
-            self._truncated = True
+            self._line_cut = True
             return
-        self._truncated = True
+        self._tail_used = True
         if self._tail_lines == 0:
+            self._dropped += 1
             return
         if size > self._tail_bytes:
             text = _cut(text, self._tail_bytes - 8) + " […]"
             size = _size(text) + 1
+            self._line_cut = True
         self._tail.append(text)
         self._tail_size += size
         while len(self._tail) > self._tail_lines or self._tail_size > self._tail_bytes:
             self._tail_size -= _size(self._tail.popleft()) + 1
+            self._dropped += 1
 
     def _continues(self, text: str) -> bool:
         """Whether `text` goes on the held entry (a line that starts an entry never does)."""
@@ -313,20 +330,25 @@ class Joiner:
             return True
         kind = self._kind
         after_blank = self._blanks > 0
+        if text in _CLOSING and self._open:
+            return True  # the end of an object Node printed after a stack ("{ code: … }")
         if kind == _PLAIN_LINE:
-            if text == _PY_TRACEBACK:
-                return not after_blank
             if after_blank:
                 return _CARET.fullmatch(self._last) is not None and bool(_JS_HEAD.fullmatch(text))
-            return _JAVA_HEAD.fullmatch(text) is not None
+            # The exception a log line introduces: right after that one line only.
+            if self._lines == 1:
+                return text == _PY_TRACEBACK or _JAVA_HEAD.fullmatch(text) is not None
+            return False
         if kind == _PYTHON:
             return not after_blank  # the exception's line after the frames
         if kind == _PYTHON_DONE:
             return text in _PY_CHAIN
         if kind == _PYTHON_CHAIN:
             return text == _PY_TRACEBACK
-        if kind == _JAVA:
-            return not after_blank and text.startswith(("Caused by: ", "Suppressed: "))
+        if kind == _THROWN:
+            if after_blank:
+                return text.startswith("Node.js v")  # what Node adds after an uncaught error
+            return text.startswith(("Caused by: ", "Suppressed: "))
         if kind == _GO:
             if after_blank:
                 return _GO_GOROUTINE.fullmatch(text) is not None
@@ -335,9 +357,10 @@ class Joiner:
                 or _GO_GOROUTINE.fullmatch(text) is not None
                 or text.startswith(("created by ", "exit status ", "[signal ", "panic: "))
             )
-        if kind == _NODE:
-            return after_blank and text.startswith("Node.js v")
         return False
+
+
+_CLOSING = ("}", "]")
 
 
 def _kind_of_first(text: str) -> int:
@@ -346,9 +369,9 @@ def _kind_of_first(text: str) -> int:
     if text.startswith(("panic: ", "fatal error: ")):
         return _GO
     if text.startswith("Exception in thread ") or _JAVA_HEAD.fullmatch(text):
-        return _JAVA
+        return _THROWN
     if _JS_HEAD.fullmatch(text):
-        return _NODE
+        return _THROWN
     return _PLAIN_LINE
 
 
@@ -434,7 +457,7 @@ def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | Non
         java = _JAVA_HEAD.fullmatch(line)
         if java is not None and any(_JAVA_FRAME.match(x) for x in lines[index + 1 :]):
             return java.group(1), java.group(2), *_first(_JAVA_FRAME, lines[index + 1 :])
-        js = _JS_HEAD.fullmatch(line)
+        js = _JS_HEAD_IN.search(line)
         if js is not None and any(x.startswith("    at ") for x in lines[index + 1 :]):
             return js.group(1), js.group(2), *_first(_JS_FRAME, lines[index + 1 :], "node:")
     return None
