@@ -240,14 +240,18 @@ class Joiner:
             if self._lines:
                 self._blanks += 1
             return []
+        if _is_json_object(text):  # a whole entry by itself, which ends the held one
+            done = self.flush()
+            if _size(text) < self._head_bytes:
+                done.append(Entry(text, time, 1, False))
+            else:
+                self._start(text, time, _PLAIN_LINE)
+                done.extend(self.flush())
+            return done
         if self._lines and self._continues(text):
             self._take(text)
             return []
         done = self.flush()
-        if _is_json_object(text):
-            self._start(text, time, _PLAIN_LINE)
-            done.extend(self.flush())  # a JSON object is a whole entry by itself
-            return done
         self._start(text, time, _kind_of_first(text))
         return done
 
@@ -321,12 +325,9 @@ class Joiner:
 
     def _continues(self, text: str) -> bool:
         """Whether `text` goes on the held entry (a line that starts an entry never does)."""
-        first = text[0]
-        if first in "{[" and _is_json_object(text):
-            return False
         if _TIMESTAMPED.match(text):
             return False
-        if first in " \t":
+        if text[0] in " \t":
             return True
         kind = self._kind
         after_blank = self._blanks > 0
@@ -376,8 +377,9 @@ def _kind_of_first(text: str) -> int:
 
 
 def _is_json_object(text: str) -> bool:
-    stripped = text.strip()
-    return stripped.startswith("{") and stripped.endswith("}")
+    """Whether `text` looks like one JSON object: "{" first, "}" last (trailing blanks aside).
+    An indented "{…}" is not one: it is part of a stack or an object dump."""
+    return text[0] == "{" and (text[-1] == "}" or text.rstrip()[-1:] == "}")
 
 
 # --------------------------------------------------------------------------------- records
@@ -411,7 +413,7 @@ def _object_record(
     if "service" not in value and service_of(value) is None:
         value["service"] = service
     value.setdefault("container", container)
-    if time_of(value) is None and "@timestamp" not in value:
+    if "@timestamp" not in value and time_of(value) is None:
         value["@timestamp"] = _iso(entry.time)
     return value
 

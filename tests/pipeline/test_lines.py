@@ -424,3 +424,14 @@ def test_any_json_object_line_keeps_every_field_of_its_own(value: dict[str, Any]
     assert {k: record[k] for k in value} == value
     orjson.dumps(record)
     assert normalize(record) is not None
+
+
+def test_an_indented_object_stays_in_its_entry() -> None:
+    lines = ["Traceback (most recent call last):", '  File "/app/x.py", line 3, in f']
+    lines += ['    {"gateway": 1}["payments"]', "KeyError: 'payments'"]
+    [entry] = join(lines)
+    assert entry.lines == 4
+    pretty = ["{", '  "level": "error",', '  "msg": "payment failed"', "}"]
+    [entry] = join(pretty)
+    record = read(entry)
+    assert (record.level, record.message) == ("error", "payment failed")
