@@ -51,7 +51,7 @@ _PY_CHAIN = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
 )
-_PY_FRAME = re.compile(r'  File "(.*)", line (\d+)', re.ASCII)
+_PY_FRAME = re.compile(r'  File "(.*)", line (\d{1,9})', re.ASCII)
 # An exception's line: "pkg.Type: message" or a bare "Type" (KeyboardInterrupt).
 _EXCEPTION_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?:: (.*))?", re.ASCII)
 # A throwable named on its own line (Java's, and any "SomeError: message"): a class name.
@@ -60,7 +60,7 @@ _JAVA_HEAD = re.compile(
     r"(?:Exception|Error|Throwable|Failure))(?:: (.*))?",
     re.ASCII,
 )
-_JAVA_FRAME = re.compile(r"\s+at (?:[\w$./]+/)?[\w$.<>]+\(([^():]+):(\d+)\)", re.ASCII)
+_JAVA_FRAME = re.compile(r"\s+at (?:[\w$./]+/)?[\w$.<>]+\(([^():]+):(\d{1,9})\)", re.ASCII)
 # A JavaScript error's first line: "TypeError: x", "Error [ERR_X]: y".
 _JS_HEAD = re.compile(
     r"((?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII
@@ -69,12 +69,14 @@ _JS_HEAD = re.compile(
 _JS_HEAD_IN = re.compile(
     r"(?:^|(?<=[\s:]))((?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII
 )
-_JS_FRAME = re.compile(r"    at (?:.*? \()?((?:file://)?/[^():]*|[A-Za-z]:[^():]*):(\d+):\d+\)?")
+# Where a Node frame points: "(/app/x.js:7:9)" at its end, or all after "at ".
+_JS_PLACE = re.compile(r"((?:file://)?/[^():]*|[A-Za-z]:[^():]*):(\d{1,9}):\d{1,9}")
 _CARET = re.compile(r" *\^+ *")
 _GO_GOROUTINE = re.compile(r"goroutine \d+ \[[^\]]*\]:", re.ASCII)
-_GO_CALL = re.compile(r"(?:created by )?[\w./*()\[\]{}%-]+\(.*\)(?: in goroutine \d+)?", re.ASCII)
-_GO_FILE = re.compile(r"\t(/.*?\.go):(\d+)(?: \+0x[0-9a-f]+)?", re.ASCII)
-_GO_FUNC = re.compile(r"([\w./*()\[\]{}%-]+)\(.*\)", re.ASCII)
+_GO_NAME = re.compile(r"[\w./*()\[\]{}%-]+", re.ASCII)  # main.(*T).m, main.main.func1
+_GO_FILE = re.compile(r"\t(/.*?\.go):(\d{1,9})(?: \+0x[0-9a-f]+)?", re.ASCII)
+# Frame lines are short; longer ones are not read as frames (and cost no regex time).
+_FRAME_CHARS = 2000
 
 # --------------------------------------------------------------------------- plain levels
 
@@ -354,7 +356,7 @@ class Joiner:
             if after_blank:
                 return _GO_GOROUTINE.fullmatch(text) is not None
             return (
-                _GO_CALL.fullmatch(text) is not None
+                _go_function(text) is not None
                 or _GO_GOROUTINE.fullmatch(text) is not None
                 or text.startswith(("created by ", "exit status ", "[signal ", "panic: "))
             )
@@ -453,24 +455,32 @@ def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | Non
     lines = text.split("\n")
     if _PY_TRACEBACK in lines:
         return _python_stack(lines)
+    # Where the last frame of each kind is: a head counts when frames follow it.
+    java_end = node_end = -1
+    for index, line in enumerate(lines):
+        if line.startswith("\tat "):
+            java_end = index
+        elif line.startswith("    at "):
+            node_end = index
     for index, line in enumerate(lines):
         if line.startswith(("panic: ", "fatal error: ")):
             return _go_stack(lines, index)
-        java = _JAVA_HEAD.fullmatch(line)
-        if java is not None and any(_JAVA_FRAME.match(x) for x in lines[index + 1 :]):
-            return java.group(1), java.group(2), *_first(_JAVA_FRAME, lines[index + 1 :])
-        js = _JS_HEAD_IN.search(line)
-        if js is not None and any(x.startswith("    at ") for x in lines[index + 1 :]):
-            return js.group(1), js.group(2), *_first(_JS_FRAME, lines[index + 1 :], "node:")
+        if index < java_end:
+            java = _JAVA_HEAD.fullmatch(line)
+            if java is not None:
+                return java.group(1), java.group(2), *_first(_JAVA_FRAME, lines[index + 1 :])
+        if index < node_end:
+            js = _JS_HEAD_IN.search(line)
+            if js is not None:
+                place = next(filter(None, map(_js_place, lines[index + 1 :])), None)
+                return js.group(1), js.group(2), *(place or (None, None))
     return None
 
 
-def _first(
-    pattern: re.Pattern[str], lines: list[str], skip: str | None = None
-) -> tuple[str | None, int | None]:
+def _first(pattern: re.Pattern[str], lines: list[str]) -> tuple[str | None, int | None]:
     for line in lines:
-        match = pattern.match(line)
-        if match is not None and not (skip and match.group(1).startswith(skip)):
+        match = pattern.match(line[:_FRAME_CHARS])
+        if match is not None:
             return match.group(1), int(match.group(2))
     return None, None
 
@@ -479,7 +489,7 @@ def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | 
     file = number = None
     head = None
     for line in lines:
-        frame = _PY_FRAME.match(line)
+        frame = _PY_FRAME.match(line[:_FRAME_CHARS])
         if frame is not None:
             file, number = frame.group(1), int(frame.group(2))
         elif line and not line.startswith((" ", "\t", "[… ")) and not _py_marker(line):
@@ -488,6 +498,26 @@ def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | 
     if match is None:
         return "Exception", head, file, number
     return match.group(1), match.group(2), file, number
+
+
+def _go_function(line: str) -> str | None:
+    """The function a Go frame line calls ("main.(*T).m(0x1)" -> "main.(*T).m"), or None."""
+    if len(line) > _FRAME_CHARS or not line.endswith(")"):
+        return None
+    name = line[: line.rfind("(")]
+    return name if name and _GO_NAME.fullmatch(name) else None
+
+
+def _js_place(line: str) -> tuple[str, int] | None:
+    """The file and line a Node frame ("    at f (/app/x.js:7:9)") points at, or None."""
+    if len(line) > _FRAME_CHARS or not line.startswith("    at "):
+        return None
+    line = line.removesuffix(" {")
+    place = line[line.rfind("(") + 1 : -1] if line.endswith(")") else line[7:]
+    match = _JS_PLACE.fullmatch(place)
+    if match is None or match.group(1).startswith("node:"):
+        return None
+    return match.group(1), int(match.group(2))
 
 
 def _py_marker(line: str) -> bool:
@@ -499,10 +529,10 @@ def _go_stack(lines: list[str], index: int) -> tuple[str, str | None, str | None
     message = message.removesuffix(" [recovered]")
     # The first frame outside the Go runtime is where the program panicked.
     for at in range(index + 1, len(lines) - 1):
-        call = _GO_FUNC.fullmatch(lines[at])
-        where = _GO_FILE.fullmatch(lines[at + 1])
-        if call is None or where is None:
+        name = _go_function(lines[at])
+        if name is None or name.startswith("runtime.") or name == "panic":
             continue
-        if not call.group(1).startswith("runtime.") and call.group(1) != "panic":
+        where = _GO_FILE.fullmatch(lines[at + 1][:_FRAME_CHARS])
+        if where is not None:
             return kind, message, where.group(1), int(where.group(2))
     return kind, message, None, None

@@ -435,3 +435,24 @@ def test_an_indented_object_stays_in_its_entry() -> None:
     [entry] = join(pretty)
     record = read(entry)
     assert (record.level, record.message) == ("error", "payment failed")
+
+
+HOSTILE = [
+    "(" * 60_000 + ")",
+    "a" * 60_000,
+    "    at " + " (" * 30_000,
+    "\tat " + "a/" * 30_000,
+    '  File "' + '"' * 60_000,
+    "Error: " + "Error: " * 8_000,
+    "9" * 60_000,
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_lines_after_every_kind_of_head_are_read_in_one_pass(hostile: str) -> None:
+    # Patterns with nested repeats would take hours on these (quadratic backtracking); the
+    # reading finishes, and each entry is a record.
+    for head in ("panic: x", "Traceback (most recent call last):", "Error: x", "java.io.E: x"):
+        for lines in ([head, hostile], [head, "\t" + hostile], [head, "", hostile, "  x"]):
+            for entry in join(lines):
+                orjson.dumps(record_from_entry(entry, "s", "c"))
