@@ -5,6 +5,8 @@
 logger, and the group key the spike rule counts by. `timestamps.parse_timestamp` reads an ISO
 8601 time as riemann.config does. tests/shapes/README.md states the rules exactly; riemann.config
 implements the same rules in Clojure, and both are tested on the shape table in tests/shapes/.
+`lines` turns a container's output lines into such records: multi-line entries (tracebacks,
+stack traces, panics) joined and bounded, plain text's level read (docs/shipping.md).
 
 The lowest room: pure functions over JSON values, importing only the standard library and
 orjson. logtray.tray and logtray.stack may import it; it imports neither.

@@ -51,24 +51,32 @@ _PY_CHAIN = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
 )
-_PY_FRAME = re.compile(r'  File "(.*)", line (\d+)', re.ASCII)
+_PY_FRAME = re.compile(r'  File "(.*)", line (\d{1,9})', re.ASCII)
 # An exception's line: "pkg.Type: message" or a bare "Type" (KeyboardInterrupt).
 _EXCEPTION_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?:: (.*))?", re.ASCII)
-# A Java throwable named on its own line after a log line: a qualified class name.
+# A throwable named on its own line (Java's, and any "SomeError: message"): a class name.
 _JAVA_HEAD = re.compile(
-    r'(?:Exception in thread "[^"]*" )?((?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*'
+    r'(?:Exception in thread "[^"]*" )?((?:[A-Za-z_$][\w$]*\.)*(?:[A-Za-z_$][\w$]*)?'
     r"(?:Exception|Error|Throwable|Failure))(?:: (.*))?",
     re.ASCII,
 )
-_JAVA_FRAME = re.compile(r"\s+at (?:[\w$./]+/)?[\w$.<>]+\(([^():]+):(\d+)\)", re.ASCII)
+_JAVA_FRAME = re.compile(r"\s+at (?:[\w$./]+/)?[\w$.<>]+\(([^():]+):(\d{1,9})\)", re.ASCII)
 # A JavaScript error's first line: "TypeError: x", "Error [ERR_X]: y".
-_JS_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII)
-_JS_FRAME = re.compile(r"    at (?:.*? \()?((?:file://)?/[^():]*|[A-Za-z]:[^():]*):(\d+):\d+\)?")
+_JS_HEAD = re.compile(
+    r"((?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII
+)
+# ... also after what console.error printed before it ("payment 4711 failed: Error: …").
+_JS_HEAD_IN = re.compile(
+    r"(?:^|(?<=[\s:]))((?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[\w.-]+\])?: (.*)", re.ASCII
+)
+# Where a Node frame points: "(/app/x.js:7:9)" at its end, or all after "at ".
+_JS_PLACE = re.compile(r"((?:file://)?/[^():]*|[A-Za-z]:[^():]*):(\d{1,9}):\d{1,9}")
 _CARET = re.compile(r" *\^+ *")
 _GO_GOROUTINE = re.compile(r"goroutine \d+ \[[^\]]*\]:", re.ASCII)
-_GO_CALL = re.compile(r"(?:created by )?[\w./*()\[\]{}%-]+\(.*\)(?: in goroutine \d+)?", re.ASCII)
-_GO_FILE = re.compile(r"\t(/.*?\.go):(\d+)(?: \+0x[0-9a-f]+)?", re.ASCII)
-_GO_FUNC = re.compile(r"([\w./*()\[\]{}%-]+)\(.*\)", re.ASCII)
+_GO_NAME = re.compile(r"[\w./*()\[\]{}%-]+", re.ASCII)  # main.(*T).m, main.main.func1
+_GO_FILE = re.compile(r"\t(/.*?\.go):(\d{1,9})(?: \+0x[0-9a-f]+)?", re.ASCII)
+# Frame lines are short; longer ones are not read as frames (and cost no regex time).
+_FRAME_CHARS = 2000
 
 # --------------------------------------------------------------------------- plain levels
 
@@ -93,9 +101,9 @@ _PLAIN = re.compile(
     r"|^(?P<start>Traceback \(most recent call last\):|Exception in thread "
     r"|(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception)(?:: |:?$))"
     r"|^(?P<fatal>panic: |fatal error: )"
+    r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
     r"|^(?P<word>[A-Za-z]+)(?=:)"
     rf"|^{_STAMP}[\s\]:|-]*(?P<after>[A-Za-z]+)(?=[\s:\]|]|$)"
-    r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
     r"|[\[<(]\s*(?P<bracket>[A-Za-z]+)\s*[\]>)]"
     r"|(?<![A-Za-z0-9_])(?P<upper>[A-Z]{3,8})(?![A-Za-z0-9_=])",
     re.ASCII,
@@ -146,7 +154,7 @@ class Entry:
 
 
 # What the held entry is, which decides the lines it takes on.
-_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _JAVA, _GO, _NODE, _STACK = range(8)
+_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _THROWN, _GO = range(6)
 _MARKER_ROOM = 64  # bytes kept free for the "[… N lines cut …]" line
 
 
@@ -207,8 +215,11 @@ class Joiner:
         self._time = 0.0
         self._lines = 0
         self._blanks = 0  # blank lines seen after the last kept one, kept if the entry goes on
-        self._truncated = False
+        self._tail_used = False  # the head is full: lines go to the tail from here on
+        self._dropped = 0  # lines left out between the head and the tail
+        self._line_cut = False  # a line's end was cut to the bytes bound
         self._last = ""  # the last line taken, cleaned
+        self._open = False  # a line taken ended with "{" (an object printed over lines)
 
     @property
     def holding(self) -> bool:
@@ -216,23 +227,33 @@ class Joiner:
         return self._lines > 0
 
     def feed(self, line: str, time: float) -> list[Entry]:
-        """The entries this line completes (0, 1 or 2), in order."""
+        """The entries this line completes (0, 1 or 2), in order. Text holding newlines is
+        taken as the lines it holds (which may complete more entries)."""
         if not math.isfinite(time):
             time = self._last_time  # a clock that says nothing usable: the line's neighbour's
         self._last_time = time
+        if "\n" in line.rstrip("\n"):
+            return [entry for part in line.split("\n") for entry in self._line(part, time)]
+        return self._line(line, time)
+
+    def _line(self, line: str, time: float) -> list[Entry]:
         text = _clean(line)
         if not text.strip():
             if self._lines:
                 self._blanks += 1
             return []
+        if _is_json_object(text):  # a whole entry by itself, which ends the held one
+            done = self.flush()
+            if _size(text) < self._head_bytes:
+                done.append(Entry(text, time, 1, False))
+            else:
+                self._start(text, time, _PLAIN_LINE)
+                done.extend(self.flush())
+            return done
         if self._lines and self._continues(text):
             self._take(text)
             return []
         done = self.flush()
-        if _is_json_object(text):
-            self._start(text, time, _PLAIN_LINE)
-            done.extend(self.flush())  # a JSON object is a whole entry by itself
-            return done
         self._start(text, time, _kind_of_first(text))
         return done
 
@@ -241,12 +262,11 @@ class Joiner:
         if not self._lines:
             return []
         parts = self._head
-        if self._tail:
-            cut = self._lines - len(self._head) - len(self._tail)
-            if cut > 0:
-                parts = [*parts, f"[… {cut} lines cut …]"]
-            parts = [*parts, *self._tail]
-        entry = Entry("\n".join(parts), self._time, self._lines, self._truncated)
+        if self._dropped:
+            parts = [*parts, f"[… {self._dropped} lines cut …]"]
+        parts = [*parts, *self._tail]
+        truncated = self._line_cut or self._dropped > 0
+        entry = Entry("\n".join(parts), self._time, self._lines, truncated)
         self._reset()
         return [entry]
 
@@ -263,23 +283,23 @@ class Joiner:
             self._keep("")
         self._keep(text)
         self._last = text
+        if text.endswith("{"):
+            self._open = True
         kind = self._kind
         if kind == _PYTHON and not text.startswith((" ", "\t")) and text != _PY_TRACEBACK:
             self._kind = _PYTHON_DONE
         elif kind == _PYTHON_DONE and text in _PY_CHAIN:
             self._kind = _PYTHON_CHAIN
-        elif kind in (_PYTHON_CHAIN, _PLAIN_LINE, _NODE) and text == _PY_TRACEBACK:
+        elif kind in (_PYTHON_CHAIN, _PLAIN_LINE) and text == _PY_TRACEBACK:
             self._kind = _PYTHON
-        elif kind == _PLAIN_LINE and _JAVA_HEAD.fullmatch(text):
-            self._kind = _JAVA
-        elif kind == _PLAIN_LINE and _JS_HEAD.fullmatch(text):
-            self._kind = _NODE
+        elif kind == _PLAIN_LINE and (_JAVA_HEAD.fullmatch(text) or _JS_HEAD.fullmatch(text)):
+            self._kind = _THROWN
 
     def _keep(self, text: str) -> None:
         self._lines += 1
         size = _size(text) + 1
         if (
-            not self._truncated
+            not self._tail_used
             and len(self._head) < self._head_lines
             and self._head_size + size <= self._head_bytes
         ):
@@ -289,55 +309,61 @@ class Joiner:
         if not self._head:  # the first line alone is over the bounds: its start is kept
             self._head.append(_cut(text, self._head_bytes - 8) + " […]")
             self._head_size = self._head_bytes
-            self._truncated = True
+            self._line_cut = True
             return
-        self._truncated = True
+        self._tail_used = True
         if self._tail_lines == 0:
+            self._dropped += 1
             return
         if size > self._tail_bytes:
             text = _cut(text, self._tail_bytes - 8) + " […]"
             size = _size(text) + 1
+            self._line_cut = True
         self._tail.append(text)
         self._tail_size += size
         while len(self._tail) > self._tail_lines or self._tail_size > self._tail_bytes:
             self._tail_size -= _size(self._tail.popleft()) + 1
+            self._dropped += 1
 
     def _continues(self, text: str) -> bool:
         """Whether `text` goes on the held entry (a line that starts an entry never does)."""
-        first = text[0]
-        if first in "{[" and _is_json_object(text):
-            return False
         if _TIMESTAMPED.match(text):
             return False
-        if first in " \t":
+        if text[0] in " \t":
             return True
         kind = self._kind
         after_blank = self._blanks > 0
+        if text in _CLOSING and self._open:
+            return True  # the end of an object Node printed after a stack ("{ code: … }")
         if kind == _PLAIN_LINE:
-            if text == _PY_TRACEBACK:
-                return not after_blank
             if after_blank:
                 return _CARET.fullmatch(self._last) is not None and bool(_JS_HEAD.fullmatch(text))
-            return _JAVA_HEAD.fullmatch(text) is not None
+            # The exception a log line introduces: right after that one line only.
+            if self._lines == 1:
+                return text == _PY_TRACEBACK or _JAVA_HEAD.fullmatch(text) is not None
+            return False
         if kind == _PYTHON:
             return not after_blank  # the exception's line after the frames
         if kind == _PYTHON_DONE:
             return text in _PY_CHAIN
         if kind == _PYTHON_CHAIN:
             return text == _PY_TRACEBACK
-        if kind == _JAVA:
-            return not after_blank and text.startswith(("Caused by: ", "Suppressed: "))
+        if kind == _THROWN:
+            if after_blank:
+                return text.startswith("Node.js v")  # what Node adds after an uncaught error
+            return text.startswith(("Caused by: ", "Suppressed: "))
         if kind == _GO:
             if after_blank:
                 return _GO_GOROUTINE.fullmatch(text) is not None
             return (
-                _GO_CALL.fullmatch(text) is not None
+                _go_function(text) is not None
                 or _GO_GOROUTINE.fullmatch(text) is not None
                 or text.startswith(("created by ", "exit status ", "[signal ", "panic: "))
             )
-        if kind == _NODE:
-            return after_blank and text.startswith("Node.js v")
         return False
+
+
+_CLOSING = ("}", "]")
 
 
 def _kind_of_first(text: str) -> int:
@@ -346,15 +372,16 @@ def _kind_of_first(text: str) -> int:
     if text.startswith(("panic: ", "fatal error: ")):
         return _GO
     if text.startswith("Exception in thread ") or _JAVA_HEAD.fullmatch(text):
-        return _JAVA
+        return _THROWN
     if _JS_HEAD.fullmatch(text):
-        return _NODE
+        return _THROWN
     return _PLAIN_LINE
 
 
 def _is_json_object(text: str) -> bool:
-    stripped = text.strip()
-    return stripped.startswith("{") and stripped.endswith("}")
+    """Whether `text` looks like one JSON object: "{" first, "}" last (trailing blanks aside).
+    An indented "{…}" is not one: it is part of a stack or an object dump."""
+    return text[0] == "{" and (text[-1] == "}" or text.rstrip()[-1:] == "}")
 
 
 # --------------------------------------------------------------------------------- records
@@ -388,7 +415,7 @@ def _object_record(
     if "service" not in value and service_of(value) is None:
         value["service"] = service
     value.setdefault("container", container)
-    if time_of(value) is None and "@timestamp" not in value:
+    if "@timestamp" not in value and time_of(value) is None:
         value["@timestamp"] = _iso(entry.time)
     return value
 
@@ -428,24 +455,32 @@ def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | Non
     lines = text.split("\n")
     if _PY_TRACEBACK in lines:
         return _python_stack(lines)
+    # Where the last frame of each kind is: a head counts when frames follow it.
+    java_end = node_end = -1
+    for index, line in enumerate(lines):
+        if line.startswith("\tat "):
+            java_end = index
+        elif line.startswith("    at "):
+            node_end = index
     for index, line in enumerate(lines):
         if line.startswith(("panic: ", "fatal error: ")):
             return _go_stack(lines, index)
-        java = _JAVA_HEAD.fullmatch(line)
-        if java is not None and any(_JAVA_FRAME.match(x) for x in lines[index + 1 :]):
-            return java.group(1), java.group(2), *_first(_JAVA_FRAME, lines[index + 1 :])
-        js = _JS_HEAD.fullmatch(line)
-        if js is not None and any(x.startswith("    at ") for x in lines[index + 1 :]):
-            return js.group(1), js.group(2), *_first(_JS_FRAME, lines[index + 1 :], "node:")
+        if index < java_end:
+            java = _JAVA_HEAD.fullmatch(line)
+            if java is not None:
+                return java.group(1), java.group(2), *_first(_JAVA_FRAME, lines[index + 1 :])
+        if index < node_end:
+            js = _JS_HEAD_IN.search(line)
+            if js is not None:
+                place = next(filter(None, map(_js_place, lines[index + 1 :])), None)
+                return js.group(1), js.group(2), *(place or (None, None))
     return None
 
 
-def _first(
-    pattern: re.Pattern[str], lines: list[str], skip: str | None = None
-) -> tuple[str | None, int | None]:
+def _first(pattern: re.Pattern[str], lines: list[str]) -> tuple[str | None, int | None]:
     for line in lines:
-        match = pattern.match(line)
-        if match is not None and not (skip and match.group(1).startswith(skip)):
+        match = pattern.match(line[:_FRAME_CHARS])
+        if match is not None:
             return match.group(1), int(match.group(2))
     return None, None
 
@@ -454,7 +489,7 @@ def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | 
     file = number = None
     head = None
     for line in lines:
-        frame = _PY_FRAME.match(line)
+        frame = _PY_FRAME.match(line[:_FRAME_CHARS])
         if frame is not None:
             file, number = frame.group(1), int(frame.group(2))
         elif line and not line.startswith((" ", "\t", "[… ")) and not _py_marker(line):
@@ -463,6 +498,26 @@ def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | 
     if match is None:
         return "Exception", head, file, number
     return match.group(1), match.group(2), file, number
+
+
+def _go_function(line: str) -> str | None:
+    """The function a Go frame line calls ("main.(*T).m(0x1)" -> "main.(*T).m"), or None."""
+    if len(line) > _FRAME_CHARS or not line.endswith(")"):
+        return None
+    name = line[: line.rfind("(")]
+    return name if name and _GO_NAME.fullmatch(name) else None
+
+
+def _js_place(line: str) -> tuple[str, int] | None:
+    """The file and line a Node frame ("    at f (/app/x.js:7:9)") points at, or None."""
+    if len(line) > _FRAME_CHARS or not line.startswith("    at "):
+        return None
+    line = line.removesuffix(" {")
+    place = line[line.rfind("(") + 1 : -1] if line.endswith(")") else line[7:]
+    match = _JS_PLACE.fullmatch(place)
+    if match is None or match.group(1).startswith("node:"):
+        return None
+    return match.group(1), int(match.group(2))
 
 
 def _py_marker(line: str) -> bool:
@@ -474,10 +529,10 @@ def _go_stack(lines: list[str], index: int) -> tuple[str, str | None, str | None
     message = message.removesuffix(" [recovered]")
     # The first frame outside the Go runtime is where the program panicked.
     for at in range(index + 1, len(lines) - 1):
-        call = _GO_FUNC.fullmatch(lines[at])
-        where = _GO_FILE.fullmatch(lines[at + 1])
-        if call is None or where is None:
+        name = _go_function(lines[at])
+        if name is None or name.startswith("runtime.") or name == "panic":
             continue
-        if not call.group(1).startswith("runtime.") and call.group(1) != "panic":
+        where = _GO_FILE.fullmatch(lines[at + 1][:_FRAME_CHARS])
+        if where is not None:
             return kind, message, where.group(1), int(where.group(2))
     return kind, message, None, None
