@@ -33,6 +33,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import orjson
 import requests
 
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
@@ -439,26 +440,47 @@ class Shipper:
         if joiner is None:
             return False
         taken = 0
-        while taken < TURN and watched.raw and self._in_flight() < MAX_IN_FLIGHT:
+        while taken < TURN and watched.raw and self.in_flight() < MAX_IN_FLIGHT:
             with watched.lock:
                 line = watched.raw.popleft()
                 watched.raw_bytes -= len(line.text) + LINE_OVERHEAD
             taken += 1
             watched.pending.append(line)
             watched.last_fed = time.monotonic()
-            await self._send(producer, watched, joiner.feed(line.text, line.ns / NS))
+            entries = joiner.feed(line.text, line.ns / NS)
+            if entries or not joiner.holding:
+                # What the joiner holds now is the line just fed (an entry it began), or
+                # nothing: every line before it is in these entries.
+                keep = 1 if joiner.holding else 0
+                await self._send(producer, watched, entries, self._consumed(watched, keep))
         quiet = time.monotonic() - watched.last_fed >= QUIET_S
         if not watched.raw and joiner.holding and (quiet or watched.ended):
-            await self._send(producer, watched, joiner.flush())
+            entries = joiner.flush()
+            await self._send(producer, watched, entries, self._consumed(watched, 0))
         return taken > 0
 
-    async def _send(self, producer: Any, watched: _Watched, entries: list[Entry]) -> None:
-        for entry in entries:
-            end: Stamped | None = None
-            for _ in range(min(max(entry.lines, 1), len(watched.pending))):
-                end = watched.pending.popleft()
-            record = record_from_entry(entry, watched.service, watched.name)
-            value = json.dumps(record, separators=(",", ":"), default=str).encode()
+    @staticmethod
+    def _consumed(watched: _Watched, keep: int) -> Stamped | None:
+        """Take the fed lines but the last `keep` off `pending`; the last one taken."""
+        end = None
+        while len(watched.pending) > keep:
+            end = watched.pending.popleft()
+        return end
+
+    async def _send(
+        self, producer: Any, watched: _Watched, entries: list[Entry], end: Stamped | None
+    ) -> None:
+        """Hand the entries' records to aiokafka; when the last is acknowledged, the
+        container's position moves to `end` (acknowledgements come in order: one key, one
+        partition)."""
+        for index, entry in enumerate(entries):
+            try:
+                record = record_from_entry(entry, watched.service, watched.name)
+                value = orjson.dumps(record, default=str)
+            except Exception:  # a bug in the reading must not stop the shipping
+                log.exception("cannot make a record of a line of %s", watched.name)
+                watched.dropped += 1
+                continue
             watched.in_flight += 1
             try:
                 future = await producer.send(self.config.topic, value, key=watched.key)
@@ -466,9 +488,8 @@ class Shipper:
                 watched.in_flight -= 1
                 self._failed(watched, exc)
                 continue
-            future.add_done_callback(lambda f, w=watched, e=end: self._settled(f, w, e))
-        if watched.joiner is not None and not watched.joiner.holding:
-            watched.pending.clear()  # lines the joiner took into no entry (nothing to resume)
+            last = end if index == len(entries) - 1 else None
+            future.add_done_callback(lambda f, w=watched, e=last: self._settled(f, w, e))
 
     def _settled(self, future: asyncio.Future[Any], watched: _Watched, end: Stamped | None) -> None:
         watched.in_flight -= 1
@@ -490,8 +511,13 @@ class Shipper:
             "(`logtray stack status`)",
         )
 
-    def _in_flight(self) -> int:
+    def in_flight(self) -> int:
+        """Records handed to Kafka and not yet acknowledged (or refused)."""
         return sum(w.in_flight for w in self._all())
+
+    def holding(self) -> bool:
+        """Whether an entry is being joined (it is shipped when it ends, or after a pause)."""
+        return any(w.joiner is not None and w.joiner.holding for w in self._all())
 
     def _dirty(self) -> bool:
         return any(w.position != w.saved for w in self._all())
