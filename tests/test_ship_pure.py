@@ -165,3 +165,14 @@ def test_any_position_file_is_read_or_ignored(tmp_path_factory, raw) -> None:
     (folder / ("e" * 64 + ".json")).write_bytes(raw)
     loaded = PositionStore(folder).load("e" * 64)
     assert loaded is None or (loaded.ns >= 0 and loaded.rank >= 0)
+
+
+@given(st.integers(0, 253_402_300_799 * NS))
+def test_dockers_own_stamps_read_back_to_the_same_nanosecond(ns) -> None:
+    import datetime
+
+    second, frac = divmod(ns, NS)
+    when = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    assert stamp_ns(stamp) == ns
+    assert stamp_ns(stamp) == ns  # again: from the cache of seconds

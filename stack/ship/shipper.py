@@ -26,6 +26,7 @@ import json
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ class _Watched:
         self.last_fed = 0.0
         self.in_flight = 0
         self.stream: Any = None
+        self.partition: int | None = None  # its records' partition of the topic (one: in order)
         self.ended_news = False  # its follower ended: tell the reconciler once it is settled
         self.lines = 0
         self.shipped = 0
@@ -435,10 +437,12 @@ class Shipper:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _turn(self, producer: Any, watched: _Watched) -> bool:
-        """Up to TURN of this container's lines into entries and on to Kafka."""
+        """Up to TURN of this container's lines into entries, their records on to Kafka."""
         joiner = watched.joiner
         if joiner is None:
             return False
+        values: list[bytes] = []
+        end: Stamped | None = None
         taken = 0
         while taken < TURN and watched.raw and self.in_flight() < MAX_IN_FLIGHT:
             with watched.lock:
@@ -451,12 +455,14 @@ class Shipper:
             if entries or not joiner.holding:
                 # What the joiner holds now is the line just fed (an entry it began), or
                 # nothing: every line before it is in these entries.
-                keep = 1 if joiner.holding else 0
-                await self._send(producer, watched, entries, self._consumed(watched, keep))
+                end = self._consumed(watched, 1 if joiner.holding else 0) or end
+                values += self._records(watched, entries)
         quiet = time.monotonic() - watched.last_fed >= QUIET_S
         if not watched.raw and joiner.holding and (quiet or watched.ended):
-            entries = joiner.flush()
-            await self._send(producer, watched, entries, self._consumed(watched, 0))
+            values += self._records(watched, joiner.flush())
+            end = self._consumed(watched, 0) or end
+        if values:
+            await self._send(producer, watched, values, end)
         return taken > 0
 
     @staticmethod
@@ -467,43 +473,75 @@ class Shipper:
             end = watched.pending.popleft()
         return end
 
-    async def _send(
-        self, producer: Any, watched: _Watched, entries: list[Entry], end: Stamped | None
-    ) -> None:
-        """Hand the entries' records to aiokafka; when the last is acknowledged, the
-        container's position moves to `end` (acknowledgements come in order: one key, one
-        partition)."""
-        for index, entry in enumerate(entries):
+    def _records(self, watched: _Watched, entries: list[Entry]) -> list[bytes]:
+        out = []
+        for entry in entries:
             try:
                 record = record_from_entry(entry, watched.service, watched.name)
-                value = orjson.dumps(record, default=str)
+                out.append(orjson.dumps(record, default=str))
             except Exception:  # a bug in the reading must not stop the shipping
                 log.exception("cannot make a record of a line of %s", watched.name)
                 watched.dropped += 1
-                continue
-            watched.in_flight += 1
-            try:
-                future = await producer.send(self.config.topic, value, key=watched.key)
-            except Exception as exc:
-                watched.in_flight -= 1
-                self._failed(watched, exc)
-                continue
-            last = end if index == len(entries) - 1 else None
-            future.add_done_callback(lambda f, w=watched, e=last: self._settled(f, w, e))
+        return out
 
-    def _settled(self, future: asyncio.Future[Any], watched: _Watched, end: Stamped | None) -> None:
-        watched.in_flight -= 1
-        if future.cancelled() or future.exception() is not None:
-            self._failed(watched, future.exception() if not future.cancelled() else None)
+    async def _send(
+        self, producer: Any, watched: _Watched, values: list[bytes], end: Stamped | None
+    ) -> None:
+        """Hand the records to aiokafka in batches for the container's partition; when the
+        last batch is acknowledged, the container's position moves to `end`. aiokafka has
+        one batch of a partition in flight at a time: they are acknowledged in order."""
+        if watched.partition is None:
+            try:
+                partitions = sorted(await producer.partitions_for(self.config.topic))
+                watched.partition = partitions[zlib.crc32(watched.key) % len(partitions)]
+            except Exception as exc:  # no metadata: Kafka went away meanwhile
+                self._failed(watched, exc, len(values))
+                return
+        batch, count = producer.create_batch(), 0
+        for value in values:
+            if batch.append(key=watched.key, value=value, timestamp=None) is not None:
+                count += 1
+                continue
+            if count:  # full: send it, go on in a new one
+                await self._send_batch(producer, watched, batch, count, None)
+            batch, count = producer.create_batch(), 0
+            if batch.append(key=watched.key, value=value, timestamp=None) is None:
+                self._failed(watched, ValueError("a record bigger than a batch"))
+            else:
+                count = 1
+        if count:
+            await self._send_batch(producer, watched, batch, count, end)
+
+    async def _send_batch(
+        self, producer: Any, watched: _Watched, batch: Any, count: int, end: Stamped | None
+    ) -> None:
+        batch.close()
+        watched.in_flight += count
+        try:
+            future = await producer.send_batch(
+                batch, self.config.topic, partition=watched.partition
+            )
+        except Exception as exc:
+            watched.in_flight -= count
+            self._failed(watched, exc, count)
             return
-        watched.shipped += 1
+        future.add_done_callback(lambda f: self._settled(f, watched, count, end))
+
+    def _settled(
+        self, future: asyncio.Future[Any], watched: _Watched, count: int, end: Stamped | None
+    ) -> None:
+        watched.in_flight -= count
+        if future.cancelled() or future.exception() is not None:
+            self._failed(watched, future.exception() if not future.cancelled() else None, count)
+            return
+        watched.shipped += count
         if end is not None:
             position = Position(end.ns, end.rank)
             if watched.position is None or position > watched.position:
                 watched.position = position
 
-    def _failed(self, watched: _Watched, exc: BaseException | None) -> None:
-        watched.dropped += 1
+    def _failed(self, watched: _Watched, exc: BaseException | None, count: int = 1) -> None:
+        watched.dropped += count
         self._tell(
             "kafka-send",
             f"Kafka at {self.bootstrap} refused container logs ({type(exc).__name__}); the "

@@ -93,6 +93,12 @@ def parse_stamp(raw: bytes) -> tuple[int, str] | None:
 
 def stamp_ns(stamp: str) -> int | None:
     """RFC 3339 with up to nanoseconds, in UTC ("Z") or with an offset, to ns; None if not one."""
+    if len(stamp) == 30 and stamp[19] == "." and stamp[29] == "Z":
+        # What Docker and Podman send: nanoseconds in UTC; one lookup for the second.
+        seconds = _second_cache.get(stamp[:19])
+        frac = stamp[20:29]
+        if seconds is not None and frac.isdigit():
+            return seconds * NS + int(frac)
     if len(stamp) < 20 or len(stamp) > 40 or stamp[10] != "T":
         return None
     whole, dot, rest = stamp.partition(".")
@@ -122,6 +128,8 @@ def stamp_ns(stamp: str) -> int | None:
         if len(_second_cache) > 4096:
             _second_cache.clear()
         _second_cache[key] = seconds
+        if zone == "+00:00":
+            _second_cache[whole] = seconds  # the fast path's key
     return seconds * NS + int(frac.ljust(9, "0") or 0)
 
 
