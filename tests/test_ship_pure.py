@@ -176,3 +176,24 @@ def test_dockers_own_stamps_read_back_to_the_same_nanosecond(ns) -> None:
     stamp = when.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
     assert stamp_ns(stamp) == ns
     assert stamp_ns(stamp) == ns  # again: from the cache of seconds
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from([1, 2]), st.binary(max_size=50)), max_size=20),
+    st.data(),
+)
+def test_the_multiplexed_stream_gives_back_its_payload_from_any_chunks(frames, data) -> None:
+    from logtray.stack.ship.stamped import Demuxer
+
+    stream = b"".join(
+        bytes([kind, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+        for kind, payload in frames
+    )
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    demux = Demuxer()
+    out = b""
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        out += demux.feed(stream[start:cut])
+        start = cut
+    assert out == b"".join(payload for _, payload in frames)

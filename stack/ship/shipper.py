@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +36,20 @@ import docker
 import docker.errors
 import orjson
 import requests
+from docker.types.daemon import CancellableStream
 
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
 from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
 from logtray.stack.ship.config import ShipConfig
 from logtray.stack.ship.positions import Position, PositionStore, after
-from logtray.stack.ship.stamped import NS, LineSplitter, Ranker, Stamped, parse_stamp
+from logtray.stack.ship.stamped import (
+    NS,
+    Demuxer,
+    LineSplitter,
+    Ranker,
+    Stamped,
+    parse_stamp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -289,16 +297,13 @@ class Shipper:
         client: docker.DockerClient | None = None
         try:
             client = self._connect()
-            kwargs: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
-            if resume is not None:
-                kwargs["since"] = resume.since()
-            stream = client.api.logs(watched.id, **kwargs)
+            stream, chunks = _open_logs(client, watched.id, resume)
             watched.stream = stream
             if self._stopping.is_set():
                 stream.close()
             splitter = LineSplitter(self.config.max_entry_bytes)
             ranker = Ranker()
-            for chunk in stream:
+            for chunk in chunks:
                 for raw in splitter.feed(chunk):
                     self._line(watched, ranker, raw, resume)
             for raw in splitter.flush():
@@ -590,6 +595,39 @@ class Shipper:
             tmp = self.state_dir / f".{STATUS_FILE}.tmp"
             tmp.write_text(json.dumps(data), encoding="utf-8")
             tmp.replace(self.state_dir / STATUS_FILE)
+
+
+def _open_logs(
+    client: docker.DockerClient, cid: str, resume: Position | None
+) -> tuple[Any, Iterator[bytes]]:
+    """A container's log stream from `resume` on, followed, stamped: (what to close to end
+    it, its bytes). The bytes come as the connection has them, many lines at a time (the SDK's
+    own stream reads each line with two calls through urllib3: most of the cost of a flood).
+    """
+    # The SDK's own helpers for its streams (not in its typed surface).
+    api: Any = client.api
+    tty = bool((api.inspect_container(cid).get("Config") or {}).get("Tty"))
+    params: dict[str, Any] = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1}
+    if resume is not None:
+        params["since"] = resume.since()
+    response = api._get(api._url("/containers/{0}/logs", cid), params=params, stream=True)
+    api._raise_for_status(response)
+    # A quiet container must not time the stream out (the SDK does the same for its streams).
+    api._disable_socket_timeout(api._get_raw_response_socket(response))
+    connection = getattr(response.raw, "_fp", None)
+    read1 = getattr(connection, "read1", None)
+
+    def chunks() -> Iterator[bytes]:
+        demux = None if tty else Demuxer()
+        while True:
+            chunk = read1(65536) if read1 is not None else response.raw.read1(65536)
+            if not chunk:
+                return
+            yield demux.feed(chunk) if demux is not None else chunk
+
+    # Its close shuts the socket down: a read blocked in the follower's thread returns.
+    stream = chunks()
+    return CancellableStream(stream, response), stream
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:

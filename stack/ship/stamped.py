@@ -146,3 +146,33 @@ class Ranker:
         else:
             self._ns, self._rank = ns, 1
         return Stamped(ns, self._rank, text)
+
+
+class Demuxer:
+    """The payload of Docker's multiplexed stream (a non-TTY container's log): frames of an
+    8-byte header (stream, 0, 0, 0, size as big-endian u32) and that many bytes, taken apart
+    from chunks of any size. The payload is passed on as it comes (a frame is never held
+    whole, whatever size its header claims)."""
+
+    def __init__(self) -> None:
+        self._header = bytearray()
+        self._left = 0  # payload bytes of the current frame still to come
+
+    def feed(self, chunk: bytes) -> bytes:
+        out = bytearray()
+        view = memoryview(chunk)
+        at, end = 0, len(chunk)
+        while at < end:
+            if self._left:
+                take = min(self._left, end - at)
+                out += view[at : at + take]
+                self._left -= take
+                at += take
+                continue
+            need = 8 - len(self._header)
+            self._header += view[at : at + need]
+            at += min(need, end - at)
+            if len(self._header) == 8:
+                self._left = int.from_bytes(self._header[4:8], "big")
+                self._header.clear()
+        return bytes(out)

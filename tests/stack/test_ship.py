@@ -168,7 +168,9 @@ class Printers:
     def config(self, **kwargs: Any) -> ShipConfig:
         return ShipConfig(labels=(self.mark,), **kwargs)
 
-    def start(self, mode: str, service: str, count: int, delay_us: int = 0) -> Any:
+    def start(
+        self, mode: str, service: str, count: int, delay_us: int = 0, tty: bool = False
+    ) -> Any:
         key, _, value = self.mark.partition("=")
         container = self.client.containers.create(
             self.image,
@@ -177,6 +179,7 @@ class Printers:
             labels={key: value, TEST_LABEL: "1", "com.docker.compose.service": service},
             init=True,
             network_mode="none",
+            tty=tty,
         )
         self.created.append(container)
         container.start()
@@ -416,3 +419,19 @@ def test_logtray_ship_ships_headless_until_ctrl_c_and_doctor_counts_it(
     ).stdout
     line = next(x for x in doctor.splitlines() if " shipping: " in x)
     assert line.startswith("ok") and "cli (lt-ship-cli-" in line and "40 shipped" in line, line
+
+
+def test_a_tty_containers_lines_are_shipped_without_their_carriage_returns(
+    engine: EngineUnderTest, printers: Printers, broker: Broker, tmp_path: Path
+) -> None:
+    """A TTY container's log is not multiplexed, and its lines end with CR LF."""
+    printers.start("plain", "terminal", count=50, tty=True)
+    shipper = Shipper(connect_to(engine), printers.config(), broker.bootstrap, tmp_path / "s")
+    shipper.start()
+    try:
+        seqs = _seqs(broker.bootstrap, "terminal", 50)
+    finally:
+        shipper.stop()
+    assert sorted(seqs) == list(range(1, 51))
+    messages = [r["message"] for r in records(broker.bootstrap, 50)]
+    assert not [m for m in messages if "\r" in m]
