@@ -450,8 +450,8 @@ HOSTILE = [
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_lines_after_every_kind_of_head_are_read_in_one_pass(hostile: str) -> None:
-    # Patterns with nested repeats would take hours on these (quadratic backtracking); the
-    # reading finishes, and each entry is a record.
+    # A pattern with nested repeats backtracks quadratically on such lines (about a second for
+    # each one, and a container can print them all day); each is read in one pass.
     for head in ("panic: x", "Traceback (most recent call last):", "Error: x", "java.io.E: x"):
         for lines in ([head, hostile], [head, "\t" + hostile], [head, "", hostile, "  x"]):
             for entry in join(lines):
