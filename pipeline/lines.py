@@ -75,6 +75,11 @@ _CARET = re.compile(r" *\^+ *")
 _GO_GOROUTINE = re.compile(r"goroutine \d+ \[[^\]]*\]:", re.ASCII)
 _GO_NAME = re.compile(r"[\w./*()\[\]{}%-]+", re.ASCII)  # main.(*T).m, main.main.func1
 _GO_FILE = re.compile(r"\t(/.*?\.go):(\d{1,9})(?: \+0x[0-9a-f]+)?", re.ASCII)
+# Rust: "thread 'main' (42) panicked at src/main.rs:7:9:" and the message on the next line
+# (since 1.73; before: "thread 'main' panicked at 'message', src/main.rs:7:9").
+_RUST_PANIC = re.compile(
+    r"thread '[^']*'(?: \(\d+\))? panicked at (?:'(.*)', )?([^:]+):(\d{1,9}):\d{1,9}:?"
+)
 # Frame lines are short; longer ones are not read as frames (and cost no regex time).
 _FRAME_CHARS = 2000
 
@@ -100,7 +105,7 @@ _PLAIN = re.compile(
     r"(?P<glog>^[IWEF](?=\d{4} \d{2}:\d{2}:\d{2}))"
     r"|^(?P<start>Traceback \(most recent call last\):|Exception in thread "
     r"|(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception)(?:: |:?$))"
-    r"|^(?P<fatal>panic: |fatal error: )"
+    r"|^(?P<fatal>panic: |fatal error: |thread '[^']*'(?: \(\d+\))? panicked at )"
     r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
     r"|^(?P<word>[A-Za-z]+)(?=:)"
     rf"|^{_STAMP}[\s\]:|-]*(?P<after>[A-Za-z]+)(?=[\s:\]|]|$)"
@@ -154,7 +159,7 @@ class Entry:
 
 
 # What the held entry is, which decides the lines it takes on.
-_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _THROWN, _GO = range(6)
+_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _THROWN, _GO, _RUST = range(7)
 _MARKER_ROOM = 64  # bytes kept free for the "[… N lines cut …]" line
 
 
@@ -352,6 +357,12 @@ class Joiner:
             if after_blank:
                 return text.startswith("Node.js v")  # what Node adds after an uncaught error
             return text.startswith(("Caused by: ", "Suppressed: "))
+        if kind == _RUST:
+            if after_blank:
+                return False
+            if self._lines == 1 and self._last.endswith(":"):
+                return True  # the panic's message
+            return text.startswith(("note: ", "stack backtrace:"))
         if kind == _GO:
             if after_blank:
                 return _GO_GOROUTINE.fullmatch(text) is not None
@@ -367,8 +378,10 @@ _CLOSING = ("}", "]")
 
 
 def _kind_of_first(text: str) -> int:
-    if text == _PY_TRACEBACK:
-        return _PYTHON
+    if text == _PY_TRACEBACK or _PY_FRAME.match(text[:_FRAME_CHARS]):
+        return _PYTHON  # a traceback, or a SyntaxError's (no "Traceback" line)
+    if text.startswith("thread '") and _RUST_PANIC.fullmatch(text[:_FRAME_CHARS]):
+        return _RUST
     if text.startswith(("panic: ", "fatal error: ")):
         return _GO
     if text.startswith("Exception in thread ") or _JAVA_HEAD.fullmatch(text):
@@ -453,8 +466,14 @@ def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
 def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | None:
     """(error type, message, file, line) of a stack trace in `text`; None when it holds none."""
     lines = text.split("\n")
-    if _PY_TRACEBACK in lines:
+    if _PY_TRACEBACK in lines or _PY_FRAME.match(lines[0][:_FRAME_CHARS]):
         return _python_stack(lines)
+    rust = _RUST_PANIC.fullmatch(lines[0][:_FRAME_CHARS])
+    if rust is not None:
+        said, file, line = rust.groups()
+        if said is None and len(lines) > 1:
+            said = lines[1]
+        return "panic", said, file, int(line)
     # Where the last frame of each kind is: a head counts when frames follow it.
     java_end = node_end = -1
     for index, line in enumerate(lines):

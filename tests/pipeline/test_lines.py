@@ -124,6 +124,21 @@ EXPECTED: dict[str, list[tuple[str, int, str, str | None, str | None, str | None
             *("/srv/app/go_panic/main.go", 16),
         ),
     ],
+    "python-syntax": [
+        (
+            '  File "/srv/app/python_syntax.txt", line 5',
+            *(4, "error", "SyntaxError", "expected ':'"),
+            *("/srv/app/python_syntax.txt", 5),
+        ),
+    ],
+    "rust": [
+        ("service started", 1, "info", None, None, None, None),
+        (
+            "thread 'main' (",
+            *(9, "fatal", "panic", "gateway did not answer payment 4711 within 3000 ms"),
+            *("main.rs", 7),
+        ),
+    ],
     "go-nil": [
         ("service started", 1, "info", None, None, None, None),
         (
@@ -265,6 +280,8 @@ LEVEL_CASES = [
     ('Exception in thread "main" java.lang.IllegalStateException: x', "error"),
     ("java.lang.IllegalStateException: socket closed", "error"),
     ("CRITICAL:app:disk full", "fatal"),
+    ("thread 'main' (42) panicked at src/main.rs:7:9:", "fatal"),
+    ("thread 'tokio-runtime-worker' panicked at 'boom', src/lib.rs:1:2", "fatal"),
     ("\x1b[31mERROR\x1b[0m payment failed", "error"),
     ("\x1b[32mINFO\x1b[0m:     Uvicorn running on http://0.0.0.0:8000", "info"),
     ("[main] INFO starting, 0 ERROR so far", "info"),  # the first level named wins
@@ -340,6 +357,9 @@ PIECES = [
     "  ^",
     "Error: boom",
     "Node.js v20.20.2",
+    "thread 'main' (7) panicked at src/main.rs:7:9:",
+    "thread 'main' panicked at 'boom', src/main.rs:7:9",
+    "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
     "2026-12-07 13:00:00 ERROR x",
     '{"level":"error","msg":"x"}',
     "",
