@@ -1,7 +1,7 @@
 """A container's output lines as log records: multi-line entries joined, plain text read.
 
 `Joiner` joins one container stream's lines into `Entry`s: a Python traceback, a Java stack
-trace, a Go panic or a Node error stack becomes one entry, a JSON object line is an entry of
+trace, a Go or Rust panic or a Node error stack becomes one entry, a JSON object line is an entry of
 its own, any other line starts a new entry. `record_from_entry` turns an entry into the record
 shipped to "program-logs"; `plain_level` reads the level of a plain-text line. The exact rules
 are stated in docs/shipping.md; this module and that page change together.
@@ -119,13 +119,15 @@ _GLOG = {"I": "info", "W": "warn", "E": "error", "F": "fatal"}
 def plain_level(text: str) -> str | None:
     """The level a plain-text line states (debug, info, warn, error, fatal), or None.
 
-    Read from the line's first 300 characters, the first of these that names a level wins:
-    a glog prefix (`E1207 13:00:00.000000`); a line that starts an error (`Traceback (most
-    recent call last):`, `Exception in thread`, `pkg.SomeError: …`, `panic: `, `fatal error: `);
-    a first word followed by a colon (`error: …`, `WARNING: …`); the word right after a leading
-    time (`2026-12-07T13:00:00Z error …`); a key (`level=error`, `severity: "warn"`); a word in
-    brackets (`[error]`, `<warn>`); a word in capitals standing alone (`ERROR`, `WARN`, `ERRO`).
-    Lower-case words inside a sentence ("no errors found", "error_count=0") are not levels.
+    Read from the line's first 300 characters (colour codes aside), the first of these, left
+    to right, that names a level wins: a glog prefix (`E1207 13:00:00.000000`); a line that
+    starts an error (`Traceback (most recent call last):`, `Exception in thread`,
+    `pkg.SomeError: …`; `panic: `, `fatal error: `, `thread 'main' panicked at` are fatal); a
+    key (`level=error`, `severity: "warn"`); a first word followed by a colon (`error: …`,
+    `WARNING:root:…`); the word right after a leading time (`2026-12-07T13:00:00Z error …`);
+    a word in brackets (`[error]`, `<warn>`); a word in capitals standing alone (`ERROR`,
+    `WARN`, logrus's `ERRO`). Lower-case words inside a sentence ("no errors found",
+    "error_count=0") are not levels. docs/shipping.md lists the words.
     """
     head = _ANSI.sub("", text[:LEVEL_SCAN]) if "\x1b" in text[:LEVEL_SCAN] else text[:LEVEL_SCAN]
     for match in _PLAIN.finditer(head):
