@@ -195,9 +195,10 @@ class Joiner:
 
     An entry keeps at most `max_lines` lines and `max_bytes` bytes of UTF-8: the first lines,
     then (for a longer entry) its last lines, with one line saying how many were cut between.
+    It spans at most `max_span` seconds of the lines' times.
     """
 
-    def __init__(self, max_lines: int = 500, max_bytes: int = 65536) -> None:
+    def __init__(self, max_lines: int = 500, max_bytes: int = 65536, max_span: float = 5.0) -> None:
         if max_lines < 1 or max_bytes < 2 * _MARKER_ROOM:
             raise ValueError(
                 f"an entry needs at least 1 line and {2 * _MARKER_ROOM} bytes "
@@ -205,6 +206,9 @@ class Joiner:
             )
         self._max_lines = max_lines
         self._max_bytes = max_bytes
+        # A stack is printed at once; a line this many seconds after its entry's first one
+        # starts a new entry, so a stream of indented lines is never held for ever.
+        self._max_span = max_span
         # The last quarter of the bounds keeps an entry's end (a Python traceback's exception).
         self._tail_lines = max_lines // 4
         self._head_lines = max_lines - self._tail_lines
@@ -257,7 +261,7 @@ class Joiner:
                 self._start(text, time, _PLAIN_LINE)
                 done.extend(self.flush())
             return done
-        if self._lines and self._continues(text):
+        if self._lines and time - self._time <= self._max_span and self._continues(text):
             self._take(text)
             return []
         done = self.flush()

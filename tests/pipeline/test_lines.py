@@ -476,3 +476,10 @@ def test_hostile_lines_after_every_kind_of_head_are_read_in_one_pass(hostile: st
         for lines in ([head, hostile], [head, "\t" + hostile], [head, "", hostile, "  x"]):
             for entry in join(lines):
                 orjson.dumps(record_from_entry(entry, "s", "c"))
+
+
+def test_an_entry_spans_at_most_five_seconds_of_its_lines() -> None:
+    joiner = Joiner()
+    done = [e for n in range(12) for e in joiner.feed(f"  row {n}", T0 + n)] + joiner.flush()
+    assert [e.lines for e in done] == [6, 6]
+    assert [e.time for e in done] == [T0, T0 + 6]
