@@ -51,7 +51,11 @@ _PY_CHAIN = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
 )
-_PY_FRAME = re.compile(r'  File "(.*)", line (\d{1,9})', re.ASCII)
+# A frame, also inside an exception group's drawing ("  |   File …", "    |   File …").
+_PY_FRAME = re.compile(r'(?:[ |]*\| )?  File "(.*)", line (\d{1,9})', re.ASCII)
+_PY_GROUP = "Exception Group Traceback (most recent call last):"
+# An exception group's own exception line: "  | ExceptionGroup: … (2 sub-exceptions)".
+_PY_GROUP_HEAD = re.compile(r"  \| ([A-Za-z_].*)")
 # An exception's line: "pkg.Type: message" or a bare "Type" (KeyboardInterrupt).
 _EXCEPTION_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?:: (.*))?", re.ASCII)
 # A throwable named on its own line (Java's, and any "SomeError: message"): a class name.
@@ -384,7 +388,7 @@ _CLOSING = ("}", "]")
 
 
 def _kind_of_first(text: str) -> int:
-    if text == _PY_TRACEBACK or _PY_FRAME.match(text[:_FRAME_CHARS]):
+    if text == _PY_TRACEBACK or (text.startswith("  File") and _PY_FRAME.match(text)):
         return _PYTHON  # a traceback, or a SyntaxError's (no "Traceback" line)
     if text.startswith("thread '") and _RUST_PANIC.fullmatch(text[:_FRAME_CHARS]):
         return _RUST
@@ -472,7 +476,11 @@ def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
 def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | None:
     """(error type, message, file, line) of a stack trace in `text`; None when it holds none."""
     lines = text.split("\n")
-    if _PY_TRACEBACK in lines or _PY_FRAME.match(lines[0][:_FRAME_CHARS]):
+    if (
+        _PY_TRACEBACK in lines
+        or (lines[0].startswith("  File") and _PY_FRAME.match(lines[0][:_FRAME_CHARS]))
+        or any(line.endswith(_PY_GROUP) for line in lines)
+    ):
         return _python_stack(lines)
     rust = _RUST_PANIC.fullmatch(lines[0][:_FRAME_CHARS])
     if rust is not None:
@@ -519,6 +527,10 @@ def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | 
             file, number = frame.group(1), int(frame.group(2))
         elif line and not line.startswith((" ", "\t", "[… ")) and not _py_marker(line):
             head = line
+        elif line.startswith("  | "):  # an exception group's, which is indented
+            group = _PY_GROUP_HEAD.fullmatch(line[:_FRAME_CHARS])
+            if group is not None:
+                head = group.group(1)
     match = _EXCEPTION_HEAD.fullmatch(head) if head else None
     if match is None:
         return "Exception", head, file, number

@@ -64,7 +64,11 @@ EXPECTED: dict[str, list[tuple[str, int, str, str | None, str | None, str | None
             *(15, "error", "PaymentTimeoutError", "gateway did not answer payment 4713"),
             *("/srv/app/python_app.py", 24),
         ),
-        ("ERROR:payments:validation failed", 11, "error", None, None, None, None),
+        (
+            "ERROR:payments:validation failed",
+            *(11, "error", "ExceptionGroup", "two checks failed (2 sub-exceptions)"),
+            *("/srv/app/python_app.py", 43),
+        ),
         (
             "Traceback (most recent call last):",
             *(24, "error", "PaymentTimeoutError", "gateway did not answer payment 4714"),
@@ -483,3 +487,27 @@ def test_an_entry_spans_at_most_five_seconds_of_its_lines() -> None:
     done = [e for n in range(12) for e in joiner.feed(f"  row {n}", T0 + n)] + joiner.flush()
     assert [e.lines for e in done] == [6, 6]
     assert [e.time for e in done] == [T0, T0 + 6]
+
+
+def test_the_rule_alerts_once_per_group_on_shipped_plain_text() -> None:
+    # Every error entry of the real programs, each seen 26 times within a second (over the
+    # threshold of 25 in 10 s): one alert per group, on the group's file where it has one.
+    from logtray.tray.alerts.alert import Alert
+    from logtray.tray.alerts.engine import RuleEngine
+    from logtray.tray.base.config import EngineConfig
+
+    errors = [
+        record_from_entry(entry, name, f"{name}-1")
+        for name in EXPECTED
+        for entry in join(fixture(name))
+        if read(entry, name).level in ("error", "fatal")
+    ]
+    groups = {normalize(record).group: normalize(record) for record in errors}  # type: ignore[union-attr]
+    alerts: list[Alert] = []
+    engine = RuleEngine(EngineConfig(), alerts.append, clock=lambda: T0 + 1)
+    for record in groups.values():
+        engine.feed([orjson.dumps(record.raw)] * 26)
+    assert engine.malformed == 0
+    assert sorted(a.pathname for a in alerts) == sorted(groups)
+    for alert in alerts:
+        assert alert.lineno == groups[alert.pathname].line
