@@ -446,10 +446,11 @@ def _object_record(
 def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
     text = entry.text
     first = text.split("\n", 1)[0]
+    stated = plain_level(first)
     record: dict[str, Any] = {
         "@timestamp": _iso(entry.time),
         "message": text,
-        "level": plain_level(first) or "info",
+        "level": stated or "info",
         "service": service,
         "container": container,
     }
@@ -459,7 +460,7 @@ def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
         found = _stack_of(text)
         if found is not None:
             kind, message, file, line = found
-            if record["level"] in ("debug", "info"):
+            if stated is None:  # a level the line states wins (a traceback logged at INFO)
                 record["level"] = "error"
             error: dict[str, Any] = {"type": kind, "stack_trace": text}
             if message is not None:

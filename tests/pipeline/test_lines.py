@@ -511,3 +511,13 @@ def test_the_rule_alerts_once_per_group_on_shipped_plain_text() -> None:
     assert sorted(a.pathname for a in alerts) == sorted(groups)
     for alert in alerts:
         assert alert.lineno == groups[alert.pathname].line
+
+
+def test_a_stated_level_wins_over_the_stack_it_logs() -> None:
+    lines = ["INFO:payments:retrying", "Traceback (most recent call last):"]
+    lines += ['  File "/app/pay.py", line 3, in charge', "TimeoutError: slow"]
+    [entry] = join(lines)
+    record = read(entry)
+    assert (record.level, record.error.type, record.file) == ("info", "TimeoutError", "/app/pay.py")
+    [entry] = join(lines[1:])
+    assert read(entry).level == "error"
