@@ -1,7 +1,7 @@
 """A container's output lines as log records: multi-line entries joined, plain text read.
 
 `Joiner` joins one container stream's lines into `Entry`s: a Python traceback, a Java stack
-trace, a Go panic or a Node error stack becomes one entry, a JSON object line is an entry of
+trace, a Go or Rust panic or a Node error stack becomes one entry, a JSON object line is an entry of
 its own, any other line starts a new entry. `record_from_entry` turns an entry into the record
 shipped to "program-logs"; `plain_level` reads the level of a plain-text line. The exact rules
 are stated in docs/shipping.md; this module and that page change together.
@@ -51,7 +51,11 @@ _PY_CHAIN = (
     "During handling of the above exception, another exception occurred:",
     "The above exception was the direct cause of the following exception:",
 )
-_PY_FRAME = re.compile(r'  File "(.*)", line (\d{1,9})', re.ASCII)
+# A frame, also inside an exception group's drawing ("  |   File …", "    |   File …").
+_PY_FRAME = re.compile(r'(?:[ |]*\| )?  File "(.*)", line (\d{1,9})', re.ASCII)
+_PY_GROUP = "Exception Group Traceback (most recent call last):"
+# An exception group's own exception line: "  | ExceptionGroup: … (2 sub-exceptions)".
+_PY_GROUP_HEAD = re.compile(r"  \| ([A-Za-z_].*)")
 # An exception's line: "pkg.Type: message" or a bare "Type" (KeyboardInterrupt).
 _EXCEPTION_HEAD = re.compile(r"([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(?:: (.*))?", re.ASCII)
 # A throwable named on its own line (Java's, and any "SomeError: message"): a class name.
@@ -75,6 +79,11 @@ _CARET = re.compile(r" *\^+ *")
 _GO_GOROUTINE = re.compile(r"goroutine \d+ \[[^\]]*\]:", re.ASCII)
 _GO_NAME = re.compile(r"[\w./*()\[\]{}%-]+", re.ASCII)  # main.(*T).m, main.main.func1
 _GO_FILE = re.compile(r"\t(/.*?\.go):(\d{1,9})(?: \+0x[0-9a-f]+)?", re.ASCII)
+# Rust: "thread 'main' (42) panicked at src/main.rs:7:9:" and the message on the next line
+# (since 1.73; before: "thread 'main' panicked at 'message', src/main.rs:7:9").
+_RUST_PANIC = re.compile(
+    r"thread '[^']*'(?: \(\d+\))? panicked at (?:'(.*)', )?([^:]+):(\d{1,9}):\d{1,9}:?"
+)
 # Frame lines are short; longer ones are not read as frames (and cost no regex time).
 _FRAME_CHARS = 2000
 
@@ -100,7 +109,7 @@ _PLAIN = re.compile(
     r"(?P<glog>^[IWEF](?=\d{4} \d{2}:\d{2}:\d{2}))"
     r"|^(?P<start>Traceback \(most recent call last\):|Exception in thread "
     r"|(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Error|Exception)(?:: |:?$))"
-    r"|^(?P<fatal>panic: |fatal error: )"
+    r"|^(?P<fatal>panic: |fatal error: |thread '[^']*'(?: \(\d+\))? panicked at )"
     r"|(?<![\w.-])(?:level|lvl|severity|loglevel|log\.level)\s*[=:]\s*[\"']?(?P<key>[A-Za-z]+)"
     r"|^(?P<word>[A-Za-z]+)(?=:)"
     rf"|^{_STAMP}[\s\]:|-]*(?P<after>[A-Za-z]+)(?=[\s:\]|]|$)"
@@ -114,13 +123,15 @@ _GLOG = {"I": "info", "W": "warn", "E": "error", "F": "fatal"}
 def plain_level(text: str) -> str | None:
     """The level a plain-text line states (debug, info, warn, error, fatal), or None.
 
-    Read from the line's first 300 characters, the first of these that names a level wins:
-    a glog prefix (`E1207 13:00:00.000000`); a line that starts an error (`Traceback (most
-    recent call last):`, `Exception in thread`, `pkg.SomeError: …`, `panic: `, `fatal error: `);
-    a first word followed by a colon (`error: …`, `WARNING: …`); the word right after a leading
-    time (`2026-12-07T13:00:00Z error …`); a key (`level=error`, `severity: "warn"`); a word in
-    brackets (`[error]`, `<warn>`); a word in capitals standing alone (`ERROR`, `WARN`, `ERRO`).
-    Lower-case words inside a sentence ("no errors found", "error_count=0") are not levels.
+    Read from the line's first 300 characters (colour codes aside), the first of these, left
+    to right, that names a level wins: a glog prefix (`E1207 13:00:00.000000`); a line that
+    starts an error (`Traceback (most recent call last):`, `Exception in thread`,
+    `pkg.SomeError: …`; `panic: `, `fatal error: `, `thread 'main' panicked at` are fatal); a
+    key (`level=error`, `severity: "warn"`); a first word followed by a colon (`error: …`,
+    `WARNING:root:…`); the word right after a leading time (`2026-12-07T13:00:00Z error …`);
+    a word in brackets (`[error]`, `<warn>`); a word in capitals standing alone (`ERROR`,
+    `WARN`, logrus's `ERRO`). Lower-case words inside a sentence ("no errors found",
+    "error_count=0") are not levels. docs/shipping.md lists the words.
     """
     head = _ANSI.sub("", text[:LEVEL_SCAN]) if "\x1b" in text[:LEVEL_SCAN] else text[:LEVEL_SCAN]
     for match in _PLAIN.finditer(head):
@@ -154,7 +165,7 @@ class Entry:
 
 
 # What the held entry is, which decides the lines it takes on.
-_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _THROWN, _GO = range(6)
+_PLAIN_LINE, _PYTHON, _PYTHON_DONE, _PYTHON_CHAIN, _THROWN, _GO, _RUST = range(7)
 _MARKER_ROOM = 64  # bytes kept free for the "[… N lines cut …]" line
 
 
@@ -188,9 +199,10 @@ class Joiner:
 
     An entry keeps at most `max_lines` lines and `max_bytes` bytes of UTF-8: the first lines,
     then (for a longer entry) its last lines, with one line saying how many were cut between.
+    It spans at most `max_span` seconds of the lines' times.
     """
 
-    def __init__(self, max_lines: int = 500, max_bytes: int = 65536) -> None:
+    def __init__(self, max_lines: int = 500, max_bytes: int = 65536, max_span: float = 5.0) -> None:
         if max_lines < 1 or max_bytes < 2 * _MARKER_ROOM:
             raise ValueError(
                 f"an entry needs at least 1 line and {2 * _MARKER_ROOM} bytes "
@@ -198,6 +210,9 @@ class Joiner:
             )
         self._max_lines = max_lines
         self._max_bytes = max_bytes
+        # A stack is printed at once; a line this many seconds after its entry's first one
+        # starts a new entry, so a stream of indented lines is never held for ever.
+        self._max_span = max_span
         # The last quarter of the bounds keeps an entry's end (a Python traceback's exception).
         self._tail_lines = max_lines // 4
         self._head_lines = max_lines - self._tail_lines
@@ -250,7 +265,7 @@ class Joiner:
                 self._start(text, time, _PLAIN_LINE)
                 done.extend(self.flush())
             return done
-        if self._lines and self._continues(text):
+        if self._lines and time - self._time <= self._max_span and self._continues(text):
             self._take(text)
             return []
         done = self.flush()
@@ -352,6 +367,12 @@ class Joiner:
             if after_blank:
                 return text.startswith("Node.js v")  # what Node adds after an uncaught error
             return text.startswith(("Caused by: ", "Suppressed: "))
+        if kind == _RUST:
+            if after_blank:
+                return False
+            if self._lines == 1 and self._last.endswith(":"):
+                return True  # the panic's message
+            return text.startswith(("note: ", "stack backtrace:"))
         if kind == _GO:
             if after_blank:
                 return _GO_GOROUTINE.fullmatch(text) is not None
@@ -367,8 +388,10 @@ _CLOSING = ("}", "]")
 
 
 def _kind_of_first(text: str) -> int:
-    if text == _PY_TRACEBACK:
-        return _PYTHON
+    if text == _PY_TRACEBACK or (text.startswith("  File") and _PY_FRAME.match(text)):
+        return _PYTHON  # a traceback, or a SyntaxError's (no "Traceback" line)
+    if text.startswith("thread '") and _RUST_PANIC.fullmatch(text[:_FRAME_CHARS]):
+        return _RUST
     if text.startswith(("panic: ", "fatal error: ")):
         return _GO
     if text.startswith("Exception in thread ") or _JAVA_HEAD.fullmatch(text):
@@ -423,10 +446,11 @@ def _object_record(
 def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
     text = entry.text
     first = text.split("\n", 1)[0]
+    stated = plain_level(first)
     record: dict[str, Any] = {
         "@timestamp": _iso(entry.time),
         "message": text,
-        "level": plain_level(first) or "info",
+        "level": stated or "info",
         "service": service,
         "container": container,
     }
@@ -436,7 +460,7 @@ def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
         found = _stack_of(text)
         if found is not None:
             kind, message, file, line = found
-            if record["level"] in ("debug", "info"):
+            if stated is None:  # a level the line states wins (a traceback logged at INFO)
                 record["level"] = "error"
             error: dict[str, Any] = {"type": kind, "stack_trace": text}
             if message is not None:
@@ -453,8 +477,18 @@ def _plain_record(entry: Entry, service: str, container: str) -> dict[str, Any]:
 def _stack_of(text: str) -> tuple[str, str | None, str | None, int | None] | None:
     """(error type, message, file, line) of a stack trace in `text`; None when it holds none."""
     lines = text.split("\n")
-    if _PY_TRACEBACK in lines:
+    if (
+        _PY_TRACEBACK in lines
+        or (lines[0].startswith("  File") and _PY_FRAME.match(lines[0][:_FRAME_CHARS]))
+        or any(line.endswith(_PY_GROUP) for line in lines)
+    ):
         return _python_stack(lines)
+    rust = _RUST_PANIC.fullmatch(lines[0][:_FRAME_CHARS])
+    if rust is not None:
+        said, file, line = rust.groups()
+        if said is None and len(lines) > 1:
+            said = lines[1]
+        return "panic", said, file, int(line)
     # Where the last frame of each kind is: a head counts when frames follow it.
     java_end = node_end = -1
     for index, line in enumerate(lines):
@@ -494,6 +528,10 @@ def _python_stack(lines: list[str]) -> tuple[str, str | None, str | None, int | 
             file, number = frame.group(1), int(frame.group(2))
         elif line and not line.startswith((" ", "\t", "[… ")) and not _py_marker(line):
             head = line
+        elif line.startswith("  | "):  # an exception group's, which is indented
+            group = _PY_GROUP_HEAD.fullmatch(line[:_FRAME_CHARS])
+            if group is not None:
+                head = group.group(1)
     match = _EXCEPTION_HEAD.fullmatch(head) if head else None
     if match is None:
         return "Exception", head, file, number

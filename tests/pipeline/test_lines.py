@@ -64,7 +64,11 @@ EXPECTED: dict[str, list[tuple[str, int, str, str | None, str | None, str | None
             *(15, "error", "PaymentTimeoutError", "gateway did not answer payment 4713"),
             *("/srv/app/python_app.py", 24),
         ),
-        ("ERROR:payments:validation failed", 11, "error", None, None, None, None),
+        (
+            "ERROR:payments:validation failed",
+            *(11, "error", "ExceptionGroup", "two checks failed (2 sub-exceptions)"),
+            *("/srv/app/python_app.py", 43),
+        ),
         (
             "Traceback (most recent call last):",
             *(24, "error", "PaymentTimeoutError", "gateway did not answer payment 4714"),
@@ -122,6 +126,21 @@ EXPECTED: dict[str, list[tuple[str, int, str, str | None, str | None, str | None
             "panic: gateway did not answer payment 4712 within 3000 ms",
             *(8, "fatal", "panic", "gateway did not answer payment 4712"),
             *("/srv/app/go_panic/main.go", 16),
+        ),
+    ],
+    "python-syntax": [
+        (
+            '  File "/srv/app/python_syntax.txt", line 5',
+            *(4, "error", "SyntaxError", "expected ':'"),
+            *("/srv/app/python_syntax.txt", 5),
+        ),
+    ],
+    "rust": [
+        ("service started", 1, "info", None, None, None, None),
+        (
+            "thread 'main' (",
+            *(9, "fatal", "panic", "gateway did not answer payment 4711 within 3000 ms"),
+            *("main.rs", 7),
         ),
     ],
     "go-nil": [
@@ -265,6 +284,8 @@ LEVEL_CASES = [
     ('Exception in thread "main" java.lang.IllegalStateException: x', "error"),
     ("java.lang.IllegalStateException: socket closed", "error"),
     ("CRITICAL:app:disk full", "fatal"),
+    ("thread 'main' (42) panicked at src/main.rs:7:9:", "fatal"),
+    ("thread 'tokio-runtime-worker' panicked at 'boom', src/lib.rs:1:2", "fatal"),
     ("\x1b[31mERROR\x1b[0m payment failed", "error"),
     ("\x1b[32mINFO\x1b[0m:     Uvicorn running on http://0.0.0.0:8000", "info"),
     ("[main] INFO starting, 0 ERROR so far", "info"),  # the first level named wins
@@ -340,6 +361,9 @@ PIECES = [
     "  ^",
     "Error: boom",
     "Node.js v20.20.2",
+    "thread 'main' (7) panicked at src/main.rs:7:9:",
+    "thread 'main' panicked at 'boom', src/main.rs:7:9",
+    "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
     "2026-12-07 13:00:00 ERROR x",
     '{"level":"error","msg":"x"}',
     "",
@@ -450,9 +474,50 @@ HOSTILE = [
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_lines_after_every_kind_of_head_are_read_in_one_pass(hostile: str) -> None:
-    # Patterns with nested repeats would take hours on these (quadratic backtracking); the
-    # reading finishes, and each entry is a record.
+    # A pattern with nested repeats backtracks quadratically on such lines (about a second for
+    # each one, and a container can print them all day); each is read in one pass.
     for head in ("panic: x", "Traceback (most recent call last):", "Error: x", "java.io.E: x"):
         for lines in ([head, hostile], [head, "\t" + hostile], [head, "", hostile, "  x"]):
             for entry in join(lines):
                 orjson.dumps(record_from_entry(entry, "s", "c"))
+
+
+def test_an_entry_spans_at_most_five_seconds_of_its_lines() -> None:
+    joiner = Joiner()
+    done = [e for n in range(12) for e in joiner.feed(f"  row {n}", T0 + n)] + joiner.flush()
+    assert [e.lines for e in done] == [6, 6]
+    assert [e.time for e in done] == [T0, T0 + 6]
+
+
+def test_the_rule_alerts_once_per_group_on_shipped_plain_text() -> None:
+    # Every error entry of the real programs, each seen 26 times within a second (over the
+    # threshold of 25 in 10 s): one alert per group, on the group's file where it has one.
+    from logtray.tray.alerts.alert import Alert
+    from logtray.tray.alerts.engine import RuleEngine
+    from logtray.tray.base.config import EngineConfig
+
+    errors = [
+        record_from_entry(entry, name, f"{name}-1")
+        for name in EXPECTED
+        for entry in join(fixture(name))
+        if read(entry, name).level in ("error", "fatal")
+    ]
+    groups = {normalize(record).group: normalize(record) for record in errors}  # type: ignore[union-attr]
+    alerts: list[Alert] = []
+    engine = RuleEngine(EngineConfig(), alerts.append, clock=lambda: T0 + 1)
+    for record in groups.values():
+        engine.feed([orjson.dumps(record.raw)] * 26)
+    assert engine.malformed == 0
+    assert sorted(a.pathname for a in alerts) == sorted(groups)
+    for alert in alerts:
+        assert alert.lineno == groups[alert.pathname].line
+
+
+def test_a_stated_level_wins_over_the_stack_it_logs() -> None:
+    lines = ["INFO:payments:retrying", "Traceback (most recent call last):"]
+    lines += ['  File "/app/pay.py", line 3, in charge', "TimeoutError: slow"]
+    [entry] = join(lines)
+    record = read(entry)
+    assert (record.level, record.error.type, record.file) == ("info", "TimeoutError", "/app/pay.py")
+    [entry] = join(lines[1:])
+    assert read(entry).level == "error"

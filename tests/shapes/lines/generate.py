@@ -11,12 +11,13 @@ their output that folder is written as /srv/app and the unpacked Go toolchain's 
 touched.
 
 What it needs (a program is skipped, with the reason, when its part is missing):
-- python: CPython 3.11 or later (exception groups) as `python3`.
+- python, python-syntax: CPython 3.11 or later (exception groups) as `python3`.
 - node: Node 20 as `node`.
 - java: Java 17 as `java` (runs the one source file) and logback 1.2 from Debian
   (`apt-get install --no-install-recommends liblogback-java`) with its default console pattern.
 - go-panic, go-nil: Go 1.23 from Debian bookworm-backports, fetched and unpacked into DIR/go as
   tests/shapes/generate.py does (the system's apt sources and packages are not touched).
+- rust: `rustc` (any recent; the panic's format changed in 1.73), run with RUST_BACKTRACE=1.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> byt
 
 def python(app: Path) -> bytes:
     return run(["python3", "python_app.py"], app)
+
+
+def python_syntax(app: Path) -> bytes:
+    return run(["python3", "python_syntax.txt"], app)
+
+
+def rust(app: Path) -> bytes:
+    source = app / "rust_panic"
+    run(["rustc", "-O", "main.rs", "-o", "service"], source)
+    return run([str(source / "service")], source, {**os.environ, "RUST_BACKTRACE": "1"})
 
 
 def node(app: Path) -> bytes:
@@ -102,10 +113,12 @@ def go(folder: str, how: str) -> Callable[[Path], bytes]:
 
 PROGRAMS: dict[str, Callable[[Path], bytes]] = {
     "python": python,
+    "python-syntax": python_syntax,
     "node": node,
     "java": java,
     "go-panic": go("go_panic", "run"),
     "go-nil": go("go_nil", "build"),
+    "rust": rust,
 }
 
 
