@@ -22,6 +22,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import http.client
 import json
 import logging
 import threading
@@ -36,6 +37,7 @@ import docker
 import docker.errors
 import orjson
 import requests
+import urllib3
 from docker.types.daemon import CancellableStream
 
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
@@ -57,7 +59,7 @@ log = logging.getLogger(__name__)
 TURN = 256
 QUIET_S = 0.5
 # How often the containers are listed without an event, and a broken stream retried.
-RECONCILE_S = 2.0
+RECONCILE_S = 10.0
 RETRY_S = 1.0
 # Bytes a buffered line costs beyond its text (the deque slot, the object).
 LINE_OVERHEAD = 100
@@ -66,7 +68,14 @@ MAX_IN_FLIGHT = 2000
 STATUS_FILE = "status.json"
 
 Connect = Callable[[], docker.DockerClient]
-_DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+# What ends a stream or a call when the engine goes away (or our own close cuts the stream).
+_DOCKER_ERRORS = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class _Watched:
         self.raw: collections.deque[Stamped] = collections.deque()
         self.raw_bytes = 0
         self.lock = threading.Lock()
+        self.room = threading.Event()  # set by the sender when it took lines of the buffer
         self.ended = True  # no follower runs
         self.joiner: Joiner | None = None
         self.pending: collections.deque[Stamped] = collections.deque()
@@ -141,6 +151,9 @@ class Shipper:
         # What is wrong now, in one sentence with its fix (None: nothing).
         self.problem: str | None = None
         self.connected = False
+        # Kafka could not be reached at the last try: lines beyond the buffers are dropped (while
+        # it takes them, however slowly, the followers wait for room instead).
+        self.kafka_down = False
         self._pruned = False
 
     # -- lifecycle (any thread) -----------------------------------------------------------------
@@ -331,25 +344,32 @@ class Shipper:
             return  # shipped before this follower started
         watched.lines += 1
         cost = len(line.text) + LINE_OVERHEAD
-        share = self.config.buffer_bytes // max(1, len(self._watched))
-        with watched.lock:
-            if watched.raw_bytes + cost > share:
+        while True:
+            share = self.config.buffer_bytes // max(1, len(self._watched))
+            with watched.lock:
+                if watched.raw_bytes + cost <= share:
+                    was_empty = not watched.raw
+                    watched.raw.append(line)
+                    watched.raw_bytes += cost
+                    break
+                watched.room.clear()
+            if self._stopping.is_set():
+                return  # not shipped, not lost: read again at the next start
+            if self.kafka_down:
                 watched.dropped += 1
-                full = True
-            else:
-                was_empty = not watched.raw
-                watched.raw.append(line)
-                watched.raw_bytes += cost
-                full = False
-        if full:
-            self._tell(
-                "full",
-                f"Kafka at {self.bootstrap} is not taking container logs fast enough; each "
-                "container's lines wait in a bounded buffer, the rest are dropped and counted "
-                "(`logtray doctor`): start the stack (`logtray stack up`) or check [engine] "
-                "bootstrap",
-            )
-        elif was_empty:
+                self._tell(
+                    "full",
+                    f"Kafka at {self.bootstrap} does not take container logs; each "
+                    "container's lines wait in a bounded buffer, the rest are dropped and "
+                    "counted (`logtray doctor`): start the stack (`logtray stack up`) or check "
+                    "[engine] bootstrap",
+                )
+                return
+            # Kafka takes them, more slowly than the engine reads them (a backlog): wait for
+            # room. The engine keeps the log; this thread reads on when the sender caught up.
+            self._wake_loop()
+            watched.room.wait(0.2)
+        if was_empty:
             self._wake_loop()
 
     # -- sending (the loop's thread) ------------------------------------------------------------
@@ -390,6 +410,7 @@ class Shipper:
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 self.connected = False
+                self.kafka_down = True
                 self._tell(
                     "kafka",
                     f"cannot reach Kafka at {self.bootstrap} to ship container logs "
@@ -401,6 +422,7 @@ class Shipper:
                     await asyncio.wait_for(self._stopped(), RETRY_S)
                 continue
             self.connected = True
+            self.kafka_down = False
             self._clear("kafka", f"Kafka at {self.bootstrap} takes container logs again")
             self._clear("full", "container logs are shipped again")
             try:
@@ -466,6 +488,8 @@ class Shipper:
         if not watched.raw and joiner.holding and (quiet or watched.ended):
             values += self._records(watched, joiner.flush())
             end = self._consumed(watched, 0) or end
+        if taken:
+            watched.room.set()
         if values:
             await self._send(producer, watched, values, end)
         return taken > 0
