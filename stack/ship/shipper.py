@@ -427,6 +427,8 @@ class Shipper:
             self._clear("full", "container logs are shipped again")
             try:
                 await self._pump(producer)
+            except Exception:  # a bug here must not end the shipping: log it, start again
+                log.exception("shipping container logs failed; starting the sender again")
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
@@ -568,6 +570,8 @@ class Shipper:
             position = Position(end.ns, end.rank)
             if watched.position is None or position > watched.position:
                 watched.position = position
+                if self._wake is not None:
+                    self._wake.set()  # an idle sender saves it now, not at the next line
 
     def _failed(self, watched: _Watched, exc: BaseException | None, count: int = 1) -> None:
         watched.dropped += count
