@@ -107,7 +107,9 @@ class _Watched:
         self.room = threading.Event()  # set by the sender when it took lines of the buffer
         self.ended = True  # no follower runs
         self.joiner: Joiner | None = None
-        self.pending: collections.deque[Stamped] = collections.deque()
+        # The last line fed to the joiner (loop only): where the position goes when an entry
+        # ends (a line's own stamp; the joiner holds no more than the entry it began).
+        self.last: Stamped | None = None
         self.last_fed = 0.0
         self.in_flight = 0
         self.stream: Any = None
@@ -119,7 +121,8 @@ class _Watched:
 
     def settled(self) -> bool:
         """Nothing of the last follower is left to ship or acknowledge."""
-        return self.ended and not self.raw and not self.pending and self.in_flight == 0
+        holding = self.joiner is not None and self.joiner.holding
+        return self.ended and not self.raw and not holding and self.in_flight == 0
 
 
 class Shipper:
@@ -478,31 +481,23 @@ class Shipper:
                 line = watched.raw.popleft()
                 watched.raw_bytes -= len(line.text) + LINE_OVERHEAD
             taken += 1
-            watched.pending.append(line)
+            before, watched.last = watched.last, line
             watched.last_fed = time.monotonic()
             entries = joiner.feed(line.text, line.ns / NS)
             if entries or not joiner.holding:
                 # What the joiner holds now is the line just fed (an entry it began), or
                 # nothing: every line before it is in these entries.
-                end = self._consumed(watched, 1 if joiner.holding else 0) or end
+                end = (before if joiner.holding else line) or end
                 values += self._records(watched, entries)
         quiet = time.monotonic() - watched.last_fed >= QUIET_S
         if not watched.raw and joiner.holding and (quiet or watched.ended):
             values += self._records(watched, joiner.flush())
-            end = self._consumed(watched, 0) or end
+            end = watched.last or end
         if taken:
             watched.room.set()
         if values:
             await self._send(producer, watched, values, end)
         return taken > 0
-
-    @staticmethod
-    def _consumed(watched: _Watched, keep: int) -> Stamped | None:
-        """Take the fed lines but the last `keep` off `pending`; the last one taken."""
-        end = None
-        while len(watched.pending) > keep:
-            end = watched.pending.popleft()
-        return end
 
     def _records(self, watched: _Watched, entries: list[Entry]) -> list[bytes]:
         out = []
