@@ -247,7 +247,9 @@ class Joiner:
         if not math.isfinite(time):
             time = self._last_time  # a clock that says nothing usable: the line's neighbour's
         self._last_time = time
-        if "\n" in line.rstrip("\n"):
+        if line.endswith("\n"):
+            line = line[:-1]
+        if "\n" in line:
             return [entry for part in line.split("\n") for entry in self._line(part, time)]
         return self._line(line, time)
 
