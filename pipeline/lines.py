@@ -247,7 +247,9 @@ class Joiner:
         if not math.isfinite(time):
             time = self._last_time  # a clock that says nothing usable: the line's neighbour's
         self._last_time = time
-        if "\n" in line.rstrip("\n"):
+        if line.endswith("\n"):
+            line = line[:-1]
+        if "\n" in line:
             return [entry for part in line.split("\n") for entry in self._line(part, time)]
         return self._line(line, time)
 
@@ -351,11 +353,14 @@ class Joiner:
         if text in _CLOSING and self._open:
             return True  # the end of an object Node printed after a stack ("{ code: … }")
         if kind == _PLAIN_LINE:
-            if after_blank:
-                return _CARET.fullmatch(self._last) is not None and bool(_JS_HEAD.fullmatch(text))
-            # The exception a log line introduces: right after that one line only.
+            if after_blank and _CARET.fullmatch(self._last) and _JS_HEAD.fullmatch(text):
+                return True  # Node's uncaught error, after its source line
+            # The exception a log line introduces, right after that one line (Spring Boot's
+            # pattern puts a blank line between them).
             if self._lines == 1:
-                return text == _PY_TRACEBACK or _JAVA_HEAD.fullmatch(text) is not None
+                if _JAVA_HEAD.fullmatch(text) is not None:
+                    return True
+                return text == _PY_TRACEBACK and not after_blank
             return False
         if kind == _PYTHON:
             return not after_blank  # the exception's line after the frames

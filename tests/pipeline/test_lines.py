@@ -284,6 +284,8 @@ LEVEL_CASES = [
     ('Exception in thread "main" java.lang.IllegalStateException: x', "error"),
     ("java.lang.IllegalStateException: socket closed", "error"),
     ("CRITICAL:app:disk full", "fatal"),
+    ("[2026-12-07 13:00:00 +0000] [1] [ERROR] Exception in worker process", "error"),
+    ("2026-12-07T13:00:00.123Z ERROR 1 --- [main] o.s.b.SpringApplication : failed", "error"),
     ("thread 'main' (42) panicked at src/main.rs:7:9:", "fatal"),
     ("thread 'tokio-runtime-worker' panicked at 'boom', src/lib.rs:1:2", "fatal"),
     ("\x1b[31mERROR\x1b[0m payment failed", "error"),
@@ -390,7 +392,7 @@ def test_any_lines_join_into_bounded_entries_and_no_line_is_lost(
     whole: list[Entry] = []
     for line, time in fed:
         done = small.feed(line, time)
-        assert len(done) <= 2
+        assert len(done) <= 2 + line.removesuffix("\n").count("\n")  # 2 for one line
         bounded += done
         whole += large.feed(line, time)
         assert small.holding == large.holding
@@ -521,3 +523,20 @@ def test_a_stated_level_wins_over_the_stack_it_logs() -> None:
     assert (record.level, record.error.type, record.file) == ("info", "TimeoutError", "/app/pay.py")
     [entry] = join(lines[1:])
     assert read(entry).level == "error"
+
+
+def test_the_usual_log_line_formats_join_their_exception() -> None:
+    # gunicorn's error log, and Spring Boot's default pattern (a blank line before the trace).
+    gunicorn = ["[2026-12-07 13:00:00 +0000] [7] [ERROR] Exception in worker process"]
+    gunicorn += ["Traceback (most recent call last):", '  File "/app/wsgi.py", line 9, in app']
+    gunicorn += ["RuntimeError: boom", "[2026-12-07 13:00:01 +0000] [7] [INFO] Worker exiting"]
+    first, last = join(gunicorn)
+    assert (first.lines, read(first).error.type, read(last).level) == (4, "RuntimeError", "info")
+    spring = ["2026-12-07T13:00:00.123Z ERROR 1 --- [main] o.s.b.SpringApplication : failed", ""]
+    spring += [
+        "java.lang.IllegalStateException: no runner",
+        "\tat com.example.App.run(App.java:12)",
+    ]
+    [entry] = join(spring)
+    record = read(entry)
+    assert (entry.lines, record.level, record.file) == (4, "error", "App.java")
