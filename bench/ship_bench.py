@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 
 import docker
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,11 +54,17 @@ TimeoutError: gateway did not answer payment $i within 3000 ms"""
 PLAIN = "2026-12-07 13:00:00,123 INFO payments: payment $i handled in 12 ms"
 
 
-def script(lines: int, shape: str) -> str:
-    """The container's program: print the entries, say so on stderr's last line, wait."""
+def entries_of(lines: int, shape: str) -> tuple[int, int]:
+    """How many entries the container prints, and how many lines each."""
     text = TRACEBACK if shape == "traceback" else PLAIN
     per_entry = text.count("\n") + 1
-    entries = max(1, lines // per_entry)
+    return max(1, lines // per_entry), per_entry
+
+
+def script(lines: int, shape: str) -> str:
+    """The container's program: print the entries, say so on its last line, wait."""
+    text = TRACEBACK if shape == "traceback" else PLAIN
+    entries, _ = entries_of(lines, shape)
     body = text.replace('"', '\\"').replace("\n", "\\n")
     return (
         f'i=0; while [ $i -lt {entries} ]; do i=$((i+1)); printf "{body}\\n"; done; '
@@ -85,18 +92,22 @@ def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> d
                 if time.monotonic() > deadline:
                     raise SystemExit("the container did not finish printing in 600 s")
                 time.sleep(0.2)
-            printed = len(container.logs().splitlines()) - 1
+            entries, per_entry = entries_of(lines, shape)
+            printed = entries * per_entry
             shipper = Shipper(
                 lambda: docker.DockerClient(base_url=host, timeout=120),
                 ShipConfig(labels=(mark,)),
                 broker.bootstrap,
                 Path(tmp) / "ship",
             )
+            me = psutil.Process()
+            rss0 = peak = me.memory_info().rss
             cpu0, wall0 = time.process_time(), time.perf_counter()
             shipper.start()
             while not (
                 sum(s.lines for s in shipper.snapshot()) >= printed + 1 and _settled(shipper)
             ):
+                peak = max(peak, me.memory_info().rss)
                 if time.perf_counter() - wall0 > 600:
                     raise SystemExit(f"shipping did not finish in 600 s: {shipper.snapshot()}")
                 time.sleep(0.05)
@@ -118,6 +129,8 @@ def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> d
         "ship_wall": ship_wall,
         "cli_cpu": cli_cpu,
         "cli_wall": cli_wall,
+        # How much the process's resident memory grew while shipping (sampled every 50 ms).
+        "rss_growth_mib": (peak - rss0) / 2**20,
     }
 
 
@@ -153,8 +166,8 @@ def main() -> None:
     for r in runs:
         print(
             f"  logtray ship: {r['ship_cpu']:.2f} CPU-s ({r['ship_wall']:.2f} s wall), "
-            f"{r['dropped']:.0f} dropped; docker logs -f: {r['cli_cpu']:.2f} CPU-s "
-            f"({r['cli_wall']:.2f} s wall)"
+            f"{r['dropped']:.0f} dropped, RSS +{r['rss_growth_mib']:.0f} MiB; "
+            f"docker logs -f: {r['cli_cpu']:.2f} CPU-s ({r['cli_wall']:.2f} s wall)"
         )
     print(
         f"lines per CPU-second (median of {len(runs)}): logtray ship {statistics.median(ship):,.0f}"
