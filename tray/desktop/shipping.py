@@ -18,7 +18,9 @@ def start_shipper(config: Config, bootstrap: str) -> Shipper:
     Blocking (it starts threads): call it off the loop."""
     from logtray.stack.engine import connect
     from logtray.stack.ship.shipper import Shipper
-    from logtray.tray.alerts.kafka_source import security_options
+    from logtray.tray.alerts.kafka_source import quiet_aiokafka, security_options
+
+    quiet_aiokafka()  # one line per failed connect, every retry: the shipper says it once
 
     shipper = Shipper(
         lambda: connect(timeout=60),
