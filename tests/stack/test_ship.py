@@ -169,12 +169,18 @@ class Printers:
         return ShipConfig(labels=(self.mark,), **kwargs)
 
     def start(
-        self, mode: str, service: str, count: int, delay_us: int = 0, tty: bool = False
+        self,
+        mode: str,
+        service: str,
+        count: int,
+        delay_us: int = 0,
+        tty: bool = False,
+        name: str | None = None,
     ) -> Any:
         key, _, value = self.mark.partition("=")
         container = self.client.containers.create(
             self.image,
-            name=f"lt-ship-{service}-{uuid.uuid4().hex[:6]}",
+            name=name or f"lt-ship-{service}-{uuid.uuid4().hex[:6]}",
             environment={"MODE": mode, "COUNT": str(count), "DELAY_US": str(delay_us or "")},
             labels={key: value, TEST_LABEL: "1", "com.docker.compose.service": service},
             init=True,
@@ -435,3 +441,20 @@ def test_a_tty_containers_lines_are_shipped_without_their_carriage_returns(
     assert sorted(seqs) == list(range(1, 51))
     messages = [r["message"] for r in records(broker.bootstrap, 50)]
     assert not [m for m in messages if "\r" in m]
+
+
+def test_a_container_recreated_under_the_same_name_starts_anew(
+    engine: EngineUnderTest, printers: Printers, broker: Broker, tmp_path: Path
+) -> None:
+    name = f"lt-ship-again-{uuid.uuid4().hex[:6]}"
+    shipper = Shipper(connect_to(engine), printers.config(), broker.bootstrap, tmp_path / "s")
+    shipper.start()
+    try:
+        old = printers.start("plain", "again", count=20, name=name)
+        wait_for(lambda: len(_seqs(broker.bootstrap, "again", 20)) >= 20, 120, "the first run")
+        old.remove(force=True)
+        printers.start("plain", "again", count=20, name=name)
+        wait_for(lambda: len(_seqs(broker.bootstrap, "again", 40)) >= 40, 120, "the new one")
+    finally:
+        shipper.stop()
+    assert sorted(_seqs(broker.bootstrap, "again", 40)) == sorted([*range(1, 21)] * 2)
