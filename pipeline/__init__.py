@@ -12,6 +12,8 @@ table in tests/shapes/. `kinds` says which kind of error a record is (type, mess
 the user's frame) and decides what a kind's occurrence tells (new, regressed, learned, a
 burst); tests/kind_cases.md states its rules, tests/kind_cases.json is the table both profiles
 run.
+`lines` turns a container's output lines into such records: multi-line entries (tracebacks,
+stack traces, panics) joined and bounded, plain text's level read (docs/shipping.md).
 
 The lowest room: pure functions over JSON values, importing only the standard library and
 orjson. logtray.tray and logtray.stack may import it; it imports neither.

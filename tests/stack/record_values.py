@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
+
+from logtray.pipeline.lines import Joiner, record_from_entry
 
 _STRINGS = [
     "",
@@ -178,4 +181,21 @@ def parity_values(n: int, seed: int) -> list[str]:
         if rnd.random() < 0.1:
             record = {"log": json.dumps(record) if rnd.random() < 0.8 else record}
         out.append(json.dumps(record))
+    return out
+
+
+def shipped_values(n: int, seed: int) -> list[str]:
+    """What the shipper sends for containers' plain-text output (logtray.pipeline.lines): every
+    entry of the real programs' output in tests/shapes/lines/, then `n` entries of seeded
+    lines mixing the joining rules' pieces (traceback, stack trace, panic, level words)."""
+    folder = Path(__file__).resolve().parent.parent / "shapes" / "lines"
+    programs = [p.read_text(encoding="utf-8").split("\n") for p in sorted(folder.glob("*.log"))]
+    rnd = random.Random(seed)
+    pieces = [line for lines in programs for line in lines] + _STRINGS
+    mixes = [[rnd.choice(pieces) for _ in range(rnd.randint(1, 12))] for _ in range(n)]
+    out = []
+    for lines in programs + mixes:
+        joiner = Joiner()
+        entries = [e for line in lines for e in joiner.feed(line, 1765112400.0)] + joiner.flush()
+        out += [json.dumps(record_from_entry(e, "payments", "payments-1")) for e in entries]
     return out

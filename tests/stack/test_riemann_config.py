@@ -44,7 +44,7 @@ from tests.kind_cases import for_harness as kinds_for_harness
 from tests.kind_cases import kind_named
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
-from tests.stack.record_values import parity_values
+from tests.stack.record_values import parity_values, shipped_values
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")
@@ -61,7 +61,7 @@ def _at(text: str) -> float:
 _PINO_LINE = json.dumps(
     {"level": 50, "time": 1796639274737, "name": "payments", "msg": "payment 4711 failed"}
 )
-PARITY = parity_values(3000, seed=7)  # read by both profiles: they must agree
+PARITY = parity_values(3000, seed=7) + shipped_values(300, seed=7)  # both must agree
 
 
 def kind_values(n: int, seed: int) -> list[str]:

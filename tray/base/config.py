@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin
 
 from logtray.stack.config import KAFKA_TOPIC, StackConfig
+from logtray.stack.ship.config import ShipConfig
 from logtray.tray.base import paths
 from logtray.tray.base.errors import LogtrayError
 from logtray.tray.base.links import is_web_url
@@ -230,6 +231,7 @@ class Config:
     editor: EditorConfig = field(default_factory=EditorConfig)
     tray: TrayConfig = field(default_factory=TrayConfig)
     stack: StackConfig = field(default_factory=StackConfig)
+    ship: ShipConfig = field(default_factory=ShipConfig)
     # Where the file layer came from (it may not exist yet).
     path: Path = field(default_factory=paths.config_file, compare=False)
     # (section, key) -> where the layer that set it last wrote it; a key not here is its
@@ -254,6 +256,7 @@ SECTIONS: dict[str, type[Any]] = {
     "editor": EditorConfig,
     "tray": TrayConfig,
     "stack": StackConfig,
+    "ship": ShipConfig,
 }
 
 
@@ -348,6 +351,14 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     # At least a minute (Kafka refuses less than 1 ms; under a minute nothing would be kept
     # long enough to catch up), at most a year.
     ("stack", "alerts_retention_s"): _seconds(60, 365 * DAY_S),
+    ("ship", "buffer_bytes"): _ints(64 * 1024, 1024 * 1024 * 1024),
+    ("ship", "max_entry_lines"): _ints(1, 100_000),
+    ("ship", "max_entry_bytes"): _ints(1024, 16 * 1024 * 1024),
+    ("ship", "max_containers"): _ints(1, 1000),
+    ("ship", "labels"): (
+        lambda v: all(item.partition("=")[0].strip() for item in v),
+        'labels as "key=value" or "key", e.g. ["logtray.logs=true"]',
+    ),
     # Tables inside sections are checked by their class name.
     ("ServiceOverride", "ports"): (
         lambda v: all(0 <= p <= 65535 for p in v.values()),

@@ -54,3 +54,8 @@ def stack_incidents_file() -> Path:
 def heartbeat_file() -> Path:
     """The alert path's last proof (the heartbeat), for `logtray doctor` and the menu."""
     return data_dir() / "heartbeat.json"
+
+
+def ship_dir() -> Path:
+    """Where shipping the containers' logs stands (a position per container) and its counts."""
+    return data_dir() / "ship"

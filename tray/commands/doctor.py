@@ -376,6 +376,74 @@ def check_team_stack(config: Config) -> list[Check]:
     return [Check("team stack", True, (summary or "").removeprefix("team: "))]
 
 
+def check_shipping(config: Config) -> Check:
+    """The containers [ship] chooses now, and what the tray (or `logtray ship`) shipped and
+    dropped of each, from the counts it last wrote."""
+    from logtray.stack.engine import connect
+    from logtray.stack.ship.choose import chosen, service_of
+    from logtray.stack.ship.shipper import read_status
+    from logtray.tray.base import paths
+    from logtray.tray.base.errors import LogtrayError
+
+    if not config.ship.enabled:
+        return Check("shipping", True, "off ([ship] enabled = false)")
+    try:
+        client = connect(timeout=5)
+    except LogtrayError:
+        return Check("shipping", True, "not checked: no container engine answers")
+    try:
+        summaries = client.api.containers(all=True)
+    except Exception as exc:  # the engine went away, or answered nonsense
+        return Check("shipping", True, f"not checked: listing containers failed ({exc})")
+    finally:
+        client.close()
+    found: list[tuple[str, str, bool]] = []
+    for summary in summaries:
+        name = str((summary.get("Names") or [""])[0]).lstrip("/")
+        labels = summary.get("Labels") or {}
+        if chosen(name, labels, config.ship):
+            found.append((name, service_of(name, labels), summary.get("State") == "running"))
+    return shipping_check(sorted(found), read_status(paths.ship_dir()))
+
+
+def shipping_check(found: list[tuple[str, str, bool]], status: dict[str, Any] | None) -> Check:
+    """`check_shipping`'s verdict from the chosen containers and the shipper's last counts."""
+    counts = {
+        str(c.get("name")): c for c in (status or {}).get("containers") or [] if isinstance(c, dict)
+    }
+    if not found:
+        return Check(
+            "shipping",
+            True,
+            "no container chosen: label one `logtray.logs=true`, or name them in [ship] "
+            "(compose_projects, compose_services, names)",
+        )
+    parts = []
+    dropped = 0
+    for name, service, running in found:
+        text = service if service == name else f"{service} ({name})"
+        seen = counts.get(name)
+        if seen is None:
+            text += ": not shipped yet" + ("" if running else " (not running)")
+        else:
+            text += f": {int(seen.get('shipped') or 0):,} shipped"
+            lost = int(seen.get("dropped") or 0)
+            dropped += lost
+            text += f", {lost:,} dropped" if lost else ""
+        parts.append(text)
+    detail = f"{len(found)} chosen: " + "; ".join(parts)
+    problem = (status or {}).get("problem")
+    if dropped or problem:
+        return Check(
+            "shipping",
+            False,
+            detail + (f"; {problem}" if problem else ""),
+            "start the stack (`logtray stack up`) so Kafka takes the lines; dropped lines are "
+            "counted, not shipped",
+        )
+    return Check("shipping", True, detail)
+
+
 def run_checks(minutes: float = LOGS_MINUTES) -> list[Check]:
     config_check, config = check_config()
     checks = [config_check, check_display(), check_tray_backend(), check_notifications()]
@@ -395,6 +463,7 @@ def run_checks(minutes: float = LOGS_MINUTES) -> list[Check]:
         checks.extend(check_team_kafka(config))
         checks.extend(check_team_stack(config))
         if docker_check.ok:
+            checks.append(check_shipping(config))
             path = check_alert_path(config)
             checks.append(path)
             if not path.detail.startswith("not checked"):  # Riemann runs: is it behind?

@@ -51,6 +51,7 @@ from logtray.tray.desktop.traycheck import tray_problem
 log = logging.getLogger(__name__)
 
 REFRESH_DELAY_S = 0.3  # alerts arrive in floods; the tray redraws at most this often
+SHIP_TICK_S = 2.0  # the menu's container line counts are read this often while shipping
 # While Docker is away: reconnect after 1, 2, 4, 5, 5 … s, so its return shows within seconds.
 # (While it is there nothing polls: the events stream ending is what says it went away.)
 DOCKER_RETRY_FIRST_S = 1.0
@@ -138,6 +139,9 @@ class TrayApp:
         self._kafka_runs = False
         self._kafka_in_stack = True
         self._kafka_lock = asyncio.Lock()
+        # Shipping the chosen containers' output ([ship]) while the stack's Kafka runs.
+        self.shipper: Any = None
+        self._ship_ticker: asyncio.TimerHandle | None = None
 
     # -- running --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -243,6 +247,7 @@ class TrayApp:
                 with contextlib.suppress(Exception):
                     await self.service.stop_heartbeat()
                     await asyncio.to_thread(self.stack.down)
+            await self._stop_shipping()
             await asyncio.to_thread(self.stack.close)
             await self.service.stop()
             close_view()
@@ -482,6 +487,8 @@ class TrayApp:
             if self.service is not None and self.service.stack_alerts_running:
                 # Nothing to read until it runs again; the position stays committed.
                 self._spawn(self.service.stop_stack_alerts())
+            if self.shipper is not None:
+                self._spawn(self._stop_shipping())  # positions kept: read on when it is back
         elif turned_good:
             self._spawn(self._follow_kafka(turned_good=True))
 
@@ -524,6 +531,45 @@ class TrayApp:
                 await service.stop_heartbeat()
                 self._start_heartbeat(address)
             self._prove_alerts_while_running(self.state.phase)
+            await self._ship_to(address)
+
+    # -- shipping containers' logs ----------------------------------------------------------------
+    async def _ship_to(self, address: KafkaAddress) -> None:
+        """Ship the chosen containers' output to the stack's Kafka (again, when it moved)."""
+        if not self.config.ship.enabled:
+            return
+        if self.shipper is not None and self.shipper.bootstrap == address.bootstrap:
+            return
+        await self._stop_shipping()
+        from logtray.tray.desktop.shipping import start_shipper
+
+        try:
+            self.shipper = await asyncio.to_thread(start_shipper, self.config, address.bootstrap)
+        except LogtrayError as exc:  # e.g. [engine] ssl_cafile cannot be read
+            self._set(shipping_problem=exc.message)
+            return
+        log.info("shipping the chosen containers' output to %s", address.describe())
+        self._ship_tick()
+
+    def _ship_tick(self) -> None:
+        """The menu's container lines, every few seconds while shipping."""
+        shipper = self.shipper
+        if shipper is None or self._loop is None:
+            return
+        from logtray.tray.desktop.shipping import views
+
+        shipping = views(shipper.snapshot())
+        if (shipping, shipper.problem) != (self.state.shipping, self.state.shipping_problem):
+            self._set(shipping=shipping, shipping_problem=shipper.problem)
+        self._ship_ticker = self._loop.call_later(SHIP_TICK_S, self._ship_tick)
+
+    async def _stop_shipping(self) -> None:
+        shipper, self.shipper = self.shipper, None
+        if self._ship_ticker is not None:
+            self._ship_ticker.cancel()
+            self._ship_ticker = None
+        if shipper is not None:
+            await asyncio.to_thread(shipper.stop)
 
     def _stack_kafka(self) -> KafkaAddress | None:
         """The stack's Kafka for the heartbeat: as read when it started to run; None while

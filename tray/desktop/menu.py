@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from logtray.tray.base.text import shown_text
 from logtray.tray.desktop.failure import short_line
-from logtray.tray.desktop.state import AppState, kibana_ready
+from logtray.tray.desktop.state import AppState, ShippingView, kibana_ready
 
 SNOOZE_CHOICES = (
     ("Snooze 15 min", "snooze:900"),
@@ -103,7 +103,19 @@ def _stack_entries(state: AppState) -> list[Entry]:
             for s in state.services
         )
         entries.append(Entry("Services", children=services))
+    entries += _shipping_entries(state)
     return entries
+
+
+def _shipping_entries(state: AppState) -> list[Entry]:
+    """The containers whose output is shipped ([ship]), with their line counts."""
+    if not state.shipping and not state.shipping_problem:
+        return []
+    children = [Entry(menu_line(view), enabled=False) for view in state.shipping]
+    if state.shipping_problem:
+        children.append(Entry(short_line(state.shipping_problem), enabled=False))
+    count = len(state.shipping)
+    return [Entry(f"Container logs ({count} shipped)", children=tuple(children))]
 
 
 def _recent_alerts(state: AppState) -> Entry:
@@ -132,3 +144,12 @@ def _quiet_entries(state: AppState) -> list[Entry]:
         entries.append(Entry(f"Resume (snoozed until {until})", "resume"))
     entries.append(Entry("Do not disturb", "dnd.toggle", checked=state.do_not_disturb))
     return entries
+
+
+def menu_line(view: ShippingView) -> str:
+    """'billing (shop-billing-1): 1,234 lines', and what was dropped, if any."""
+    name = view.service if view.service == view.name else f"{view.service} ({view.name})"
+    text = f"{name}: {view.shipped:,} lines"
+    if view.dropped:
+        text += f", {view.dropped:,} dropped"
+    return text + ("" if view.following else " (stopped)")

@@ -27,6 +27,17 @@ class ServiceView:
 
 
 @dataclass(frozen=True)
+class ShippingView:
+    """One container whose output is shipped into program-logs ([ship])."""
+
+    name: str
+    service: str
+    following: bool
+    shipped: int
+    dropped: int
+
+
+@dataclass(frozen=True)
 class RecentAlert:
     received: float
     title: str
@@ -64,6 +75,9 @@ class AppState:
     # heartbeats went unanswered (a problem: the icon says so).
     alerts_proof: str | None = None
     alerts_unproven: bool = False
+    # The containers whose output is shipped, and the shipper's problem (one sentence).
+    shipping: tuple[ShippingView, ...] = ()
+    shipping_problem: str | None = None
 
 
 def phase_from_services(services: tuple[ServiceView, ...], busy: bool) -> Phase:

@@ -1,0 +1,180 @@
+"""Shipping a container's output: lines shipped per CPU-second, beside `docker logs -f` of the
+same container to /dev/null, in the same run.
+
+    PYTHONPATH=. python bench/ship_bench.py --lines 200000 --runs 3
+
+A busybox container prints `--lines` lines (a short plain-text log line with a sequence
+number; `--shape traceback` prints a 12-line Python traceback per entry instead) and then
+waits. Once the engine holds them all:
+
+- logtray: a `Shipper` in this process follows the container from its first line, joins,
+  makes the records and hands them to aiokafka, to a tansu broker on loopback (a
+  subprocess), until Kafka has acknowledged every record. Its CPU is this process's (all its
+  threads: the follower, the sender loop, aiokafka), measured with `time.process_time`.
+- `docker logs -f`: the Docker CLI reads the same container's whole log and writes it to
+  /dev/null; the container is stopped first so the follow ends at the last line. Its CPU is
+  the child's user + system time (`os.wait4`).
+
+Neither side counts the engine's own CPU (dockerd reads the log file and sends it to both) nor
+the broker's. Needs a Docker engine, the `docker` CLI and the `test` extra (tansu).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logtray.stack.ship.config import ShipConfig  # noqa: E402
+from logtray.stack.ship.shipper import Shipper  # noqa: E402
+from tests.pipeline.conftest import Broker, tansu_path  # noqa: E402
+from tests.stack.standins import BUSYBOX_IMAGE, TEST_LABEL, build_standins  # noqa: E402
+
+TRACEBACK = r"""Traceback (most recent call last):
+  File "/srv/app/payments.py", line 9, in <module>
+    pay()
+  File "/srv/app/payments.py", line 6, in pay
+    charge(1)
+  File "/srv/app/payments.py", line 2, in charge
+    raise TimeoutError(f"gateway did not answer payment {n} within 3000 ms")
+TimeoutError: gateway did not answer payment $i within 3000 ms"""
+
+PLAIN = "2026-12-07 13:00:00,123 INFO payments: payment $i handled in 12 ms"
+
+
+def entries_of(lines: int, shape: str) -> tuple[int, int]:
+    """How many entries the container prints, and how many lines each."""
+    text = TRACEBACK if shape == "traceback" else PLAIN
+    per_entry = text.count("\n") + 1
+    return max(1, lines // per_entry), per_entry
+
+
+def script(lines: int, shape: str) -> str:
+    """The container's program: print the entries, say so on its last line, wait."""
+    text = TRACEBACK if shape == "traceback" else PLAIN
+    entries, _ = entries_of(lines, shape)
+    body = text.replace('"', '\\"').replace("\n", "\\n")
+    return (
+        f'i=0; while [ $i -lt {entries} ]; do i=$((i+1)); printf "{body}\\n"; done; '
+        "echo done-printing; exec sleep 100000"
+    )
+
+
+def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> dict[str, float]:
+    mark = f"io.logtray.bench.ship={uuid.uuid4().hex[:8]}"
+    key, _, value = mark.partition("=")
+    container = client.containers.create(
+        BUSYBOX_IMAGE,
+        ["sh", "-c", script(lines, shape)],
+        labels={key: value, TEST_LABEL: "1"},
+        init=True,
+        network_mode="none",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Broker(tansu_path() or Path("tansu"), Path(tmp) / "tansu.log")
+        broker.start()
+        try:
+            container.start()
+            deadline = time.monotonic() + 600
+            while b"done-printing" not in container.logs(tail=1):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the container did not finish printing in 600 s")
+                time.sleep(0.2)
+            entries, per_entry = entries_of(lines, shape)
+            printed = entries * per_entry
+            shipper = Shipper(
+                lambda: docker.DockerClient(base_url=host, timeout=120),
+                ShipConfig(labels=(mark,)),
+                broker.bootstrap,
+                Path(tmp) / "ship",
+            )
+            me = psutil.Process()
+            rss0 = peak = me.memory_info().rss
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            shipper.start()
+            while not (
+                sum(s.lines for s in shipper.snapshot()) >= printed + 1 and _settled(shipper)
+            ):
+                peak = max(peak, me.memory_info().rss)
+                if time.perf_counter() - wall0 > 600:
+                    raise SystemExit(f"shipping did not finish in 600 s: {shipper.snapshot()}")
+                time.sleep(0.05)
+            ship_cpu = time.process_time() - cpu0
+            ship_wall = time.perf_counter() - wall0
+            shipped = sum(s.shipped for s in shipper.snapshot())
+            dropped = sum(s.dropped for s in shipper.snapshot())
+            shipper.stop()
+            container.stop(timeout=10)
+            cli_cpu, cli_wall = docker_logs_cpu(container.id)
+        finally:
+            broker.stop()
+            container.remove(force=True)
+    return {
+        "lines": printed,
+        "records": shipped,
+        "dropped": dropped,
+        "ship_cpu": ship_cpu,
+        "ship_wall": ship_wall,
+        "cli_cpu": cli_cpu,
+        "cli_wall": cli_wall,
+        # How much the process's resident memory grew while shipping (sampled every 50 ms).
+        "rss_growth_mib": (peak - rss0) / 2**20,
+    }
+
+
+def _settled(shipper: Shipper) -> bool:
+    """Every line taken, acknowledged, and no entry held."""
+    return not shipper.buffered_bytes() and not shipper.in_flight() and not shipper.holding()
+
+
+def docker_logs_cpu(cid: str) -> tuple[float, float]:
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen(["docker", "logs", "-f", cid], stdout=null, stderr=null)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"docker logs -f failed ({proc.returncode})")
+    return usage.ru_utime + usage.ru_stime, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shape", choices=("plain", "traceback"), default="plain")
+    args = parser.parse_args()
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    client = docker.DockerClient(base_url=host, timeout=120)
+    build_standins(client)
+    runs = [one_run(client, host, args.lines, args.shape) for _ in range(args.runs)]
+    ship = [r["lines"] / r["ship_cpu"] for r in runs]
+    cli = [r["lines"] / r["cli_cpu"] for r in runs]
+    print(f"shape {args.shape}: {runs[0]['lines']:.0f} lines -> {runs[0]['records']:.0f} records")
+    for r in runs:
+        print(
+            f"  logtray ship: {r['ship_cpu']:.2f} CPU-s ({r['ship_wall']:.2f} s wall), "
+            f"{r['dropped']:.0f} dropped, RSS +{r['rss_growth_mib']:.0f} MiB; "
+            f"docker logs -f: {r['cli_cpu']:.2f} CPU-s ({r['cli_wall']:.2f} s wall)"
+        )
+    print(
+        f"lines per CPU-second (median of {len(runs)}): logtray ship {statistics.median(ship):,.0f}"
+        f", docker logs -f > /dev/null {statistics.median(cli):,.0f}; "
+        f"ratio {statistics.median(cli) / statistics.median(ship):.1f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The pure parts of shipping containers' logs: which containers, stamped lines, positions.
+
+Everything here comes from a stranger (container names and labels, the bytes of a log
+stream, a position file), so the properties are checked on arbitrary input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logtray.stack.labels import LABEL_STACK
+from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
+from logtray.stack.ship.config import ShipConfig
+from logtray.stack.ship.positions import Position, PositionStore, after
+from logtray.stack.ship.stamped import CUT_MARK, NS, LineSplitter, Ranker, parse_stamp, stamp_ns
+
+labels_st = st.dictionaries(st.text(max_size=30), st.text(max_size=30), max_size=6)
+
+
+# ---------------------------------------------------------------------------- choosing
+
+
+def test_the_label_compose_and_names_choose_and_the_stacks_own_only_by_name() -> None:
+    config = ShipConfig(compose_projects=("shop",), compose_services=("api",), names=("web-*",))
+    assert chosen("/pay", {"logtray.logs": "true"}, config)
+    assert not chosen("pay", {"logtray.logs": "yes"}, config)
+    assert chosen("x", {"com.docker.compose.project": "shop"}, config)
+    assert chosen("x", {"com.docker.compose.service": "api"}, config)
+    assert chosen("web-1", {}, config)
+    assert not chosen("other", {}, config)
+    own = {LABEL_STACK: "logtray", "logtray.logs": "true", "com.docker.compose.project": "shop"}
+    assert not chosen("logtray-kafka", own, config)
+    assert chosen("logtray-kafka", own, ShipConfig(names=("logtray-*",)))
+    # An explicit "no" on the container wins over every way of choosing it.
+    assert not chosen("web-1", {"logtray.logs": "false"}, config)
+    assert chosen("x", {"team": "a"}, ShipConfig(labels=("team",)))
+
+
+def test_the_service_name_is_the_label_then_compose_then_the_name() -> None:
+    assert service_of("/c1", {"logtray.service": "pay", "com.docker.compose.service": "x"}) == "pay"
+    assert service_of("/c1", {"com.docker.compose.service": "api"}) == "api"
+    assert service_of("/c1", None) == "c1"
+    assert service_of("/", {}) == "container"
+
+
+@given(st.text(max_size=300), labels_st)
+def test_choosing_any_container_never_fails_and_its_service_is_bounded(name, labels) -> None:
+    chosen(name, labels, ShipConfig(names=("*a*",), compose_projects=("p",)))
+    service = service_of(name, labels)
+    assert 0 < len(service) <= MAX_NAME
+
+
+# ---------------------------------------------------------------------------- stamped lines
+
+
+def test_dockers_stamps_read_to_the_nanosecond() -> None:
+    assert parse_stamp(b"2026-12-07T13:34:10.123456789Z hello\r") == (
+        1796650450 * NS + 123456789,
+        "hello",
+    )
+    assert stamp_ns("2026-12-07T13:34:10Z") == 1796650450 * NS
+    assert stamp_ns("2026-12-07T14:34:10.5+01:00") == 1796650450 * NS + 500_000_000
+    assert parse_stamp(b"no stamp here") is None
+    assert parse_stamp(b"2026-13-07T13:34:10.1Z month 13") is None
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_as_a_stamped_line_never_fail(raw) -> None:
+    parsed = parse_stamp(raw)
+    if parsed is not None:
+        assert parsed[0] >= 0
+
+
+@given(st.text(max_size=60))
+def test_any_text_as_a_stamp_never_fails(text) -> None:
+    stamp_ns(text)
+
+
+@given(
+    st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b), max_size=30),
+    st.data(),
+)
+@settings(max_examples=200)
+def test_lines_split_from_any_chunks_are_the_lines_each_bounded(lines, data) -> None:
+    limit = 16
+    stream = b"".join(line + b"\n" for line in lines)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    splitter = LineSplitter(limit)
+    out: list[bytes] = []
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        out += splitter.feed(stream[start:cut])
+        start = cut
+    out += splitter.flush()
+    expected = [line if len(line) <= limit else line[:limit] + CUT_MARK.encode() for line in lines]
+    assert out == expected
+
+
+def test_a_last_line_without_a_newline_comes_at_the_end() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"a\nb") == [b"a"]
+    assert splitter.flush() == [b"b"]
+
+
+# ---------------------------------------------------------------------------- resume
+
+
+def _engine_since(log: list[tuple[int, str]], since_s: int | None) -> list[tuple[int, str]]:
+    """What the engine sends for `since` (inclusive, whole seconds), as Docker does."""
+    return [(ns, text) for ns, text in log if since_s is None or ns >= since_s * NS]
+
+
+@given(
+    st.lists(st.integers(0, 3 * NS), min_size=1, max_size=40).map(sorted),
+    st.data(),
+)
+@settings(max_examples=300)
+def test_a_stream_resumed_anywhere_ships_each_line_once(stamps, data) -> None:
+    """Lines that share a stamp (whole seconds, the same nanosecond) are neither lost nor sent
+    twice, wherever the previous run stopped: the ranks of a re-read second are the same."""
+    base = 1_796_650_000 * NS
+    log = [(base + ns, f"line {i}") for i, ns in enumerate(stamps)]
+    # Many lines on the very same stamp.
+    if data.draw(st.booleans()):
+        log = [(log[0][0], text) for _, text in log]
+    stop = data.draw(st.integers(0, len(log)))
+    shipped: list[str] = []
+    position: Position | None = None
+    for run_stop in (stop, len(log)):
+        ranker = Ranker()
+        seen = _engine_since(log, position.since() if position else None)
+        resume = position
+        for ns, text in seen:
+            line = ranker.stamp(ns, text)
+            if not after(resume, line.ns, line.rank):
+                continue
+            if len(shipped) >= run_stop:
+                break
+            shipped.append(line.text)
+            position = Position(line.ns, line.rank)
+    assert shipped == [text for _, text in log]
+
+
+def test_positions_are_kept_per_container_id_and_junk_is_none(tmp_path: Path) -> None:
+    store = PositionStore(tmp_path / "positions")
+    cid = "ab" * 32
+    assert store.load(cid) is None
+    store.save(cid, Position(5 * NS, 2), "pay")
+    assert store.load(cid) == Position(5 * NS, 2)
+    assert store.load("c" * 64) is None  # a container recreated: a new id starts anew
+    store.save("../../etc/passwd", Position(1, 1))  # not an id: never a path
+    assert not (tmp_path / "etc").exists()
+    (tmp_path / "positions" / ("d" * 64 + ".json")).write_bytes(b"\xff{not json")
+    assert store.load("d" * 64) is None
+    store.prune({cid})
+    assert [p.stem for p in (tmp_path / "positions").glob("*.json")] == [cid]
+
+
+@given(st.binary(max_size=300))
+def test_any_position_file_is_read_or_ignored(tmp_path_factory, raw) -> None:
+    folder = tmp_path_factory.mktemp("pos")
+    (folder / ("e" * 64 + ".json")).write_bytes(raw)
+    loaded = PositionStore(folder).load("e" * 64)
+    assert loaded is None or (loaded.ns >= 0 and loaded.rank >= 0)
+
+
+@given(st.integers(0, 253_402_300_799 * NS))
+def test_dockers_own_stamps_read_back_to_the_same_nanosecond(ns) -> None:
+    import datetime
+
+    second, frac = divmod(ns, NS)
+    when = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    assert stamp_ns(stamp) == ns
+    assert stamp_ns(stamp) == ns  # again: from the cache of seconds
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from([1, 2]), st.binary(max_size=50)), max_size=20),
+    st.data(),
+)
+def test_the_multiplexed_stream_gives_back_its_payload_from_any_chunks(frames, data) -> None:
+    from logtray.stack.ship.stamped import Demuxer
+
+    stream = b"".join(
+        bytes([kind, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+        for kind, payload in frames
+    )
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
+    demux = Demuxer()
+    out = b""
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        out += demux.feed(stream[start:cut])
+        start = cut
+    assert out == b"".join(payload for _, payload in frames)
