@@ -88,6 +88,28 @@ def test_a_first_start_learns_silently_then_a_new_kind_is_told_at_once() -> None
     assert {k.kind.id for k in keep} >= {new.kind_id, kind_named("python-logtray").id}  # type: ignore[union-attr]
 
 
+def test_records_that_come_while_the_kept_kinds_load_wait_for_them() -> None:
+    """The engine reads the logs at once (spike rule, heartbeat); error records wait for the
+    kept kinds, so a kind known before is not told as new because it came early."""
+    clock = Clock()
+    alerts: list[Alert] = []
+    watch = KindWatch(KindsSettings(), alerts.append, clock=clock)
+    engine = RuleEngine(EngineConfig(), alerts.append, clock, watch)
+    watch.hold()
+    engine.feed([value("node-pino"), value("python-logtray")])
+    assert alerts == [] and watch.records == 0  # held, not looked at
+    # What an earlier run kept: payments had both kinds (node-pino's now resolved) and is
+    # past learning.
+    known = KnownKind(kind_named("node-pino"), T0 - 99, T0 - 99, 3, "earlier", "resolved")
+    other = KnownKind(kind_named("python-logtray"), T0 - 99, T0 - 99, 3, "earlier", "open")
+    watch.load([known, other])
+    watch.release(clock())
+    assert [(a.kind, a.title) for a in alerts] == [
+        ("regressed", "Regressed in payments: PaymentTimeoutError at payments.js:16")
+    ]
+    assert watch.records == 2
+
+
 def spike_alerts(kinds: bool) -> list[Alert]:
     clock = Clock()
     alerts: list[Alert] = []

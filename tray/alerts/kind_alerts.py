@@ -9,7 +9,9 @@ alerts are unchanged.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +33,10 @@ from logtray.tray.base.config import KindsSettings
 _ERROR = RANK["error"]
 # Kinds changed (a count, a time) are kept at least this often; new ones and states at once.
 KEEP_EVERY_S = 10.0
+# Error records held while the kept kinds load (as riemann.config holds them): ~10 MB at most.
+MAX_HELD = 10_000
+
+log = logging.getLogger(__name__)
 
 Keep = Callable[[list[KnownKind], list[tuple[str, str]]], None]
 
@@ -64,10 +70,41 @@ class KindWatch:
         self._clock = clock
         self._kept_at = clock()
         self.records = 0  # error records looked at
+        # While the kinds kept by earlier runs load, error records wait here (the spike rule and
+        # the heartbeat go on meanwhile): told before the load, a known kind would be "new".
+        self._held: deque[tuple[dict[str, Any], float | None]] | None = None
+        self.held_over = 0  # records beyond MAX_HELD while loading: their kinds not looked at
+
+    def hold(self) -> None:
+        """Keep error records back until `release` (the kept kinds are loading)."""
+        if self._held is None:
+            self._held = deque()
+
+    def release(self, now: float) -> None:
+        """The kept kinds are loaded: the records held meanwhile are looked at, at `now`."""
+        held, self._held = self._held, None
+        for event, t in held or ():
+            self.observe(event, now, t)
+        if self.held_over:
+            log.warning(
+                "error kinds: %d error records came while the kept kinds loaded, beyond the %d "
+                "held: their kinds were not looked at",
+                self.held_over,
+                MAX_HELD,
+            )
 
     def observe(self, event: dict[str, Any], now: float, t: float | None = None) -> None:
         """One error record (as `record_of` gives it) arrived at `now`; `t` is its own time
         as the rule bounded it (tray/alerts/event_time.py), when the engine has it."""
+        if self._held is not None:
+            if len(self._held) < MAX_HELD:
+                self._held.append((event, t))
+            else:
+                self.held_over += 1
+            return
+        self._look(event, now, t)
+
+    def _look(self, event: dict[str, Any], now: float, t: float | None) -> None:
         kind = kind_of_record(event)
         if kind is None:
             return
@@ -89,7 +126,7 @@ class KindWatch:
             record = record_of(event) if event is not None else None
             level = level_of(record) if record is not None else None
             if record is not None and level is not None and RANK[level] >= _ERROR:
-                self.observe(record, now)
+                self._look(record, now, None)
 
     def tick(self, now: float) -> None:
         """After each batch: the learning windows that ended, and what to keep."""

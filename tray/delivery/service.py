@@ -413,8 +413,16 @@ class AlertService:
         options: dict[str, Any],
         stop: asyncio.Event,
     ) -> None:
-        """Load the kinds kept by earlier runs (once), then read the logs, and the states
-        `logtray kinds resolve|mute|reopen` writes to the kinds topic from now on."""
+        """Read the logs at once (the spike rule and the heartbeat never wait for the kinds)
+        while the kinds kept by earlier runs load (once; error records wait for them in
+        `KindWatch`), then follow the states `logtray kinds resolve|mute|reopen` writes."""
+        if not self._kinds_loaded and self.kinds is not None:
+            self.kinds.hold()  # before the first record can arrive
+        await asyncio.gather(consume, self._load_then_follow_kinds(bootstrap, options, stop))
+
+    async def _load_then_follow_kinds(
+        self, bootstrap: str, options: dict[str, Any], stop: asyncio.Event
+    ) -> None:
         if not self._kinds_loaded and self.kinds is not None:
             topic = self.config.kinds.topic
             try:
@@ -434,7 +442,8 @@ class AlertService:
             log.info("error kinds: %d kept from earlier runs", len(kept))
             if not kept:
                 await self._learn_recent(bootstrap, options)
-        states = consume_forever(
+            self.kinds.release(self._clock())
+        await consume_forever(
             self.config.kinds.topic,
             bootstrap,
             self._kind_states,
@@ -442,7 +451,6 @@ class AlertService:
             options=options,
             on_status=self._source_status("error kinds"),
         )
-        await asyncio.gather(consume, states)
 
     def _kind_states(self, records: Records) -> None:
         """A kind's state set by `logtray kinds resolve|mute|reopen`: taken over. The engine's
