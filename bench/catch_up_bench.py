@@ -59,6 +59,26 @@ async def publish(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
+class CommitCount:
+    """kafka_source's position commits, counted while entered (each one still made)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> CommitCount:
+        self._real = real = kafka_source._commit
+
+        async def counting(*args: Any) -> None:
+            self.count += 1
+            await real(*args)
+
+        kafka_source._commit = counting  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        kafka_source._commit = self._real  # type: ignore[assignment]
+
+
 async def until(predicate: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -101,43 +121,36 @@ async def catch_up(bootstrap: str, n: int) -> None:
 
 
 async def live(bootstrap: str, rate: int, seconds: float) -> None:
-    commits = 0
-    real_commit = kafka_source._commit
-
-    async def counting(*args: Any) -> None:
-        nonlocal commits
-        commits += 1
-        await real_commit(*args)
-
     for resume in (True, False):
         service, _ = desktop(bootstrap)
-        kafka_source._commit = counting  # type: ignore[assignment]
         if not resume:
             # The same reader without a position: what committing adds.
             from logtray.tray.delivery import service as service_module
 
             service_module.Resume = lambda *args: None  # type: ignore[assignment,misc]
-        commits = 0
-        await service.start(listen=False)
-        await asyncio.sleep(1.0)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-        await producer.start()
-        c0 = cpu()
-        t0 = time.monotonic()
-        sent = 0
-        while time.monotonic() - t0 < seconds:
-            value = {"id": f"l-{resume}-{sent}", "pathname": f"/app/l{sent}.py", "count": 30}
-            await producer.send_and_wait("logtray-alerts", json.dumps(value).encode())
-            sent += 1
-            await asyncio.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
-        await producer.stop()
-        assert service.router is not None
-        router = service.router
-        await until(lambda r=router, n=sent: r.accepted >= n)
-        cpu_s = cpu() - c0
-        await service.stop()
+        with CommitCount() as commits:
+            await service.start(listen=False)
+            await asyncio.sleep(1.0)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+            await producer.start()
+            c0 = cpu()
+            t0 = time.monotonic()
+            sent = 0
+            while time.monotonic() - t0 < seconds:
+                value = {"id": f"l-{resume}-{sent}", "pathname": f"/app/l{sent}.py", "count": 30}
+                await producer.send_and_wait("logtray-alerts", json.dumps(value).encode())
+                sent += 1
+                await asyncio.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
+            await producer.stop()
+            assert service.router is not None
+            router = service.router
+            await until(lambda r=router, n=sent: r.accepted >= n)
+            cpu_s = cpu() - c0
+            await service.stop()
         what = "committing" if resume else "no position"
-        print(f"live {rate}/s for {seconds:g} s, {what}: {commits} commits, {cpu_s:.2f} CPU-s")
+        print(
+            f"live {rate}/s for {seconds:g} s, {what}: {commits.count} commits, {cpu_s:.2f} CPU-s"
+        )
 
 
 async def engine(bootstrap: str, m: int) -> None:
@@ -245,35 +258,31 @@ def tray(port: int) -> tuple[AlertService, io.StringIO]:
 
 
 async def durable_run(bootstrap: str, n: int, rate: int, kept: bool) -> dict[str, float]:
-    commits = 0
-    real_commit = kafka_source._commit
-
-    async def counting(*args: Any) -> None:
-        nonlocal commits
-        commits += 1
-        await real_commit(*args)
-
-    kafka_source._commit = counting  # type: ignore[assignment]
-    port = free_port()
-    service, _ = tray(port)
-    await service.start()
-    if kept:
-        service.start_stack_alerts(bootstrap, TOPIC)
-    await asyncio.sleep(2.0)  # placed on the topic (a bench, not a test)
-    router = service.router
-    assert router is not None
-    c0, t0 = cpu(), time.monotonic()
-    sender = multiprocessing.get_context("spawn").Process(
-        target=send_as_riemann, args=(bootstrap if kept else None, port, n, rate)
-    )
-    sender.start()
-    # Every alert accepted once; kept, each one's second copy read too (dropped by its id).
-    await until(lambda: router.accepted >= n and (not kept or router.duplicates >= n))
-    cpu_s, seconds = cpu() - c0, time.monotonic() - t0
-    await asyncio.to_thread(sender.join, 60)
-    await service.stop()
-    kafka_source._commit = real_commit  # type: ignore[assignment]
-    return {"cpu": cpu_s, "seconds": seconds, "commits": commits, "dupes": router.duplicates}
+    with CommitCount() as commits:
+        port = free_port()
+        service, _ = tray(port)
+        await service.start()
+        if kept:
+            service.start_stack_alerts(bootstrap, TOPIC)
+        await asyncio.sleep(2.0)  # placed on the topic (a bench, not a test)
+        router = service.router
+        assert router is not None
+        c0, t0 = cpu(), time.monotonic()
+        sender = multiprocessing.get_context("spawn").Process(
+            target=send_as_riemann, args=(bootstrap if kept else None, port, n, rate)
+        )
+        sender.start()
+        # Every alert accepted once; kept, each one's second copy read too (dropped by its id).
+        await until(lambda: router.accepted >= n and (not kept or router.duplicates >= n))
+        cpu_s, seconds = cpu() - c0, time.monotonic() - t0
+        await asyncio.to_thread(sender.join, 60)
+        await service.stop()
+        return {
+            "cpu": cpu_s,
+            "seconds": seconds,
+            "commits": commits.count,
+            "dupes": router.duplicates,
+        }
 
 
 async def idle_cpu(bootstrap: str, kept: bool, seconds: float) -> float:

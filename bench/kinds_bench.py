@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from bench.shapes_bench import mix_values, python_values
+from bench.shapes_bench import mix_values, python_values, timed_feed
 from logtray.pipeline.kinds import Kind, KindBook, KindsConfig
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.engine import RuleEngine
@@ -38,14 +38,7 @@ def measure(values: list[bytes], clock: float | None, kinds: bool) -> dict[str, 
     watch = KindWatch(KindsSettings(), lambda alert: None, clock=now) if kinds else None
     engine = RuleEngine(EngineConfig(evidence_records=0), lambda alert: None, now, watch)
     gc.collect()
-    start, start_cpu = time.perf_counter(), time.process_time()
-    engine.feed(values)
-    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    return {
-        "per_cpu_s": len(values) / cpu,
-        "per_s": len(values) / wall,
-        "kinds": len(watch.book) if watch else 0,
-    }
+    return {**timed_feed(engine, values), "kinds": len(watch.book) if watch else 0}
 
 
 def throughput(events: int, rounds: int) -> dict[str, Any]:

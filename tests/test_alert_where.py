@@ -5,8 +5,6 @@ error's type and the first frame of the user's own code, from the real loggers' 
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,29 +12,17 @@ from hypothesis import strategies as st
 
 from logtray.pipeline.frames import Frame
 from logtray.tray.alerts.alert import Alert, parse_message
-from logtray.tray.alerts.engine import RuleEngine
 from logtray.tray.alerts.evidence import MAX_TEXT, Evidence, parse_evidence, parse_frame
 from logtray.tray.alerts.policy import AlertPolicy, caught_up_notice
-from logtray.tray.base.config import AlertsConfig, EngineConfig
+from logtray.tray.base.config import AlertsConfig
 from tests.pipeline.test_frames import FIXTURE_FRAMES
-from tests.pipeline.test_shapes import errors, latest_time
-
-SHAPES = Path(__file__).resolve().parent / "shapes"
-EXPECTED: dict[str, dict[str, Any]] = json.loads((SHAPES / "expected.json").read_text())["loggers"]
+from tests.pipeline.test_shapes import EXPECTED, errors_three_times
 
 
 def engine_alert(logger: str) -> Alert:
     """The alert the embedded engine raises for a logger's 12 errors sent 3 times (as the
     shape table feeds it: tests/pipeline/test_shapes.py)."""
-    values = errors(logger)
-    alerts: list[Alert] = []
-    start = latest_time(values)
-    clock = [start]
-    engine = RuleEngine(EngineConfig(), alerts.append, clock=lambda: clock[0])
-    for i in range(3):
-        clock[0] = start + i * 0.3
-        engine.feed(list(values))
-    [alert] = alerts
+    [alert] = errors_three_times(logger)[1]
     return alert
 
 

@@ -209,42 +209,50 @@ def _at(port: int) -> KafkaAddress:
     return choose_kafka(DEFAULT, None, port, container="logtray-kafka")
 
 
-def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> None:
-    from logtray.stack.incidents import Observation
+def _tray(tmp_path: Path, stack: dict[str, Any], addresses: list[KafkaAddress]) -> Any:
+    """A tray app with `stack` as its [stack] section, whose stack link says Kafka is at
+    `addresses` in turn; its alert service a FakeService. (app, service, link)"""
     from logtray.tray.desktop.app import TrayApp
 
     config = load_config(
-        {"stack": {"profile": "lite"}, "listener": {"token": "t"}},
-        path=tmp_path / "config.toml",
-        environ={},
+        {"stack": stack, "listener": {"token": "t"}}, path=tmp_path / "config.toml", environ={}
     )
-    gone = choose_kafka(DEFAULT, None, None)
-    reads = [_at(41001), _at(41002), _at(41002), _at(41003), gone, _at(41003)]
-    link = FakeLink(config, reads)
+    link = FakeLink(config, addresses)
     app = TrayApp(config, stack=link)  # type: ignore[arg-type]
     service = FakeService()
     app.service = service  # type: ignore[assignment]
+    return app, service, link
+
+
+async def _settle(app: Any) -> None:
+    """Until the app's tasks are done, and those they started."""
+    while app._tasks:
+        await asyncio.gather(*list(app._tasks))
+
+
+def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> None:
+    from logtray.stack.incidents import Observation
+
+    gone = choose_kafka(DEFAULT, None, None)
+    reads = [_at(41001), _at(41002), _at(41002), _at(41003), gone, _at(41003)]
+    app, service, link = _tray(tmp_path, {"profile": "lite"}, reads)
 
     async def scenario() -> None:
-        async def settle() -> None:
-            while app._tasks:
-                await asyncio.gather(*list(app._tasks))
-
         app._services_changed(_stack("healthy"))  # the tray finds (or adopts) it running
-        await settle()
+        await _settle(app)
         assert service.calls == [
             ("start engine", "127.0.0.1:41001"),
             ("start heartbeat", "127.0.0.1:41001"),
         ]
         app._services_changed(_stack("healthy"))  # more events while it runs: no new read
-        await settle()
+        await _settle(app)
         assert link.reads == 1
         # Recreated on another port: absent, starting, then healthy again.
         app._services_changed(_stack("absent"))
         assert app.kafka is None
         app._services_changed(_stack("starting"))
         app._services_changed(_stack("healthy"))
-        await settle()
+        await _settle(app)
         assert service.calls[2:] == [
             ("move engine", "127.0.0.1:41002"),
             ("stop heartbeat", "127.0.0.1:41001"),
@@ -253,7 +261,7 @@ def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> No
         # Restarted on the same port: read again, nothing moves.
         app._services_changed(_stack("starting"))
         app._services_changed(_stack("healthy"))
-        await settle()
+        await _settle(app)
         assert link.reads == 3
         assert service.calls[5:] == [("move engine", "127.0.0.1:41002")]
         assert app.kafka == _at(41002)
@@ -262,7 +270,7 @@ def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> No
         del service.calls[:]
         app._services_changed(_stack("starting"))
         app._observed(Observation("kafka", "started", 1.0))
-        await settle()
+        await _settle(app)
         assert service.calls == [
             ("move engine", "127.0.0.1:41003"),
             ("stop heartbeat", "127.0.0.1:41002"),
@@ -270,11 +278,11 @@ def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> No
         ]
         # A start whose container is gone by the time it is read: nothing moves.
         app._observed(Observation("kafka", "started", 2.0))
-        await settle()
+        await _settle(app)
         assert len(service.calls) == 3 and app.kafka == _at(41003)
         app._observed(Observation("demo", "started", 3.0))  # not Kafka: not read
         app._services_changed(_stack("healthy"))
-        await settle()
+        await _settle(app)
         assert link.reads == 6  # read again as it turns healthy: where it was just read
         assert service.calls[3:] == [("move engine", "127.0.0.1:41003")]  # (the same: stays)
         # A heartbeat that could send nothing yet (Kafka was not taking records when it
@@ -283,7 +291,7 @@ def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> No
         service.heartbeat.sent = 0  # type: ignore[attr-defined]
         app._services_changed(_stack("starting"))
         app._services_changed(_stack("healthy"))
-        await settle()
+        await _settle(app)
         assert service.calls[4:] == [
             ("move engine", "127.0.0.1:41003"),
             ("stop heartbeat", "127.0.0.1:41003"),
@@ -294,17 +302,7 @@ def test_the_tray_reads_the_address_each_time_kafka_starts(tmp_path: Path) -> No
 
 
 def test_a_stack_without_kafka_heartbeats_at_the_configured_address(tmp_path: Path) -> None:
-    from logtray.tray.desktop.app import TrayApp
-
-    config = load_config(
-        {"stack": {"profile": "full"}, "listener": {"token": "t"}},
-        path=tmp_path / "config.toml",
-        environ={},
-    )
-    link = FakeLink(config, [])
-    app = TrayApp(config, stack=link)  # type: ignore[arg-type]
-    service = FakeService()
-    app.service = service  # type: ignore[assignment]
+    app, service, link = _tray(tmp_path, {"profile": "full"}, [])
 
     async def scenario() -> None:
         app._services_changed((ServiceView("riemann", "healthy", "healthy"),))
@@ -321,39 +319,27 @@ def test_the_full_profile_reads_the_stacks_alerts_topic_while_its_kafka_runs(
     published from the moment Kafka runs, follows it to another port, and lets it be while
     Kafka is gone (its position stays committed for the next start)."""
     from logtray.stack.incidents import Observation
-    from logtray.tray.desktop.app import TrayApp
 
-    config = load_config(
-        {"stack": {"profile": "full"}, "listener": {"token": "t"}},
-        path=tmp_path / "config.toml",
-        environ={},
-    )
-    link = FakeLink(config, [_at(41001), _at(41002), _at(41003)])
-    app = TrayApp(config, stack=link)  # type: ignore[arg-type]
-    service = FakeService()
-    app.service = service  # type: ignore[assignment]
+    addresses = [_at(41001), _at(41002), _at(41003)]
+    app, service, _link = _tray(tmp_path, {"profile": "full"}, addresses)
 
     async def scenario() -> None:
-        async def settle() -> None:
-            while app._tasks:
-                await asyncio.gather(*list(app._tasks))
-
         def alerts() -> list[tuple[str, str]]:  # the heartbeat's calls are another test's
             return [call for call in service.calls if "alerts" in call[0]]
 
         app._services_changed(_stack("healthy"))
-        await settle()
+        await _settle(app)
         assert alerts() == [("read alerts", "logtray-alerts at 127.0.0.1:41001")]
         app._services_changed(_stack("exited"))  # stopped: no reader knocking meanwhile
-        await settle()
+        await _settle(app)
         assert alerts()[1:] == [("stop alerts", "")]
         app._services_changed(_stack("healthy"))
-        await settle()
+        await _settle(app)
         assert alerts()[2:] == [("read alerts", "logtray-alerts at 127.0.0.1:41002")]
         # Its container started again elsewhere (seen before it turns healthy): it follows.
         app._services_changed(_stack("starting"))
         app._observed(Observation("kafka", "started", 1.0))
-        await settle()
+        await _settle(app)
         assert alerts()[3:] == [("read alerts", "logtray-alerts at 127.0.0.1:41003")]
 
     asyncio.run(scenario())
@@ -361,22 +347,12 @@ def test_the_full_profile_reads_the_stacks_alerts_topic_while_its_kafka_runs(
 
 
 def test_the_alerts_topic_off_or_the_lite_profile_reads_none(tmp_path: Path) -> None:
-    from logtray.tray.desktop.app import TrayApp
-
     for stack in ({"profile": "full", "alerts_topic": ""}, {"profile": "lite"}):
-        config = load_config(
-            {"stack": {**stack, "heartbeat_s": 0}, "listener": {"token": "t"}},
-            path=tmp_path / "config.toml",
-            environ={},
-        )
-        app = TrayApp(config, stack=FakeLink(config, [_at(41001)]))  # type: ignore[arg-type]
-        service = FakeService()
-        app.service = service  # type: ignore[assignment]
+        app, service, _link = _tray(tmp_path, {**stack, "heartbeat_s": 0}, [_at(41001)])
 
         async def scenario(app: Any = app) -> None:
             app._services_changed(_stack("healthy"))
-            while app._tasks:
-                await asyncio.gather(*list(app._tasks))
+            await _settle(app)
 
         asyncio.run(scenario())
         assert not any(call[0] == "read alerts" for call in service.calls), service.calls

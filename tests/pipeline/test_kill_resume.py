@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,22 +93,71 @@ def wait_text(proc: subprocess.Popen[bytes], path: Path, text: str, timeout: flo
         time.sleep(0.02)
 
 
-def wait_for_kill_moment(run: int, rng: random.Random, out: Path) -> None:
+def wait_for_kill_moment(run: int, rng: random.Random, told: Path) -> None:
     """Odd runs: anywhere in its life (connecting, catching up, reading live, committing).
-    Even runs: the moment it has told something — the history has it, and its read position
-    is being committed (the window a crash could show it twice)."""
+    Even runs: the moment it has told something (`told` grew) — the history has it, and its
+    read position is being committed (the window a crash could show it twice)."""
     if run % 2:
         threading.Event().wait(rng.uniform(0.0, 1.5))
     else:
-        kill_once_told(out, bound_s=3.0)
+        grown(told, bound_s=3.0)
 
 
-def kill_once_told(out: Path, bound_s: float) -> None:
-    """Return as soon as `out` has grown (a notice was written), or after `bound_s`."""
+def grown(path: Path, bound_s: float) -> None:
+    """Return as soon as `path` has grown (or appeared), or after `bound_s`."""
     deadline = time.monotonic() + bound_s
-    size = out.stat().st_size
-    while out.stat().st_size == size and time.monotonic() < deadline:
+    size = path.stat().st_size if path.exists() else -1
+    while time.monotonic() < deadline:
+        if (path.stat().st_size if path.exists() else -1) != size:
+            return
         time.sleep(0.0005)
+
+
+Start = Callable[[str], tuple[subprocess.Popen[bytes], Path]]  # a run's process, its stderr
+
+
+def kill_again_and_again(
+    feeder: Publisher,
+    start: Start,
+    ready: str,
+    kills: int,
+    moment: Callable[[int], None],
+    kept: Callable[[], set[str]],
+) -> list[str]:
+    """While `feeder` sends, `kills` runs (`start(name)`), each SIGKILLed at its `moment(run)`
+    once its stderr said `ready`; then the feeder stopped and one last run, left until `kept()`
+    holds all the feeder sent, and stopped as a user would. What the feeder sent."""
+    feeder.start()
+    started = time.monotonic()
+    try:
+        for run in range(kills):
+            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
+            assert feeder.error is None, feeder.error
+            proc, err = start(f"run{run}")
+            try:
+                wait_text(proc, err, ready)
+                moment(run)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        feeder.stopping.set()
+        feeder.join(30)
+        assert feeder.error is None, feeder.error
+        sent = list(feeder.sent)
+        proc, err = start("last")
+        try:
+            wait_text(proc, err, ready)
+            deadline = time.monotonic() + 60
+            while not set(sent) <= kept():
+                missing = sorted(set(sent) - kept())
+                assert time.monotonic() < deadline, f"never in the history: {missing[:20]}"
+                time.sleep(0.05)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    finally:
+        feeder.stopping.set()
+    return sent
 
 
 def told_in(out: Path) -> list[dict[str, Any]]:
@@ -148,43 +197,21 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
         "LOGTRAY_ALERTS_STORM_KEYS": "10000",
     }
     rng = kill_moments()
-    publisher = Publisher(broker.bootstrap)
-    publisher.start()
     outputs: list[Path] = []
-    started = time.monotonic()
-    try:
-        for run in range(KILLS):
-            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
-            assert publisher.error is None, publisher.error
-            out, err = tmp_path / f"run{run}.out", tmp_path / f"run{run}.err"
-            outputs.append(out)
-            proc = start_listen(env, out, err)
-            try:
-                wait_text(proc, err, "listening on")
-                wait_for_kill_moment(run, rng, out)
-            finally:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-        publisher.stopping.set()
-        publisher.join(30)
-        assert publisher.error is None, publisher.error
-        sent = list(publisher.sent)
-        # One last run, left to read everything, then stopped as a user would.
-        out, err = tmp_path / "last.out", tmp_path / "last.err"
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
+        out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
         outputs.append(out)
-        proc = start_listen(env, out, err)
-        try:
-            wait_text(proc, err, "listening on")
-            deadline = time.monotonic() + 60
-            while not set(sent) <= set(history_ids()):
-                missing = sorted(set(sent) - set(history_ids()))
-                assert time.monotonic() < deadline, f"never in the history: {missing[:20]}"
-                time.sleep(0.05)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-    finally:
-        publisher.stopping.set()
+        return start_listen(env, out, err), err
+
+    sent = kill_again_and_again(
+        Publisher(broker.bootstrap),
+        start,
+        "listening on",
+        KILLS,
+        lambda run: wait_for_kill_moment(run, rng, outputs[-1]),
+        lambda: set(history_ids()),
+    )
 
     ids = history_ids()
     twice = {i: n for i, n in Counter(ids).items() if n > 1}
@@ -258,61 +285,38 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
     args = ["engine", "--bootstrap", broker.bootstrap, "--notifier", "console"]
     rng = kill_moments()
 
-    def start(name: str) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    outputs: list[Path] = []
+
+    def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
         out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        outputs.append(out)
         with out.open("wb") as stdout, err.open("wb") as stderr:
             proc = subprocess.Popen([LOGTRAY, *args], stdout=stdout, stderr=stderr, env=env)
-        return proc, out, err
+        return proc, err
 
     # The first start reads from the end: log probe spikes until one is told (it is placed
     # and has committed), then kill it; from then on nothing may be lost.
-    proc, out, err = start("probe")
-    outputs = [out]
+    proc, err = start("probe")
+    out = outputs[-1]
     try:
         wait_text(proc, err, "engine on")
         for n in range(40):
             asyncio.run(produce_values(broker.bootstrap, spike_records(f"/probe/{n}.py", 31)))
             if out.stat().st_size:
                 break
-            kill_once_told(out, bound_s=1.0)
+            grown(out, bound_s=1.0)
         assert out.stat().st_size, f"the engine told no probe spike: {err.read_text()}"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    logger = SpikeLogger(broker.bootstrap)
-    logger.start()
-    started = time.monotonic()
-    try:
-        for run in range(KILLS):
-            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
-            assert logger.error is None, logger.error
-            proc, out, err = start(f"run{run}")
-            outputs.append(out)
-            try:
-                wait_text(proc, err, "engine on")
-                wait_for_kill_moment(run, rng, out)
-            finally:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-        logger.stopping.set()
-        logger.join(30)
-        assert logger.error is None, logger.error
-        spikes = list(logger.sent)
-        proc, out, err = start("last")
-        outputs.append(out)
-        try:
-            wait_text(proc, err, "engine on")
-            deadline = time.monotonic() + 60
-            while not set(spikes) <= {e.get("pathname") for e in history_entries()}:
-                told = {e.get("pathname") for e in history_entries()}
-                missing = sorted(set(spikes) - told)
-                assert time.monotonic() < deadline, f"never alerted: {missing[:20]}"
-                time.sleep(0.05)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-    finally:
-        logger.stopping.set()
+    spikes = kill_again_and_again(
+        SpikeLogger(broker.bootstrap),
+        start,
+        "engine on",
+        KILLS,
+        lambda run: wait_for_kill_moment(run, rng, outputs[-1]),
+        lambda: {e.get("pathname") for e in history_entries()},
+    )
 
     alerted = Counter(e.get("pathname") for e in history_entries())
     twice = {p: n for p, n in alerted.items() if n > 1}
@@ -351,16 +355,6 @@ def desktop(tmp_path: Path) -> Iterator[Desktop]:
     session.stop()
 
 
-def grown(path: Path, bound_s: float) -> None:
-    """Return as soon as `path` has grown (or appeared), or after `bound_s`."""
-    deadline = time.monotonic() + bound_s
-    size = path.stat().st_size if path.exists() else -1
-    while time.monotonic() < deadline:
-        if (path.stat().st_size if path.exists() else -1) != size:
-            return
-        time.sleep(0.0005)
-
-
 TRAY_KILLS = int(os.environ.get("LOGTRAY_TRAY_KILLS", "50"))
 _AWAY = re.compile(r"While you were away(?: \([^)]*\))?: (\d+) alerts?")
 _NAME = re.compile(r"\bfile\d+\.py\b")
@@ -385,9 +379,6 @@ def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
     )
     rng = kill_moments()
     history = paths.history_file()
-    publisher = Publisher(broker.bootstrap)
-    publisher.start()
-    started = time.monotonic()
 
     def start(name: str) -> tuple[subprocess.Popen[bytes], Path]:
         err = tmp_path / f"{name}.err"
@@ -395,37 +386,15 @@ def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
             proc = subprocess.Popen([LOGTRAY], stdout=subprocess.DEVNULL, stderr=stderr, env=env)
         return proc, err
 
-    try:
-        for run in range(TRAY_KILLS):
-            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
-            assert publisher.error is None, publisher.error
-            proc, err = start(f"run{run}")
-            try:
-                wait_text(proc, err, "listening on")
-                if run % 2:
-                    threading.Event().wait(rng.uniform(0.0, 1.5))
-                else:
-                    grown(history, bound_s=3.0)
-            finally:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-        publisher.stopping.set()
-        publisher.join(30)
-        assert publisher.error is None, publisher.error
-        sent = list(publisher.sent)
-        proc, err = start("last")
-        try:
-            wait_text(proc, err, "listening on")
-            deadline = time.monotonic() + 60
-            while not set(sent) <= set(history_ids()):
-                missing = sorted(set(sent) - set(history_ids()))
-                assert time.monotonic() < deadline, f"never in the history: {missing[:20]}"
-                time.sleep(0.05)
-        finally:
-            proc.terminate()
-            proc.wait(30)
-    finally:
-        publisher.stopping.set()
+    started = time.monotonic()
+    sent = kill_again_and_again(
+        Publisher(broker.bootstrap),
+        start,
+        "listening on",
+        TRAY_KILLS,
+        lambda run: wait_for_kill_moment(run, rng, history),
+        lambda: set(history_ids()),
+    )
     elapsed = time.monotonic() - started
 
     ids = history_ids()

@@ -81,10 +81,10 @@ def test_each_logger_s_error_record_normalizes_as_expected(logger: str) -> None:
     assert groups == {expected["group"]}
 
 
-@pytest.mark.parametrize("logger", LOGGERS)
-def test_twelve_errors_three_times_in_a_second_alert_once(logger: str) -> None:
+def errors_three_times(logger: str) -> tuple[RuleEngine, list[Alert]]:
+    """The embedded engine fed a logger's errors 3 times within a second (0.3 s apart, just
+    after their own times), and the alerts it raised."""
     values = errors(logger)
-    assert len(values) == 12
     alerts: list[Alert] = []
     start = latest_time(values)
     clock = [start]
@@ -92,6 +92,13 @@ def test_twelve_errors_three_times_in_a_second_alert_once(logger: str) -> None:
     for i in range(3):
         clock[0] = start + i * 0.3
         engine.feed(list(values))
+    return engine, alerts
+
+
+@pytest.mark.parametrize("logger", LOGGERS)
+def test_twelve_errors_three_times_in_a_second_alert_once(logger: str) -> None:
+    assert len(errors(logger)) == 12
+    engine, alerts = errors_three_times(logger)
     assert engine.malformed == 0
     assert [a.pathname for a in alerts] == [EXPECTED[logger]["group"]]
     alert = alerts[0]

@@ -13,8 +13,6 @@ from pathlib import Path
 import docker
 import pytest
 
-from logtray.stack.labels import stack_filter
-from tests.conftest import need
 from tests.stack.test_cli_docker import config_toml
 from tests.stack.test_ship import (  # noqa: F401 (fixtures)
     Printers,
@@ -22,10 +20,9 @@ from tests.stack.test_ship import (  # noqa: F401 (fixtures)
     printer_image,
     printers,
 )
-from tests.stack.test_tray_kafka_port import _published, _wait_log
-from tests.support.desktop import missing_tools, start_desktop
 from tests.support.processes import logtray
-from tests.support.tray import start_tray, tray_env
+from tests.support.tray import start_tray
+from tests.support.tray_stack import published, tray_beside_stack, tray_said, wait_log
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ship-tray"
@@ -50,12 +47,10 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            log = Path(os.environ["XDG_STATE_HOME"]) / "logtray" / "log" / "logtray.log"
-            said = log.read_text() if log.exists() else "(no log)"
             status = _status().read_text() if _status().exists() else "(no counts)"
             raise AssertionError(
                 f"timed out after {timeout:g} s waiting for {what}; counts: {status}; "
-                f"the tray's log:\n{said[-6000:]}"
+                f"the tray's log:\n{tray_said()[-6000:]}"
             )
         time.sleep(0.1)
 
@@ -67,20 +62,16 @@ def test_the_tray_ships_containers_and_a_restart_of_the_tray_loses_and_doubles_n
     tmp_path: Path,
 ) -> None:
     client, name = on_engine, engine_stack_name
-    missing = missing_tools()
-    need(not missing, f"desktop test tools missing: {', '.join(missing)}")
-    desktop = start_desktop(tmp_path / "desktop", tray_host=True)
-    config = tmp_path / "config.toml"
-    config.write_text(config_toml(name) + f'\n[ship]\nlabels = ["{printers.mark}"]\n')
-    env = tray_env(desktop, LOGTRAY_CONFIG=str(config))
-    try:
+    config = config_toml(name) + f'\n[ship]\nlabels = ["{printers.mark}"]\n'
+    with tray_beside_stack(client, name, tmp_path, config) as tray:
+        desktop, env = tray.desktop, tray.env
         up = logtray("stack", "up", env=env, timeout=120)
         assert up.returncode == 0, up.stdout + up.stderr
-        bootstrap = f"127.0.0.1:{_published(client, name)}"
+        bootstrap = f"127.0.0.1:{published(client, name)}"
         printers.start("plain", "steady", count=TOTAL, delay_us=5000)
         app, _icon = start_tray(env, ARTIFACTS, "healthy")
         try:
-            _wait_log(f"shipping the chosen containers' output to {bootstrap}", timeout=60)
+            wait_log(f"shipping the chosen containers' output to {bootstrap}", timeout=60)
             printers.start("python", "billing", count=30)
             calls = desktop.wait_for(
                 lambda: desktop.notify_calls(), timeout=90, what="the spike's notification"
@@ -109,8 +100,3 @@ def test_the_tray_ships_containers_and_a_restart_of_the_tray_loses_and_doubles_n
         assert "steady (lt-ship-steady-" in line and "billing (lt-ship-billing-" in line, line
         titles = [str(c["title"]) for c in desktop.notify_calls()]
         assert len(titles) == 1, titles  # one alert; nothing else told (no drops, no problem)
-    finally:
-        down = logtray("stack", "down", "--volumes", env=env, timeout=120)
-        desktop.stop()
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert client.containers.list(all=True, filters=stack_filter(name)) == []

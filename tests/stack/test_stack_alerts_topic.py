@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import time
 from pathlib import Path
@@ -19,16 +18,13 @@ from typing import Any
 import docker
 import pytest
 
-from logtray.stack.labels import stack_filter
 from logtray.tray.alerts.dedupe import alert_id
 from logtray.tray.base import paths
-from tests.conftest import need
 from tests.pipeline.kafka_util import produce
 from tests.stack.standins import standin_services
-from tests.stack.test_tray_kafka_port import _published, _wait_log
-from tests.support.desktop import missing_tools, start_desktop
 from tests.support.processes import logtray
-from tests.support.tray import start_tray, tray_env
+from tests.support.tray import start_tray
+from tests.support.tray_stack import published, tray_beside_stack, tray_log, wait_log
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "stack-alerts-topic"
@@ -92,17 +88,12 @@ def test_alerts_kept_while_the_tray_was_closed_are_told_once_when_it_adopts_the_
     on_engine: docker.DockerClient, engine_stack_name: str, tmp_path: Path
 ) -> None:
     client, name = on_engine, engine_stack_name
-    missing = missing_tools()
-    need(not missing, f"desktop test tools missing: {', '.join(missing)}")
-    desktop = start_desktop(tmp_path / "desktop", tray_host=True)
-    config = tmp_path / "config.toml"
-    config.write_text(config_toml(name))
-    env = tray_env(desktop, LOGTRAY_CONFIG=str(config))
-    try:
+    with tray_beside_stack(client, name, tmp_path, config_toml(name)) as tray:
+        desktop, env = tray.desktop, tray.env
         up = logtray("stack", "up", env=env, timeout=180)
         assert up.returncode == 0, up.stdout + up.stderr
         assert "kafka: created logtray-alerts (kept 7 days)" in up.stdout, up.stdout
-        bootstrap = f"127.0.0.1:{_published(client, name)}"
+        bootstrap = f"127.0.0.1:{published(client, name)}"
         # No tray runs: Riemann's TCP sends find no one; the topic keeps the alerts. One
         # record per produce (tansu's partition end is its last batch's first offset + 1).
         missed = [riemann_record(n, path) for n, path in enumerate(["a.py", "b.py", "a.py"])]
@@ -111,7 +102,7 @@ def test_alerts_kept_while_the_tray_was_closed_are_told_once_when_it_adopts_the_
 
         app, _icon = start_tray(env, ARTIFACTS, "healthy")  # it adopts the running stack
         try:
-            _wait_log(f"reading the stack's alerts topic logtray-alerts at {bootstrap}", 60)
+            wait_log(f"reading the stack's alerts topic logtray-alerts at {bootstrap}", 60)
             summary = desktop.wait_for(
                 lambda: [c for c in desktop.notify_calls() if "away" in str(c["title"])],
                 timeout=60,
@@ -138,10 +129,5 @@ def test_alerts_kept_while_the_tray_was_closed_are_told_once_when_it_adopts_the_
         titles = [str(c["title"]) for c in desktop.notify_calls()]
         assert len(titles) == 2 and "live.py" in titles[1], titles
         assert sorted(history_ids()) == sorted(r["id"] for r in [*missed, live])
-        log = (Path(os.environ["XDG_STATE_HOME"]) / "logtray" / "log" / "logtray.log").read_text()
+        log = tray_log().read_text()
         assert "Traceback" not in log, log
-    finally:
-        down = logtray("stack", "down", "--volumes", env=env, timeout=120)
-        desktop.stop()
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert client.containers.list(all=True, filters=stack_filter(name)) == []

@@ -8,7 +8,6 @@ doctor` names the new address and where it came from."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import urllib.request
 from pathlib import Path
@@ -16,15 +15,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from logtray.stack.labels import LABEL_SERVICE, stack_filter
-from logtray.stack.published import host_port
-from logtray.stack.specs import KAFKA_HOST_PORT
 from logtray.tray.alerts.heartbeat import heartbeat_mark
-from tests.conftest import free_port, need
+from tests.conftest import free_port
 from tests.stack.test_cli_docker import config_toml
-from tests.support.desktop import Desktop, missing_tools, start_desktop
+from tests.support.desktop import Desktop
 from tests.support.processes import Running, logtray
-from tests.support.tray import start_tray, tray_env
+from tests.support.tray import start_tray
+from tests.support.tray_stack import published, tray_beside_stack, tray_log, tray_said, wait_log
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tray-kafka-port"
@@ -41,30 +38,6 @@ def _config(name: str, kafka_port: int) -> str:
     text = text.replace("ready_timeout_s = 60\n", "ready_timeout_s = 60\nheartbeat_s = 10\n")
     assert "heartbeat_s = 10" in text
     return text
-
-
-def _published(client: docker.DockerClient, name: str) -> int:
-    """Where the engine says the stack's kafka container publishes Kafka's host listener."""
-    for container in client.containers.list(filters=stack_filter(name)):
-        if container.labels.get(LABEL_SERVICE) == "kafka":
-            port = host_port(container.attrs, KAFKA_HOST_PORT)
-            assert port is not None, container.attrs["NetworkSettings"]
-            return port
-    raise AssertionError(f"no running kafka container in {name}")
-
-
-def _log() -> Path:
-    return Path(os.environ["XDG_STATE_HOME"]) / "logtray" / "log" / "logtray.log"
-
-
-def _wait_log(text: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _log().exists() and text in _log().read_text():
-            return
-        time.sleep(0.05)
-    said = _log().read_text() if _log().exists() else "(no log)"
-    raise AssertionError(f"the tray never logged {text!r}; its log:\n{said}")
 
 
 def _heartbeat_written(bootstrap: str, timeout: float = 45) -> None:
@@ -89,7 +62,7 @@ def _heartbeat_written(bootstrap: str, timeout: float = 45) -> None:
             await consumer.stop()
         return False
 
-    said = _log().read_text() if _log().exists() else "(no log)"
+    said = tray_said()
     assert asyncio.run(read()), f"no heartbeat in program-logs at {bootstrap}; the tray:\n{said}"
 
 
@@ -128,38 +101,34 @@ def test_the_tray_reads_kafka_where_the_stack_published_it(
     on_engine: docker.DockerClient, engine_stack_name: str, tmp_path: Path
 ) -> None:
     client, name = on_engine, engine_stack_name
-    missing = missing_tools()
-    need(not missing, f"desktop test tools missing: {', '.join(missing)}")
-    desktop = start_desktop(tmp_path / "desktop", tray_host=True)
-    config = tmp_path / "config.toml"
-    config.write_text(_config(name, 0))  # any free port; [engine] bootstrap not written
-    env = tray_env(desktop, LOGTRAY_CONFIG=str(config))
-    try:
+    # Any free port; [engine] bootstrap not written.
+    with tray_beside_stack(client, name, tmp_path, _config(name, 0)) as tray:
+        desktop, env = tray.desktop, tray.env
         up = logtray("stack", "up", env=env, timeout=120)
         assert up.returncode == 0, up.stdout + up.stderr
-        first = _published(client, name)
+        first = published(client, name)
         assert first != 9094
         assert f"kafka: clients on this machine connect to 127.0.0.1:{first}" in up.stdout
         container = f"published by the stack's kafka container {name}-kafka"
 
         app, _icon = start_tray(env, ARTIFACTS, "healthy")  # it adopts the running stack
         try:
-            _wait_log(f"Kafka for the engine and the heartbeat: 127.0.0.1:{first} ({container})")
-            _wait_log(f"reading program-logs from Kafka at 127.0.0.1:{first}")
+            wait_log(f"Kafka for the engine and the heartbeat: 127.0.0.1:{first} ({container})")
+            wait_log(f"reading program-logs from Kafka at 127.0.0.1:{first}")
             _heartbeat_written(f"127.0.0.1:{first}")
             calls = _spike(desktop, f"127.0.0.1:{first}", "/app/payments.py", 1)
             assert len(calls) == 1 and "payments.py" in str(calls[0]["title"]), calls
 
             # Kafka recreated on another port (its spec changed): the tray sees it start again.
             second = free_port()
-            config.write_text(_config(name, second))
+            tray.config.write_text(_config(name, second))
             up = logtray("stack", "up", env=env, timeout=120)
             assert up.returncode == 0, up.stdout + up.stderr
             assert "kafka recreated" in up.stdout, up.stdout
-            assert _published(client, name) == second
-            _wait_log(f"Kafka for the engine and the heartbeat: 127.0.0.1:{second} ({container})")
-            _wait_log(f"the engine moves from Kafka at 127.0.0.1:{first} to 127.0.0.1:{second}")
-            _wait_log(f"reading program-logs from Kafka at 127.0.0.1:{second}")
+            assert published(client, name) == second
+            wait_log(f"Kafka for the engine and the heartbeat: 127.0.0.1:{second} ({container})")
+            wait_log(f"the engine moves from Kafka at 127.0.0.1:{first} to 127.0.0.1:{second}")
+            wait_log(f"reading program-logs from Kafka at 127.0.0.1:{second}")
             _heartbeat_written(f"127.0.0.1:{second}")
             doctor = logtray("doctor", env=env, timeout=60).stdout
             assert f"ok    kafka: 127.0.0.1:{second} ({container}); it answers" in doctor, doctor
@@ -178,10 +147,5 @@ def test_the_tray_reads_kafka_where_the_stack_published_it(
         calls = desktop.notify_calls()
         titles = [str(c["title"]) for c in calls]
         assert len(calls) == 2 and "payments.py" in titles[0] and "orders.py" in titles[1], titles
-        said = _log().read_text()
+        said = tray_log().read_text()
         assert "127.0.0.1:9094" not in said and "Traceback" not in said, said
-    finally:
-        down = logtray("stack", "down", "--volumes", env=env, timeout=120)
-        desktop.stop()
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert client.containers.list(all=True, filters=stack_filter(name)) == []

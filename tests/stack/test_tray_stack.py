@@ -20,6 +20,7 @@ from tests.support.desktop import missing_tools, start_desktop
 from tests.support.docker_proxy import DockerProxy
 from tests.support.processes import logtray
 from tests.support.tray import start_tray, tray_env
+from tests.support.tray_stack import tray_beside_stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.desktop]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tray"
@@ -30,13 +31,9 @@ def test_start_stack_from_the_menu_turns_the_icon_healthy(
 ) -> None:
     # On every engine (tests/stack/engines.py); the tray finds it through DOCKER_HOST.
     docker_client, stack_name = on_engine, engine_stack_name
-    missing = missing_tools()
-    need(not missing, f"desktop test tools missing: {', '.join(missing)}")
-    desktop = start_desktop(tmp_path / "desktop", tray_host=True)
-    config = tmp_path / "config.toml"
-    config.write_text(config_toml(stack_name) + "\n[tray]\nstop_stack_on_quit = true\n")
-    try:
-        env = tray_env(desktop, LOGTRAY_CONFIG=str(config))
+    config = config_toml(stack_name) + "\n[tray]\nstop_stack_on_quit = true\n"
+    with tray_beside_stack(docker_client, stack_name, tmp_path, config) as tray:
+        desktop, env = tray.desktop, tray.env
         app, icon = start_tray(env, ARTIFACTS, "stopped")
         try:
             stopped = AppState(
@@ -70,8 +67,6 @@ def test_start_stack_from_the_menu_turns_the_icon_healthy(
             assert [c["title"] for c in desktop.notify_calls()] == []
         finally:
             app.stop()
-    finally:
-        desktop.stop()
 
 
 @pytest.fixture(scope="module")

@@ -176,7 +176,7 @@ async def consume_forever(
             if not said_down:
                 problem = await probe(bootstrap, options or {})
                 say_down(str(problem) if problem else describe_start_error(exc, topic))
-            await _sleep(stop, pause)
+            await wait_or_stop(stop, pause)
             pause = min(pause * 2, max_retry_s)
             continue
         pause = retry_s
@@ -201,7 +201,7 @@ async def consume_forever(
                     await _commit(consumer, resume, batches, floor)
         except Exception as exc:  # aiokafka gave up on something: start a fresh consumer
             log.warning("lost Kafka at %s (%s); reconnecting", bootstrap, exc)
-            await _sleep(stop, retry_s)
+            await wait_or_stop(stop, retry_s)
         finally:
             await stop_client(consumer)
 
@@ -341,6 +341,7 @@ async def _within(task: asyncio.Future[Any], stop: asyncio.Event, seconds: float
     return task.done()
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when `stop` is set."""
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)

@@ -23,6 +23,7 @@ import orjson
 
 from logtray.pipeline.kinds import KnownKind, known_from_json
 from logtray.tray.alerts.kafka_source import describe_kafka_error, quiet_aiokafka
+from logtray.tray.alerts.producer_task import produce_forever, send_all
 
 log = logging.getLogger(__name__)
 
@@ -265,66 +266,43 @@ class KindKeeper:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send what is pending until `stop`, then once more (bounded)."""
-        from aiokafka import AIOKafkaProducer
 
-        quiet_aiokafka()
-        pause = self.retry_s
-        said = False
-        while True:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, request_timeout_ms=10_000, **self._options
+        async def cannot_start(exc: Exception) -> None:
+            self._say(
+                f"cannot keep error kinds in {self.topic} at {self.bootstrap}: "
+                f"{describe_kafka_error(exc)}; retrying (they are kept in memory)"
             )
-            try:
-                await producer.start()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                if not said:
-                    said = True
-                    self._say(
-                        f"cannot keep error kinds in {self.topic} at {self.bootstrap}: "
-                        f"{describe_kafka_error(exc)}; retrying (they are kept in memory)"
-                    )
-                if stop.is_set():
-                    return
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
-                pause = min(pause * 2, self.max_retry_s)
-                continue
-            pause, said = self.retry_s, False
-            try:
-                while True:
-                    self._wake.clear()
-                    if self._pending:
-                        batch = list(self._pending.items())
-                        self._pending.clear()
-                        try:
-                            futures = [
-                                await producer.send(self.topic, value, key=key)
-                                for key, value in batch
-                            ]
-                            await asyncio.wait_for(asyncio.gather(*futures), 30.0)
-                        except BaseException:
-                            for key, value in batch:  # not lost: sent again, unless newer
-                                self._pending.setdefault(key, value)
-                            raise
-                        self.kept += len(batch)
-                        continue
-                    if stop.is_set():
-                        return
-                    waiters = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
-                    try:
-                        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        for waiter in waiters:
-                            waiter.cancel()
-            except Exception as exc:
-                self._say(f"lost Kafka at {self.bootstrap} ({describe_kafka_error(exc)})")
-                if stop.is_set():
-                    return
-            finally:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), 5.0)
+
+        def lost(exc: Exception) -> None:
+            self._say(f"lost Kafka at {self.bootstrap} ({describe_kafka_error(exc)})")
+
+        await produce_forever(
+            self.bootstrap,
+            self._options,
+            self._send,
+            self._wake,
+            stop,
+            retry_s=self.retry_s,
+            max_retry_s=self.max_retry_s,
+            cannot_start=cannot_start,
+            lost=lost,
+            last_try=True,  # the engine's last changes are kept when it stops
+            pause_after_loss=False,
+        )
+
+    async def _send(self, producer: Any) -> bool:
+        if not self._pending:
+            return False
+        batch = list(self._pending.items())
+        self._pending.clear()
+        try:
+            await send_all(producer, self.topic, batch)
+        except BaseException:
+            for key, value in batch:  # not lost: sent again, unless newer
+                self._pending.setdefault(key, value)
+            raise
+        self.kept += len(batch)
+        return True
 
     def _say(self, text: str) -> None:
         log.warning("%s", text)

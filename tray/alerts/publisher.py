@@ -11,7 +11,6 @@ JSON object the TCP listener takes, without the listener's token, with the alert
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -21,7 +20,8 @@ import orjson
 
 from logtray.tray.alerts.alert import KNOWN_FIELDS, Alert
 from logtray.tray.alerts.kafka_diagnosis import probe
-from logtray.tray.alerts.kafka_source import describe_kafka_error, quiet_aiokafka
+from logtray.tray.alerts.kafka_source import describe_kafka_error
+from logtray.tray.alerts.producer_task import produce_forever, send_all
 
 log = logging.getLogger(__name__)
 
@@ -87,85 +87,57 @@ class AlertPublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send queued alerts until `stop`; then one bounded try to send what is left."""
-        from aiokafka import AIOKafkaProducer
-
-        quiet_aiokafka()
-        pause = self.retry_s
-        said = False
-        while not stop.is_set():
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                request_timeout_ms=10_000,
-                linger_ms=5,
-                **self._options,
+        try:
+            await produce_forever(
+                self.bootstrap,
+                {"linger_ms": 5, **self._options},
+                self._send,
+                self._wake,
+                stop,
+                retry_s=self.retry_s,
+                max_retry_s=self.max_retry_s,
+                cannot_start=self._cannot_start,
+                started=self._started,
+                lost=self._lost,
             )
-            try:
-                await producer.start()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                if not said:
-                    said = True
-                    problem = await probe(self.bootstrap, self._options)
-                    self._status(
-                        f"cannot publish alerts to Kafka at {self.bootstrap}: "
-                        f"{problem or describe_kafka_error(exc)}; retrying, up to every "
-                        f"{self.max_retry_s:g} s",
-                        logging.WARNING,
-                    )
-                await _sleep(stop, pause)
-                pause = min(pause * 2, self.max_retry_s)
-                continue
-            self.connected = True
-            pause = self.retry_s
-            if said or self._on_status:
-                self._status(f"publishing alerts to {self.topic} at {self.bootstrap}", logging.INFO)
-            said = False
-            try:
-                await self._send_until(producer, stop)
-            except Exception as exc:  # the broker went away mid-send: a fresh producer
-                self._status(
-                    f"lost Kafka at {self.bootstrap} ({describe_kafka_error(exc)}); "
-                    f"{len(self._queue)} alert(s) wait",
-                    logging.WARNING,
-                )
-                await _sleep(stop, pause)
-            finally:
-                self.connected = False
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(producer.stop(), 5.0)
+        finally:
+            self.connected = False
 
-    async def _send_until(self, producer: Any, stop: asyncio.Event) -> None:
-        while True:
-            self._wake.clear()
-            if self._queue:
-                batch = list(self._queue)
-                futures = [await producer.send(self.topic, value) for value in batch]
-                await asyncio.wait_for(asyncio.gather(*futures), 30.0)
-                for _ in batch:
-                    self._queue.popleft()
-                self.published += len(batch)
-                continue
-            if stop.is_set():
-                return
-            await _first(self._wake, stop)
+    async def _cannot_start(self, exc: Exception) -> None:
+        problem = await probe(self.bootstrap, self._options)
+        self._status(
+            f"cannot publish alerts to Kafka at {self.bootstrap}: "
+            f"{problem or describe_kafka_error(exc)}; retrying, up to every "
+            f"{self.max_retry_s:g} s",
+            logging.WARNING,
+        )
+
+    def _started(self, said: bool) -> None:
+        self.connected = True
+        if said or self._on_status:
+            self._status(f"publishing alerts to {self.topic} at {self.bootstrap}", logging.INFO)
+
+    def _lost(self, exc: Exception) -> None:
+        self.connected = False
+        self._status(
+            f"lost Kafka at {self.bootstrap} ({describe_kafka_error(exc)}); "
+            f"{len(self._queue)} alert(s) wait",
+            logging.WARNING,
+        )
+
+    async def _send(self, producer: Any) -> bool:
+        """Send what is queued; it leaves the queue only once Kafka took it."""
+        if not self._queue:
+            return False
+        batch = list(self._queue)
+        await send_all(producer, self.topic, [(None, value) for value in batch])
+        for _ in batch:
+            self._queue.popleft()
+        self.published += len(batch)
+        return True
 
     def _status(self, text: str, level: int) -> None:
         self.last_error = text if level >= logging.WARNING else None
         log.log(level, "%s", text)
         if self._on_status:
             self._on_status(text)
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
