@@ -61,6 +61,46 @@ class AlertEndpoint(Protocol):
     def token(self) -> str: ...
 
 
+class KindRules(Protocol):
+    """The error kinds' settings Riemann follows (tray's [kinds] section fits), so that its book
+    and `logtray kinds` use the same topic and bounds as the lite profile's engine."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def learn_s(self) -> float: ...
+
+    @property
+    def burst_max(self) -> int: ...
+
+    @property
+    def burst_s(self) -> float: ...
+
+    @property
+    def max_kinds(self) -> int: ...
+
+
+def _number(value: float) -> str:
+    """A number as riemann.config parses it (Long or Double): "30" for 30.0, "0.5" for 0.5."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def kinds_env(kinds: KindRules) -> dict[str, str]:
+    """[kinds] as riemann.config's KINDS_* values (its "error kinds: the book")."""
+    return {
+        "KINDS_ENABLED": "true" if kinds.enabled else "false",
+        "KINDS_TOPIC": kinds.topic,
+        "KINDS_LEARN_S": _number(kinds.learn_s),
+        "KINDS_BURST_MAX": _number(kinds.burst_max),
+        "KINDS_BURST_S": _number(kinds.burst_s),
+        "KINDS_MAX": _number(kinds.max_kinds),
+    }
+
+
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 ELASTIC_VERSION = "8.19.0"
 ES_IMAGE = f"docker.elastic.co/elasticsearch/elasticsearch:{ELASTIC_VERSION}"
@@ -267,7 +307,7 @@ def builtin_specs(listener: AlertEndpoint) -> dict[str, ServiceSpec]:
             # `resolve`; empty: the listener only).
             "ALERTS_TOPIC": "",
             # Error kinds (tests/kind_cases.md): the compacted topic they are kept in, and the
-            # book's bounds, as the engine's [kinds] defaults.
+            # book's bounds, as the engine's [kinds] defaults (`resolve` sets the user's).
             "KINDS_ENABLED": "true",
             "KINDS_TOPIC": "logtray-kinds",
             "KINDS_LEARN_S": "30",
@@ -407,10 +447,14 @@ def alerts_topic(stack: StackConfig) -> str:
 
 
 def resolve(
-    stack: StackConfig, listener: AlertEndpoint, team: TeamMaterial | None = None
+    stack: StackConfig,
+    listener: AlertEndpoint,
+    team: TeamMaterial | None = None,
+    kinds: KindRules | None = None,
 ) -> list[ServiceSpec]:
     """The effective, enabled specs in declaration order: profile, then overrides. The team
-    profile needs `team` (stack/team.py `material_for`)."""
+    profile needs `team` (stack/team.py `material_for`); `kinds` is the user's [kinds] (None:
+    the built-in defaults, the engine's), which Riemann follows as KINDS_* values."""
     if not _NAME_RE.match(stack.name):
         raise LogtrayError(
             f"[stack] name = {stack.name!r} is not a valid Docker name",
@@ -421,7 +465,8 @@ def resolve(
         specs = _with_team(specs, stack, team)
     riemann = specs["riemann"]
     topic = stack.alerts_topic or (TEAM_ALERTS_TOPIC if stack.profile == "team" else "")
-    specs["riemann"] = replace(riemann, env={**riemann.env, "ALERTS_TOPIC": topic})
+    kinds_values = kinds_env(kinds) if kinds is not None else {}
+    specs["riemann"] = replace(riemann, env={**riemann.env, "ALERTS_TOPIC": topic, **kinds_values})
     unknown = sorted(set(stack.services) - set(specs))
     if unknown:
         raise LogtrayError(

@@ -286,7 +286,13 @@
                       "msg" [nil "fallback"]
                       "lineno" [nil 1 -5 "12" 99999999999999 1.5 [] 12]
                       "exception" [nil "" "one line" big 5 {"tb" "x"}
-                                   "Traceback (most recent call last):\nKeyError: 'k'"]
+                                   "Traceback (most recent call last):\nKeyError: 'k'"
+                                   ; Frames of every size: the alert's frame stays bounded.
+                                   (str "Traceback (most recent call last):\n  File \""
+                                        (apply str (repeat 900 "f")) "\", line 99999999, in "
+                                        (apply str (repeat 400 "g")) "\nKeyError: 'k'")
+                                   "E: x\n    at \u0007fn\u202e (/app/a.js\t:12:3)"
+                                   "E: y\n  File \"\", line 1, in f\n  at (:7)"]
                       "exc_info" [nil true "E: x\n"]
                       "tags" [nil "riemann" ["riemann"] ["app"] 5]}
         values (for [i (range 3000)]
@@ -311,6 +317,10 @@
        :max-lines (reduce max 0 (map #(count (get % "lines")) evs))
        :lines-ints (every? #(every? integer? (get % "lines")) evs)
        :max-traceback-chars (reduce max 0 (map #(count (get % "traceback" "")) evs))
+       :max-error-type-chars (reduce max 0 (map #(count (get % "error_type" "")) evs))
+       :frames (vec (distinct (keep #(get % "frame") evs)))
+       ; The frame each stranger's stack gives an alert (read directly: few alerts are made).
+       :stack-frames (mapv alert-frame (filter string? (field-values "exception")))
        :paths (count (:paths @rule-state))})))
 
 (defn refused-writes
@@ -537,8 +547,9 @@
 
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
-  first ERROR record (the file's 3rd line), and the alerts its records give when the whole file
-  arrives 3 times within one second (Riemann's clock just after the file's latest own time)."
+  first ERROR record (the file's 3rd line), and the alerts (and their lines) its records give
+  when the whole file arrives 3 times within one second (Riemann's clock just after the file's
+  latest own time)."
   []
   (when-let [dir (not-empty (System/getenv "SHAPES_DIR"))]
     (into (sorted-map)
@@ -555,7 +566,9 @@
                 (reset! clock (+ at (* 0.3 i)))
                 (consume! lines))
               [logger {:fields (:logtray (read-line (nth lines 2)))
-                       :alerts (mapv #(select-keys % [:pathname :count]) (alerts))}])))))
+                       :alerts (mapv #(select-keys % [:pathname :count]) (alerts))
+                       ; The alert lines as the listener gets them (the evidence's frame too).
+                       :alert-lines (mapv alert-line (alerts))}])))))
 
 (defn readings
   "What the consumer path reads from each message value in the file READINGS names (a JSON list

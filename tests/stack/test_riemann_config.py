@@ -35,6 +35,7 @@ from logtray.pipeline.kinds import KnownKind, kind_id
 from logtray.stack.specs import RIEMANN_CONFIG, builtin_specs
 from logtray.tray.alerts.alert import parse_message
 from logtray.tray.alerts.dedupe import alert_id
+from logtray.tray.alerts.evidence import parse_evidence
 from logtray.tray.alerts.kinds_topic import COMMAND, encode_kind, kind_key, latest
 from logtray.tray.base.config import ListenerConfig
 from tests.conftest import need
@@ -45,6 +46,7 @@ from tests.kind_cases import kind_named
 from tests.rule_cases import CASES, Case, for_harness, relative
 from tests.rule_cases import CONFIG as RULE_CONFIG
 from tests.stack.record_values import parity_values, shipped_values
+from tests.test_alert_where import engine_alert
 
 TEXT = RIEMANN_CONFIG.read_text(encoding="utf-8")
 HARNESS = Path(__file__).with_name("riemann_harness.clj")
@@ -858,6 +860,26 @@ def test_strangers_fields_of_any_type_break_nothing(harness: HarnessRun) -> None
     assert fuzz["max-messages"] <= 5 and fuzz["max-message-chars"] <= 300
     assert fuzz["max-lines"] <= 20 and fuzz["lines-ints"]
     assert fuzz["max-traceback-chars"] <= 300
+    assert fuzz["max-error-type-chars"] <= 200
+    # The frames of the user's own code named (read from strangers' stacks): each bounded as
+    # the listener bounds it, so it reads each as sent.
+    assert fuzz["frames"]
+    for frame in fuzz["frames"]:
+        assert set(frame) <= {"file", "line", "function"} and 0 < len(frame["file"]) <= 500
+        assert 0 < len(frame.get("function", "x")) <= 200
+        assert 0 <= frame.get("line", 0) <= 10_000_000
+    # The stacks themselves: no frame named, one cut to the listener's bounds (its line number
+    # beyond them left out), another's text kept as sent (the listener cleans it), a blank file
+    # never named.
+    assert fuzz["stack-frames"] == [
+        None,
+        None,
+        None,
+        None,
+        {"file": "f" * 500, "function": "g" * 200},
+        {"file": "/app/a.js\t", "line": 12, "function": "\u0007fn\u202e"},
+        None,
+    ]
 
 
 def test_writes_elasticsearch_refuses_are_told_once_as_a_pipeline_message(
@@ -1038,6 +1060,42 @@ def test_riemann_reads_each_logger_as_the_shape_table_says(
     else:
         assert fields["time"] == pytest.approx(expected["time"], abs=0.001)
     assert seen["alerts"] == [{"pathname": expected["group"], "count": 26}]
+
+
+# Where the full profile's alert names no frame though the lite engine's does: riemann.config
+# reads the frame with the error kinds' rule (user-frame: Python's frames and "at" lines, as
+# tests/kind_cases.md says), the engine with pipeline/frames.py (Go's and .NET's notations
+# too). Of the fixtures only zap's Go stack is in a notation the kinds' rule does not
+# read (docs/languages.md, "What the popup says").
+NO_FULL_PROFILE_FRAME = {"go-zap"}
+
+
+@pytest.mark.parametrize("logger", sorted(EXPECTED_SHAPES))
+def test_riemann_s_alert_names_the_lite_engine_s_error_type_and_frame(
+    harness: HarnessRun, logger: str
+) -> None:
+    """Each fixture's spike: the alert line riemann.config sends, read by the tray's own
+    parse_message and parse_evidence, names the error type the embedded engine's alert names
+    for the same records, and the same file, line and function of the user's own frame."""
+    [line] = harness.results["shapes"][logger]["alert-lines"]
+    riemann = parse_message(line)
+    assert riemann is not None and riemann.evidence is not None
+    sent = parse_evidence(json.loads(line)["evidence"])
+    assert sent is not None
+    lite = engine_alert(logger)
+    lite_type = lite.evidence.error_type if lite.evidence else None
+    assert sent.error_type == lite_type  # carried, not read back from the error line
+    assert riemann.error_type == lite.error_type
+    lite_frame = lite.frame
+    if logger in NO_FULL_PROFILE_FRAME:
+        assert riemann.frame is None and lite_frame is not None
+        return
+    if lite_frame is None:
+        assert riemann.frame is None
+        return
+    assert riemann.frame is not None
+    where = (riemann.frame.file, riemann.frame.line, riemann.frame.function)
+    assert where == (lite_frame.file, lite_frame.line, lite_frame.function)
 
 
 @pytest.mark.parametrize(

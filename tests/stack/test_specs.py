@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logtray.stack.compose import render
 from logtray.stack.config import ServiceOverride, StackConfig
@@ -17,13 +20,15 @@ from logtray.stack.specs import (
     HttpReadiness,
     KafkaReadiness,
     builtin_specs,
+    kinds_env,
     parse_mem,
     resolve,
     spec_hash,
     start_layers,
 )
-from logtray.tray.base.config import ListenerConfig, load_config
+from logtray.tray.base.config import KindsSettings, ListenerConfig, load_config
 from logtray.tray.base.errors import LogtrayError
+from logtray.tray.commands.stack_cmd import stack_specs
 
 LISTENER = ListenerConfig(port=10123, token="s3cret")
 
@@ -210,6 +215,67 @@ def test_overrides_load_from_the_toml_config(tmp_path: Path) -> None:
     assert specs["kafka"].image == "local/kafka:1"
     assert specs["kafka"].command == ("broker",)
     assert specs["elasticsearch"].mem_limit == "2g"
+
+
+def test_riemann_follows_the_users_kinds_settings(tmp_path: Path) -> None:
+    """[kinds] reaches Riemann as KINDS_* values through the path `logtray stack` takes, so
+    Riemann's book keeps its kinds in the topic `logtray kinds` reads, with the same bounds."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[kinds]\nenabled = false\ntopic = "team-kinds"\nlearn_s = 2.5\nburst_max = 7\n'
+        "burst_s = 90\nmax_kinds = 123\n"
+    )
+    cfg = load_config(path=path, environ={})
+    riemann = {s.name: s for s in stack_specs(cfg)}["riemann"]
+    assert {k: v for k, v in riemann.env.items() if k.startswith("KINDS_")} == {
+        "KINDS_ENABLED": "false",
+        "KINDS_TOPIC": cfg.kinds.topic,
+        "KINDS_LEARN_S": "2.5",
+        "KINDS_BURST_MAX": "7",
+        "KINDS_BURST_S": "90",
+        "KINDS_MAX": "123",
+    }
+    assert cfg.kinds.topic == "team-kinds"
+
+
+def test_the_built_in_kinds_values_are_the_engine_s_defaults() -> None:
+    """Without [kinds] the specs (and their hashes: no container recreated) are the built-in
+    ones, and those are the engine's defaults."""
+    plain = resolve(StackConfig(), LISTENER)
+    followed = resolve(StackConfig(), LISTENER, kinds=KindsSettings())
+    assert plain == followed
+    assert [spec_hash(s) for s in plain] == [spec_hash(s) for s in followed]
+    env = builtin_specs(LISTENER)["riemann"].env
+    assert {k: v for k, v in env.items() if k.startswith("KINDS_")} == kinds_env(KindsSettings())
+
+
+def test_a_riemann_env_override_still_wins_over_kinds() -> None:
+    stack = StackConfig(services={"riemann": ServiceOverride(env={"KINDS_TOPIC": "mine"})})
+    specs = resolve(stack, LISTENER, kinds=KindsSettings(topic="theirs"))
+    assert {s.name: s for s in specs}["riemann"].env["KINDS_TOPIC"] == "mine"
+
+
+@given(
+    learn_s=st.floats(0, 86400, allow_nan=False),
+    burst_max=st.integers(1, 10_000),
+    burst_s=st.floats(0, 86400, exclude_min=True, allow_nan=False),
+    max_kinds=st.integers(1, 1_000_000),
+)
+def test_kinds_values_read_back_as_riemann_config_parses_them(
+    learn_s: float, burst_max: int, burst_s: float, max_kinds: int
+) -> None:
+    """Any [kinds] the config accepts gives values riemann.config's parsers take exactly
+    (Long/parseLong for counts: digits only; Double/parseDouble for seconds), never one it
+    would replace by its default."""
+    settings = KindsSettings(
+        learn_s=learn_s, burst_max=burst_max, burst_s=burst_s, max_kinds=max_kinds
+    )
+    env = kinds_env(settings)
+    for key, want in (("KINDS_BURST_MAX", burst_max), ("KINDS_MAX", max_kinds)):
+        assert env[key].isdigit() and int(env[key]) == want
+    for key, seconds in (("KINDS_LEARN_S", learn_s), ("KINDS_BURST_S", burst_s)):
+        assert re.fullmatch(r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?", env[key]), env[key]
+        assert float(env[key]) == seconds
 
 
 def test_compose_render_keeps_secrets_out_and_escapes_dollars() -> None:

@@ -17,7 +17,8 @@ The wire format (shared with riemann.config):
      "error_type": str,                                   # that error's type
      "frame": {"file": str, "line": int, "function": str}}  # its first frame of the user's
                                                            # own code (pipeline/frames.py)
-The last two are optional: riemann.config does not send them, the embedded engine does.
+The last two are optional (both profiles send them when known; riemann.config reads the frame
+with the error kinds' rule: Python's frames and "at" lines only).
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ class ErrorRecord(NamedTuple):
         """The stack's first frame of the user's own code: read when asked (an alert asks for
         its last error's only, so the rule's path never parses stacks)."""
         return self.frame if self.frame is not None else first_own(self.stack)
+
     kind: str | None = None  # its error kind's id (pipeline/kinds.py), when it has one
     kind_label: str | None = None  # "PaymentTimeoutError at payments.js:16 — <template>"
 

@@ -142,7 +142,8 @@ class EngineConfig(KafkaConnection):
 
 @dataclass(frozen=True)
 class KindsSettings:
-    """Error kinds (lite profile): a new kind of error, or a resolved one back, told at once."""
+    """Error kinds: a new kind of error, or a resolved one back, told at once (the engine's;
+    the stack passes them to Riemann too: stack/specs.py `kinds_env`)."""
 
     enabled: bool = True
     # The compacted Kafka topic the known kinds are kept in (beside [engine] topic).

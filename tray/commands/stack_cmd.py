@@ -76,8 +76,8 @@ def stack_specs(config: Config, lenient: bool = False) -> Any:
         if not lenient:
             raise
         full = dataclasses.replace(config.stack, profile="full")
-        return resolve(full, config.listener)
-    return resolve(config.stack, config.listener, team)
+        return resolve(full, config.listener, kinds=config.kinds)
+    return resolve(config.stack, config.listener, team, kinds=config.kinds)
 
 
 def team_summary(config: Config) -> str | None:

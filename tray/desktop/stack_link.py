@@ -53,7 +53,7 @@ class StackLink:
         try:
             # The team profile's CA, certificate and logins, made once beside the config.
             team = material_for(self.config.stack, self.config.path.parent)
-            specs = resolve(self.config.stack, self.config.listener, team)
+            specs = resolve(self.config.stack, self.config.listener, team, self.config.kinds)
         except LogtrayError as exc:  # a bad [stack] section: said in the menu, not a dead task
             client.close()
             self.last_fix = exc.fix
