@@ -376,6 +376,10 @@ def from_json_object(obj: dict[str, Any], url_prefixes: Sequence[str] = ()) -> A
             fields[key] = convert(value)
             if fields[key] is None and key in _NUMBERS:
                 extra[f"{key}_raw"] = _bounded(str(value), 100)
+            elif fields[key] is None and key == "kind":
+                # Not what an error kind tells: kept as sent (the stack's own "pipeline"
+                # messages are told apart by it, tray/alerts/pipeline.py).
+                extra[key] = value
     evidence = fields.get("evidence")
     if evidence and not fields.get("message") and evidence.top_message:
         fields["message"] = evidence.top_message  # the popup shows the top message
