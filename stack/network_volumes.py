@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,8 +32,18 @@ def ensure_network(client: docker.DockerClient, stack_name: str) -> bool:
                 f"a Docker network named {stack_name!r} exists that logtray did not create",
                 fix="remove it (`docker network rm`) or set [stack] name to another name",
             )
-    client.networks.create(stack_name, driver="bridge", labels=owned_labels(stack_name))
-    return True
+    for attempt in range(3):
+        try:
+            client.networks.create(stack_name, driver="bridge", labels=owned_labels(stack_name))
+            return True
+        except docker.errors.APIError as exc:
+            # Podman picks a free subnet by reading the host's routes; an interface removed
+            # meanwhile (another container stopping) fails that read once: try again.
+            if attempt == 2 or "no such network interface" not in str(exc):
+                raise
+            log.info("creating network %s: %s; trying again", stack_name, api_message(exc))
+            time.sleep(0.2)
+    return True  # not reached: the last attempt returns or raises
 
 
 def ensure_volumes(
