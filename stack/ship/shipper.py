@@ -43,7 +43,7 @@ from docker.types.daemon import CancellableStream
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
 from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
 from logtray.stack.ship.config import ShipConfig
-from logtray.stack.ship.positions import Position, PositionStore, after
+from logtray.stack.ship.positions import Position, PositionStore, Resume, digest, moved
 from logtray.stack.ship.stamped import (
     NS,
     Demuxer,
@@ -110,6 +110,9 @@ class _Watched:
         # The last line fed to the joiner (loop only): where the position goes when an entry
         # ends (a line's own stamp; the joiner holds no more than the entry it began).
         self.last: Stamped | None = None
+        # Lines fed to the joiner and not yet in a batch sent (loop only): a batch's lines make
+        # the position's digests when Kafka takes it.
+        self.fed: list[Stamped] = []
         self.last_fed = 0.0
         self.in_flight = 0
         self.stream: Any = None
@@ -303,6 +306,7 @@ class Shipper:
     def _follow(self, watched: _Watched) -> None:
         watched.ended = False
         watched.joiner = Joiner(self.config.max_entry_lines, self.config.max_entry_bytes)
+        watched.fed = []
         thread = threading.Thread(
             target=self._read, args=(watched,), name=f"ship-{watched.name[:20]}", daemon=True
         )
@@ -319,11 +323,12 @@ class Shipper:
                 stream.close()
             splitter = LineSplitter(self.config.max_entry_bytes)
             ranker = Ranker()
+            skip = Resume(resume)
             for chunk in chunks:
                 for raw in splitter.feed(chunk):
-                    self._line(watched, ranker, raw, resume)
+                    self._line(watched, ranker, raw, skip)
             for raw in splitter.flush():
-                self._line(watched, ranker, raw, resume)
+                self._line(watched, ranker, raw, skip)
         except _DOCKER_ERRORS as exc:
             if not self._stopping.is_set():
                 log.info("the log stream of %s ended (%s)", watched.name, type(exc).__name__)
@@ -338,12 +343,12 @@ class Shipper:
                     client.close()
             self._wake_loop()
 
-    def _line(self, watched: _Watched, ranker: Ranker, raw: bytes, resume: Position | None) -> None:
+    def _line(self, watched: _Watched, ranker: Ranker, raw: bytes, skip: Resume) -> None:
         parsed = parse_stamp(raw)
         if parsed is None:
             return  # not a stamped line: the engine always stamps; nothing of the container's
         line = ranker.stamp(*parsed)
-        if not after(resume, line.ns, line.rank):
+        if not skip.new(line.ns, line.rank, line.text):
             return  # shipped before this follower started
         watched.lines += 1
         cost = len(line.text) + LINE_OVERHEAD
@@ -475,6 +480,7 @@ class Shipper:
             return False
         values: list[bytes] = []
         end: Stamped | None = None
+        cut = 0  # watched.fed[:cut]: the lines of `values`
         taken = 0
         while taken < TURN and watched.raw and self.in_flight() < MAX_IN_FLIGHT:
             with watched.lock:
@@ -483,20 +489,25 @@ class Shipper:
             taken += 1
             before, watched.last = watched.last, line
             watched.last_fed = time.monotonic()
+            watched.fed.append(line)
             entries = joiner.feed(line.text, line.ns / NS)
             if entries or not joiner.holding:
                 # What the joiner holds now is the line just fed (an entry it began), or
                 # nothing: every line before it is in these entries.
                 end = (before if joiner.holding else line) or end
+                cut = len(watched.fed) - (1 if joiner.holding else 0)
                 values += self._records(watched, entries)
         quiet = time.monotonic() - watched.last_fed >= QUIET_S
         if not watched.raw and joiner.holding and (quiet or watched.ended):
             values += self._records(watched, joiner.flush())
             end = watched.last or end
+            cut = len(watched.fed)
         if taken:
             watched.room.set()
+        lines = [(s.ns, s.rank, digest(s.ns, s.text)) for s in watched.fed[:cut]]
+        del watched.fed[:cut]
         if values:
-            await self._send(producer, watched, values, end)
+            await self._send(producer, watched, values, lines)
         return taken > 0
 
     def _records(self, watched: _Watched, entries: list[Entry]) -> list[bytes]:
@@ -511,10 +522,11 @@ class Shipper:
         return out
 
     async def _send(
-        self, producer: Any, watched: _Watched, values: list[bytes], end: Stamped | None
+        self, producer: Any, watched: _Watched, values: list[bytes], end: list[tuple[int, int, str]]
     ) -> None:
         """Hand the records to aiokafka in batches for the container's partition; when the
-        last batch is acknowledged, the container's position moves to `end`. aiokafka has
+        last batch is acknowledged, the container's position moves past `end`, the records'
+        lines ((ns, rank, digest), in order). aiokafka has
         one batch of a partition in flight at a time: they are acknowledged in order."""
         if watched.partition is None:
             try:
@@ -529,7 +541,7 @@ class Shipper:
                 count += 1
                 continue
             if count:  # full: send it, go on in a new one
-                await self._send_batch(producer, watched, batch, count, None)
+                await self._send_batch(producer, watched, batch, count, [])
             batch, count = producer.create_batch(), 0
             if batch.append(key=watched.key, value=value, timestamp=None) is None:
                 self._failed(watched, ValueError("a record bigger than a batch"))
@@ -539,7 +551,12 @@ class Shipper:
             await self._send_batch(producer, watched, batch, count, end)
 
     async def _send_batch(
-        self, producer: Any, watched: _Watched, batch: Any, count: int, end: Stamped | None
+        self,
+        producer: Any,
+        watched: _Watched,
+        batch: Any,
+        count: int,
+        end: list[tuple[int, int, str]],
     ) -> None:
         batch.close()
         watched.in_flight += count
@@ -554,19 +571,22 @@ class Shipper:
         future.add_done_callback(lambda f: self._settled(f, watched, count, end))
 
     def _settled(
-        self, future: asyncio.Future[Any], watched: _Watched, count: int, end: Stamped | None
+        self,
+        future: asyncio.Future[Any],
+        watched: _Watched,
+        count: int,
+        end: list[tuple[int, int, str]],
     ) -> None:
         watched.in_flight -= count
         if future.cancelled() or future.exception() is not None:
             self._failed(watched, future.exception() if not future.cancelled() else None, count)
             return
         watched.shipped += count
-        if end is not None:
-            position = Position(end.ns, end.rank)
-            if watched.position is None or position > watched.position:
-                watched.position = position
-                if self._wake is not None:
-                    self._wake.set()  # an idle sender saves it now, not at the next line
+        position = moved(watched.position, end)  # never behind watched.position
+        if position is not None:
+            watched.position = position
+            if self._wake is not None:
+                self._wake.set()  # an idle sender saves it now, not at the next line
 
     def _failed(self, watched: _Watched, exc: BaseException | None, count: int = 1) -> None:
         watched.dropped += count
@@ -586,12 +606,12 @@ class Shipper:
         return any(w.joiner is not None and w.joiner.holding for w in self._all())
 
     def _dirty(self) -> bool:
-        return any(w.position != w.saved for w in self._all())
+        return any(not _same(w.position, w.saved) for w in self._all())
 
     def _save_positions(self, force: bool = False) -> None:
         for watched in self._all():
             position = watched.position
-            if position is not None and (force or position != watched.saved):
+            if position is not None and (force or not _same(position, watched.saved)):
                 try:
                     self.positions.save(watched.id, position, watched.name)
                     watched.saved = position
@@ -618,6 +638,11 @@ class Shipper:
             tmp = self.state_dir / f".{STATUS_FILE}.tmp"
             tmp.write_text(json.dumps(data), encoding="utf-8")
             tmp.replace(self.state_dir / STATUS_FILE)
+
+
+def _same(a: Position | None, b: Position | None) -> bool:
+    """Positions equal, their digests too (equality of positions leaves the digests out)."""
+    return a == b and (a is None or b is None or a.seen == b.seen)
 
 
 def _open_logs(
