@@ -8,9 +8,10 @@ Two things make a restart tell each alert once:
 - **Warm-up.** The rule's windows are in memory. Before the committed position the reader goes
   back `window_s` (and a margin) of record time, counted from the last record it read, and
   feeds those records again, so the windows
-  hold what they held, and a spike the engine was in the middle of is counted whole. What
-  those records raise is dropped: they were read before, and what they raised then is in the
-  history (the position is committed only after it is).
+  hold what they held, and a spike the engine was in the middle of is counted whole. A spike
+  those records raise is dropped when the history holds it (the position is committed only
+  after it is); one the history lacks is told: a spike whose records are spread over
+  partitions can cross for the first time while another partition's records warm up.
 - **Alerts told before.** Records read twice (killed after the history had their alert,
   before the commit) may cross the threshold at another record than the first time (a spike's
   records spread over partitions arrive in another order), so the alert's id can differ. The
@@ -79,13 +80,22 @@ class EngineReader:
         """`accept`, except for what the warm-up raises (the engine's own accept)."""
 
         def gated(alert: Alert) -> None:
-            if self._warming:
+            spike = alert.kind is None and alert.pathname and alert.time is not None
+            if self._warming and not spike:
                 self.dropped += 1
                 return
-            if alert.kind is None and alert.pathname and alert.time is not None:
+            if spike:
+                assert alert.pathname is not None and alert.time is not None
                 before = self._told_before.get(alert.pathname)
-                if before is not None and abs(alert.time - before) < self.throttle_s:
-                    self.repeats += 1
+                # A spike the warm-up raises was told before, unless its records are spread
+                # over partitions and this one's newer records were counted first: then it
+                # crosses here for the first time. The history says which.
+                same = self.window_s + WARM_UP_MARGIN_S if self._warming else 0.0
+                if before is not None and abs(alert.time - before) < max(self.throttle_s, same):
+                    if self._warming:
+                        self.dropped += 1
+                    else:
+                        self.repeats += 1
                     return
             accept(alert)
 
