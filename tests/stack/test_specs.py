@@ -29,6 +29,7 @@ from logtray.stack.specs import (
 from logtray.tray.base.config import KindsSettings, ListenerConfig, load_config
 from logtray.tray.base.errors import LogtrayError
 from logtray.tray.commands.stack_cmd import stack_specs
+from tests.conftest import need
 
 LISTENER = ListenerConfig(port=10123, token="s3cret")
 
@@ -289,14 +290,47 @@ def test_compose_render_keeps_secrets_out_and_escapes_dollars() -> None:
     assert "init: true" in text
 
 
-@pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose not installed")
+def _kafka_addresses(text: str) -> tuple[str, str]:
+    """The host port Kafka is published on and the one it advertises to host clients, read
+    from a compose file as logtray writes it or as `docker-compose config` normalizes it."""
+    published = re.findall(r"127\.0\.0\.1:(\d*):9094/tcp", text)
+    advertised = re.findall(r"EXTERNAL://localhost:(\d+)", text)
+    assert len(published) == 1 and len(advertised) == 1, text
+    return published[0], advertised[0]
+
+
+def test_compose_gives_kafka_on_any_free_port_the_port_it_advertises() -> None:
+    cfg = StackConfig(services={"kafka": ServiceOverride(ports={"9094": 0})})
+    published, advertised = _kafka_addresses(render("logtray", resolve(cfg, LISTENER)))
+    assert published == advertised and int(published) > 0
+    text = render("logtray", resolve(cfg, LISTENER), pick_port=lambda: 41234)
+    assert _kafka_addresses(text) == ("41234", "41234")
+    assert "41234 was free when this" in text
+    # A fixed port is written as it is, with no note.
+    fixed = StackConfig(services={"kafka": ServiceOverride(ports={"9094": 19094})})
+    text = render("logtray", resolve(fixed, LISTENER), pick_port=lambda: 41234)
+    assert _kafka_addresses(text) == ("19094", "19094") and "was free" not in text
+
+
+def _compose_command() -> list[str]:
+    plugin = shutil.which("docker") and subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, timeout=60
+    )
+    if plugin and plugin.returncode == 0:
+        return ["docker", "compose"]
+    standalone = shutil.which("docker-compose")
+    need(standalone is not None, "neither `docker compose` nor docker-compose is installed")
+    return [str(standalone)]
+
+
 def test_compose_output_is_valid_for_docker_compose(tmp_path: Path) -> None:
+    command = _compose_command()
     cfg = StackConfig(services={"kafka": ServiceOverride(ports={"9094": 0})})
     path = tmp_path / "docker-compose.yml"
     path.write_text(render("logtray", resolve(cfg, LISTENER)))
     env = {"LOGTRAY_LISTENER_TOKEN": "t", "PATH": "/usr/bin"}
     out = subprocess.run(
-        ["docker-compose", "-f", str(path), "config"],
+        [*command, "-f", str(path), "config"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -304,7 +338,9 @@ def test_compose_output_is_valid_for_docker_compose(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "condition: service_healthy" in out.stdout
-    assert "127.0.0.1" in out.stdout
+    # What compose would run: Kafka published on the port it tells host clients to use.
+    published, advertised = _kafka_addresses(out.stdout)
+    assert published == advertised and int(published) > 0
 
 
 def test_kafka_advertises_the_published_host_port() -> None:
