@@ -12,6 +12,8 @@ import docker
 import pytest
 
 from logtray.stack.labels import stack_filter
+from logtray.stack.published import published_port
+from logtray.stack.specs import KAFKA_HOST_PORT
 from tests.stack.standins import DEMO_STANDIN_IMAGE, KAFKA_HEALTHCHECK, TANSU_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +74,17 @@ def test_compose_needs_no_engine(tmp_path: Path) -> None:
     assert '"lt-cli-compose-kafka"' in out.stdout and "cli-test-token" not in out.stdout
 
 
+def test_config_show_says_no_engine_answers(tmp_path: Path) -> None:
+    # [engine] bootstrap not written: the stack's Kafka would stand in, but no engine answers.
+    (tmp_path / "config.toml").write_text(config_toml("lt-cli-show"))
+    out = run(tmp_path, "config", "show", env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    assert out.returncode == 0, out.stderr
+    assert (
+        'bootstrap = "127.0.0.1:9094" # the default: [engine] bootstrap is not set and no '
+        "container engine answers\n" in out.stdout
+    ), out.stdout
+
+
 def test_daemon_absent_is_one_clear_sentence(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(config_toml("lt-cli-absent"))
     out = run(tmp_path, "stack", "status", env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
@@ -95,6 +108,16 @@ def test_up_status_logs_down(
         "kafka": {"state": "healthy"},
         "demo": {"state": "running"},
     }
+
+    # `config show` prints the Kafka address the stack's readers use, and where it came from.
+    port = published_port(docker_client, stack_name, "kafka", KAFKA_HOST_PORT)
+    assert port is not None and port != 9094
+    shown = run(tmp_path, "config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        f'bootstrap = "127.0.0.1:{port}" # published by the stack\'s kafka container '
+        f"{stack_name}-kafka\n" in shown.stdout
+    ), shown.stdout
 
     logs = run(tmp_path, "stack", "logs", "demo")
     assert "demo stand-in" in logs.stdout

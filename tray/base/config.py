@@ -667,8 +667,14 @@ SECRET_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def to_toml(config: Config, hide_secrets: bool = True) -> str:
-    """The effective config as TOML (for `logtray config show`)."""
+def to_toml(
+    config: Config,
+    hide_secrets: bool = True,
+    in_effect: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+) -> str:
+    """The effective config as TOML (for `logtray config show`). `in_effect` maps (section,
+    key) to (value, where it came from) for values the config alone does not decide (the
+    stack's Kafka where it is published): the value is printed with its origin as a comment."""
     import tomlkit
 
     doc = tomlkit.document()
@@ -679,6 +685,11 @@ def to_toml(config: Config, hide_secrets: bool = True) -> str:
             if hide_secrets and value.get(secret):
                 value[secret] = "<hidden: see the config file>"
         doc[section] = _plain(value)
+    for (section, key), (shown, origin) in (in_effect or {}).items():
+        table = doc[section]
+        assert isinstance(table, tomlkit.items.Table)
+        table[key] = shown
+        table[key].comment(origin)
     return tomlkit.dumps(doc)
 
 

@@ -29,13 +29,17 @@ class KafkaAddress:
     # config: where it is written; stack: the container; default: why nothing else applies.
     detail: str
 
+    def origin(self) -> str:
+        """Where the address came from, in words (without the address)."""
+        if self.source == "config":
+            return f"[engine] bootstrap from {self.detail}"
+        if self.source == "stack":
+            return f"published by the stack's kafka container {self.detail}"
+        return f"the default: [engine] bootstrap is not set and {self.detail}"
+
     def describe(self) -> str:
         """The address and where it came from, in one line for logs and `logtray doctor`."""
-        if self.source == "config":
-            return f"{self.bootstrap} ([engine] bootstrap from {self.detail})"
-        if self.source == "stack":
-            return f"{self.bootstrap} (published by the stack's kafka container {self.detail})"
-        return f"{self.bootstrap} (the default: [engine] bootstrap is not set and {self.detail})"
+        return f"{self.bootstrap} ({self.origin()})"
 
 
 def choose_kafka(

@@ -24,5 +24,13 @@ def run_path(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    print(to_toml(load_config()), end="")
+    from logtray.tray.commands.stack_cmd import stack_kafka
+
+    config = load_config()
+    # [engine] bootstrap as the stack's readers use it (tray/base/kafka_address.py), as
+    # `logtray doctor` names it: an unwritten default gives way to the port the stack's kafka
+    # container publishes. Without an engine that answers it is the default, and says so.
+    kafka = stack_kafka(config)
+    shown = {("engine", "bootstrap"): (kafka.bootstrap, kafka.origin())}
+    print(to_toml(config, in_effect=shown), end="")
     return 0
