@@ -213,3 +213,87 @@ def test_the_alerts_topic_and_its_retention_have_sane_defaults_and_bounds():
     for bad in (0, 59, 366 * 86400):
         with pytest.raises(ConfigError, match="alerts_retention_s"):
             load_config({"stack": {"alerts_retention_s": bad}})
+
+
+# Bootstrap lists: entries built from likely and arbitrary hosts and ports, and any text.
+_HOSTS = st.sampled_from(["127.0.0.1", "localhost", "kafka", "my_kafka", "[::1]", "a.example"])
+_PORTS = st.one_of(
+    st.integers(1, 65_535).map(str), st.integers(-1, 70_000).map(str), st.text(max_size=6)
+)
+_ENTRIES = st.builds(
+    lambda host, sep, port: f"{host}{sep}{port}",
+    st.one_of(_HOSTS, _HOSTS, st.text(max_size=12)),
+    st.sampled_from([":", ":", ":", "", " : "]),
+    _PORTS,
+)
+_GOOD_ENTRIES = st.builds(lambda host, port: f"{host}:{port}", _HOSTS, st.integers(1, 65_535))
+_BOOTSTRAPS = st.one_of(
+    st.text(max_size=300),
+    st.lists(_GOOD_ENTRIES, min_size=1, max_size=3).map(",".join),
+    st.lists(_ENTRIES, max_size=4).flatmap(
+        lambda entries: st.sampled_from([",", ", ", ",,"]).map(lambda sep: sep.join(entries))
+    ),
+)
+
+
+def _host_port_list(value: str) -> bool:
+    """What aiokafka makes of `value` (aiokafka/conn.py collect_hosts): one host and a port
+    written as 1 to 65535 for every comma-separated entry."""
+    from aiokafka.conn import collect_hosts
+
+    entries = [entry.strip() for entry in value.split(",")]
+    written_ports = [entry.rpartition(":")[2] for entry in entries]
+    if not all(port.isascii() and port.isdigit() for port in written_ports):
+        return False
+    hosts = collect_hosts(value, randomize=False)
+    return (
+        len(hosts) == len(entries)
+        and all(host and not any(c.isspace() for c in host) for host, _, _ in hosts)
+        and [port for _, port, _ in hosts] == [int(port) for port in written_ports]
+        and all(1 <= port <= 65535 for _, port, _ in hosts)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_BOOTSTRAPS, st.sampled_from(["engine", "alerts_topic"]))
+def test_a_bootstrap_is_a_host_port_list_or_a_clear_error(value, section):
+    """Any text for [engine] or [alerts_topic] bootstrap, in the file or the environment, is
+    taken only as a list of host:port aiokafka reads as written, or refused at load with the
+    key, the file (or the environment) and the form; never another error, never a failure later."""
+    import tempfile
+    from pathlib import Path
+
+    import tomlkit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.toml"
+        path.write_text(tomlkit.dumps({section: {"bootstrap": value}}), encoding="utf-8")
+        variable = {f"LOGTRAY_{section.upper()}_BOOTSTRAP": value}
+        for where, load in (
+            (str(path), lambda: load_config(environ={}, path=path)),
+            ("environment", lambda: load_config(environ=variable, path=Path(tmp) / "none")),
+        ):
+            try:
+                config = load()
+            except ConfigError as exc:
+                assert f"[{section}] bootstrap" in exc.message and where in exc.message
+                assert "a list of host:port" in exc.message and exc.fix
+                continue
+            assert getattr(config, section).bootstrap == value
+            assert _host_port_list(value), value
+
+
+@pytest.mark.parametrize("value", ["", "   ", "localhost", "kafka:0", "kafka:65536", "a:1,"])
+def test_a_bootstrap_without_a_port_is_refused_at_load(value):
+    path = write(f'[engine]\nbootstrap = "{value}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={})
+    assert info.value.message == (
+        f"{path}: [engine] bootstrap = {value!r} is not valid: expected a list of host:port, "
+        'e.g. "127.0.0.1:9094" or "kafka1:9092,kafka2:9092" (an IPv6 address in brackets: '
+        '"[::1]:9094")'
+    )
+    assert info.value.fix == "correct or remove this setting"
+    for good in ("127.0.0.1:9094", "kafka1:9092, kafka2:9092", "[::1]:9094"):
+        write(f'[engine]\nbootstrap = "{good}"\n')
+        assert load_config(environ={}).engine.bootstrap == good

@@ -8,8 +8,10 @@ the file, the key and the expected form.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
+import re
 import secrets
 import shlex
 import sys
@@ -287,6 +289,37 @@ def _ints(low: int, high: int) -> _Check:
     return (lambda v: low <= v <= high, f"an integer from {low} to {high}")
 
 
+# A host in a bootstrap list: a DNS name or IPv4 address (Docker's names may hold "_"), or an
+# IPv6 address in brackets, as aiokafka reads it (aiokafka/conn.py get_ip_port_afi).
+_HOST_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_BOOTSTRAP_ENTRY = re.compile(
+    rf"(?:(?P<name>(?=.{{1,253}}:){_HOST_LABEL}(?:\.{_HOST_LABEL})*)|\[(?P<ipv6>[^\]]+)\])"
+    r":(?P<port>[0-9]{1,5})"
+)
+
+
+def _is_bootstrap(value: str) -> bool:
+    """`value` is a comma-separated list of host:port with a port from 1 to 65535 each, as
+    aiokafka takes it. aiokafka would take "" or a host without a port too (port 9092) and
+    fail later, or reach a Kafka nobody meant: the port is asked for."""
+    for entry in value.split(","):
+        m = _BOOTSTRAP_ENTRY.fullmatch(entry.strip())
+        if m is None or not 1 <= int(m["port"]) <= 65535:
+            return False
+        if m["ipv6"] is not None:
+            try:
+                ipaddress.IPv6Address(m["ipv6"])
+            except ValueError:
+                return False
+    return True
+
+
+_BOOTSTRAP_FORM = (
+    'a list of host:port, e.g. "127.0.0.1:9094" or "kafka1:9092,kafka2:9092" '
+    '(an IPv6 address in brackets: "[::1]:9094")'
+)
+
+
 # Range checks beyond the type: (section, key) -> (predicate, expected form). Every number
 # has one (tests/test_config.py checks that): an absurd value fails at start with a sentence,
 # not later with a traceback in the alert path (e.g. a Kibana time range past the year 9999).
@@ -312,6 +345,8 @@ _CHECKS: dict[tuple[str, str], _Check] = {
         lambda v: all(is_web_url(p) for p in v),
         "a list of http:// or https:// URL prefixes",
     ),
+    ("engine", "bootstrap"): (_is_bootstrap, _BOOTSTRAP_FORM),
+    ("alerts_topic", "bootstrap"): (_is_bootstrap, _BOOTSTRAP_FORM),
     ("engine", "evidence_records"): _ints(0, 10_000),
     ("engine", "evidence_files"): _ints(1, 10_000),
     ("kinds", "learn_s"): _seconds(0, DAY_S),
