@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import multiprocessing
@@ -28,6 +29,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +122,28 @@ async def catch_up(bootstrap: str, n: int) -> None:
     print(f"catch-up of {n} missed alerts: {seconds:.2f} s, {cpu_s:.2f} CPU-s, {kept} in history")
 
 
+@contextlib.contextmanager
+def without_positions(on: bool) -> Iterator[None]:
+    """While entered (when `on`), the service's readers keep no position (no group): the same
+    reader without committing. Put back on leaving, so the parts run after this one (durable)
+    read with their positions again."""
+    if not on:
+        yield
+        return
+    from logtray.tray.delivery import service as service_module
+
+    real = service_module.Resume
+    service_module.Resume = lambda *args: None  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        service_module.Resume = real  # type: ignore[misc]
+
+
 async def live(bootstrap: str, rate: int, seconds: float) -> None:
     for resume in (True, False):
         service, _ = desktop(bootstrap)
-        if not resume:
-            # The same reader without a position: what committing adds.
-            from logtray.tray.delivery import service as service_module
-
-            service_module.Resume = lambda *args: None  # type: ignore[assignment,misc]
-        with CommitCount() as commits:
+        with without_positions(not resume), CommitCount() as commits:
             await service.start(listen=False)
             await asyncio.sleep(1.0)
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
