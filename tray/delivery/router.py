@@ -22,6 +22,7 @@ never as a second popup of its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from typing import Any
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.dedupe import SeenIds
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.policy import STORM_KEY, AlertPolicy, Notice
+from logtray.tray.alerts.policy import CAUGHT_UP_KEY, STORM_KEY, AlertPolicy, Notice
 from logtray.tray.delivery.notifiers import Notifier
 
 log = logging.getLogger(__name__)
@@ -224,9 +225,15 @@ class AlertRouter:
             self._told(self._unwait(key))
 
     # -- told: what the history marks once it was shown ----------------------------------------
-    def _told(self, ids: list[str]) -> None:
-        if ids:
-            self.history.mark_shown(ids)
+    def _told(self, ids: Sequence[str], at_once: bool = False) -> None:
+        """Mark `ids` told; `at_once` (just shown): written now, so that only a kill in this
+        instant tells them again (the history writes the alerts' own lines first)."""
+        if not ids:
+            return
+        self.history.mark_shown(ids)
+        if at_once:
+            self.history.flush()
+        else:
             self._schedule_flush()
 
     def _told_later(self, alert: Alert, ids: list[str]) -> None:
@@ -282,7 +289,10 @@ class AlertRouter:
             self.handling_latencies.append(called_at - handled_at)
             await self.notifier.show(notice)
             self.shown += 1
-            self._told(told)
+            self._told(told, at_once=True)
+            if notice.key == CAUGHT_UP_KEY:  # which alerts it counted (`logtray alerts` has them)
+                ids = json.dumps(list(told))  # a sender's id cannot break the log's line
+                log.info("the catch-up summary told %d alert(s): %s", notice.count, ids)
         except Exception:
             # A notifier failure must never stop the alert path; the alert is in the history.
             log.exception("the %s notifier failed to show %r", self.notifier.name, notice.title)
