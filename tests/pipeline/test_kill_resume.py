@@ -488,7 +488,10 @@ def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
     never = sorted(set(ids) - {f"kill-{n:05d}" for n in live} - counted)
     assert not never, replay(f"kept but never notified: {never[:20]}")
     caught_up = sum(counts)
+    named = [i for _, told in logged for i in told]
+    again = len(named) - len(set(named)) + len(set(named) & {f"kill-{n:05d}" for n in live})
     print(
         f"{len(sent)} alerts, {TRAY_KILLS} tray kills in {elapsed:.0f} s: {sum(live.values())} "
-        f"shown live, {caught_up} caught up in {len(summaries)} summaries"
+        f"shown live, {caught_up} caught up in {len(summaries)} summaries ({again} told again in "
+        "one)"
     )
