@@ -1,9 +1,15 @@
 """At least once, never twice: a headless `logtray listen` reading a team's alerts topic on a
 real broker, the engine, and the tray app itself are killed (SIGKILL) at random moments, again
 and again, while alerts are published.
-Afterwards every alert is in the history exactly once, and no alert was notified twice: the
-read position is committed only after the history has the alert, and the ids already in the
-history are not taken again."""
+Afterwards every alert is in the history exactly once, every one was notified (a popup of its
+own, or counted in a "While you were away" summary: one killed between keeping an alert and
+showing it tells it on the next start), and none popped up twice: the read position is
+committed only after the history has the alert, the ids already in the history are not taken
+again, and the history marks what was told.
+
+Each loop prints its seed (LOGTRAY_KILL_SEED=...) at start and names it in every assertion
+message: `LOGTRAY_KILL_SEED=<seed> pytest tests/pipeline/test_kill_resume.py` replays its kill
+moments."""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from logtray.tray.alerts.shown import parse_marks
 from logtray.tray.base import paths
 from tests.conftest import free_port, need
 from tests.support.desktop import Desktop, missing_tools, start_desktop
@@ -38,8 +45,13 @@ KILL_SEED = int(os.environ.get("LOGTRAY_KILL_SEED", "0")) or random.randrange(1,
 
 def kill_moments() -> random.Random:
     """The random moments of the kills; the seed is printed, and LOGTRAY_KILL_SEED replays it."""
-    print(f"LOGTRAY_KILL_SEED={KILL_SEED}")
+    print(f"kill loop seed: LOGTRAY_KILL_SEED={KILL_SEED} replays these kill moments", flush=True)
     return random.Random(KILL_SEED)
+
+
+def replay(what: object) -> str:
+    """An assertion message that says how to replay the loop that failed."""
+    return f"{what} [replay: LOGTRAY_KILL_SEED={KILL_SEED}]"
 
 
 # A bound on the whole loop (not a speed claim): it fails with what it reached.
@@ -88,8 +100,10 @@ def start_listen(env: dict[str, str], out: Path, err: Path) -> subprocess.Popen[
 def wait_text(proc: subprocess.Popen[bytes], path: Path, text: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while text not in path.read_text(errors="replace"):
-        assert proc.poll() is None, f"logtray listen exited: {path.read_text()}"
-        assert time.monotonic() < deadline, f"no {text!r} within {timeout} s: {path.read_text()}"
+        assert proc.poll() is None, replay(f"logtray exited: {path.read_text()}")
+        assert time.monotonic() < deadline, replay(
+            f"no {text!r} within {timeout} s: {path.read_text()}"
+        )
         time.sleep(0.02)
 
 
@@ -126,13 +140,16 @@ def kill_again_and_again(
 ) -> list[str]:
     """While `feeder` sends, `kills` runs (`start(name)`), each SIGKILLed at its `moment(run)`
     once its stderr said `ready`; then the feeder stopped and one last run, left until `kept()`
-    holds all the feeder sent, and stopped as a user would. What the feeder sent."""
+    (kept in the history and marked told) holds all the feeder sent, and stopped as a user
+    would. What the feeder sent."""
     feeder.start()
     started = time.monotonic()
     try:
         for run in range(kills):
-            assert time.monotonic() - started < LOOP_BOUND_S, f"only {run} kills in the bound"
-            assert feeder.error is None, feeder.error
+            assert time.monotonic() - started < LOOP_BOUND_S, replay(
+                f"only {run} kills in the bound"
+            )
+            assert feeder.error is None, replay(feeder.error)
             proc, err = start(f"run{run}")
             try:
                 wait_text(proc, err, ready)
@@ -142,7 +159,7 @@ def kill_again_and_again(
                 proc.wait()
         feeder.stopping.set()
         feeder.join(30)
-        assert feeder.error is None, feeder.error
+        assert feeder.error is None, replay(feeder.error)
         sent = list(feeder.sent)
         proc, err = start("last")
         try:
@@ -150,7 +167,9 @@ def kill_again_and_again(
             deadline = time.monotonic() + 60
             while not set(sent) <= kept():
                 missing = sorted(set(sent) - kept())
-                assert time.monotonic() < deadline, f"never in the history: {missing[:20]}"
+                assert time.monotonic() < deadline, replay(
+                    f"never kept and told in the last run: {missing[:20]}"
+                )
                 time.sleep(0.05)
         finally:
             proc.terminate()
@@ -169,8 +188,31 @@ def told_in(out: Path) -> list[dict[str, Any]]:
         try:
             notices.append(json.loads(line))
         except ValueError:
-            assert n == len(lines) - 1, f"a torn line amid {out}: {line[:200]}"
+            assert n == len(lines) - 1, replay(f"a torn line amid {out}: {line[:200]}")
     return notices
+
+
+def marked_ids() -> set[str]:
+    """The ids the history marks told (its `alerts.shown`)."""
+    path = paths.history_file().with_suffix(".shown")
+    return set(parse_marks(path.read_bytes())[0]) if path.exists() else set()
+
+
+def check_notified(kept: list[str], notices: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """Every alert `kept` (in the history) was notified — a popup of its own, or named in a
+    catch-up summary's ids — and none popped up twice. (Popups, summaries, and how many
+    alerts were told again in a summary: killed after telling them, before marking them.)"""
+    popups = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
+    assert not {i: n for i, n in popups.items() if n > 1}, replay("popped up twice")
+    summaries = [n for n in notices if n["key"] == "logtray:caught-up"]
+    for summary in summaries:  # exact: the count is the ids it names (every alert has one)
+        assert summary["count"] == len(summary.get("ids", [])), replay(summary)
+    counted = {i for n in summaries for i in n.get("ids", [])}
+    never = sorted(set(kept) - set(popups) - counted)
+    assert not never, replay(f"kept but never notified: {never[:20]}")
+    named = [i for n in summaries for i in n.get("ids", [])]
+    again = len(named) - len(set(named)) + len(set(named) & set(popups))
+    return len(popups), len(summaries), again
 
 
 def history_ids() -> list[str]:
@@ -210,26 +252,24 @@ def test_kill_at_random_moments_loses_no_alert_and_tells_none_twice(broker, tmp_
         "listening on",
         KILLS,
         lambda run: wait_for_kill_moment(run, rng, outputs[-1]),
-        lambda: set(history_ids()),
+        lambda: set(history_ids()) & marked_ids(),
     )
 
     ids = history_ids()
     twice = {i: n for i, n in Counter(ids).items() if n > 1}
-    assert not twice, f"in the history more than once: {twice}"
-    assert set(ids) == set(sent), sorted(set(ids) ^ set(sent))[:20]
+    assert not twice, replay(f"in the history more than once: {twice}")
+    assert set(ids) == set(sent), replay(sorted(set(ids) ^ set(sent))[:20])
     notices: list[dict[str, Any]] = []
     for path in outputs:
         notices += told_in(path)
-    told = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
-    assert not {i: n for i, n in told.items() if n > 1}, "notified twice"
-    summaries = [n for n in notices if n["key"] == "logtray:caught-up"]
-    # What was missed while killed was told in summaries, the rest live: each alert once.
-    assert summaries, "no run caught up"
-    assert len(sent) >= KILLS, sent
-    caught_up = sum(n["count"] for n in summaries)
-    live = sum(told.values())
-    print(f"{len(sent)} alerts, {KILLS} kills: {live} told live, {caught_up} caught up", end="")
-    print(f" in {len(summaries)} summaries")
+    # What was missed while killed was told in summaries, the rest live: each alert once as
+    # a popup, and in a summary when it was kept but not shown.
+    popups, summaries, again = check_notified(ids, notices)
+    assert summaries, replay("no run caught up")
+    assert len(sent) >= KILLS, replay(sent)
+    caught_up = sum(n["count"] for n in notices if n["key"] == "logtray:caught-up")
+    print(f"{len(sent)} alerts, {KILLS} kills: {popups} popups, {caught_up} caught up", end="")
+    print(f" in {summaries} summaries ({again} told again in one)")
 
 
 class SpikeLogger(Publisher):
@@ -260,6 +300,10 @@ def spike_records(path: str, count: int) -> list[bytes]:
         record = {"@timestamp": stamp, "level": "error", "pathname": path, "lineno": 7}
         out.append(json.dumps(record).encode())
     return out
+
+
+def told_pathnames(entries: list[dict[str, Any]], marked: set[str]) -> set[str]:
+    return {e.get("pathname") for e in entries if e.get("id") in marked}
 
 
 def history_entries() -> list[dict[str, Any]]:
@@ -305,7 +349,7 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
             if out.stat().st_size:
                 break
             grown(out, bound_s=1.0)
-        assert out.stat().st_size, f"the engine told no probe spike: {err.read_text()}"
+        assert out.stat().st_size, replay(f"the engine told no probe spike: {err.read_text()}")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -315,19 +359,22 @@ def test_the_engine_killed_at_random_moments_tells_each_spike_once(broker, tmp_p
         "engine on",
         KILLS,
         lambda run: wait_for_kill_moment(run, rng, outputs[-1]),
-        lambda: {e.get("pathname") for e in history_entries()},
+        lambda: told_pathnames(history_entries(), marked_ids()),
     )
 
-    alerted = Counter(e.get("pathname") for e in history_entries())
+    entries = history_entries()
+    alerted = Counter(e.get("pathname") for e in entries)
     twice = {p: n for p, n in alerted.items() if n > 1}
-    assert not twice, f"alerted more than once: {twice}"
-    assert set(spikes) <= set(alerted), sorted(set(spikes) - set(alerted))[:20]
+    assert not twice, replay(f"alerted more than once: {twice}")
+    assert set(spikes) <= set(alerted), replay(sorted(set(spikes) - set(alerted))[:20])
     notices: list[dict[str, Any]] = []
     for path in outputs:
         notices += told_in(path)
-    told = Counter(n["id"] for n in notices if n["id"] is not None and not n["replaces"])
-    assert not {i: n for i, n in told.items() if n > 1}, "notified twice"
-    print(f"{len(spikes)} spikes, {KILLS} kills: {sum(told.values())} told")
+    popups, summaries, again = check_notified([e["id"] for e in entries], notices)
+    print(
+        f"{len(spikes)} spikes, {KILLS} kills: {popups} popups, {summaries} summaries "
+        f"({again} told again in one)"
+    )
 
 
 async def produce_values(bootstrap: str, values: list[bytes]) -> None:
@@ -357,7 +404,24 @@ def desktop(tmp_path: Path) -> Iterator[Desktop]:
 
 TRAY_KILLS = int(os.environ.get("LOGTRAY_TRAY_KILLS", "50"))
 _AWAY = re.compile(r"While you were away(?: \([^)]*\))?: (\d+) alerts?")
-_NAME = re.compile(r"\bfile\d+\.py\b")
+_NAME = re.compile(r"\bfile(\d+)\.py\b")
+_TOLD = re.compile(r"the catch-up summary told (\d+) alert\(s\): (\[.*\])$")
+
+
+def summaries_logged() -> list[tuple[int, list[str]]]:
+    """(count, ids) of each catch-up summary the runs logged as shown (logged once the
+    notification server took it; a torn last line of a killed run is left out)."""
+    found = []
+    log = paths.log_file()
+    for path in [log.with_name(f"{log.name}.{n}") for n in (3, 2, 1)] + [log]:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            match = _TOLD.search(line)
+            if match:
+                with contextlib.suppress(ValueError):
+                    found.append((int(match.group(1)), json.loads(match.group(2))))
+    return found
 
 
 @pytest.mark.desktop
@@ -367,7 +431,9 @@ def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
     """The real tray app (GTK under Xvfb, notifying through D-Bus to dunst), reading a team's
     alerts topic, killed (SIGKILL) at random moments while alerts arrive: odd runs anywhere in
     its life, even runs the moment its history took an alert (before the popup and the commit
-    of its read position). Every alert ends in the history once; no popup shows one twice."""
+    of its read position). Every alert ends in the history once and is notified — a popup of
+    its own or counted in a summary the notification server received — and no popup shows one
+    twice."""
     env = tray_env(
         desktop,
         NO_AT_BRIDGE="1",
@@ -393,25 +459,39 @@ def test_the_tray_killed_at_random_moments_loses_no_alert_and_shows_none_twice(
         "listening on",
         TRAY_KILLS,
         lambda run: wait_for_kill_moment(run, rng, history),
-        lambda: set(history_ids()),
+        lambda: set(history_ids()) & marked_ids(),
     )
     elapsed = time.monotonic() - started
 
     ids = history_ids()
     twice = {i: n for i, n in Counter(ids).items() if n > 1}
-    assert not twice, f"in the history more than once: {twice}"
-    assert set(ids) == set(sent), sorted(set(ids) ^ set(sent))[:20]
+    assert not twice, replay(f"in the history more than once: {twice}")
+    assert set(ids) == set(sent), replay(sorted(set(ids) ^ set(sent))[:20])
     calls = desktop.notify_calls()
     if os.environ.get("SHOW_CALLS"):
         print([c["title"] for c in calls])
     summaries = [c for c in calls if _AWAY.match(str(c["title"]))]
     live = Counter(
-        name for c in calls if c not in summaries for name in _NAME.findall(str(c["title"]))
+        int(n) for c in calls if c not in summaries for n in _NAME.findall(str(c["title"]))
     )
-    assert not {n: k for n, k in live.items() if k > 1}, "shown twice"
-    assert summaries, "no run caught up"
-    caught_up = sum(int(_AWAY.match(str(c["title"])).group(1)) for c in summaries)  # type: ignore[union-attr]
+    assert not {n: k for n, k in live.items() if k > 1}, replay("shown twice")
+    assert summaries, replay("no run caught up")
+    counts = [int(_AWAY.match(str(c["title"])).group(1)) for c in summaries]  # type: ignore[union-attr]
+    # Exact: each summary logged as told (with the ids it counted) is one the notification
+    # server received with that count; every alert popped up or is among those ids.
+    logged = summaries_logged()
+    for count, told in logged:
+        assert count == len(told), replay(f"a summary of {count} naming {len(told)} ids")
+    unseen = Counter(count for count, _ in logged) - Counter(counts)
+    assert not unseen, replay(f"summaries logged but never received by dunst: {unseen}")
+    counted = {i for _, told in logged for i in told}
+    never = sorted(set(ids) - {f"kill-{n:05d}" for n in live} - counted)
+    assert not never, replay(f"kept but never notified: {never[:20]}")
+    caught_up = sum(counts)
+    named = [i for _, told in logged for i in told]
+    again = len(named) - len(set(named)) + len(set(named) & {f"kill-{n:05d}" for n in live})
     print(
         f"{len(sent)} alerts, {TRAY_KILLS} tray kills in {elapsed:.0f} s: {sum(live.values())} "
-        f"shown live, {caught_up} caught up in {len(summaries)} summaries"
+        f"shown live, {caught_up} caught up in {len(summaries)} summaries ({again} told again in "
+        "one)"
     )

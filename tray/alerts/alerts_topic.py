@@ -191,8 +191,9 @@ async def run_alerts_topic(
     missed up to the ends it found, then reads on from exactly there (`catch_up_from`;
     `at_phase` is its seam for tests). With `resume`, that is from the committed position
     (at most `max_age_s` old, `max_records` records) and `on_caught_up(caught_up, peer)` takes
-    it; a reconnection reads on from the committed position, live. Without, the first
-    connection reads the last `catch_up_s` and `accept` takes one summary alert."""
+    it, also when nothing was missed; a reconnection reads on from the committed position,
+    live. Without, the first connection reads the last `catch_up_s` and `accept` takes one
+    summary alert."""
     peer = f"kafka:{config.topic}"
     subscription = subscription if subscription is not None else subscription_from(config)
     options = security_options(config)
@@ -218,6 +219,8 @@ async def run_alerts_topic(
         elif config.catch_up_s > 0:  # never read before (or no resume): the last catch_up_s
             since_ms = started_ms - int(config.catch_up_s * 1000)
         else:
+            if on_caught_up is not None:  # caught up on nothing: said all the same (below)
+                on_caught_up(CaughtUp([], None, 0), peer)
             return
         offsets = {tp: c.offset for tp, c in committed.items()}
         recent, skipped = await catch_up_from(
@@ -233,10 +236,11 @@ async def run_alerts_topic(
                 (missed if stamp < started_ms else since_start).append(alert)
         received = time.perf_counter()
         if on_caught_up is not None:
-            if missed or skipped:
-                left = [c.at for c in committed.values() if c.at is not None]
-                away = started_ms / 1000 - min(left) if left else None
-                on_caught_up(CaughtUp(missed, away, skipped), peer)
+            # Also when nothing was missed: the one summary of this start may count alerts
+            # an earlier run kept but never told.
+            left = [c.at for c in committed.values() if c.at is not None]
+            away = started_ms / 1000 - min(left) if left else None
+            on_caught_up(CaughtUp(missed, away, skipped), peer)
         elif missed:
             accept(catch_up_summary(missed, config.catch_up_s), peer, received)
         for alert in since_start:

@@ -22,19 +22,21 @@ a sender's `url` is checked again against the allowed prefixes (tray.links), an 
 more than a day from its receipt is replaced by the receipt time (the raw value kept as
 `time_raw`), and a torn last line (a crash mid-write) is cut off by rewriting the file, so
 the next append starts on a line of its own.
+
+Which alerts were told is kept beside it (`alerts.shown`, tray/alerts/shown.py): `unshown`
+names those kept but never told (the process died between the two), for the next start's
+summary. The alerts' own file keeps its format.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import heapq
 import itertools
 import json
 import logging
 import math
 import os
-import stat
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,50 +45,11 @@ from typing import IO, Any
 import orjson
 
 from logtray.tray.alerts.alert import SANE_TIME_S, Alert, parse_time
+from logtray.tray.alerts.regular_file import OPEN_FLAGS, open_regular, read_tail
+from logtray.tray.alerts.shown import ShownMarks
 from logtray.tray.base.links import safe_url
 
 log = logging.getLogger(__name__)
-
-# The most of the file's end that is read at start (a history of 1,000 records is ~1 MB).
-MAX_READ_BYTES = 64 * 1024 * 1024
-_OPEN_FLAGS = os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-class HistoryFileError(OSError):
-    """The history file is not a regular file (a directory, a FIFO, a device)."""
-
-
-def _open_regular(path: Path, flags: int) -> int:
-    """A descriptor of `path` if it is a regular file; never blocks (O_NONBLOCK: a FIFO opens
-    at once, and is then refused)."""
-    fd = os.open(path, flags | _OPEN_FLAGS, 0o600)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise HistoryFileError(errno.EINVAL, f"it is {kind} (a FIFO, device or socket?)")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_tail(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
-    """The file's content (its last `limit` bytes, from a line start), b"" if it is missing;
-    OSError if it cannot be read or is not a regular file."""
-    try:
-        fd = _open_regular(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return b""
-    with os.fdopen(fd, "rb") as file:
-        size = os.fstat(fd).st_size
-        if size <= limit:
-            return file.read(limit + 1)[:limit]
-        file.seek(size - limit)
-        data = file.read(limit)
-        return data[data.find(b"\n") + 1 :]
 
 
 class AlertHistory:
@@ -114,6 +77,8 @@ class AlertHistory:
         self.problem: str | None = None
         self.failure: str | None = None
         self._file: IO[str] | None = None
+        # Which alerts were told (tray/alerts/shown.py), beside the history.
+        self.shown = ShownMarks(path.with_suffix(".shown"), read_only)
         try:
             rewrite = self._load()
         except OSError as exc:
@@ -125,14 +90,25 @@ class AlertHistory:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with contextlib.suppress(OSError):  # an older, wider folder: alerts are private
                 path.parent.chmod(0o700)
+            self._open_shown()
             self._file = self._open_append()
             if rewrite:
                 self._compact()
         except OSError as exc:
             self._fail("open", exc)
 
+    def _open_shown(self) -> None:
+        held = self.ids()
+        shown = self.shown
+        if not shown.existed:
+            # A history from a version that kept no marks: its alerts were told then.
+            shown.mark(held)
+        shown.open()
+        if not shown.existed or shown.damaged or len(shown) > len(held):
+            shown.keep_only(held)
+
     def _open_append(self) -> IO[str]:
-        fd = _open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)  # alert content is private (also for an older file)
@@ -250,10 +226,11 @@ class AlertHistory:
                 self._file.flush()
             except OSError as exc:
                 self._fail("write", exc)
+        self.shown.flush()  # after the alerts: a mark never reaches the OS before its alert
 
     def _compact(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | OPEN_FLAGS, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.writelines(self._in_order())
         if self._file is not None:
@@ -262,6 +239,36 @@ class AlertHistory:
         os.replace(tmp, self.path)
         self._file = self._open_append()
         self._lines_in_file = len(self)
+        self.shown.keep_only(self.ids())  # bounded with the history
+
+    def ids(self) -> list[str]:
+        """The ids of the alerts the history holds (those that have one), oldest first."""
+        found = []
+        for line in self._in_order():
+            alert_id = json.loads(line).get("id")
+            if isinstance(alert_id, str):
+                found.append(alert_id)
+        return found
+
+    def mark_shown(self, ids: Sequence[str]) -> None:
+        """These alerts were told (written with the next flush, after the alerts' own lines)."""
+        self.shown.mark(ids)
+
+    def unshown(self, since: float) -> list[dict[str, Any]]:
+        """The alerts received at or after `since` that were kept but never marked told
+        (the process died between the two), oldest first."""
+        found = []
+        for line in self._in_order():
+            entry = json.loads(line)
+            alert_id, received = entry.get("id"), entry.get("received")
+            if (
+                isinstance(alert_id, str)
+                and alert_id not in self.shown
+                and isinstance(received, (int, float))
+                and received >= since
+            ):
+                found.append(entry)
+        return found
 
     def recent(self, count: int | None = None) -> list[dict[str, Any]]:
         """Newest first."""
@@ -279,6 +286,7 @@ class AlertHistory:
         self._lines.clear()
         self._flood.clear()
         self._lines_in_file = 0
+        self.shown.clear()
         if self._file is None:
             return
         try:
@@ -290,6 +298,7 @@ class AlertHistory:
             self._fail("clear", exc)
 
     def close(self) -> None:
+        self.shown.close()
         if self._file is not None:
             try:
                 self._file.close()

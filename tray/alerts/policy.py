@@ -61,6 +61,8 @@ class Notice:
     # The alert behind a per-key notice (its evidence feeds the popup's actions); None for
     # summaries.
     alert: Alert | None = field(default=None, compare=False)
+    # The ids of the alerts a summary counts (what was missed): told once it is shown.
+    ids: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass
@@ -332,6 +334,14 @@ class AlertPolicy:
         self._wake_at(state.last_notified + self.config.update_interval_s)
         return []
 
+    def pending(self, key: str) -> bool:
+        """Whether a notice for `key` (a source's, or STORM_KEY) is due later: an alert that
+        got no notice of its own now is told by that one."""
+        if key == STORM_KEY:
+            return self._storm is not None and self._storm.pending
+        state = self._keys.get(key)
+        return state is not None and state.pending
+
     # -- time passing --------------------------------------------------------------------------
     def tick(self, now: float) -> list[Notice]:
         notices: list[Notice] = []
@@ -526,4 +536,7 @@ def caught_up_notice(
             f"\n{skipped} older record{'s' if skipped != 1 else ''} not read "
             "(past [alerts] catch_up_max_age or catch_up_max_records)"
         )
-    return Notice(key=CAUGHT_UP_KEY, title=title, body=body.lstrip("\n"), url=url, count=count)
+    ids = tuple(alert.id for alert in alerts if alert.id is not None)
+    return Notice(
+        key=CAUGHT_UP_KEY, title=title, body=body.lstrip("\n"), url=url, count=count, ids=ids
+    )

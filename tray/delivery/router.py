@@ -10,24 +10,38 @@ Each history record says how it was told: `"told": "live"` (as it came) or `"cau
 on start from what was missed, told in one summary). The ids already in the history are taken
 as seen at start, so an alert read again after a crash (its position not yet committed) is
 neither kept nor shown twice.
+
+Kept, then told: an alert is marked told in the history (`AlertHistory.mark_shown`) once the
+notifier has shown a notice telling it — its own popup, the update or storm summary it was
+folded into, or the catch-up summary counting it — or at once when a snooze or do-not-disturb
+holds it (the hold's end tells it). An alert kept but never marked (the process died between
+the two) is told on the next start in the catch-up summary (`untold`): at least once, and
+never as a second popup of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.dedupe import SeenIds
 from logtray.tray.alerts.history import AlertHistory
-from logtray.tray.alerts.policy import AlertPolicy, Notice
+from logtray.tray.alerts.policy import CAUGHT_UP_KEY, STORM_KEY, AlertPolicy, Notice
 from logtray.tray.delivery.notifiers import Notifier
 
 log = logging.getLogger(__name__)
+
+# At most this many alerts wait for a later notice (a source's update, the storm summary) to
+# be marked told; past it the longest waiting are marked at once.
+MAX_WAITING = 10_000
+# Where the alerts kept by an earlier run but never told come from (the summary's sender).
+UNTOLD_PEER = "history"
 
 
 class AlertRouter:
@@ -57,6 +71,18 @@ class AlertRouter:
             if isinstance(entry.get("id"), str):
                 self.seen_ids.first_time(entry["id"])
         self.duplicates = 0
+        # Kept by an earlier run but never told (it died between the two), at most
+        # catch_up_max_age old: the next catch-up summary counts them (`tell_untold`).
+        self.untold: list[Alert] = []
+        since = clock() - policy.config.catch_up_max_age
+        for entry in history.unshown(since):
+            try:
+                self.untold.append(Alert.from_record(entry, history.url_prefixes))
+            except Exception:  # checked when loaded; a record this version cannot use is skipped
+                continue
+        # Notice key -> ids of alerts folded into its next notice (marked told once it shows).
+        self._waiting: dict[str, list[str]] = {}
+        self._waiting_count = 0
         # For the benchmark: seconds to the notifier call from the socket read (includes waiting
         # behind a flood) and from the moment the message was handled (our own path).
         self.latencies: deque[float] = deque(maxlen=100_000)
@@ -99,8 +125,11 @@ class AlertRouter:
         self.accepted += 1
         self._schedule_flush()
         handled_at = time.perf_counter()
+        told = [alert.id] if alert.id is not None else []
+        if told and not notices:
+            self._told_later(alert, told)
         for notice in notices:
-            self._dispatch(notice, received_at, handled_at)
+            self._dispatch(notice, received_at, handled_at, told)
         self._reschedule()
         if self._on_change:
             self._on_change()
@@ -109,9 +138,10 @@ class AlertRouter:
         self, alerts: list[Alert], peer: str, away_s: float | None, skipped: int
     ) -> None:
         """Take what a start found missed: each new alert into the history (marked caught
-        up), then one summary notice for them all."""
+        up), then one summary notice for them all, counting also the alerts an earlier run
+        kept but never told (`untold`)."""
         now = self._clock()
-        fresh: list[Alert] = []
+        fresh, self.untold = self.untold, []
         for alert in alerts:
             if alert.id is not None and not self.seen_ids.first_time(alert.id):
                 self.duplicates += 1
@@ -128,12 +158,20 @@ class AlertRouter:
         except Exception:  # a policy bug must not lose the alerts: they are kept
             log.exception("the alert policy failed on what was missed from %s", peer)
             notices = []
+        if self.policy.quiet:  # held: the hold's end tells them
+            self._told([alert.id for alert in fresh if alert.id is not None])
         received = time.perf_counter()
         for notice in notices:
             self._dispatch(notice, received, received)
         self._reschedule()
         if self._on_change:
             self._on_change()
+
+    def tell_untold(self, away_s: float | None = None) -> None:
+        """Tell the alerts an earlier run kept but never told, in a summary of their own (no
+        reader caught up this start, or not soon enough to count them in its summary)."""
+        if self.untold:
+            self.accept_caught_up([], UNTOLD_PEER, away_s, 0)
 
     # -- snooze and do-not-disturb (called by the menu / commands, on the loop thread) --------
     def snooze(self, seconds: float) -> None:
@@ -182,11 +220,51 @@ class AlertRouter:
         self._timer = None
         self._timer_at = None
         self._emit(self.policy.tick(self._clock()))
+        for key in [key for key in self._waiting if not self.policy.pending(key)]:
+            # The policy let its update go (the source went quiet): its first popup told it.
+            self._told(self._unwait(key))
 
-    def _dispatch(self, notice: Notice, received_at: float, handled_at: float) -> None:
+    # -- told: what the history marks once it was shown ----------------------------------------
+    def _told(self, ids: Sequence[str], at_once: bool = False) -> None:
+        """Mark `ids` told; `at_once` (just shown): written now, so that only a kill in this
+        instant tells them again (the history writes the alerts' own lines first)."""
+        if not ids:
+            return
+        self.history.mark_shown(ids)
+        if at_once:
+            self.history.flush()
+        else:
+            self._schedule_flush()
+
+    def _told_later(self, alert: Alert, ids: list[str]) -> None:
+        """`alert` got no notice now: held (told when the hold ends: marked now), or folded
+        into a notice due later (marked when that one shows)."""
+        key = None
+        if not self.policy.quiet:
+            if self.policy.pending(alert.key):
+                key = alert.key
+            elif self.policy.pending(STORM_KEY):
+                key = STORM_KEY
+        if key is None:
+            self._told(ids)
+            return
+        self._waiting.setdefault(key, []).extend(ids)
+        self._waiting_count += len(ids)
+        while self._waiting_count > MAX_WAITING:
+            self._told(self._unwait(next(iter(self._waiting))))
+
+    def _unwait(self, key: str) -> list[str]:
+        ids = self._waiting.pop(key, [])
+        self._waiting_count -= len(ids)
+        return ids
+
+    def _dispatch(
+        self, notice: Notice, received_at: float, handled_at: float, told: Sequence[str] = ()
+    ) -> None:
+        ids = [*told, *notice.ids, *self._unwait(notice.key)]
         previous = self._showing.get(notice.key)
         task = asyncio.get_running_loop().create_task(
-            self._show(notice, previous, received_at, handled_at)
+            self._show(notice, previous, received_at, handled_at, ids)
         )
         self._showing[notice.key] = task
         task.add_done_callback(lambda done: self._forget(notice.key, done))
@@ -201,6 +279,7 @@ class AlertRouter:
         previous: asyncio.Task[None] | None,
         received_at: float,
         handled_at: float,
+        told: list[str],
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])  # its failure is logged there, not raised here
@@ -210,6 +289,10 @@ class AlertRouter:
             self.handling_latencies.append(called_at - handled_at)
             await self.notifier.show(notice)
             self.shown += 1
+            self._told(told, at_once=True)
+            if notice.key == CAUGHT_UP_KEY:  # which alerts it counted (`logtray alerts` has them)
+                ids = json.dumps(list(told))  # a sender's id cannot break the log's line
+                log.info("the catch-up summary told %d alert(s): %s", notice.count, ids)
         except Exception:
             # A notifier failure must never stop the alert path; the alert is in the history.
             log.exception("the %s notifier failed to show %r", self.notifier.name, notice.title)

@@ -108,6 +108,9 @@ STACK_ALERTS = "stack alerts"
 
 # How often a running service notes that it was there (the "while you were away" time).
 SEEN_EVERY_S = 60.0
+# How long a start waits for a reader's catch-up, so that the alerts an earlier run kept but
+# never told are counted in its one summary (a Kafka that is down: in a summary of their own).
+UNTOLD_WAIT_S = 30.0
 
 
 def read_last_seen(now: float) -> float | None:
@@ -171,6 +174,9 @@ class AlertService:
         self._started_at = clock()
         self._last_seen = read_last_seen(self._started_at)
         self._seen_started = False
+        # A reader that catches up was started with this start; the wait for it.
+        self._catching_up = False
+        self._untold_timer: asyncio.TimerHandle | None = None
         self.publisher: AlertPublisher | None = None
         # Where the engine reads the logs now (move_engine moves it), its clients and their stop.
         self.engine_bootstrap: str | None = None
@@ -238,7 +244,28 @@ class AlertService:
                     )
                 )
             )
+            self._catching_up = True
             self._start_seen()
+        # After whatever the caller starts next at once (`logtray listen`: the stack's alerts).
+        asyncio.get_running_loop().call_soon(self._untold_after_start)
+
+    def _untold_after_start(self) -> None:
+        """The alerts an earlier run kept but never told (it died between the two) go in the
+        first catch-up summary of a reader started with this start; with none, or one that
+        does not catch up within UNTOLD_WAIT_S, in a summary of their own."""
+        if self.router is None or not self.router.untold:
+            return
+        if self._catching_up:
+            loop = asyncio.get_running_loop()
+            self._untold_timer = loop.call_later(UNTOLD_WAIT_S, self._tell_untold)
+        else:
+            self._tell_untold()
+
+    def _tell_untold(self) -> None:
+        self._untold_timer = None
+        if self.router is not None:
+            seen = self._last_seen
+            self.router.tell_untold(None if seen is None else self._started_at - seen)
 
     def start_engine(self, bootstrap: str | None = None) -> RuleEngine:
         """Run the embedded rule engine (lite profile) into this service's router, reading the
@@ -384,6 +411,7 @@ class AlertService:
                 max_records=alerts.catch_up_max_records,
             )
         )
+        self._catching_up = True
         self._start_seen()
 
     def _spawn_stop_stack_alerts(self) -> None:
@@ -515,6 +543,9 @@ class AlertService:
         # A heartbeat's answer read back (a stranger wrote one to the topic) proves nothing now
         # and is no alert: never in the history, as on the live path (heartbeat_tap).
         alerts = [alert for alert in caught_up.alerts if answered_id(alert) is None]
+        if self._untold_timer is not None:  # counted in this summary
+            self._untold_timer.cancel()
+            self._untold_timer = None
         self.router.accept_caught_up(alerts, peer, away, caught_up.skipped)
 
     async def _note_seen(self) -> None:
@@ -606,6 +637,8 @@ class AlertService:
         return self.router.notifier.name if self.router else "none"
 
     async def stop(self) -> None:
+        if self._untold_timer is not None:  # not told: the next start tells them
+            self._untold_timer.cancel()
         await self.stop_heartbeat()
         await self.stop_stack_alerts()
         self._sources_stop.set()

@@ -18,7 +18,7 @@ class ConsoleNotifier:
 
     async def show(self, notice: Notice) -> None:
         title, body = notice_text(notice, body_markup=False)  # JSON: no markup, but no escapes
-        record = {
+        record: dict[str, object] = {
             "title": title,
             "body": body,
             "key": notice.key,
@@ -28,6 +28,8 @@ class ConsoleNotifier:
             # The alert's id (None for summaries): scripts can tell one alert told twice.
             "id": notice.alert.id if notice.alert is not None else None,
         }
+        if notice.ids:  # a summary: the ids of the alerts it counts
+            record["ids"] = list(notice.ids)
         try:
             self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._stream.flush()
