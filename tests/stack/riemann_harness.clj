@@ -545,6 +545,80 @@
      :followed (get-in (reduce book-follow book (keep json->known (filter set-by-command? values)))
                        [:kinds ["payments" (kind-id "E" "t <n>" "f.py")] :state])}))
 
+(defn kinds-stop
+  "Riemann stopped (SIGTERM: the JVM's shutdown hooks) right after a new kind, before the
+  tick wrote it: the config's hook writes it, so a restart does not tell it as New again. The
+  queue still writing an older state of the same kind (the broker slow): the hook's write
+  comes after it. The broker down: the hook gives up within its bound."
+  []
+  (when-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
+    (let [{:keys [records]} (json/parse-string (slurp path :encoding "UTF-8") true)
+          value #(get records (keyword %))
+          kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
+                                                                           "UTF-8")))))
+          known (fn [name] {:kind (kind-named name) :first (- t0 60) :last (- t0 60) :count 1
+                            :example "" :state "open"})
+          ;; A running book that knows python-logtray's kind: payments is not learning.
+          running! #(reset! kind-state (book-load (kind-book kinds-config)
+                                                  [(known "python-logtray")]))
+          written (fn [from] (mapv (fn [{:keys [key value]}]
+                                     (let [v (json/parse-string value true)]
+                                       [key (:count v) (:state v)]))
+                                   (drop from @kinds-log)))
+          tick (second (first @scheduled))]
+      (fresh! t0)
+      ;; The topic as the running book left it: python-logtray's kind kept earlier.
+      (reset! kinds-log [{:topic kinds-topic
+                          :key (kind-message-key "payments" (:id (kind-named "python-logtray")))
+                          :value (json/generate-string (known->json (known "python-logtray")))}])
+      (reset! kinds-writing 0)      ; the stub's queues run nothing unless delivered
+      (reset! producers-closed 0)
+      (reset! kinds-broker-up true)
+      (running!)
+      (consume! [(value "node-pino")])
+      (let [told (mapv :told (kind-alerts))
+            before-stop (count @kinds-log)
+            _ (.run ^Thread kinds-stop-hook)   ; what the JVM runs on SIGTERM
+            stopped (written 1)
+            closed @producers-closed
+            ;; The restart: the topic read back, the same kind (another logger's record) again.
+            _ (reset! kind-state (assoc (kind-book kinds-config) :loading true :held []
+                                        :dropped 0))
+            _ (read-kinds-topic! kind-state alerts-out false)
+            alerts-before (count (kind-alerts))
+            _ (consume! [(value "node-bunyan")])
+            restarted (mapv :told (drop alerts-before (kind-alerts)))
+            ;; The queue writes the first state while the broker is slow; the stop comes then.
+            _ (reset! kinds-log [])
+            _ (running!)
+            _ (reset! threaded? true)
+            _ (reset! delivered #{:kinds-topic})
+            _ (reset! kinds-blocked (java.util.concurrent.CountDownLatch. 1))
+            _ (consume! [(value "python-ecs-logging")])
+            _ (tick)
+            _ (wait-for "the queue's write waiting on the broker" 30 #(= 1 @kinds-writing))
+            _ (consume! [(value "python-ecs-logging")])
+            stop (future (flush-kinds! kind-state 60))
+            _ (.countDown ^java.util.concurrent.CountDownLatch @kinds-blocked)
+            ordered {:flushed (deref stop 60000 :timeout) :written (written 0)}
+            ;; The broker down at the stop: bounded, said.
+            _ (reset! threaded? false)
+            _ (reset! delivered #{})
+            _ (reset! kinds-writing 0)
+            _ (reset! kinds-log [])
+            _ (running!)
+            latch (java.util.concurrent.CountDownLatch. 1)
+            _ (reset! kinds-blocked latch)
+            _ (consume! [(value "node-pino")])
+            logged-before (count (logged-about "could not be written within"))
+            down {:flushed (flush-kinds! kind-state 0.2)
+                  :written (count @kinds-log)
+                  :logged (- (count (logged-about "could not be written within")) logged-before)}]
+        (.countDown latch)   ; the writer left behind ends (in Riemann the JVM has exited)
+        (reset! kinds-blocked nil)
+        {:told told :before-stop before-stop :stopped stopped :closed closed
+         :restarted restarted :ordered ordered :down down}))))
+
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
   first ERROR record (the file's 3rd line), and the alerts (and their lines) its records give
@@ -779,6 +853,7 @@
          :kind-cases (kind-cases)
          :kinds-kept (kinds-kept)
          :kinds-strangers (kinds-strangers)
+         :kinds-stop (kinds-stop)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)
@@ -802,12 +877,20 @@
 ; A config reload (the config loaded again, as Riemann does in its namespace) gives the consumer
 ; options equal to the running one's: riemann.kafka's service is then kept (ServiceEquiv: `=`
 ; on the options), not restarted.
+; The kinds' stop hook is registered once: the reload keeps it (and no other is added).
+(def hook-before kinds-stop-hook)
 (def reload-keeps-consumer
   (let [before @consumer-opts]
     (load-file config-path)
     (= before @consumer-opts)))
+(def reload-keeps-hook
+  {:same (identical? hook-before kinds-stop-hook)
+   ; Registered: removed once (then not: it was there once). The harness's exit runs none.
+   :removed [(.removeShutdownHook (Runtime/getRuntime) kinds-stop-hook)
+             (.removeShutdownHook (Runtime/getRuntime) kinds-stop-hook)]})
 
 ; Escaped: the JVM writes stdout in the locale's charset, ASCII in the test's bare environment.
-(println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer)
+(println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer
+                                                :reload-keeps-hook reload-keeps-hook)
                                          {:escape-non-ascii true}))
 (shutdown-agents)

@@ -198,8 +198,18 @@
 (intern 'kinsky.client 'string-deserializer (fn [] ::string))
 (intern 'kinsky.client '->topic-partition (fn [{:keys [topic partition]}] [topic partition]))
 (intern 'kinsky.client 'producer (fn [config _ _] {:config config}))
+;; While `kinds-blocked` holds a latch, send! waits on it like KafkaProducer.send on a broker
+;; that is down (for its metadata, at most max.block.ms, then throws); closing a producer is
+;; counted in `producers-closed`.
+(def kinds-blocked (atom nil))
+(def producers-closed (atom 0))
 (intern 'kinsky.client 'send!
-        (fn [_ topic k v]
+        (fn [producer topic k v]
+          (when-let [^java.util.concurrent.CountDownLatch latch @kinds-blocked]
+            (let [ms (Long/parseLong (str (get-in producer [:config :max.block.ms] 60000)))]
+              (when-not (.await latch ms java.util.concurrent.TimeUnit/MILLISECONDS)
+                (throw (ex-info (str "Topic " topic " not present in metadata after " ms " ms.")
+                                {})))))
           (swap! kinds-log conj {:topic topic :key k :value v})
           (java.util.concurrent.CompletableFuture/completedFuture {:topic topic})))
 (intern 'kinsky.client 'consumer
@@ -221,7 +231,8 @@
             (when (empty? records) (Thread/sleep 10))   ; as poll's timeout, shortened
             (swap! position + (count records))
             {:by-topic (group-by :topic records)})))
-(intern 'kinsky.client 'close! (fn [_] nil))
+(intern 'kinsky.client 'close!
+        (fn [driver & _] (when (:config driver) (swap! producers-closed inc)) nil))
 
 (defn ->deserializer [x]
   (cond (keyword? x) (throw (ex-info "unknown deserializer alias (not stubbed here)" {:x x}))

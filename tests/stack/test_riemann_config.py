@@ -1259,6 +1259,28 @@ def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRu
     assert kept["down"] == {"loading": False, "kinds": 3, "learning": ["payments"], "logged": 1}
 
 
+def test_a_stop_writes_what_the_kinds_book_has_not_written_yet(harness: HarnessRun) -> None:
+    """Riemann 0.3.12 stops on SIGTERM by the JVM's exit alone: the config's shutdown hook
+    writes a kind first seen just before the stop (the tick had not written it), so the
+    restart does not tell it as New again; it writes after what the queue still writes (the
+    same kind's older state first), closes the producer, and with the broker down gives up
+    within its bound, said. A reload keeps the one hook."""
+    stop = harness.results["kinds-stop"]
+    pino, ecs = kind_named("node-pino"), kind_named("python-ecs-logging")
+    assert pino is not None and ecs is not None
+    assert stop["told"] == ["new"]
+    assert stop["before-stop"] == 1  # the topic as it was: the new kind not yet written
+    assert stop["stopped"] == [[f"{pino.service}\n{pino.id}", 1, "open"]]
+    assert stop["closed"] == 1
+    assert stop["restarted"] == []  # known from the topic: not New again
+    key = f"{ecs.service}\n{ecs.id}"
+    assert stop["ordered"] == {"flushed": True, "written": [[key, 1, "open"], [key, 2, "open"]]}
+    assert stop["down"] == {"flushed": False, "written": 0, "logged": 1}
+    assert harness.results["reload-keeps-hook"] == {"same": True, "removed": [True, False]}
+    code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())
+    assert code.count(".addShutdownHook") == 1 and "(defonce kinds-stop-hook" in code
+
+
 def test_both_profiles_find_the_same_kind_in_every_record(harness: HarnessRun) -> None:
     """The hand-written readings, 3,000 seeded records mixing every shape's keys with values of
     every JSON type, and 2,000 seeded error records built from the parts a kind is read from
