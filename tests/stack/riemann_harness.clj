@@ -234,7 +234,7 @@
   (the most frequent 10,000 characters long), several lines, a traceback on the last record."
   []
   (fresh! (+ t0 5))
-  (reset! delivered #{:alerts})
+  (reset! delivered #{:alerts :alerts-topic})   ; the line waits for the topic copy's ack
   (let [big (apply str (repeat 10000 "x"))
         plan (concat (repeat 10 [big 12]) (repeat 6 ["m2" 40]) (repeat 4 ["m3" 7])
                      (repeat 3 ["m4" 12]) (repeat 2 ["m5" 40]) [["m6" 99]])
@@ -847,6 +847,42 @@
     (finally (reset! threaded? false) (reset! delivered #{}) (reset! alerts-kafka nil)
              (broker-up!))))
 
+(defn durable-before-told
+  "Each alert's TCP line waits for its topic copy's ack, on the TCP queue's thread (the
+  streams return at once): acked late, the line goes after the ack; never acked, after
+  durable-wait-s (shortened here), counted and logged. Both lines reach the real listener."
+  []
+  (fresh! t0)
+  (reset! alerts-topic-stats {:sent 0 :failed 0 :dropped 0 :down false})
+  (reset! alerts-kafka nil)
+  (reset! threaded? true)
+  (reset! delivered #{:alerts :alerts-topic})
+  (hold-acks!)
+  (try
+    (let [tcp (let [before (completed :alerts)] #(- (completed :alerts) before))
+          topic-before (count (:sent @broker))
+          logged-before (count (logged-about "before logtray-alerts acked"))
+          late (with-redefs [durable-wait-s 600]
+                 (alerts-out {:pathname "/app/late.py" :count 26 :rule-time t0})
+                 (wait-for "the topic's send waiting for its ack" 30
+                           #(= 1 (count (:unacked @broker))))
+                 (let [before-ack (tcp)]
+                   (ack-all!)
+                   (wait-for "the late alert's TCP line" 30 #(= 1 (tcp)))
+                   {:tcp-before-ack before-ack :topic (- (count (:sent @broker)) topic-before)}))
+          _ (hold-acks!)
+          sent-before (count (:sent @broker))
+          never (with-redefs [durable-wait-s 0.2]
+                  (alerts-out {:pathname "/app/never.py" :count 26 :rule-time t0})
+                  (wait-for "the TCP line of the alert never acked" 30 #(= 2 (tcp)))
+                  {:unacked (count (:unacked @broker))
+                   :topic (- (count (:sent @broker)) sent-before)
+                   :stats (select-keys @alerts-topic-stats [:sent :told-first])
+                   :logged (mapv second (drop logged-before
+                                              (logged-about "before logtray-alerts acked")))})]
+      {:late late :never never})
+    (finally (ack-all!) (reset! threaded? false) (reset! delivered #{}) (reset! alerts-kafka nil))))
+
 (def results
   (assoc helpers
          :rule-cases (rule-cases)
@@ -872,7 +908,8 @@
          :published (every-alert-published)
          :topic-outage (topic-outage)
          :topic-failures (topic-failures)
-         :topic-overflow (topic-overflow)))
+         :topic-overflow (topic-overflow)
+         :durable-before-told (durable-before-told)))
 
 ; A config reload (the config loaded again, as Riemann does in its namespace) gives the consumer
 ; options equal to the running one's: riemann.kafka's service is then kept (ServiceEquiv: `=`

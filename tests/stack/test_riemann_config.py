@@ -687,8 +687,9 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
     # What really went over the sockets: the direct send, the pipeline's evidence alert, the
-    # heartbeat's answer, then the three of the alerts topic's outage.
-    assert len(harness.alert_lines) == 6
+    # heartbeat's answer, then the three of the alerts topic's outage, then the two waiting for
+    # their topic copy's ack.
+    assert len(harness.alert_lines) == 8
     sent = json.loads(harness.alert_lines[0])
     assert sent["token"] == "tok-123" and sent["pathname"] == "/app/a.py"
     assert all(line.endswith(b"\n") for line in harness.alert_lines)
@@ -991,7 +992,14 @@ def test_a_broker_outage_does_not_stall_the_alerts_to_the_listener(harness: Harn
     # What the tray makes of a topic message: the listener's own parse, the same alert.
     parsed = parse_message(outage["topic"][0])
     assert parsed is not None and parsed.id == on_topic[0]["id"] and parsed.count == 26
-    assert outage["stats"] == {"sent": 3, "failed": 0, "dropped": 0, "down": False}
+    # Each line waited durable-wait-s for its topic copy, then went: told before the ack.
+    assert outage["stats"] == {
+        "sent": 3,
+        "failed": 0,
+        "dropped": 0,
+        "down": False,
+        "told-first": 3,
+    }
 
 
 def test_publish_failures_are_counted_and_logged_once(harness: HarnessRun) -> None:
@@ -1025,6 +1033,28 @@ def test_a_full_topic_queue_drops_for_the_topic_only(harness: HarnessRun) -> Non
     assert len(overflow["logged"]) == 1
     # ALERTS_TOPIC unset: alerts go to the listener only.
     assert overflow["off"] == {"alerts": 1}
+
+
+def test_an_alert_is_on_the_topic_before_its_tcp_line_or_after_the_bound(
+    harness: HarnessRun,
+) -> None:
+    """Durable before told: the TCP line waits for the topic copy's ack (the broker acking
+    late: the line only after it), at most durable-wait-s (never acked: the line goes, counted
+    and logged once); the wait is the TCP queue's, never the streams'."""
+    durable = harness.results["durable-before-told"]
+    assert durable["late"] == {"tcp-before-ack": 0, "topic": 1}
+    never = durable["never"]
+    assert never["unacked"] == 1 and never["topic"] == 0
+    assert never["stats"] == {"sent": 1, "told-first": 1}
+    # Logged once so far: at the outage's first line (the 1st, then every 1000th).
+    assert never["logged"] == [
+        "sent 1 alert line(s) so far to logtray's listener before logtray-alerts acked them "
+        "(each waits at most 0.2 s for it)"  # the bound shortened here
+    ]
+    lines = [json.loads(line) for line in harness.alert_lines[6:]]
+    assert [a["pathname"] for a in lines] == ["/app/late.py", "/app/never.py"]
+    code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())
+    assert "(def durable-wait-s 2)" in code
 
 
 def test_every_shape_fixture_is_in_the_table(harness: HarnessRun) -> None:
