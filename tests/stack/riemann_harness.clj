@@ -234,7 +234,7 @@
   (the most frequent 10,000 characters long), several lines, a traceback on the last record."
   []
   (fresh! (+ t0 5))
-  (reset! delivered #{:alerts})
+  (reset! delivered #{:alerts :alerts-topic})   ; the line waits for the topic copy's ack
   (let [big (apply str (repeat 10000 "x"))
         plan (concat (repeat 10 [big 12]) (repeat 6 ["m2" 40]) (repeat 4 ["m3" 7])
                      (repeat 3 ["m4" 12]) (repeat 2 ["m5" 40]) [["m6" 99]])
@@ -545,6 +545,80 @@
      :followed (get-in (reduce book-follow book (keep json->known (filter set-by-command? values)))
                        [:kinds ["payments" (kind-id "E" "t <n>" "f.py")] :state])}))
 
+(defn kinds-stop
+  "Riemann stopped (SIGTERM: the JVM's shutdown hooks) right after a new kind, before the
+  tick wrote it: the config's hook writes it, so a restart does not tell it as New again. The
+  queue still writing an older state of the same kind (the broker slow): the hook's write
+  comes after it. The broker down: the hook gives up within its bound."
+  []
+  (when-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
+    (let [{:keys [records]} (json/parse-string (slurp path :encoding "UTF-8") true)
+          value #(get records (keyword %))
+          kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
+                                                                           "UTF-8")))))
+          known (fn [name] {:kind (kind-named name) :first (- t0 60) :last (- t0 60) :count 1
+                            :example "" :state "open"})
+          ;; A running book that knows python-logtray's kind: payments is not learning.
+          running! #(reset! kind-state (book-load (kind-book kinds-config)
+                                                  [(known "python-logtray")]))
+          written (fn [from] (mapv (fn [{:keys [key value]}]
+                                     (let [v (json/parse-string value true)]
+                                       [key (:count v) (:state v)]))
+                                   (drop from @kinds-log)))
+          tick (second (first @scheduled))]
+      (fresh! t0)
+      ;; The topic as the running book left it: python-logtray's kind kept earlier.
+      (reset! kinds-log [{:topic kinds-topic
+                          :key (kind-message-key "payments" (:id (kind-named "python-logtray")))
+                          :value (json/generate-string (known->json (known "python-logtray")))}])
+      (reset! kinds-writing 0)      ; the stub's queues run nothing unless delivered
+      (reset! producers-closed 0)
+      (reset! kinds-broker-up true)
+      (running!)
+      (consume! [(value "node-pino")])
+      (let [told (mapv :told (kind-alerts))
+            before-stop (count @kinds-log)
+            _ (.run ^Thread kinds-stop-hook)   ; what the JVM runs on SIGTERM
+            stopped (written 1)
+            closed @producers-closed
+            ;; The restart: the topic read back, the same kind (another logger's record) again.
+            _ (reset! kind-state (assoc (kind-book kinds-config) :loading true :held []
+                                        :dropped 0))
+            _ (read-kinds-topic! kind-state alerts-out false)
+            alerts-before (count (kind-alerts))
+            _ (consume! [(value "node-bunyan")])
+            restarted (mapv :told (drop alerts-before (kind-alerts)))
+            ;; The queue writes the first state while the broker is slow; the stop comes then.
+            _ (reset! kinds-log [])
+            _ (running!)
+            _ (reset! threaded? true)
+            _ (reset! delivered #{:kinds-topic})
+            _ (reset! kinds-blocked (java.util.concurrent.CountDownLatch. 1))
+            _ (consume! [(value "python-ecs-logging")])
+            _ (tick)
+            _ (wait-for "the queue's write waiting on the broker" 30 #(= 1 @kinds-writing))
+            _ (consume! [(value "python-ecs-logging")])
+            stop (future (flush-kinds! kind-state 60))
+            _ (.countDown ^java.util.concurrent.CountDownLatch @kinds-blocked)
+            ordered {:flushed (deref stop 60000 :timeout) :written (written 0)}
+            ;; The broker down at the stop: bounded, said.
+            _ (reset! threaded? false)
+            _ (reset! delivered #{})
+            _ (reset! kinds-writing 0)
+            _ (reset! kinds-log [])
+            _ (running!)
+            latch (java.util.concurrent.CountDownLatch. 1)
+            _ (reset! kinds-blocked latch)
+            _ (consume! [(value "node-pino")])
+            logged-before (count (logged-about "could not be written within"))
+            down {:flushed (flush-kinds! kind-state 0.2)
+                  :written (count @kinds-log)
+                  :logged (- (count (logged-about "could not be written within")) logged-before)}]
+        (.countDown latch)   ; the writer left behind ends (in Riemann the JVM has exited)
+        (reset! kinds-blocked nil)
+        {:told told :before-stop before-stop :stopped stopped :closed closed
+         :restarted restarted :ordered ordered :down down}))))
+
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
   first ERROR record (the file's 3rd line), and the alerts (and their lines) its records give
@@ -773,12 +847,49 @@
     (finally (reset! threaded? false) (reset! delivered #{}) (reset! alerts-kafka nil)
              (broker-up!))))
 
+(defn durable-before-told
+  "Each alert's TCP line waits for its topic copy's ack, on the TCP queue's thread (the
+  streams return at once): acked late, the line goes after the ack; never acked, after
+  durable-wait-s (shortened here), counted and logged. Both lines reach the real listener."
+  []
+  (fresh! t0)
+  (reset! alerts-topic-stats {:sent 0 :failed 0 :dropped 0 :down false})
+  (reset! alerts-kafka nil)
+  (reset! threaded? true)
+  (reset! delivered #{:alerts :alerts-topic})
+  (hold-acks!)
+  (try
+    (let [tcp (let [before (completed :alerts)] #(- (completed :alerts) before))
+          topic-before (count (:sent @broker))
+          logged-before (count (logged-about "before logtray-alerts acked"))
+          late (with-redefs [durable-wait-s 600]
+                 (alerts-out {:pathname "/app/late.py" :count 26 :rule-time t0})
+                 (wait-for "the topic's send waiting for its ack" 30
+                           #(= 1 (count (:unacked @broker))))
+                 (let [before-ack (tcp)]
+                   (ack-all!)
+                   (wait-for "the late alert's TCP line" 30 #(= 1 (tcp)))
+                   {:tcp-before-ack before-ack :topic (- (count (:sent @broker)) topic-before)}))
+          _ (hold-acks!)
+          sent-before (count (:sent @broker))
+          never (with-redefs [durable-wait-s 0.2]
+                  (alerts-out {:pathname "/app/never.py" :count 26 :rule-time t0})
+                  (wait-for "the TCP line of the alert never acked" 30 #(= 2 (tcp)))
+                  {:unacked (count (:unacked @broker))
+                   :topic (- (count (:sent @broker)) sent-before)
+                   :stats (select-keys @alerts-topic-stats [:sent :told-first])
+                   :logged (mapv second (drop logged-before
+                                              (logged-about "before logtray-alerts acked")))})]
+      {:late late :never never})
+    (finally (ack-all!) (reset! threaded? false) (reset! delivered #{}) (reset! alerts-kafka nil))))
+
 (def results
   (assoc helpers
          :rule-cases (rule-cases)
          :kind-cases (kind-cases)
          :kinds-kept (kinds-kept)
          :kinds-strangers (kinds-strangers)
+         :kinds-stop (kinds-stop)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)
@@ -797,17 +908,26 @@
          :published (every-alert-published)
          :topic-outage (topic-outage)
          :topic-failures (topic-failures)
-         :topic-overflow (topic-overflow)))
+         :topic-overflow (topic-overflow)
+         :durable-before-told (durable-before-told)))
 
 ; A config reload (the config loaded again, as Riemann does in its namespace) gives the consumer
 ; options equal to the running one's: riemann.kafka's service is then kept (ServiceEquiv: `=`
 ; on the options), not restarted.
+; The kinds' stop hook is registered once: the reload keeps it (and no other is added).
+(def hook-before kinds-stop-hook)
 (def reload-keeps-consumer
   (let [before @consumer-opts]
     (load-file config-path)
     (= before @consumer-opts)))
+(def reload-keeps-hook
+  {:same (identical? hook-before kinds-stop-hook)
+   ; Registered: removed once (then not: it was there once). The harness's exit runs none.
+   :removed [(.removeShutdownHook (Runtime/getRuntime) kinds-stop-hook)
+             (.removeShutdownHook (Runtime/getRuntime) kinds-stop-hook)]})
 
 ; Escaped: the JVM writes stdout in the locale's charset, ASCII in the test's bare environment.
-(println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer)
+(println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer
+                                                :reload-keeps-hook reload-keeps-hook)
                                          {:escape-non-ascii true}))
 (shutdown-agents)

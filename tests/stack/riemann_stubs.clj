@@ -108,7 +108,9 @@
 ; value as JSON (kinsky's json-serializer: jsonista there, cheshire here) to `broker`. While the
 ; broker is down, send! waits like KafkaProducer.send for the broker's metadata: until the broker
 ; is back or max.block.ms has passed, then throws (a TimeoutException there).
-(def broker (atom {:up true :sent [] :in-flight 0 :configs []}))
+;; With acks held (`hold-acks!`), a send's future completes only at `ack-all!` (a broker
+;; slow to answer, or never): the record counts as sent then.
+(def broker (atom {:up true :sent [] :in-flight 0 :configs [] :hold-acks false :unacked []}))
 (def broker-back (atom (java.util.concurrent.CountDownLatch. 0)))
 (defn broker-down! []
   (reset! broker-back (java.util.concurrent.CountDownLatch. 1))
@@ -116,6 +118,12 @@
 (defn broker-up! []
   (swap! broker assoc :up true)
   (.countDown ^java.util.concurrent.CountDownLatch @broker-back))
+(defn hold-acks! [] (swap! broker assoc :hold-acks true))
+(defn ack-all! []
+  (let [[old _] (swap-vals! broker assoc :hold-acks false :unacked [])]
+    (doseq [[^java.util.concurrent.CompletableFuture f record] (:unacked old)]
+      (swap! broker update :sent conj record)
+      (.complete f {:topic (:topic record)}))))
 (defn json-serializer [] ::json)
 (defn kinsky-producer [config serializer]
   (swap! broker update :configs conj (into {} (for [[k v] config] [(name k) (str v)])))
@@ -131,8 +139,13 @@
           (throw (ex-info (str "Topic " topic " not present in metadata after " block-ms " ms.")
                           {})))
         (finally (swap! broker update :in-flight dec))))
-    (swap! broker update :sent conj {:topic topic :key k :value value})
-    (java.util.concurrent.CompletableFuture/completedFuture {:topic topic})))
+    (let [record {:topic topic :key k :value value}]
+      (if (:hold-acks @broker)
+        (let [f (java.util.concurrent.CompletableFuture.)]
+          (swap! broker update :unacked conj [f record])
+          f)
+        (do (swap! broker update :sent conj record)
+            (java.util.concurrent.CompletableFuture/completedFuture {:topic topic}))))))
 
 ; riemann.kafka/kafka (0.3.12), mirrored over the stub: options merged over its defaults, one
 ; producer, a function of topic (and key) returning the stream that sends each event.
@@ -198,8 +211,18 @@
 (intern 'kinsky.client 'string-deserializer (fn [] ::string))
 (intern 'kinsky.client '->topic-partition (fn [{:keys [topic partition]}] [topic partition]))
 (intern 'kinsky.client 'producer (fn [config _ _] {:config config}))
+;; While `kinds-blocked` holds a latch, send! waits on it like KafkaProducer.send on a broker
+;; that is down (for its metadata, at most max.block.ms, then throws); closing a producer is
+;; counted in `producers-closed`.
+(def kinds-blocked (atom nil))
+(def producers-closed (atom 0))
 (intern 'kinsky.client 'send!
-        (fn [_ topic k v]
+        (fn [producer topic k v]
+          (when-let [^java.util.concurrent.CountDownLatch latch @kinds-blocked]
+            (let [ms (Long/parseLong (str (get-in producer [:config :max.block.ms] 60000)))]
+              (when-not (.await latch ms java.util.concurrent.TimeUnit/MILLISECONDS)
+                (throw (ex-info (str "Topic " topic " not present in metadata after " ms " ms.")
+                                {})))))
           (swap! kinds-log conj {:topic topic :key k :value v})
           (java.util.concurrent.CompletableFuture/completedFuture {:topic topic})))
 (intern 'kinsky.client 'consumer
@@ -221,7 +244,8 @@
             (when (empty? records) (Thread/sleep 10))   ; as poll's timeout, shortened
             (swap! position + (count records))
             {:by-topic (group-by :topic records)})))
-(intern 'kinsky.client 'close! (fn [_] nil))
+(intern 'kinsky.client 'close!
+        (fn [driver & _] (when (:config driver) (swap! producers-closed inc)) nil))
 
 (defn ->deserializer [x]
   (cond (keyword? x) (throw (ex-info "unknown deserializer alias (not stubbed here)" {:x x}))

@@ -687,8 +687,9 @@ def test_outputs_and_helpers_run(harness: HarnessRun) -> None:
     assert res["safe"] == "survived" and res["down"] == "no exception"
 
     # What really went over the sockets: the direct send, the pipeline's evidence alert, the
-    # heartbeat's answer, then the three of the alerts topic's outage.
-    assert len(harness.alert_lines) == 6
+    # heartbeat's answer, then the three of the alerts topic's outage, then the two waiting for
+    # their topic copy's ack.
+    assert len(harness.alert_lines) == 8
     sent = json.loads(harness.alert_lines[0])
     assert sent["token"] == "tok-123" and sent["pathname"] == "/app/a.py"
     assert all(line.endswith(b"\n") for line in harness.alert_lines)
@@ -991,7 +992,14 @@ def test_a_broker_outage_does_not_stall_the_alerts_to_the_listener(harness: Harn
     # What the tray makes of a topic message: the listener's own parse, the same alert.
     parsed = parse_message(outage["topic"][0])
     assert parsed is not None and parsed.id == on_topic[0]["id"] and parsed.count == 26
-    assert outage["stats"] == {"sent": 3, "failed": 0, "dropped": 0, "down": False}
+    # Each line waited durable-wait-s for its topic copy, then went: told before the ack.
+    assert outage["stats"] == {
+        "sent": 3,
+        "failed": 0,
+        "dropped": 0,
+        "down": False,
+        "told-first": 3,
+    }
 
 
 def test_publish_failures_are_counted_and_logged_once(harness: HarnessRun) -> None:
@@ -1025,6 +1033,28 @@ def test_a_full_topic_queue_drops_for_the_topic_only(harness: HarnessRun) -> Non
     assert len(overflow["logged"]) == 1
     # ALERTS_TOPIC unset: alerts go to the listener only.
     assert overflow["off"] == {"alerts": 1}
+
+
+def test_an_alert_is_on_the_topic_before_its_tcp_line_or_after_the_bound(
+    harness: HarnessRun,
+) -> None:
+    """Durable before told: the TCP line waits for the topic copy's ack (the broker acking
+    late: the line only after it), at most durable-wait-s (never acked: the line goes, counted
+    and logged once); the wait is the TCP queue's, never the streams'."""
+    durable = harness.results["durable-before-told"]
+    assert durable["late"] == {"tcp-before-ack": 0, "topic": 1}
+    never = durable["never"]
+    assert never["unacked"] == 1 and never["topic"] == 0
+    assert never["stats"] == {"sent": 1, "told-first": 1}
+    # Logged once so far: at the outage's first line (the 1st, then every 1000th).
+    assert never["logged"] == [
+        "sent 1 alert line(s) so far to logtray's listener before logtray-alerts acked them "
+        "(each waits at most 0.2 s for it)"  # the bound shortened here
+    ]
+    lines = [json.loads(line) for line in harness.alert_lines[6:]]
+    assert [a["pathname"] for a in lines] == ["/app/late.py", "/app/never.py"]
+    code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())
+    assert "(def durable-wait-s 2)" in code
 
 
 def test_every_shape_fixture_is_in_the_table(harness: HarnessRun) -> None:
@@ -1257,6 +1287,28 @@ def test_the_known_kinds_outlive_a_restart_in_the_kinds_topic(harness: HarnessRu
     assert kept["followed"] == [{"told": "regressed", "service": "payments", "kind": pino.id}]
     assert kept["not-followed"] == "open"
     assert kept["down"] == {"loading": False, "kinds": 3, "learning": ["payments"], "logged": 1}
+
+
+def test_a_stop_writes_what_the_kinds_book_has_not_written_yet(harness: HarnessRun) -> None:
+    """Riemann 0.3.12 stops on SIGTERM by the JVM's exit alone: the config's shutdown hook
+    writes a kind first seen just before the stop (the tick had not written it), so the
+    restart does not tell it as New again; it writes after what the queue still writes (the
+    same kind's older state first), closes the producer, and with the broker down gives up
+    within its bound, said. A reload keeps the one hook."""
+    stop = harness.results["kinds-stop"]
+    pino, ecs = kind_named("node-pino"), kind_named("python-ecs-logging")
+    assert pino is not None and ecs is not None
+    assert stop["told"] == ["new"]
+    assert stop["before-stop"] == 1  # the topic as it was: the new kind not yet written
+    assert stop["stopped"] == [[f"{pino.service}\n{pino.id}", 1, "open"]]
+    assert stop["closed"] == 1
+    assert stop["restarted"] == []  # known from the topic: not New again
+    key = f"{ecs.service}\n{ecs.id}"
+    assert stop["ordered"] == {"flushed": True, "written": [[key, 1, "open"], [key, 2, "open"]]}
+    assert stop["down"] == {"flushed": False, "written": 0, "logged": 1}
+    assert harness.results["reload-keeps-hook"] == {"same": True, "removed": [True, False]}
+    code = "\n".join(line.split(";")[0] for line in TEXT.splitlines())
+    assert code.count(".addShutdownHook") == 1 and "(defonce kinds-stop-hook" in code
 
 
 def test_both_profiles_find_the_same_kind_in_every_record(harness: HarnessRun) -> None:

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
-from logtray.pipeline.kinds import KnownKind, known_from_json
+from logtray.pipeline.kinds import ID_CHARS, KnownKind, State, known_from_json
+from logtray.pipeline.record import MAX_NAME
 from logtray.tray.alerts.kafka_source import describe_kafka_error, quiet_aiokafka
 from logtray.tray.alerts.producer_task import produce_forever, send_all
+from logtray.tray.base.errors import LogtrayError
 
 log = logging.getLogger(__name__)
 
@@ -326,3 +330,77 @@ async def write_kinds(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), 5.0)
+
+
+_KIND_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}")
+
+
+def is_kind_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _KIND_ID.fullmatch(value) is not None
+
+
+def checked_kind(kind_id: object, service: object) -> tuple[str, str | None]:
+    """A kind's id and service as a stranger gave them (a popup's alert, the command line),
+    checked before anything is read or written: the id is 12 lowercase hex digits, the service
+    (None: any) a name of at most 200 characters."""
+    if not is_kind_id(kind_id):
+        shown = repr(kind_id)[:40]
+        raise LogtrayError(
+            f"{shown} is not an error kind's id (12 hex digits)",
+            fix="`logtray kinds` lists the kinds and their ids",
+        )
+    if service is not None and (not isinstance(service, str) or len(service) > MAX_NAME):
+        raise LogtrayError(
+            f"the service {repr(service)[:60]} is not a service name of at most {MAX_NAME} "
+            "characters",
+            fix="`logtray kinds` lists the kinds and their services",
+        )
+    return kind_id, service
+
+
+async def set_kind_state(
+    bootstrap: str,
+    topic: str,
+    options: dict[str, Any],
+    kind_id: str,
+    service: str | None,
+    state: State,
+) -> list[KnownKind]:
+    """Mark one kept kind `state` in the topic, as `logtray kinds resolve|mute|reopen` and a
+    popup's Resolve do: the kind is read from the topic (its kept fields, so the message is a
+    whole kind that both books read), written again with its new state and marked as the
+    command's (a running engine or Riemann takes it over). `service` None: the kind's one
+    service. The kinds written; every failure is a LogtrayError of one sentence."""
+    kind_id, service = checked_kind(kind_id, service)
+    try:
+        kept = await read_kinds(bootstrap, topic, options)
+    except Exception as exc:
+        raise LogtrayError(
+            f"cannot read the error kinds from {topic} at {bootstrap}: {describe_kafka_error(exc)}",
+            fix="check that the stack's Kafka runs (`logtray stack status`)",
+        ) from exc
+    kinds = [
+        k for k in kept if k.kind.id == kind_id and (service is None or k.kind.service == service)
+    ]
+    if not kinds:
+        raise LogtrayError(
+            f"no error kind {kind_id!r}"
+            + (f" of {service!r}" if service is not None else "")
+            + f" is kept in {topic} at {bootstrap}",
+            fix="`logtray kinds` lists the kinds and their ids",
+        )
+    if len(kinds) > 1:  # only without a service: one id, one kind per service
+        services = ", ".join(repr(k.kind.service) for k in kinds)
+        raise LogtrayError(
+            f"the kind {kind_id} is known for several services ({services})",
+            fix="name one with --service",
+        )
+    changed = [dataclasses.replace(k, state=state) for k in kinds]
+    try:
+        await write_kinds(bootstrap, topic, options, changed)
+    except Exception as exc:
+        raise LogtrayError(
+            f"cannot write to {topic} at {bootstrap}: {describe_kafka_error(exc)}",
+            fix="check that the stack's Kafka runs (`logtray stack status`)",
+        ) from exc
+    return changed

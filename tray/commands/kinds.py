@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import time
 from typing import Any
@@ -17,7 +16,7 @@ from logtray.pipeline.kinds import KnownKind, State
 from logtray.tray.alerts.evidence import clean_text
 from logtray.tray.alerts.kafka_source import describe_kafka_error, security_options
 from logtray.tray.alerts.kind_alerts import service_label
-from logtray.tray.alerts.kinds_topic import read_kinds, write_kinds
+from logtray.tray.alerts.kinds_topic import read_kinds, set_kind_state
 from logtray.tray.base.config import Config, load_config
 from logtray.tray.base.errors import LogtrayError
 from logtray.tray.commands.stack_cmd import stack_kafka
@@ -94,32 +93,9 @@ def run_state(args: argparse.Namespace) -> int:
     config = load_config()
     bootstrap, options = _where(config, args)
     state: State = args.state
-    kinds = [
-        k
-        for k in _read(config, bootstrap, options)
-        if k.kind.id == args.kind and (args.service is None or k.kind.service == args.service)
-    ]
-    if not kinds:
-        raise LogtrayError(
-            f"no error kind {args.kind!r}"
-            + (f" of {args.service!r}" if args.service is not None else "")
-            + f" is kept in {config.kinds.topic} at {bootstrap}",
-            fix="`logtray kinds` lists the kinds and their ids",
-        )
-    if len(kinds) > 1 and args.service is None:
-        services = ", ".join(repr(k.kind.service) for k in kinds)
-        raise LogtrayError(
-            f"the kind {args.kind} is known for several services ({services})",
-            fix="name one with --service",
-        )
-    changed = [dataclasses.replace(k, state=state) for k in kinds]
-    try:
-        asyncio.run(write_kinds(bootstrap, config.kinds.topic, options, changed))
-    except Exception as exc:
-        raise LogtrayError(
-            f"cannot write to {config.kinds.topic} at {bootstrap}: {describe_kafka_error(exc)}",
-            fix="check that the stack's Kafka runs (`logtray stack status`)",
-        ) from exc
+    changed = asyncio.run(
+        set_kind_state(bootstrap, config.kinds.topic, options, args.kind, args.service, state)
+    )
     for known in changed:
         print(f"{service_label(known.kind.service)}: {known.kind.label()} is {state}")
     return 0

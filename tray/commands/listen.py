@@ -21,7 +21,11 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = ensure_token(load_config(listener_flags(args)))
-    asyncio.run(_serve(AlertService(config), _stack_alerts(config)))
+    service = AlertService(config)
+    # A kind alert's Resolve writes to the kinds topic on the stack's Kafka, read when it is
+    # chosen (in a worker thread), as `logtray kinds resolve` reads it.
+    service.actions.set_stack_kafka(lambda: stack_kafka(config).bootstrap)
+    asyncio.run(_serve(service, _stack_alerts(config)))
     return 0
 
 

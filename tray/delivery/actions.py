@@ -1,10 +1,13 @@
-"""What a user can do from an alert's popup: Show errors, Open in Kibana, Open in editor.
+"""What a user can do from an alert's popup: Show errors, Open in Kibana, Open in editor, and
+Resolve an error kind's New or Regressed alert.
 
 `AlertActions.for_notice` lists the actions that make sense for one notice: "Show errors"
 writes the error view (tray/delivery/error_view.py) and opens it; "Open in Kibana" only while
 Kibana answers; "Open in editor" only when the alert's file (or, for a group without one, the
 first frame of the user's own code) is found in a local checkout (tray/delivery/editor.py; the
-error view says why not).
+error view says why not). "Resolve" marks the kind resolved where its book is: in this
+process's engine (lite profile), else in the kinds topic on the stack's Kafka, as `logtray kinds
+resolve` writes it, which Riemann follows (full profile).
 Every action runs off the event loop and logs its failure: an action can never crash the app.
 """
 
@@ -21,7 +24,10 @@ from urllib.parse import urlsplit
 from logtray.pipeline.kinds import State
 from logtray.tray.alerts.alert import Alert
 from logtray.tray.alerts.evidence import ErrorRecord
+from logtray.tray.alerts.kafka_source import security_options
 from logtray.tray.alerts.kibana import discover_url
+from logtray.tray.alerts.kind_alerts import service_label
+from logtray.tray.alerts.kinds_topic import checked_kind, is_kind_id, set_kind_state
 from logtray.tray.alerts.policy import Notice
 from logtray.tray.base.config import Config
 from logtray.tray.base.errors import LogtrayError
@@ -37,6 +43,10 @@ RESOLVE = "Resolve"
 RecordsFor = Callable[[str], Sequence[ErrorRecord]]
 # Sets an error kind's state: (service, kind id, "resolved"|"muted"|"open") -> known or None.
 SetKindState = Callable[[str, str, State], object]
+# Where the stack's Kafka is (its bootstrap), None while it is not known to run.
+StackKafka = Callable[[], str | None]
+# A notification of the app's own, (title, body); callable from any thread.
+Tell = Callable[[str, str], object]
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,8 @@ class AlertActions:
         self._records = records or (lambda key: ())
         self._kibana_running = kibana_running or KibanaProbe(config.kibana.url)
         self._set_kind: SetKindState | None = None
+        self._stack_kafka: StackKafka | None = None
+        self._tell: Tell = lambda title, body: None
 
     def set_records(self, records: RecordsFor) -> None:
         """Where the engine's recent error records come from (set when the engine starts)."""
@@ -147,6 +159,15 @@ class AlertActions:
     def set_kinds(self, set_state: SetKindState) -> None:
         """Where an error kind is resolved (set when the engine watches kinds)."""
         self._set_kind = set_state
+
+    def set_stack_kafka(self, where: StackKafka) -> None:
+        """Where the stack's kinds topic is, for a kind alert this process's engine did not
+        tell (Riemann's, full profile)."""
+        self._stack_kafka = where
+
+    def set_tell(self, tell: Tell) -> None:
+        """How an action's failure is told (a notification of the app's own)."""
+        self._tell = tell
 
     async def for_notice(self, notice: Notice) -> list[Action]:
         alert = notice.alert
@@ -164,10 +185,38 @@ class AlertActions:
             else:
                 log.debug("open in editor disabled for %r: %s", alert.pathname, target)
             set_kind, kind_id = self._set_kind, alert.kind_id
-            if set_kind is not None and kind_id and alert.kind in ("new", "regressed"):
-                service = alert.service or ""
-                actions.append(Action(RESOLVE, lambda: set_kind(service, kind_id, "resolved")))
+            if is_kind_id(kind_id) and alert.kind in ("new", "regressed"):
+                service = alert.service or ""  # a kind of no named service has ""
+                if set_kind is not None:
+                    actions.append(Action(RESOLVE, lambda: set_kind(service, kind_id, "resolved")))
+                elif self._stack_kafka is not None:
+                    actions.append(Action(RESOLVE, lambda: self.resolve_kept(service, kind_id)))
         return actions
+
+    def resolve_kept(self, service: object, kind_id: object) -> bool:
+        """Resolve a kind in the kinds topic on the stack's Kafka (blocking: a worker thread).
+        The alert's service and id are a stranger's: checked before anything is read or
+        written. A failure is told in one sentence (logged, and a notification)."""
+        try:
+            kind_id, checked = checked_kind(kind_id, service)
+            bootstrap = self._stack_kafka() if self._stack_kafka is not None else None
+            if bootstrap is None:
+                raise LogtrayError(
+                    "the stack's Kafka, where the error kinds are kept, is not running",
+                    fix="start the stack (`logtray stack up`)",
+                )
+            topic = self.config.kinds.topic
+            options = security_options(self.config.engine)
+            changed = asyncio.run(
+                set_kind_state(bootstrap, topic, options, kind_id, checked or "", "resolved")
+            )
+        except LogtrayError as exc:
+            log.error("cannot resolve the error kind: %s", exc.message)
+            self._tell("Could not resolve the error kind", exc.message)
+            return False
+        for known in changed:
+            log.info("%s: %s is resolved", service_label(known.kind.service), known.kind.label())
+        return True
 
     def show_errors(self, alert: Alert, kibana_running: bool) -> Path:
         records = self._records(alert.pathname) if alert.pathname else ()

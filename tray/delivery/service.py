@@ -48,7 +48,7 @@ from logtray.tray.alerts.kinds_topic import (
     read_recent,
 )
 from logtray.tray.alerts.listener import AlertListener, PipelineSink
-from logtray.tray.alerts.policy import AlertPolicy
+from logtray.tray.alerts.policy import AlertPolicy, Notice
 from logtray.tray.alerts.publisher import AlertPublisher
 from logtray.tray.alerts.subscription import Subscription, subscription_from
 from logtray.tray.base import paths
@@ -193,10 +193,15 @@ class AlertService:
         self._stack_alerts_stop: asyncio.Event | None = None
         # The Kafka sources' problems, for the menu: source -> the sentence said once.
         self.kafka_problems: dict[str, str] = {}
-        # The popup's actions (Show errors, Open in Kibana, Open in editor).
+        # Where the stack's Kafka is while it runs (the tray and `logtray listen` set it): a
+        # kind alert's Resolve writes to its kinds topic when no engine runs here (full profile).
+        self.stack_kafka: str | None = None
+        # The popup's actions (Show errors, Open in Kibana, Open in editor, Resolve).
         self.actions = AlertActions(
             config, functools.partial(open_url, allowed_prefixes=url_prefixes(config))
         )
+        self.actions.set_stack_kafka(lambda: self.stack_kafka)
+        self._telling: set[asyncio.Task[None]] = set()
 
     async def start(self, listen: bool = True) -> None:
         config = self.config
@@ -210,6 +215,10 @@ class AlertService:
         history = AlertHistory(paths.history_file(), config.alerts.history_size, prefixes)
         policy = AlertPolicy(config.alerts, functools.partial(_link, config))
         self.router = AlertRouter(policy, history, notifier, self._clock, self._on_change)
+        loop = asyncio.get_running_loop()
+        self.actions.set_tell(
+            lambda title, body: loop.call_soon_threadsafe(self._tell, "action", title, body)
+        )
         # Every path into the router passes the tap: heartbeat answers stop there.
         self.accept = heartbeat_tap(self.router.accept, self._heartbeat_answered)
         if listen:
@@ -527,6 +536,24 @@ class AlertService:
             self.kind_keeper.keep(*self.kinds.book.drain())
         tasks, self._engine_tasks = self._engine_tasks, []
         await _stop_tasks(tasks, self._engine_stop)
+
+    def _tell(self, key: str, title: str, body: str) -> None:
+        """A notification of the app's own (an action that failed), one per key, updated in
+        place; not an alert: not in the history, not held by snooze."""
+        router = self.router
+        if router is None:
+            return
+        notice = Notice(f"logtray:{key}", title, body, None, 1, replaces=True)
+
+        async def show() -> None:
+            try:
+                await router.notifier.show(notice)
+            except Exception:  # a notification server that went away must not stop the app
+                log.warning("cannot show the notification %r", title, exc_info=True)
+
+        task = asyncio.create_task(show())
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
 
     def _durable(self) -> None:
         """What the Kafka readers fed in is in the history file before they commit their

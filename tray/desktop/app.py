@@ -484,6 +484,8 @@ class TrayApp:
         turned_good, self._kafka_runs = runs and not self._kafka_runs, runs
         if kafka is None or kafka.state in ("absent", "exited", "pulling"):
             self.kafka = None  # no container to read: the heartbeat waits for the next read
+            if self.service is not None:
+                self.service.stack_kafka = None  # a kind's Resolve says it is not running
             if self.service is not None and self.service.stack_alerts_running:
                 # Nothing to read until it runs again; the position stays committed.
                 self._spawn(self.service.stop_stack_alerts())
@@ -506,6 +508,7 @@ class TrayApp:
             if address != self.kafka:
                 log.info("Kafka for the engine and the heartbeat: %s", address.describe())
             self.kafka = address
+            service.stack_kafka = address.bootstrap  # where a kind's Resolve writes
             if self.config.stack.profile == "lite":
                 if service.engine is None and turned_good:
                     log.info("kafka runs: starting the embedded rule engine")
