@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,20 +38,28 @@ import docker.errors
 import orjson
 import requests
 import urllib3
-from docker.types.daemon import CancellableStream
 
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
 from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
 from logtray.stack.ship.config import ShipConfig
+from logtray.stack.ship.polled import (
+    POLL_MAX_S,
+    POLL_MIN_S,
+    TAIL_FIRST,
+    Cut,
+    Read,
+    ReadMark,
+    next_tail,
+)
 from logtray.stack.ship.positions import Position, PositionStore, Resume, digest, moved
 from logtray.stack.ship.stamped import (
     NS,
-    Demuxer,
     LineSplitter,
     Ranker,
     Stamped,
     parse_stamp,
 )
+from logtray.stack.ship.stream import container_state, is_podman, open_logs
 
 log = logging.getLogger(__name__)
 
@@ -313,22 +321,13 @@ class Shipper:
         thread.start()
 
     def _read(self, watched: _Watched) -> None:
-        resume = watched.position
         client: docker.DockerClient | None = None
         try:
             client = self._connect()
-            stream, chunks = _open_logs(client, watched.id, resume)
-            watched.stream = stream
-            if self._stopping.is_set():
-                stream.close()
-            splitter = LineSplitter(self.config.max_entry_bytes)
-            ranker = Ranker()
-            skip = Resume(resume)
-            for chunk in chunks:
-                for raw in splitter.feed(chunk):
-                    self._line(watched, ranker, raw, skip)
-            for raw in splitter.flush():
-                self._line(watched, ranker, raw, skip)
+            if is_podman(client):
+                self._poll(watched, client)
+            else:
+                self._stream(watched, client)
         except _DOCKER_ERRORS as exc:
             if not self._stopping.is_set():
                 log.info("the log stream of %s ended (%s)", watched.name, type(exc).__name__)
@@ -343,6 +342,81 @@ class Shipper:
                     client.close()
             self._wake_loop()
 
+    def _stream(self, watched: _Watched, client: docker.DockerClient) -> None:
+        """Docker: one followed stream from the position on, until the container stops."""
+        resume = watched.position
+        _, tty = container_state(client, watched.id)
+        since = None if resume is None else resume.since()
+        stream, chunks = open_logs(client, watched.id, since, follow=True, tty=tty)
+        watched.stream = stream
+        if self._stopping.is_set():
+            stream.close()
+        splitter = LineSplitter(self.config.max_entry_bytes)
+        ranker = Ranker()
+        skip = Resume(resume)
+        for chunk in chunks:
+            for raw in splitter.feed(chunk):
+                self._line(watched, ranker, raw, skip)
+        for raw in splitter.flush():
+            self._line(watched, ranker, raw, skip)
+
+    def _poll(self, watched: _Watched, client: docker.DockerClient) -> None:
+        """Podman: reads to the log's end, again and again (polled.py says why), until a read
+        begun after the container stopped."""
+        mark = ReadMark(watched.position)
+        whole = True  # the first read is whole: it recovers what an earlier reader missed
+        pause = POLL_MIN_S
+        while not self._stopping.is_set():
+            running, tty = container_state(client, watched.id)
+            tail = None if whole or not mark.exact() else TAIL_FIRST
+            while True:
+                try:
+                    new = self._read_once(watched, client, mark, tty, tail)
+                    break
+                except Cut:
+                    tail = next_tail(tail)
+            whole = False
+            if not running:
+                return  # this read began after it stopped: it had every line
+            pause = POLL_MIN_S if new else min(POLL_MAX_S, pause * 2)
+            self._stopping.wait(pause)
+
+    def _read_once(
+        self,
+        watched: _Watched,
+        client: docker.DockerClient,
+        mark: ReadMark,
+        tty: bool,
+        tail: int | None,
+    ) -> int:
+        """One read to the log's end from the mark's second; the lines not read before go
+        to the buffer. Their count; raises `Cut` before any when the tail was too short."""
+        stream, chunks = open_logs(client, watched.id, mark.since(), False, tty, tail)
+        watched.stream = stream
+        try:
+            if self._stopping.is_set():
+                return 0
+            splitter = LineSplitter(self.config.max_entry_bytes)
+            read = Read(mark, tailed=tail is not None)
+            new = 0
+            for chunk in chunks:
+                for raw in splitter.feed(chunk):
+                    new += self._polled_line(watched, read, raw)
+            for raw in splitter.flush():
+                new += self._polled_line(watched, read, raw)
+            return new
+        finally:
+            watched.stream = None
+            stream.close()
+
+    def _polled_line(self, watched: _Watched, read: Read, raw: bytes) -> int:
+        parsed = parse_stamp(raw)
+        line = None if parsed is None else read.line(*parsed)
+        if line is None:
+            return 0
+        self._buffer(watched, line)
+        return 1
+
     def _line(self, watched: _Watched, ranker: Ranker, raw: bytes, skip: Resume) -> None:
         parsed = parse_stamp(raw)
         if parsed is None:
@@ -350,6 +424,10 @@ class Shipper:
         line = ranker.stamp(*parsed)
         if not skip.new(line.ns, line.rank, line.text):
             return  # shipped before this follower started
+        self._buffer(watched, line)
+
+    def _buffer(self, watched: _Watched, line: Stamped) -> None:
+        """Into the container's buffer share; waits for room while Kafka takes lines."""
         watched.lines += 1
         cost = len(line.text) + LINE_OVERHEAD
         while True:
@@ -643,39 +721,6 @@ class Shipper:
 def _same(a: Position | None, b: Position | None) -> bool:
     """Positions equal, their digests too (equality of positions leaves the digests out)."""
     return a == b and (a is None or b is None or a.seen == b.seen)
-
-
-def _open_logs(
-    client: docker.DockerClient, cid: str, resume: Position | None
-) -> tuple[Any, Iterator[bytes]]:
-    """A container's log stream from `resume` on, followed, stamped: (what to close to end
-    it, its bytes). The bytes come as the connection has them, many lines at a time (the SDK's
-    own stream reads each line with two calls through urllib3: most of the cost of a flood).
-    """
-    # The SDK's own helpers for its streams (not in its typed surface).
-    api: Any = client.api
-    tty = bool((api.inspect_container(cid).get("Config") or {}).get("Tty"))
-    params: dict[str, Any] = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1}
-    if resume is not None:
-        params["since"] = resume.since()
-    response = api._get(api._url("/containers/{0}/logs", cid), params=params, stream=True)
-    api._raise_for_status(response)
-    # A quiet container must not time the stream out (the SDK does the same for its streams).
-    api._disable_socket_timeout(api._get_raw_response_socket(response))
-    connection = getattr(response.raw, "_fp", None)
-    read1 = getattr(connection, "read1", None)
-
-    def chunks() -> Iterator[bytes]:
-        demux = None if tty else Demuxer()
-        while True:
-            chunk = read1(65536) if read1 is not None else response.raw.read1(65536)
-            if not chunk:
-                return
-            yield demux.feed(chunk) if demux is not None else chunk
-
-    # Its close shuts the socket down: a read blocked in the follower's thread returns.
-    stream = chunks()
-    return CancellableStream(stream, response), stream
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:
