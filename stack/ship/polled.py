@@ -10,10 +10,11 @@ whichever reads return it.
 
 Podman reads the log file from its start to find the lines `since` asks for, which costs
 as much as the log is long; with `tail` it reads only the file's end. So after the first
-poll (whole: it may recover a line the previous reader missed) a poll asks for the last
-`TAIL_FIRST` lines: when the first of them is one already read, every line after the mark
-is among them (a read is whole up to the file's end, so lines before an old one are old);
-when it is new, lines may have been cut before it (`Cut`) and the poll asks again for more.
+poll (whole: it may recover a line the previous reader missed) a poll asks for the last lines
+since that second, a few more than the last poll had: when fewer come than were asked for,
+the read is whole; when as many, lines may have been cut before them (`Cut`), and the poll
+asks again for 8 times more, past `TAIL_MAX` for all. (Whether its first line is one already
+read cannot tell: a line and its twin, printed in the same second, are alike.)
 Pure: the shipper makes the requests.
 """
 
@@ -25,16 +26,29 @@ from logtray.stack.ship.stamped import NS, Ranker, Stamped
 # A poll after lines came, and the longest pause a quiet container waits (doubling).
 POLL_MIN_S = 0.25
 POLL_MAX_S = 1.0
-# The last lines a poll asks for first; times 8 after each cut, a whole read past TAIL_MAX.
+# The fewest lines a poll asks for; times 8 after each cut, a whole read past TAIL_MAX. A
+# tailed read is held whole before its lines are taken (it may be cut): at most TAIL_BYTES.
 TAIL_FIRST = 512
-TAIL_MAX = 1 << 18
-# Digests kept of the mark's second; past this the rank decides and polls read whole (exact:
-# whole reads agree on a second's lines and their order).
+TAIL_MAX = 1 << 15
+TAIL_BYTES = 4 * 1024 * 1024
+# Digests kept of the mark's second; past this the rank decides (exact: whole reads agree on a
+# second's lines and their order).
 MAX_READ_SEEN = 8192
 
 
 class Cut(Exception):
-    """The tail asked for may have left out lines not read yet: ask for more."""
+    """The tail asked for may have left out lines not read yet: ask for more (`too_big`: the
+    tail held more than TAIL_BYTES, read the whole log instead)."""
+
+    def __init__(self, too_big: bool = False) -> None:
+        super().__init__("the tail may have left lines out")
+        self.too_big = too_big
+
+
+def first_tail(last_count: int) -> int:
+    """The tail of a poll's first read: twice what the last whole read returned (the lines of
+    the mark's second, and what came after), and never fewer than TAIL_FIRST."""
+    return max(TAIL_FIRST, 2 * last_count)
 
 
 def next_tail(tail: int | None) -> int | None:
@@ -42,6 +56,12 @@ def next_tail(tail: int | None) -> int | None:
     if tail is None or tail * 8 > TAIL_MAX:
         return None
     return tail * 8
+
+
+def whole(returned: int, tail: int | None) -> bool:
+    """Whether a read that returned `returned` lines had every line since its second: fewer
+    than its tail (none left out before them), or no tail."""
+    return tail is None or returned < tail
 
 
 class ReadMark:
@@ -58,10 +78,6 @@ class ReadMark:
     def since(self) -> int | None:
         """The `since` of the next read (None: from the log's start)."""
         return None if self.ns is None else max(1, self.ns // NS)
-
-    def exact(self) -> bool:
-        """Whether the digests of the mark's second are known (a tailed read needs them)."""
-        return self.seen is not None
 
     def position(self) -> Position | None:
         if self.ns is None:
@@ -82,42 +98,23 @@ class ReadMark:
 
 
 class Read:
-    """One read of the log from the mark's second on (`tailed`: its last lines only): the
-    lines not read before, each with its rank in the whole log; it moves the mark."""
+    """One whole read of the log from the mark's second on: the lines not read before, each
+    with its rank in the log; it moves the mark."""
 
-    def __init__(self, mark: ReadMark, tailed: bool) -> None:
-        if tailed and not mark.exact():
-            raise ValueError("a tailed read needs the digests of the mark's second")
+    def __init__(self, mark: ReadMark) -> None:
         self.mark = mark
-        self.tailed = tailed
         self._skip = Resume(mark.position())
         self._ranker = Ranker()
         self._second = None if mark.ns is None else mark.ns // NS
-        self._base = mark.rank  # lines of the mark's second read before this read
-        self._old = 0  # lines of the mark's second this read returned again
-        self._first = True
 
     def line(self, ns: int, text: str) -> Stamped | None:
-        """The line as the log has it if it was not read before (None: it was); raises `Cut`
-        when the tail may have left out lines before it."""
+        """The line as the log has it if it was not read before (None: it was)."""
         line = self._ranker.stamp(ns, text)
-        fresh = self._skip.new(line.ns, line.rank, line.text)
-        if self._first:
-            self._first = False
-            if fresh and self.tailed:
-                raise Cut
-        same = self._second is not None and ns // NS == self._second
-        if not fresh:
-            if same:
-                self._old += 1
-                if not self.tailed and line.rank > self.mark.rank:
-                    # A whole read's ranks are the log's: a line an earlier reader missed
-                    # puts the mark's line one further.
-                    self.mark.rank = line.rank
+        if not self._skip.new(line.ns, line.rank, line.text):
+            if self._second == ns // NS and line.rank > self.mark.rank:
+                # A whole read's ranks are the log's: after a line an earlier reader missed,
+                # the mark's line is one further.
+                self.mark.rank = line.rank
             return None
-        if same and self.tailed:
-            # The tail began inside the mark's second, after lines of it this read did not
-            # return: those the mark counts and this read did not return again come first.
-            line = Stamped(line.ns, line.rank + self._base - self._old, line.text)
         self.mark.take(line)
         return line

@@ -23,6 +23,7 @@ import collections
 import contextlib
 import dataclasses
 import http.client
+import itertools
 import json
 import logging
 import threading
@@ -45,11 +46,13 @@ from logtray.stack.ship.config import ShipConfig
 from logtray.stack.ship.polled import (
     POLL_MAX_S,
     POLL_MIN_S,
-    TAIL_FIRST,
+    TAIL_BYTES,
     Cut,
     Read,
     ReadMark,
+    first_tail,
     next_tail,
+    whole,
 )
 from logtray.stack.ship.positions import Position, PositionStore, Resume, digest, moved
 from logtray.stack.ship.stamped import (
@@ -364,18 +367,17 @@ class Shipper:
         """Podman: reads to the log's end, again and again (polled.py says why), until a read
         begun after the container stopped."""
         mark = ReadMark(watched.position)
-        whole = True  # the first read is whole: it recovers what an earlier reader missed
+        tail: int | None = None  # the first read is whole: it recovers what the last missed
         pause = POLL_MIN_S
         while not self._stopping.is_set():
             running, tty = container_state(client, watched.id)
-            tail = None if whole or not mark.exact() else TAIL_FIRST
             while True:
                 try:
-                    new = self._read_once(watched, client, mark, tty, tail)
+                    new, returned = self._read_once(watched, client, mark, tty, tail)
                     break
-                except Cut:
-                    tail = next_tail(tail)
-            whole = False
+                except Cut as cut:
+                    tail = None if cut.too_big else next_tail(tail)
+            tail = first_tail(returned)
             if not running:
                 return  # this read began after it stopped: it had every line
             pause = POLL_MIN_S if new else min(POLL_MAX_S, pause * 2)
@@ -388,34 +390,44 @@ class Shipper:
         mark: ReadMark,
         tty: bool,
         tail: int | None,
-    ) -> int:
-        """One read to the log's end from the mark's second; the lines not read before go
-        to the buffer. Their count; raises `Cut` before any when the tail was too short."""
+    ) -> tuple[int, int]:
+        """One read from the mark's second to the log's end; the lines not read before go to
+        the buffer: (their count, the lines it returned). Raises `Cut`, nothing taken, when
+        its tail may have left lines out."""
         stream, chunks = open_logs(client, watched.id, mark.since(), False, tty, tail)
         watched.stream = stream
         try:
             if self._stopping.is_set():
-                return 0
+                return 0, 0
             splitter = LineSplitter(self.config.max_entry_bytes)
-            read = Read(mark, tailed=tail is not None)
-            new = 0
-            for chunk in chunks:
-                for raw in splitter.feed(chunk):
-                    new += self._polled_line(watched, read, raw)
-            for raw in splitter.flush():
-                new += self._polled_line(watched, read, raw)
-            return new
+            lines = (raw for chunk in chunks for raw in splitter.feed(chunk))
+            if tail is not None:
+                held: list[bytes] = []
+                size = 0
+                for raw in lines:
+                    held.append(raw)
+                    size += len(raw)
+                    if size > TAIL_BYTES:
+                        raise Cut(too_big=True)
+                held += splitter.flush()
+                if not whole(sum(1 for raw in held if parse_stamp(raw)), tail):
+                    raise Cut
+                lines = iter(held)
+            read = Read(mark)
+            new = returned = 0
+            for raw in itertools.chain(lines, splitter.flush()):
+                parsed = parse_stamp(raw)
+                if parsed is None:
+                    continue
+                returned += 1
+                line = read.line(*parsed)
+                if line is not None:
+                    self._buffer(watched, line)
+                    new += 1
+            return new, returned
         finally:
             watched.stream = None
             stream.close()
-
-    def _polled_line(self, watched: _Watched, read: Read, raw: bytes) -> int:
-        parsed = parse_stamp(raw)
-        line = None if parsed is None else read.line(*parsed)
-        if line is None:
-            return 0
-        self._buffer(watched, line)
-        return 1
 
     def _line(self, watched: _Watched, ranker: Ranker, raw: bytes, skip: Resume) -> None:
         parsed = parse_stamp(raw)
