@@ -2,6 +2,14 @@
 same container to /dev/null, in the same run.
 
     PYTHONPATH=. python bench/ship_bench.py --lines 200000 --runs 3
+    DOCKER_HOST=unix:///run/podman/podman.sock PYTHONPATH=. python bench/ship_bench.py \
+        --read poll --lines 100000 --runs 3 --latency 100
+
+`--read` picks how the log is read whatever the engine: `follow` (one followed stream, what
+Docker gets), `poll` (reads to the log's end again and again, what Podman gets), `auto` (by
+the engine). `--latency N` also times N lines printed 100 ms apart, from the line's print
+(its /proc/uptime, the host's) to Kafka's acknowledgement of its record (the shipper's count,
+sampled every 5 ms); this includes the joiner's wait for the next line.
 
 A busybox container prints `--lines` lines (a short plain-text log line with a sequence
 number; `--shape traceback` prints a 12-line Python traceback per entry instead) and then
@@ -22,6 +30,7 @@ the broker's. Needs a Docker engine, the `docker` CLI and the `test` extra (tans
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -37,9 +46,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import logtray.stack.ship.shipper as shipper_module  # noqa: E402
 from logtray.stack.ship.config import ShipConfig  # noqa: E402
 from logtray.stack.ship.shipper import Shipper  # noqa: E402
 from tests.pipeline.conftest import Broker, tansu_path  # noqa: E402
+from tests.pipeline.kafka_util import read_topic  # noqa: E402
 from tests.stack.standins import BUSYBOX_IMAGE, TEST_LABEL, build_standins  # noqa: E402
 
 TRACEBACK = r"""Traceback (most recent call last):
@@ -150,15 +161,81 @@ def docker_logs_cpu(cid: str) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, time.perf_counter() - start
 
 
+def latency_run(client: docker.DockerClient, host: str, ticks: int) -> list[float]:
+    """Seconds from each tick's print to Kafka's acknowledgement of its record."""
+    mark = f"io.logtray.bench.ship={uuid.uuid4().hex[:8]}"
+    key, _, value = mark.partition("=")
+    program = (
+        f"i=0; while [ $i -lt {ticks} ]; do i=$((i+1)); read up _ < /proc/uptime; "
+        'echo "tick $i $up"; usleep 100000; done; exec sleep 100000'
+    )
+    container = client.containers.create(
+        BUSYBOX_IMAGE,
+        ["sh", "-c", program],
+        labels={key: value, TEST_LABEL: "1"},
+        init=True,
+        network_mode="none",
+    )
+    acked: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Broker(tansu_path() or Path("tansu"), Path(tmp) / "tansu.log")
+        broker.start()
+        shipper = Shipper(
+            lambda: docker.DockerClient(base_url=host, timeout=120),
+            ShipConfig(labels=(mark,)),
+            broker.bootstrap,
+            Path(tmp) / "ship",
+        )
+        try:
+            shipper.start()
+            container.start()
+            deadline = time.monotonic() + 60 + ticks * 0.5
+            while len(acked) < ticks:
+                shipped = sum(s.shipped for s in shipper.snapshot())
+                acked += [uptime()] * (shipped - len(acked))
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the ticks were not shipped in time: {shipper.snapshot()}")
+                time.sleep(0.005)
+            printed = {}
+            for raw in read_topic(broker.bootstrap, "program-logs", ticks, timeout=60):
+                _, n, up = json.loads(raw)["message"].split()
+                printed[int(n)] = float(up)
+        finally:
+            shipper.stop()
+            broker.stop()
+            container.remove(force=True)
+    return [acked[n - 1] - printed[n] for n in sorted(printed)]
+
+
+def uptime() -> float:
+    """The host's uptime, as the container's /proc/uptime reads it."""
+    with open("/proc/uptime") as file:
+        return float(file.read().split()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--shape", choices=("plain", "traceback"), default="plain")
+    parser.add_argument("--read", choices=("auto", "follow", "poll"), default="auto")
+    parser.add_argument("--latency", type=int, default=0, metavar="N")
     args = parser.parse_args()
     host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     client = docker.DockerClient(base_url=host, timeout=120)
     build_standins(client)
+    if args.read != "auto":
+        forced = args.read == "poll"
+        shipper_module.is_podman = lambda _client: forced  # type: ignore[assignment]
+    print(f"engine {host}, read: {args.read}")
+    if args.latency:
+        waits = sorted(latency_run(client, host, args.latency))
+        p95 = waits[min(len(waits) - 1, int(len(waits) * 0.95))]
+        print(
+            f"latency print -> Kafka ack ({len(waits)} lines, 100 ms apart): median "
+            f"{statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"max {waits[-1] * 1000:.0f} ms"
+        )
     runs = [one_run(client, host, args.lines, args.shape) for _ in range(args.runs)]
     ship = [r["lines"] / r["ship_cpu"] for r in runs]
     cli = [r["lines"] / r["cli_cpu"] for r in runs]

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -400,7 +400,7 @@ class Shipper:
             if self._stopping.is_set():
                 return 0, 0
             splitter = LineSplitter(self.config.max_entry_bytes)
-            lines = (raw for chunk in chunks for raw in splitter.feed(chunk))
+            lines: Iterator[bytes] = (raw for chunk in chunks for raw in splitter.feed(chunk))
             if tail is not None:
                 held: list[bytes] = []
                 size = 0

@@ -42,7 +42,7 @@ def open_logs(
     follow: bool,
     tty: bool,
     tail: int | None = None,
-) -> tuple[CancellableStream, Iterator[bytes]]:
+) -> tuple[CancellableStream[bytes], Iterator[bytes]]:
     """The container's log with the engine's stamps from the whole second `since` on
     (inclusive; None: from its start), its last `tail` lines only when given: (what to close
     to end it from another thread, its payload bytes in chunks of any size)."""
