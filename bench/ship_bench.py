@@ -9,7 +9,10 @@ same container to /dev/null, in the same run.
 Docker gets), `poll` (reads to the log's end again and again, what Podman gets), `auto` (by
 the engine). `--latency N` also times N lines printed 100 ms apart, from the line's print
 (its /proc/uptime, the host's) to Kafka's acknowledgement of its record (the shipper's count,
-sampled every 5 ms); this includes the joiner's wait for the next line.
+sampled every 5 ms), leaving out the first 10 (the container being found); this includes the
+joiner's wait for the next line. `--engine-pid PID` also counts the engine's CPU (dockerd's,
+or `podman system service`'s), `--idle S` the CPU both spend during S seconds after the flood
+was shipped, the container quiet and its whole log kept.
 
 A busybox container prints `--lines` lines (a short plain-text log line with a sequence
 number; `--shape traceback` prints a 12-line Python traceback per entry instead) and then
@@ -41,6 +44,8 @@ import uuid
 from pathlib import Path
 
 import docker
+import docker.errors
+import docker.models.containers
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +88,17 @@ def script(lines: int, shape: str) -> str:
     )
 
 
-def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> dict[str, float]:
+def engine_cpu(pid: int) -> float:
+    """The engine process's CPU so far (0 without --engine-pid)."""
+    if not pid:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def one_run(
+    client: docker.DockerClient, host: str, lines: int, shape: str, pid: int = 0, idle: float = 0
+) -> dict[str, float]:
     mark = f"io.logtray.bench.ship={uuid.uuid4().hex[:8]}"
     key, _, value = mark.partition("=")
     container = client.containers.create(
@@ -99,7 +114,7 @@ def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> d
         try:
             container.start()
             deadline = time.monotonic() + 600
-            while b"done-printing" not in container.logs(tail=1):
+            while b"done-printing" not in _last_line(container):
                 if time.monotonic() > deadline:
                     raise SystemExit("the container did not finish printing in 600 s")
                 time.sleep(0.2)
@@ -113,7 +128,7 @@ def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> d
             )
             me = psutil.Process()
             rss0 = peak = me.memory_info().rss
-            cpu0, wall0 = time.process_time(), time.perf_counter()
+            cpu0, wall0, eng0 = time.process_time(), time.perf_counter(), engine_cpu(pid)
             shipper.start()
             while not (
                 sum(s.lines for s in shipper.snapshot()) >= printed + 1 and _settled(shipper)
@@ -124,8 +139,14 @@ def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> d
                 time.sleep(0.05)
             ship_cpu = time.process_time() - cpu0
             ship_wall = time.perf_counter() - wall0
+            eng1 = engine_cpu(pid)
             shipped = sum(s.shipped for s in shipper.snapshot())
             dropped = sum(s.dropped for s in shipper.snapshot())
+            # The container quiet, its whole log kept: what following it costs meanwhile.
+            idle0 = time.process_time()
+            if idle:
+                time.sleep(idle)
+            idle_cpu, idle_engine = time.process_time() - idle0, engine_cpu(pid) - eng1
             shipper.stop()
             container.stop(timeout=10)
             cli_cpu, cli_wall = docker_logs_cpu(container.id)
@@ -140,9 +161,19 @@ def one_run(client: docker.DockerClient, host: str, lines: int, shape: str) -> d
         "ship_wall": ship_wall,
         "cli_cpu": cli_cpu,
         "cli_wall": cli_wall,
+        "engine_cpu": eng1 - eng0,
+        "idle_cpu": idle_cpu,
+        "idle_engine_cpu": idle_engine,
         # How much the process's resident memory grew while shipping (sampled every 50 ms).
         "rss_growth_mib": (peak - rss0) / 2**20,
     }
+
+
+def _last_line(container: docker.models.containers.Container) -> bytes:
+    try:
+        return bytes(container.logs(tail=1))
+    except docker.errors.APIError:
+        return b""  # Podman's tail reader met a line half written: ask again
 
 
 def _settled(shipper: Shipper) -> bool:
@@ -204,7 +235,11 @@ def latency_run(client: docker.DockerClient, host: str, ticks: int) -> list[floa
             shipper.stop()
             broker.stop()
             container.remove(force=True)
-    return [acked[n - 1] - printed[n] for n in sorted(printed)]
+    # The first ticks wait for the container to be seen (its start event, the follower's start).
+    return [acked[n - 1] - printed[n] for n in sorted(printed) if n > WARM_UP]
+
+
+WARM_UP = 10
 
 
 def uptime() -> float:
@@ -220,6 +255,8 @@ def main() -> None:
     parser.add_argument("--shape", choices=("plain", "traceback"), default="plain")
     parser.add_argument("--read", choices=("auto", "follow", "poll"), default="auto")
     parser.add_argument("--latency", type=int, default=0, metavar="N")
+    parser.add_argument("--engine-pid", type=int, default=0, help="dockerd's or Podman's")
+    parser.add_argument("--idle", type=float, default=0, metavar="S")
     args = parser.parse_args()
     host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     client = docker.DockerClient(base_url=host, timeout=120)
@@ -236,7 +273,10 @@ def main() -> None:
             f"{statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
             f"max {waits[-1] * 1000:.0f} ms"
         )
-    runs = [one_run(client, host, args.lines, args.shape) for _ in range(args.runs)]
+    runs = [
+        one_run(client, host, args.lines, args.shape, args.engine_pid, args.idle)
+        for _ in range(args.runs)
+    ]
     ship = [r["lines"] / r["ship_cpu"] for r in runs]
     cli = [r["lines"] / r["cli_cpu"] for r in runs]
     print(f"shape {args.shape}: {runs[0]['lines']:.0f} lines -> {runs[0]['records']:.0f} records")
@@ -246,6 +286,13 @@ def main() -> None:
             f"{r['dropped']:.0f} dropped, RSS +{r['rss_growth_mib']:.0f} MiB; "
             f"docker logs -f: {r['cli_cpu']:.2f} CPU-s ({r['cli_wall']:.2f} s wall)"
         )
+        if args.engine_pid:
+            print(f"    the engine meanwhile: {r['engine_cpu']:.2f} CPU-s")
+        if args.idle:
+            print(
+                f"    then {args.idle:g} s quiet: logtray {r['idle_cpu']:.3f} CPU-s, "
+                f"the engine {r['idle_engine_cpu']:.3f} CPU-s"
+            )
     print(
         f"lines per CPU-second (median of {len(runs)}): logtray ship {statistics.median(ship):,.0f}"
         f", docker logs -f > /dev/null {statistics.median(cli):,.0f}; "

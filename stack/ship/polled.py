@@ -15,13 +15,21 @@ since that second, a few more than the last poll had: when fewer come than were 
 the read is whole; when as many, lines may have been cut before them (`Cut`), and the poll
 asks again for 8 times more, past `TAIL_MAX` for all. (Whether its first line is one already
 read cannot tell: a line and its twin, printed in the same second, are alike.)
+
+A read can end with a line Podman met half written (its reader passes what the file holds
+when it meets the end; its tail reader fails with a 500 instead, and the poll is made again):
+the log's last line is taken only when the next read returns it alike, a poll later (a line
+is written at once, so by then it is whole), or when the read began after the container
+stopped.
 Pure: the shipper makes the requests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from logtray.stack.ship.positions import Position, Resume, digest
-from logtray.stack.ship.stamped import NS, Ranker, Stamped
+from logtray.stack.ship.stamped import NS, Ranker, Stamped, parse_stamp
 
 # A poll after lines came, and the longest pause a quiet container waits (doubling).
 POLL_MIN_S = 0.25
@@ -74,6 +82,8 @@ class ReadMark:
         self.seen: list[str] | None = (
             [] if position is None else None if position.seen is None else list(position.seen)
         )
+        # The last line of the last read, not taken yet: Podman may have met it half written.
+        self.pending: bytes | None = None
 
     def since(self) -> int | None:
         """The `since` of the next read (None: from the log's start)."""
@@ -99,13 +109,40 @@ class ReadMark:
 
 class Read:
     """One whole read of the log from the mark's second on: the lines not read before, each
-    with its rank in the log; it moves the mark."""
+    with its rank in the log; it moves the mark. The log's last line may be one Podman met
+    half written: it is taken when the next read returns it alike, or when the read began
+    after the container stopped (`running` False), not before."""
 
-    def __init__(self, mark: ReadMark) -> None:
+    def __init__(self, mark: ReadMark, running: bool = True) -> None:
         self.mark = mark
+        self.running = running
+        self.returned = 0  # stamped lines the read returned, new or not
         self._skip = Resume(mark.position())
         self._ranker = Ranker()
         self._second = None if mark.ns is None else mark.ns // NS
+
+    def lines(self, raws: Iterable[bytes]) -> Iterator[Stamped]:
+        """The new lines among the read's (the engine's stamped lines), in order."""
+        last: tuple[bytes, int, str] | None = None
+        for raw in raws:
+            parsed = parse_stamp(raw)
+            if parsed is None:
+                continue
+            self.returned += 1
+            if last is not None:
+                line = self.line(last[1], last[2])
+                if line is not None:
+                    yield line
+            last = (raw, *parsed)
+        if last is None:
+            return
+        if self.running and last[0] != self.mark.pending:
+            self.mark.pending = last[0]
+            return
+        self.mark.pending = None
+        line = self.line(last[1], last[2])
+        if line is not None:
+            yield line
 
     def line(self, ns: int, text: str) -> Stamped | None:
         """The line as the log has it if it was not read before (None: it was)."""

@@ -23,7 +23,6 @@ import collections
 import contextlib
 import dataclasses
 import http.client
-import itertools
 import json
 import logging
 import threading
@@ -72,6 +71,8 @@ QUIET_S = 0.5
 # How often the containers are listed without an event, and a broken stream retried.
 RECONCILE_S = 10.0
 RETRY_S = 1.0
+# Podman's refusals of a log read in a row (a half-written line at its end) before giving up.
+MAX_REFUSED = 20
 # Bytes a buffered line costs beyond its text (the deque slot, the object).
 LINE_OVERHEAD = 100
 # Records in aiokafka's hands at once; the rest waits in our bounded buffers.
@@ -369,25 +370,49 @@ class Shipper:
         mark = ReadMark(watched.position)
         tail: int | None = None  # the first read is whole: it recovers what the last missed
         pause = POLL_MIN_S
+        refused = 0
         while not self._stopping.is_set():
             running, tty = container_state(client, watched.id)
-            while True:
-                try:
-                    new, returned = self._read_once(watched, client, mark, tty, tail)
-                    break
-                except Cut as cut:
-                    tail = None if cut.too_big else next_tail(tail)
+            try:
+                new, returned = self._read_polled(watched, client, mark, running, tty, tail)
+            except docker.errors.APIError as exc:
+                # Podman's tail reader fails on a line it meets half written at the log's
+                # end (a 500); the next read finds it whole. Other refusals end the follower.
+                refused += 1
+                if not exc.is_server_error() or refused > MAX_REFUSED:
+                    raise
+                self._stopping.wait(POLL_MIN_S)
+                continue
+            refused = 0
             tail = first_tail(returned)
             if not running:
                 return  # this read began after it stopped: it had every line
             pause = POLL_MIN_S if new else min(POLL_MAX_S, pause * 2)
             self._stopping.wait(pause)
 
+    def _read_polled(
+        self,
+        watched: _Watched,
+        client: docker.DockerClient,
+        mark: ReadMark,
+        running: bool,
+        tty: bool,
+        tail: int | None,
+    ) -> tuple[int, int]:
+        """One poll: reads, each asking for more lines than the last when its tail may have
+        left some out. (Lines taken, lines the last read returned.)"""
+        while True:
+            try:
+                return self._read_once(watched, client, mark, running, tty, tail)
+            except Cut as cut:
+                tail = None if cut.too_big else next_tail(tail)
+
     def _read_once(
         self,
         watched: _Watched,
         client: docker.DockerClient,
         mark: ReadMark,
+        running: bool,
         tty: bool,
         tail: int | None,
     ) -> tuple[int, int]:
@@ -400,7 +425,7 @@ class Shipper:
             if self._stopping.is_set():
                 return 0, 0
             splitter = LineSplitter(self.config.max_entry_bytes)
-            lines: Iterator[bytes] = (raw for chunk in chunks for raw in splitter.feed(chunk))
+            lines = _split(chunks, splitter)
             if tail is not None:
                 held: list[bytes] = []
                 size = 0
@@ -409,22 +434,15 @@ class Shipper:
                     size += len(raw)
                     if size > TAIL_BYTES:
                         raise Cut(too_big=True)
-                held += splitter.flush()
                 if not whole(sum(1 for raw in held if parse_stamp(raw)), tail):
                     raise Cut
                 lines = iter(held)
-            read = Read(mark)
-            new = returned = 0
-            for raw in itertools.chain(lines, splitter.flush()):
-                parsed = parse_stamp(raw)
-                if parsed is None:
-                    continue
-                returned += 1
-                line = read.line(*parsed)
-                if line is not None:
-                    self._buffer(watched, line)
-                    new += 1
-            return new, returned
+            read = Read(mark, running)
+            new = 0
+            for line in read.lines(lines):
+                self._buffer(watched, line)
+                new += 1
+            return new, read.returned
         finally:
             watched.stream = None
             stream.close()
@@ -733,6 +751,13 @@ class Shipper:
 def _same(a: Position | None, b: Position | None) -> bool:
     """Positions equal, their digests too (equality of positions leaves the digests out)."""
     return a == b and (a is None or b is None or a.seen == b.seen)
+
+
+def _split(chunks: Iterator[bytes], splitter: LineSplitter) -> Iterator[bytes]:
+    """The lines of a stream's chunks, the last one too when the stream ends without a newline."""
+    for chunk in chunks:
+        yield from splitter.feed(chunk)
+    yield from splitter.flush()
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:

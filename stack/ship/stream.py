@@ -64,7 +64,8 @@ def open_logs(
         detail = response.text[:300].strip()
         response.close()
         raise docker.errors.APIError(
-            f"the engine refused the log of {cid[:12]}: {response.status_code} {detail}"
+            f"the engine refused the log of {cid[:12]}: {response.status_code} {detail}",
+            response=response,
         )
     raw = response.raw
 
