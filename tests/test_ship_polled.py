@@ -11,7 +11,7 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtray.stack.ship.polled import Read, ReadMark, first_tail, next_tail, whole
+from logtray.stack.ship.polled import CLOSED_S, Read, ReadMark, first_tail, next_tail, whole
 from logtray.stack.ship.positions import Position, digest, moved
 from logtray.stack.ship.stamped import NS, Ranker, Stamped
 
@@ -37,10 +37,14 @@ def raw(line: Stamped) -> bytes:
 
 
 def poll(
-    log: list[Stamped], mark: ReadMark, tail: int | None, running: bool = True
+    log: list[Stamped],
+    mark: ReadMark,
+    tail: int | None,
+    engine_second: int | None,
+    running: bool = True,
 ) -> tuple[list[Stamped], int]:
     """One poll as the shipper makes it: a tailed read, longer after each cut; the lines
-    taken and how many the whole read returned."""
+    taken and how many the next read returns again."""
     while True:
         served = serve(log, mark.since(), tail)
         if whole(len(served), tail):
@@ -49,7 +53,10 @@ def poll(
     read = Read(mark, running)
     taken = list(read.lines(raw(x) for x in served))
     assert read.returned == len(served)
-    return taken, len(served)
+    mark.closed(engine_second)
+    again = read.again()
+    assert again == len(serve(log, mark.since(), None)), "what the next read returns again"
+    return taken, again
 
 
 @settings(max_examples=300, deadline=None)
@@ -105,11 +112,14 @@ def test_polls_take_each_line_once_in_order_with_its_rank(steps, data) -> None:
                 if (at, half) != before:
                     now = [*now, Stamped(log[at].ns, 0, log[at].text[:half])]
             before = None if half is None else (at, half)
-            got, returned = poll(now, mark, tail)
+            # The engine's clock: a line stamped CLOSED_S seconds before it is in the log.
+            latest = log[at].ns // NS + CLOSED_S if at < len(log) else BASE + 400
+            engine = data.draw(st.none() | st.integers(BASE - 5, latest), label="date")
+            got, again = poll(now, mark, tail, engine)
             taken += got
-            tail = first_tail(returned)
+            tail = first_tail(again)
         # The last read, begun after the container stopped: the log is whole.
-        got, _ = poll(log, mark, tail, running=False)
+        got, _ = poll(log, mark, tail, None, running=False)
         taken += got
     if missed - {-1}:
         # Lines alike in stamp and text are one record whichever copy is taken: a missed

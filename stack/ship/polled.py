@@ -9,12 +9,16 @@ read, the last line and the digests of its second's lines, so that each line is 
 whichever reads return it.
 
 Podman reads the log file from its start to find the lines `since` asks for, which costs
-as much as the log is long; with `tail` it reads only the file's end. So after the first
-poll (whole: it may recover a line the previous reader missed) a poll asks for the last lines
-since that second, a few more than the last poll had: when fewer come than were asked for,
-the read is whole; when as many, lines may have been cut before them (`Cut`), and the poll
-asks again for 8 times more, past `TAIL_MAX` for all. (Whether its first line is one already
-read cannot tell: a line and its twin, printed in the same second, are alike.)
+as much as the log is long; with `tail` it reads only the file's end, `tail` lines back
+(before it applies `since`). So after the first poll (whole: it may recover a line the
+previous reader missed) a poll asks for the last lines, twice those of the last read it will
+return again and at least `TAIL_FIRST`: when fewer come than were asked for, the read is
+whole; when as many, lines may have been cut before them (`Cut`), and the poll asks again for
+8 times more, past `TAIL_MAX` for all. (Whether its first line is one already read cannot
+tell: a line and its twin, printed in the same second, are alike.) And once the engine's
+clock (its answer's `Date`) is `CLOSED_S` seconds past a second, a whole read had all its
+lines: later reads ask `since` a later second, so a quiet container after a flood costs a
+read of a few lines, not of the flood's last second again and again.
 
 A read can end with a line Podman met half written (its reader passes what the file holds
 when it meets the end; its tail reader fails with a 500 instead, and the poll is made again):
@@ -39,6 +43,9 @@ POLL_MAX_S = 1.0
 TAIL_FIRST = 512
 TAIL_MAX = 1 << 15
 TAIL_BYTES = 4 * 1024 * 1024
+# Seconds of the engine's clock after which a second's lines are all in its log: the engine
+# stamps a line as it writes it; the margin covers a read begun before its answer's `Date`.
+CLOSED_S = 2
 # Digests kept of the mark's second; past this the rank decides (exact: whole reads agree on a
 # second's lines and their order).
 MAX_READ_SEEN = 8192
@@ -53,10 +60,10 @@ class Cut(Exception):
         self.too_big = too_big
 
 
-def first_tail(last_count: int) -> int:
-    """The tail of a poll's first read: twice what the last whole read returned (the lines of
-    the mark's second, and what came after), and never fewer than TAIL_FIRST."""
-    return max(TAIL_FIRST, 2 * last_count)
+def first_tail(again: int) -> int:
+    """The tail of a poll's first read: twice the lines of the last read it returns again
+    (`Read.again`), and never fewer than TAIL_FIRST."""
+    return max(TAIL_FIRST, 2 * again)
 
 
 def next_tail(tail: int | None) -> int | None:
@@ -84,10 +91,27 @@ class ReadMark:
         )
         # The last line of the last read, not taken yet: Podman may have met it half written.
         self.pending: bytes | None = None
+        # Every line of the seconds before this one was read (the engine's clock had passed
+        # them when a whole read began): reads need not ask for them again.
+        self.floor = 0
 
     def since(self) -> int | None:
         """The `since` of the next read (None: from the log's start)."""
-        return None if self.ns is None else max(1, self.ns // NS)
+        if self.ns is None and not self.floor:
+            return None
+        return max(1, self.floor, 0 if self.ns is None else self.ns // NS)
+
+    def closed(self, engine_second: int | None) -> None:
+        """After a whole read the engine answered at `engine_second` (its clock, the `Date` of
+        its answer): the lines of seconds `CLOSED_S` before it were all in the log when the
+        read began, so they were all read; a line held (`pending`) is asked for again."""
+        if engine_second is None:
+            return
+        floor = engine_second - CLOSED_S
+        if self.pending is not None:
+            parsed = parse_stamp(self.pending)
+            floor = min(floor, parsed[0] // NS if parsed is not None else 0)
+        self.floor = max(self.floor, floor)
 
     def position(self) -> Position | None:
         if self.ns is None:
@@ -117,6 +141,7 @@ class Read:
         self.mark = mark
         self.running = running
         self.returned = 0  # stamped lines the read returned, new or not
+        self._per_second: dict[int, int] = {}  # of the read's last few seconds
         self._skip = Resume(mark.position())
         self._ranker = Ranker()
         self._second = None if mark.ns is None else mark.ns // NS
@@ -129,6 +154,10 @@ class Read:
             if parsed is None:
                 continue
             self.returned += 1
+            second = parsed[0] // NS
+            self._per_second[second] = self._per_second.get(second, 0) + 1
+            if len(self._per_second) > 8:
+                del self._per_second[min(self._per_second)]
             if last is not None:
                 line = self.line(last[1], last[2])
                 if line is not None:
@@ -143,6 +172,14 @@ class Read:
         line = self.line(last[1], last[2])
         if line is not None:
             yield line
+
+    def again(self) -> int:
+        """How many of this read's lines the next read returns again (from the mark's
+        `since`): what its tail must at least cover."""
+        since = self.mark.since()
+        if since is None or not self._per_second or since < min(self._per_second):
+            return self.returned
+        return sum(n for second, n in self._per_second.items() if second >= since)
 
     def line(self, ns: int, text: str) -> Stamped | None:
         """The line as the log has it if it was not read before (None: it was)."""

@@ -351,7 +351,7 @@ class Shipper:
         resume = watched.position
         _, tty = container_state(client, watched.id)
         since = None if resume is None else resume.since()
-        stream, chunks = open_logs(client, watched.id, since, follow=True, tty=tty)
+        stream, chunks, _ = open_logs(client, watched.id, since, follow=True, tty=tty)
         watched.stream = stream
         if self._stopping.is_set():
             stream.close()
@@ -374,7 +374,7 @@ class Shipper:
         while not self._stopping.is_set():
             running, tty = container_state(client, watched.id)
             try:
-                new, returned = self._read_polled(watched, client, mark, running, tty, tail)
+                new, again = self._read_polled(watched, client, mark, running, tty, tail)
             except docker.errors.APIError as exc:
                 # Podman's tail reader fails on a line it meets half written at the log's
                 # end (a 500); the next read finds it whole. Other refusals end the follower.
@@ -384,7 +384,7 @@ class Shipper:
                 self._stopping.wait(POLL_MIN_S)
                 continue
             refused = 0
-            tail = first_tail(returned)
+            tail = first_tail(again)
             if not running:
                 return  # this read began after it stopped: it had every line
             pause = POLL_MIN_S if new else min(POLL_MAX_S, pause * 2)
@@ -400,7 +400,7 @@ class Shipper:
         tail: int | None,
     ) -> tuple[int, int]:
         """One poll: reads, each asking for more lines than the last when its tail may have
-        left some out. (Lines taken, lines the last read returned.)"""
+        left some out. (Lines taken, lines the next read returns again.)"""
         while True:
             try:
                 return self._read_once(watched, client, mark, running, tty, tail)
@@ -417,9 +417,11 @@ class Shipper:
         tail: int | None,
     ) -> tuple[int, int]:
         """One read from the mark's second to the log's end; the lines not read before go to
-        the buffer: (their count, the lines it returned). Raises `Cut`, nothing taken, when
-        its tail may have left lines out."""
-        stream, chunks = open_logs(client, watched.id, mark.since(), False, tty, tail)
+        the buffer: (their count, those the next read returns again). Raises `Cut`, nothing
+        taken, when its tail may have left lines out."""
+        stream, chunks, engine_second = open_logs(
+            client, watched.id, mark.since(), False, tty, tail
+        )
         watched.stream = stream
         try:
             if self._stopping.is_set():
@@ -442,7 +444,8 @@ class Shipper:
             for line in read.lines(lines):
                 self._buffer(watched, line)
                 new += 1
-            return new, read.returned
+            mark.closed(engine_second)
+            return new, read.again()
         finally:
             watched.stream = None
             stream.close()

@@ -1,5 +1,6 @@
 """Reading containers' logs on real engines: Podman's polls (which every engine here is made to
-take, so the same proof runs on Docker too) and Docker's followed stream through public calls.
+take, so the same proof runs on Docker too), the log read through public calls, and urllib3's
+public `read1` when the faster one under it is missing.
 
 Podman's followed stream was seen to skip a line once in 40 followed restarts; it could not be
 provoked here on purpose (short-lived writers, floods: every followed read had every line), so
@@ -16,6 +17,7 @@ import pytest
 
 import logtray.stack.ship.polled as polled
 import logtray.stack.ship.shipper as shipper_module
+import logtray.stack.ship.stream as stream_module
 from logtray.stack.ship.positions import PositionStore, digest, moved
 from logtray.stack.ship.shipper import Shipper
 from logtray.stack.ship.stamped import NS, Ranker, parse_stamp
@@ -29,6 +31,9 @@ from tests.stack.test_ship import (  # noqa: F401 (fixtures)
     printer_image,
     printers,
     wait_for,
+)
+from tests.stack.test_ship import (
+    test_restarts_of_the_container_and_the_shipper_lose_and_double_nothing as restarts_check,
 )
 
 
@@ -114,3 +119,21 @@ def test_a_quiet_container_longer_than_the_clients_timeout_is_still_followed(
     finally:
         shipper.stop()
     assert sorted(seqs) == [1, 2]
+
+
+def test_without_the_fast_read1_the_public_one_loses_and_doubles_nothing(
+    engine: EngineUnderTest,
+    printers: Printers,  # noqa: F811
+    broker: Broker,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a urllib3 without `_fp` would have it: the container and the shipper restarted
+    mid-stream, every line reaches Kafka once."""
+    response = printers.client.api.get(
+        f"{printers.client.api.base_url}/v{printers.client.api.api_version}/_ping", stream=True
+    )
+    assert stream_module.fast_read1(response.raw) is not None, "the fast read1 is there today"
+    response.close()
+    monkeypatch.setattr(stream_module, "fast_read1", lambda raw: None)
+    restarts_check(engine, printers, broker, tmp_path)
