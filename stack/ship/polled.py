@@ -159,18 +159,21 @@ class Read:
             if len(self._per_second) > 8:
                 del self._per_second[min(self._per_second)]
             if last is not None:
-                line = self.line(last[1], last[2])
-                if line is not None:
+                line, fresh = self._judge(last[1], last[2])
+                if fresh:
+                    self.mark.take(line)
                     yield line
             last = (raw, *parsed)
         if last is None:
             return
-        if self.running and last[0] != self.mark.pending:
+        line, fresh = self._judge(last[1], last[2])
+        if not fresh:
+            self.mark.pending = None  # read and taken before: it was whole then
+        elif self.running and last[0] != self.mark.pending:
             self.mark.pending = last[0]
-            return
-        self.mark.pending = None
-        line = self.line(last[1], last[2])
-        if line is not None:
+        else:
+            self.mark.pending = None
+            self.mark.take(line)
             yield line
 
     def again(self) -> int:
@@ -181,14 +184,13 @@ class Read:
             return self.returned
         return sum(n for second, n in self._per_second.items() if second >= since)
 
-    def line(self, ns: int, text: str) -> Stamped | None:
-        """The line as the log has it if it was not read before (None: it was)."""
+    def _judge(self, ns: int, text: str) -> tuple[Stamped, bool]:
+        """The line with its rank in the log, and whether it was not read before."""
         line = self._ranker.stamp(ns, text)
-        if not self._skip.new(line.ns, line.rank, line.text):
-            if self._second == ns // NS and line.rank > self.mark.rank:
-                # A whole read's ranks are the log's: after a line an earlier reader missed,
-                # the mark's line is one further.
-                self.mark.rank = line.rank
-            return None
-        self.mark.take(line)
-        return line
+        if self._skip.new(line.ns, line.rank, line.text):
+            return line, True
+        if self._second == ns // NS and line.rank > self.mark.rank:
+            # A whole read's ranks are the log's: after a line an earlier reader missed, the
+            # mark's line is one further.
+            self.mark.rank = line.rank
+        return line, False

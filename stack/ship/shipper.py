@@ -445,6 +445,14 @@ class Shipper:
                 self._buffer(watched, line)
                 new += 1
             mark.closed(engine_second)
+            log.debug(
+                "read the log of %s (tail %s): %d lines, %d new; next since %s",
+                watched.name,
+                tail,
+                read.returned,
+                new,
+                mark.since(),
+            )
             return new, read.again()
         finally:
             watched.stream = None
