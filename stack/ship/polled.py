@@ -1,8 +1,8 @@
 """Reading a Podman container's log by repeated reads to its end instead of one followed stream.
 
-Podman's followed log stream can skip a line (its file tailer met the line half written; a
-later read returns it), and Podman stamps whole seconds, so nothing in the followed stream
-tells that a line is missing. A read that is not followed is whole: it returns the file's
+Podman's followed log stream can skip a line (seen once in 40 followed restarts: the line is
+in the log, and a later read returns it), and Podman stamps whole seconds, so nothing in the
+followed stream tells that a line is missing. A read that is not followed is whole: it returns the file's
 lines up to its end. So a Podman container is read by polls: each asks for the lines since
 the whole second of the last line read (`since` is inclusive) and `ReadMark` keeps what was
 read, the last line and the digests of its second's lines, so that each line is taken once
@@ -25,6 +25,7 @@ when it meets the end; its tail reader fails with a 500 instead, and the poll is
 the log's last line is taken only when the next read returns it alike, a poll later (a line
 is written at once, so by then it is whole), or when the read began after the container
 stopped.
+
 Pure: the shipper makes the requests.
 """
 
