@@ -2,11 +2,11 @@
 
 Podman's followed log stream can skip a line (seen once in 40 followed restarts: the line is
 in the log, and a later read returns it), and Podman stamps whole seconds, so nothing in the
-followed stream tells that a line is missing. A read that is not followed is whole: it returns the file's
-lines up to its end. So a Podman container is read by polls: each asks for the lines since
-the whole second of the last line read (`since` is inclusive) and `ReadMark` keeps what was
-read, the last line and the digests of its second's lines, so that each line is taken once
-whichever reads return it.
+followed stream tells that a line is missing. A read that is not followed is whole: it
+returns the file's lines up to its end. So a Podman container is read by polls: each asks for
+the lines since the whole second of the last line read (`since` is inclusive) and `ReadMark`
+keeps what was read, the last line and the digests of its second's lines, so that each line
+is taken once whichever reads return it.
 
 Podman reads the log file from its start to find the lines `since` asks for, which costs
 as much as the log is long; with `tail` it reads only the file's end, `tail` lines back
@@ -90,8 +90,9 @@ class ReadMark:
         self.seen: list[str] | None = (
             [] if position is None else None if position.seen is None else list(position.seen)
         )
-        # The last line of the last read, not taken yet: Podman may have met it half written.
-        self.pending: bytes | None = None
+        # The last line of the last read, not taken yet (Podman may have met it half written):
+        # its bytes and its rank among its stamp's lines (a twin's half is not it).
+        self.pending: tuple[bytes, int] | None = None
         # Every line of the seconds before this one was read (the engine's clock had passed
         # them when a whole read began): reads need not ask for them again.
         self.floor = 0
@@ -110,7 +111,7 @@ class ReadMark:
             return
         floor = engine_second - CLOSED_S
         if self.pending is not None:
-            parsed = parse_stamp(self.pending)
+            parsed = parse_stamp(self.pending[0])
             floor = min(floor, parsed[0] // NS if parsed is not None else 0)
         self.floor = max(self.floor, floor)
 
@@ -170,8 +171,8 @@ class Read:
         line, fresh = self._judge(last[1], last[2])
         if not fresh:
             self.mark.pending = None  # read and taken before: it was whole then
-        elif self.running and last[0] != self.mark.pending:
-            self.mark.pending = last[0]
+        elif self.running and (last[0], line.rank) != self.mark.pending:
+            self.mark.pending = (last[0], line.rank)
         else:
             self.mark.pending = None
             self.mark.take(line)
