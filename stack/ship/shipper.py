@@ -38,20 +38,30 @@ import docker.errors
 import orjson
 import requests
 import urllib3
-from docker.types.daemon import CancellableStream
 
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
 from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
 from logtray.stack.ship.config import ShipConfig
+from logtray.stack.ship.polled import (
+    POLL_MAX_S,
+    POLL_MIN_S,
+    TAIL_BYTES,
+    Cut,
+    Read,
+    ReadMark,
+    first_tail,
+    next_tail,
+    whole,
+)
 from logtray.stack.ship.positions import Position, PositionStore, Resume, digest, moved
 from logtray.stack.ship.stamped import (
     NS,
-    Demuxer,
     LineSplitter,
     Ranker,
     Stamped,
     parse_stamp,
 )
+from logtray.stack.ship.stream import container_state, is_podman, open_logs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +71,8 @@ QUIET_S = 0.5
 # How often the containers are listed without an event, and a broken stream retried.
 RECONCILE_S = 10.0
 RETRY_S = 1.0
+# Podman's refusals of a log read in a row (a half-written line at its end) before giving up.
+MAX_REFUSED = 20
 # Bytes a buffered line costs beyond its text (the deque slot, the object).
 LINE_OVERHEAD = 100
 # Records in aiokafka's hands at once; the rest waits in our bounded buffers.
@@ -313,22 +325,13 @@ class Shipper:
         thread.start()
 
     def _read(self, watched: _Watched) -> None:
-        resume = watched.position
         client: docker.DockerClient | None = None
         try:
             client = self._connect()
-            stream, chunks = _open_logs(client, watched.id, resume)
-            watched.stream = stream
-            if self._stopping.is_set():
-                stream.close()
-            splitter = LineSplitter(self.config.max_entry_bytes)
-            ranker = Ranker()
-            skip = Resume(resume)
-            for chunk in chunks:
-                for raw in splitter.feed(chunk):
-                    self._line(watched, ranker, raw, skip)
-            for raw in splitter.flush():
-                self._line(watched, ranker, raw, skip)
+            if is_podman(client):
+                self._poll(watched, client)
+            else:
+                self._stream(watched, client)
         except _DOCKER_ERRORS as exc:
             if not self._stopping.is_set():
                 log.info("the log stream of %s ended (%s)", watched.name, type(exc).__name__)
@@ -343,6 +346,118 @@ class Shipper:
                     client.close()
             self._wake_loop()
 
+    def _stream(self, watched: _Watched, client: docker.DockerClient) -> None:
+        """Docker: one followed stream from the position on, until the container stops."""
+        resume = watched.position
+        _, tty = container_state(client, watched.id)
+        since = None if resume is None else resume.since()
+        stream, chunks, _ = open_logs(client, watched.id, since, follow=True, tty=tty)
+        watched.stream = stream
+        if self._stopping.is_set():
+            stream.close()
+        splitter = LineSplitter(self.config.max_entry_bytes)
+        ranker = Ranker()
+        skip = Resume(resume)
+        for chunk in chunks:
+            for raw in splitter.feed(chunk):
+                self._line(watched, ranker, raw, skip)
+        for raw in splitter.flush():
+            self._line(watched, ranker, raw, skip)
+
+    def _poll(self, watched: _Watched, client: docker.DockerClient) -> None:
+        """Podman: reads to the log's end, again and again (polled.py says why), until a read
+        begun after the container stopped."""
+        mark = ReadMark(watched.position)
+        tail: int | None = None  # the first read is whole: it recovers what the last missed
+        pause = POLL_MIN_S
+        refused = 0
+        while not self._stopping.is_set():
+            running, tty = container_state(client, watched.id)
+            try:
+                new, again = self._read_polled(watched, client, mark, running, tty, tail)
+            except docker.errors.APIError as exc:
+                # Podman's tail reader fails on a line it meets half written at the log's
+                # end (a 500); the next read finds it whole. Other refusals end the follower.
+                refused += 1
+                if not exc.is_server_error() or refused > MAX_REFUSED:
+                    raise
+                self._stopping.wait(POLL_MIN_S)
+                continue
+            refused = 0
+            tail = first_tail(again)
+            if not running:
+                return  # this read began after it stopped: it had every line
+            pause = POLL_MIN_S if new else min(POLL_MAX_S, pause * 2)
+            self._stopping.wait(pause)
+
+    def _read_polled(
+        self,
+        watched: _Watched,
+        client: docker.DockerClient,
+        mark: ReadMark,
+        running: bool,
+        tty: bool,
+        tail: int | None,
+    ) -> tuple[int, int]:
+        """One poll: reads, each asking for more lines than the last when its tail may have
+        left some out. (Lines taken, lines the next read returns again.)"""
+        while True:
+            try:
+                return self._read_once(watched, client, mark, running, tty, tail)
+            except Cut as cut:
+                tail = None if cut.too_big else next_tail(tail)
+
+    def _read_once(
+        self,
+        watched: _Watched,
+        client: docker.DockerClient,
+        mark: ReadMark,
+        running: bool,
+        tty: bool,
+        tail: int | None,
+    ) -> tuple[int, int]:
+        """One read from the mark's second to the log's end; the lines not read before go to
+        the buffer: (their count, those the next read returns again). Raises `Cut`, nothing
+        taken, when its tail may have left lines out."""
+        stream, chunks, engine_second = open_logs(
+            client, watched.id, mark.since(), False, tty, tail
+        )
+        watched.stream = stream
+        try:
+            if self._stopping.is_set():
+                return 0, 0
+            splitter = LineSplitter(self.config.max_entry_bytes)
+            lines = _split(chunks, splitter)
+            if tail is not None:
+                held: list[bytes] = []
+                size = 0
+                for raw in lines:
+                    held.append(raw)
+                    size += len(raw)
+                    if size > TAIL_BYTES:
+                        raise Cut(too_big=True)
+                if not whole(sum(1 for raw in held if parse_stamp(raw)), tail):
+                    raise Cut
+                lines = iter(held)
+            read = Read(mark, running)
+            new = 0
+            for line in read.lines(lines):
+                self._buffer(watched, line)
+                new += 1
+            mark.closed(engine_second)
+            log.debug(
+                "read the log of %s (tail %s): %d lines, %d new; next since %s",
+                watched.name,
+                tail,
+                read.returned,
+                new,
+                mark.since(),
+            )
+            return new, read.again()
+        finally:
+            watched.stream = None
+            stream.close()
+
     def _line(self, watched: _Watched, ranker: Ranker, raw: bytes, skip: Resume) -> None:
         parsed = parse_stamp(raw)
         if parsed is None:
@@ -350,6 +465,10 @@ class Shipper:
         line = ranker.stamp(*parsed)
         if not skip.new(line.ns, line.rank, line.text):
             return  # shipped before this follower started
+        self._buffer(watched, line)
+
+    def _buffer(self, watched: _Watched, line: Stamped) -> None:
+        """Into the container's buffer share; waits for room while Kafka takes lines."""
         watched.lines += 1
         cost = len(line.text) + LINE_OVERHEAD
         while True:
@@ -645,37 +764,11 @@ def _same(a: Position | None, b: Position | None) -> bool:
     return a == b and (a is None or b is None or a.seen == b.seen)
 
 
-def _open_logs(
-    client: docker.DockerClient, cid: str, resume: Position | None
-) -> tuple[Any, Iterator[bytes]]:
-    """A container's log stream from `resume` on, followed, stamped: (what to close to end
-    it, its bytes). The bytes come as the connection has them, many lines at a time (the SDK's
-    own stream reads each line with two calls through urllib3: most of the cost of a flood).
-    """
-    # The SDK's own helpers for its streams (not in its typed surface).
-    api: Any = client.api
-    tty = bool((api.inspect_container(cid).get("Config") or {}).get("Tty"))
-    params: dict[str, Any] = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1}
-    if resume is not None:
-        params["since"] = resume.since()
-    response = api._get(api._url("/containers/{0}/logs", cid), params=params, stream=True)
-    api._raise_for_status(response)
-    # A quiet container must not time the stream out (the SDK does the same for its streams).
-    api._disable_socket_timeout(api._get_raw_response_socket(response))
-    connection = getattr(response.raw, "_fp", None)
-    read1 = getattr(connection, "read1", None)
-
-    def chunks() -> Iterator[bytes]:
-        demux = None if tty else Demuxer()
-        while True:
-            chunk = read1(65536) if read1 is not None else response.raw.read1(65536)
-            if not chunk:
-                return
-            yield demux.feed(chunk) if demux is not None else chunk
-
-    # Its close shuts the socket down: a read blocked in the follower's thread returns.
-    stream = chunks()
-    return CancellableStream(stream, response), stream
+def _split(chunks: Iterator[bytes], splitter: LineSplitter) -> Iterator[bytes]:
+    """The lines of a stream's chunks, the last one too when the stream ends without a newline."""
+    for chunk in chunks:
+        yield from splitter.feed(chunk)
+    yield from splitter.flush()
 
 
 def read_status(state_dir: Path) -> dict[str, Any] | None:
