@@ -134,3 +134,18 @@ def test_a_marks_path_that_is_no_file_keeps_the_marks_in_memory(tmp_path: Path) 
     assert history.problem is None  # the alerts themselves are still kept in their file
     history.close()
     assert [e["id"] for e in AlertHistory(path).recent()] == ["id-1"]
+
+
+def test_marks_that_cannot_be_read_tell_nothing_again(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    history = AlertHistory(path)
+    for n in range(3):
+        kept(history, n)
+    history.mark_shown([f"id-{n}" for n in range(3)])
+    history.close()
+    path.with_suffix(".shown").unlink()
+    path.with_suffix(".shown").mkdir()  # a marks file that can no longer be read
+    reopened = AlertHistory(path)
+    assert reopened.shown.problem is not None
+    assert reopened.unshown(0) == []  # not every recent alert in the next summary again
+    reopened.close()

@@ -100,8 +100,9 @@ class AlertHistory:
     def _open_shown(self) -> None:
         held = self.ids()
         shown = self.shown
-        if not shown.existed:
-            # A history from a version that kept no marks: its alerts were told then.
+        if not shown.existed or shown.problem is not None:
+            # A history from a version that kept no marks: its alerts were told then. Marks
+            # that cannot be read are no proof of anything untold: nothing is told again.
             shown.mark(held)
         shown.open()
         if not shown.existed or shown.damaged or len(shown) > len(held):
