@@ -149,3 +149,16 @@ def test_marks_that_cannot_be_read_tell_nothing_again(tmp_path: Path) -> None:
     assert reopened.shown.problem is not None
     assert reopened.unshown(0) == []  # not every recent alert in the next summary again
     reopened.close()
+
+
+def test_the_marks_stay_bounded_when_the_history_is_kept_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    path.mkdir()  # the history's own file cannot be used: it never compacts
+    history = AlertHistory(path, limit=10)
+    for n in range(500):
+        kept(history, n)
+        history.mark_shown([f"id-{n}"])
+    assert history.problem is not None
+    assert len(history.shown) <= 2 * 10 and "id-499" in history.shown
+    assert history.unshown(0) == []
+    history.close()

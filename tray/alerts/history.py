@@ -254,6 +254,10 @@ class AlertHistory:
     def mark_shown(self, ids: Sequence[str]) -> None:
         """These alerts were told (written with the next flush, after the alerts' own lines)."""
         self.shown.mark(ids)
+        # Compaction bounds the marks with the file; a history kept in memory only (its file
+        # failed) never compacts, so its marks are bounded here with what it still holds.
+        if len(self.shown) > 2 * self.limit:
+            self.shown.keep_only(self.ids())
 
     def unshown(self, since: float) -> list[dict[str, Any]]:
         """The alerts received at or after `since` that were kept but never marked told
