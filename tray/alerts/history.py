@@ -45,7 +45,7 @@ from typing import IO, Any
 import orjson
 
 from logtray.tray.alerts.alert import SANE_TIME_S, Alert, parse_time
-from logtray.tray.alerts.regular_file import OPEN_FLAGS, open_regular, read_tail
+from logtray.tray.alerts.regular_file import OPEN_FLAGS, open_append, read_tail
 from logtray.tray.alerts.shown import ShownMarks
 from logtray.tray.base.links import safe_url
 
@@ -109,14 +109,7 @@ class AlertHistory:
             shown.keep_only(held)
 
     def _open_append(self) -> IO[str]:
-        fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)  # alert content is private (also for an older file)
-            return os.fdopen(fd, "a", encoding="utf-8")
-        except BaseException:
-            os.close(fd)
-            raise
+        return os.fdopen(open_append(self.path), "a", encoding="utf-8")
 
     def _fail(self, doing: str, exc: OSError) -> None:
         """Go on in memory only, and say so once."""

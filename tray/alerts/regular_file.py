@@ -37,6 +37,19 @@ def open_regular(path: Path, flags: int) -> int:
         raise
 
 
+def open_append(path: Path) -> int:
+    """A descriptor appending to `path` (made when missing), private to the user (0600, also
+    for an older, wider file: alerts are private)."""
+    fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_tail(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
     """The file's content (its last `limit` bytes, from a line start), b"" if it is missing;
     OSError if it cannot be read or is not a regular file."""

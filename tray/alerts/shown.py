@@ -28,7 +28,7 @@ from typing import IO
 import orjson
 
 from logtray.tray.alerts.alert import MAX_ID_CHARS
-from logtray.tray.alerts.regular_file import OPEN_FLAGS, open_regular, read_tail
+from logtray.tray.alerts.regular_file import OPEN_FLAGS, open_append, read_tail
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,7 @@ class ShownMarks:
             self._fail("open", exc)
 
     def _open_append(self) -> IO[bytes]:
-        fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        try:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)
-            return os.fdopen(fd, "ab")
-        except BaseException:
-            os.close(fd)
-            raise
+        return os.fdopen(open_append(self.path), "ab")
 
     def _fail(self, doing: str, exc: OSError) -> None:
         if self._file is not None:
