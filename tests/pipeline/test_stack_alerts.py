@@ -332,3 +332,39 @@ def test_whatever_is_on_the_stack_alerts_topic_cannot_crash_the_tray(
     kept = [entry.get("id") for entry in history()]
     assert sorted(kept, key=str) == sorted(expected, key=str)
     assert all("heartbeat" not in entry for entry in history())
+
+
+def test_a_reader_started_after_the_start_counts_what_an_earlier_run_never_told(
+    broker, monkeypatch
+) -> None:
+    """As the tray does: the stack's alerts topic is read once it sees the stack's Kafka run,
+    after its start. What a killed run kept but never told is in that catch-up's one summary,
+    not in a summary of its own before it."""
+    from logtray.tray.alerts.alert import Alert
+    from logtray.tray.alerts.history import AlertHistory
+    from logtray.tray.delivery import service as service_module
+
+    monkeypatch.setattr(service_module, "UNTOLD_WAIT_S", 600.0)  # only the catch-up tells it
+    ensure_topics(broker.bootstrap, (TopicSpec(TOPIC, WEEK_MS),))
+    kept = AlertHistory(paths.history_file())
+    untold = Alert(pathname="/app/pay.py", lineno=3, count=30, id="untold-1")
+    kept.append({"received": round(time.time(), 3), "peer": "t", **untold.to_record()})
+    kept.close()
+    missed = record(40, "missed.py", 4)
+    out = io.StringIO()
+    service = AlertService(load_config({}), notifier=ConsoleNotifier(out))
+
+    async def scenario() -> None:
+        await to_topic(broker.bootstrap, missed)
+        await service.start(listen=False, catch_up_expected=True)
+        await asyncio.sleep(0)  # a loop turn: what the start scheduled runs first, as in the tray
+        service.start_stack_alerts(broker.bootstrap, TOPIC)
+        try:
+            await until(lambda: bool(shown(out)), "the catch-up summary")
+        finally:
+            await service.stop()
+
+    asyncio.run(scenario())
+    [summary] = shown(out)
+    assert summary["key"] == "logtray:caught-up", summary
+    assert summary["ids"] == ["untold-1", missed["id"]], summary

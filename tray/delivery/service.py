@@ -203,7 +203,10 @@ class AlertService:
         self.actions.set_stack_kafka(lambda: self.stack_kafka)
         self._telling: set[asyncio.Task[None]] = set()
 
-    async def start(self, listen: bool = True) -> None:
+    async def start(self, listen: bool = True, catch_up_expected: bool = False) -> None:
+        """`catch_up_expected`: a reader that catches up is started later, not with this start
+        (the tray reads the stack's alerts topic once it sees the stack's Kafka run): what an
+        earlier run never told waits for its summary (at most UNTOLD_WAIT_S)."""
         config = self.config
         prefixes = url_prefixes(config)
         notifier = self._notifier or await select_notifier(
@@ -255,6 +258,7 @@ class AlertService:
             )
             self._catching_up = True
             self._start_seen()
+        self._catching_up = self._catching_up or catch_up_expected
         # After whatever the caller starts next at once (`logtray listen`: the stack's alerts).
         asyncio.get_running_loop().call_soon(self._untold_after_start)
 

@@ -219,7 +219,9 @@ class TrayApp:
         if deferred is not None:
             deferred.actions = self.service.actions  # the popups' Show errors / editor actions
         try:
-            await self.service.start()
+            # With Riemann, the stack's alerts topic is read once its Kafka is seen running:
+            # its catch-up summary also counts what an earlier run kept but never told.
+            await self.service.start(catch_up_expected=bool(self.stack.alerts_topic()))
         except BaseException as exc:
             started.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
             close_view()
