@@ -78,13 +78,16 @@ def open_logs(
     if tail is not None:
         params["tail"] = tail
     path = f"/containers/{urllib.parse.quote(cid, safe='')}/logs"
-    # timeout=None: a quiet container must not time the stream out (the client's timeout
-    # is for calls, not for a log followed for hours).
+    # Followed: a quiet container must not time the stream out (the client's timeout is for
+    # calls, not for a log followed for hours), so only the connection is bounded. A poll is a
+    # call: a hung engine ends it with the client's timeout instead of holding the reader.
+    timeout = (api.timeout, None) if follow else api.timeout
     response = api.get(
-        f"{api.base_url}/v{api.api_version}{path}", params=params, stream=True, timeout=None
+        f"{api.base_url}/v{api.api_version}{path}", params=params, stream=True, timeout=timeout
     )
     if response.status_code >= 400:
-        detail = response.text[:300].strip()
+        # A stranger's body: read a bounded part of it.
+        detail = response.raw.read(300, decode_content=True).decode("utf-8", "replace").strip()
         response.close()
         raise docker.errors.APIError(
             f"the engine refused the log of {cid[:12]}: {response.status_code} {detail}",

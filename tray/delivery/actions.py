@@ -211,8 +211,9 @@ class AlertActions:
                 set_kind_state(bootstrap, topic, options, kind_id, checked or "", "resolved")
             )
         except LogtrayError as exc:
-            log.error("cannot resolve the error kind: %s", exc.message)
-            self._tell("Could not resolve the error kind", exc.message)
+            said = f"{exc.message}: {exc.fix}" if exc.fix else exc.message
+            log.error("cannot resolve the error kind: %s", said)
+            self._tell("Could not resolve the error kind", said)
             return False
         for known in changed:
             log.info("%s: %s is resolved", service_label(known.kind.service), known.kind.label())

@@ -93,6 +93,12 @@ class AlertRouter:
             self._timer.cancel()
         while self._showing:
             await asyncio.gather(*self._showing.values(), return_exceptions=True)
+        # A quit with a source's update still due: its first popup told the source, as when the
+        # policy lets an update go (`_on_timer`); without this, a source that kept failing until
+        # the quit would come back in the next start's "while you were away". Alerts waiting for
+        # a storm summary were never shown: the next start tells them.
+        for key in [key for key in self._waiting if key != STORM_KEY]:
+            self._told(self._unwait(key))
         self.history.flush()
         await self.notifier.aclose()
 

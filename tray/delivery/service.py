@@ -680,6 +680,8 @@ class AlertService:
         await _stop_tasks(sources, self._sources_stop)
         if self.listener:
             await self.listener.stop()
+        if self._telling:  # an action's failure being told reaches the notifier before it closes
+            await asyncio.wait(set(self._telling), timeout=5.0)
         if self.router:
             await self.router.aclose()
             self.router.history.close()
