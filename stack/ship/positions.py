@@ -55,6 +55,21 @@ class Position:
         return max(1, self.ns // NS)
 
 
+def first_position(started_ns: int | None, shipping_ns: int, look_back_s: float) -> Position:
+    """Where a container with no position starts: `look_back_s` before shipping started when
+    the container already ran then (`started_ns`, the engine's time of its start, None when
+    not known, is earlier); when it started later, `look_back_s` (at least a second: the
+    engine may stamp a first line a hair before it records the start) before its start, so
+    its whole run is shipped. The position holds no line of its second: every line of that
+    second is new (whole seconds, as the engine's `since`), none of an earlier one."""
+    look_back = int(look_back_s * NS)
+    if started_ns is not None and started_ns >= shipping_ns:
+        cutoff = started_ns - max(look_back, NS)
+    else:
+        cutoff = shipping_ns - look_back
+    return Position(max(NS, cutoff), 0, ())
+
+
 def after(position: Position | None, ns: int, rank: int) -> bool:
     """Whether the line (ns, rank) comes after `position` (always, with no position)."""
     return position is None or (ns, rank) > (position.ns, position.rank)
