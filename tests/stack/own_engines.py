@@ -109,6 +109,11 @@ class OwnDockerd:
 
     def close(self) -> None:
         """Remove its containers, stop it and its containerd, unmount and remove its folder."""
+        if self.proc is None and (self.root / "data").exists():
+            # A test that failed while it was down: its containers may still run (live
+            # restore), and only it removes them.
+            with contextlib.suppress(Exception):
+                self.start()
         if self.proc is not None:
             with contextlib.suppress(Exception):
                 client = self.client()
