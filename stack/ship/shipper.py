@@ -43,14 +43,7 @@ from docker.types.daemon import CancellableStream
 from logtray.pipeline.lines import Entry, Joiner, record_from_entry
 from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
 from logtray.stack.ship.config import ShipConfig
-from logtray.stack.ship.positions import (
-    Position,
-    PositionStore,
-    Resume,
-    digest,
-    first_position,
-    moved,
-)
+from logtray.stack.ship.positions import Position, PositionStore, Resume, digest, moved
 from logtray.stack.ship.stamped import (
     NS,
     Demuxer,
@@ -58,7 +51,6 @@ from logtray.stack.ship.stamped import (
     Ranker,
     Stamped,
     parse_stamp,
-    stamp_ns,
 )
 
 log = logging.getLogger(__name__)
@@ -169,8 +161,8 @@ class Shipper:
         # it takes them, however slowly, the followers wait for room instead).
         self.kafka_down = False
         self._pruned = False
-        # When shipping started (the host's clock, as the engine's stamps on this machine): a
-        # container first seen is read from a look-back before it (positions.first_position).
+        # When shipping began (this machine's clock, as the engine's stamps here): a container
+        # shipped for the first time starts a look-back before it (Position.first).
         self.started_ns = time.time_ns()
 
     # -- lifecycle (any thread) -----------------------------------------------------------------
@@ -285,10 +277,27 @@ class Shipper:
                     )
                     self._watched[cid] = watched
             if running and watched.settled() and not self._stopping.is_set():
+                if watched.position is None:
+                    try:
+                        self._first_position(client, watched)
+                    except docker.errors.NotFound:
+                        continue  # removed since the listing
                 self._follow(watched)
         with self._watched_lock:
             for cid in [c for c, w in self._watched.items() if c not in present and w.settled()]:
                 del self._watched[cid]
+
+    def _first_position(self, client: docker.DockerClient, watched: _Watched) -> None:
+        """A container shipped for the first time starts at [ship] first_look_back_s before
+        shipping began, or its whole run (Position.first). That is its position at once, saved
+        by the sender: a later start of the shipper reads on from there even if it printed
+        nothing meanwhile. No follower runs and nothing is in flight for it (settled): nothing
+        else moves it now."""
+        state = client.api.inspect_container(watched.id).get("State") or {}
+        watched.position = Position.first(
+            str(state.get("StartedAt") or ""), self.started_ns, self.config.first_look_back_s
+        )
+        self._wake_loop()
 
     def _watch_events(self) -> None:
         """Each container start, stop or removal asks for a reconciliation at once."""
@@ -329,8 +338,6 @@ class Shipper:
         client: docker.DockerClient | None = None
         try:
             client = self._connect()
-            if resume is None:
-                resume = self._first_position(client, watched)
             stream, chunks = _open_logs(client, watched.id, resume)
             watched.stream = stream
             if self._stopping.is_set():
@@ -356,18 +363,6 @@ class Shipper:
                 with contextlib.suppress(Exception):
                     client.close()
             self._wake_loop()
-
-    def _first_position(self, client: docker.DockerClient, watched: _Watched) -> Position:
-        """A container shipped for the first time: where it starts ([ship] first_look_back_s),
-        kept as its position at once (saved by the sender), so that a later start of the
-        shipper reads on from there even if it printed nothing meanwhile."""
-        state = client.api.inspect_container(watched.id).get("State") or {}
-        started = stamp_ns(str(state.get("StartedAt") or "")[:40])
-        position = first_position(started, self.started_ns, self.config.first_look_back_s)
-        # No follower runs and nothing is in flight for it (settled): the loop does not move it.
-        watched.position = position
-        self._wake_loop()
-        return position
 
     def _line(self, watched: _Watched, ranker: Ranker, raw: bytes, skip: Resume) -> None:
         parsed = parse_stamp(raw)
