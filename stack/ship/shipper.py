@@ -293,9 +293,11 @@ class Shipper:
         by the sender: a later start of the shipper reads on from there even if it printed
         nothing meanwhile. No follower runs and nothing is in flight for it (settled): nothing
         else moves it now."""
-        state = client.api.inspect_container(watched.id).get("State") or {}
+        info = client.api.inspect_container(watched.id)
+        state = info.get("State") if isinstance(info, dict) else None
+        started = state.get("StartedAt") if isinstance(state, dict) else None
         watched.position = Position.first(
-            str(state.get("StartedAt") or ""), self.started_ns, self.config.first_look_back_s
+            str(started or ""), self.started_ns, self.config.first_look_back_s
         )
         self._wake_loop()
 
