@@ -21,6 +21,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,7 +68,9 @@ class OwnDockerd:
         self.log = self.root / "dockerd.log"
         self.live_restore = live_restore
         self.proc: subprocess.Popen[bytes] | None = None
-        namespace = f"logtray-test-{self.root.name}"
+        # containerd's names are letters and digits joined by single "-", "." or "_" (not
+        # what mkdtemp picks: it may end with "_").
+        namespace = f"logtray-test-{uuid.uuid4().hex[:12]}"
         # Its own daemon.json: the machine's /etc/docker/daemon.json is the machine's engine's.
         (self.root / "daemon.json").write_text("{}")
         self.args = [
