@@ -72,11 +72,15 @@ def counter_dir() -> Iterator[Path]:
 
 
 def _progress(counter: Path) -> Callable[[], int]:
+    """The printer's last number, as its counter file says. The printer rewrites the file for
+    each line (it is empty for a moment): the highest number read so far."""
+    highest = 0
+
     def read() -> int:
-        try:
-            return int((counter / "n").read_text().strip() or 0)
-        except (OSError, ValueError):
-            return 0
+        nonlocal highest
+        with contextlib.suppress(OSError, ValueError):
+            highest = max(highest, int((counter / "n").read_text().strip() or 0))
+        return highest
 
     return read
 
