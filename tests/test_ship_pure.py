@@ -6,6 +6,7 @@ stream, a position file), so the properties are checked on arbitrary input.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -14,7 +15,13 @@ from hypothesis import strategies as st
 from logtray.stack.labels import LABEL_STACK
 from logtray.stack.ship.choose import MAX_NAME, chosen, service_of
 from logtray.stack.ship.config import ShipConfig
-from logtray.stack.ship.positions import Position, PositionStore, Resume, digest, moved
+from logtray.stack.ship.positions import (
+    Position,
+    PositionStore,
+    Resume,
+    digest,
+    moved,
+)
 from logtray.stack.ship.stamped import CUT_MARK, NS, LineSplitter, Ranker, parse_stamp, stamp_ns
 
 labels_st = st.dictionaries(st.text(max_size=30), st.text(max_size=30), max_size=6)
@@ -190,6 +197,99 @@ def test_a_line_the_followed_stream_missed_is_shipped_once_when_the_second_is_re
     assert sorted(log[i] for i in shipped) == sorted(
         log[i] for i in range(len(log)) if i not in gone
     )
+
+
+# When shipping began, and the offsets (from it) of a container's start and of its lines.
+SHIPPING = 1_796_650_000 * NS
+offsets_st = st.integers(-30 * 86400 * NS, 30 * 86400 * NS)
+
+
+def _rfc3339(ns: int) -> str:
+    """A time as the engine writes a container's StartedAt."""
+    second, frac = divmod(ns, NS)
+    when = datetime.datetime.fromtimestamp(second, tz=datetime.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+@given(
+    started=st.none() | offsets_st,
+    look_back=st.floats(0, 365 * 86400, allow_nan=False),
+    lines=st.lists(offsets_st, max_size=40).map(sorted),
+    again=st.data(),
+)
+@settings(max_examples=300)
+def test_a_first_seen_container_ships_its_look_back_or_its_whole_run_and_each_line_once(
+    started, look_back, lines, again
+) -> None:
+    """Already running when shipping began (or its start unknown): the lines of the look-back
+    before that moment and later, none a whole second older. Started later: its whole run
+    (from a second before its start), none a whole second older than the look-back before it.
+    Shipped from there and read again from the moved position, no line comes twice."""
+    start = None if started is None else SHIPPING + started
+    # Not known: Docker's zero time for a container never started, or anything else.
+    first = Position.first(
+        "0001-01-01T00:00:00Z" if start is None else _rfc3339(start), SHIPPING, look_back
+    )
+    look_back_ns = int(look_back * NS)
+    log = [(SHIPPING + ns, f"line {i}") for i, ns in enumerate(lines)]
+    resume = Resume(first)
+    ranker = Ranker()
+    shipped = []
+    for ns, text in _engine_since(log, first.since()):
+        line = ranker.stamp(ns, text)
+        if resume.new(line.ns, line.rank, line.text):
+            shipped.append((line.ns, line.rank, text))
+    new = {text for _, _, text in shipped}
+    for ns, text in log:
+        if start is not None and start >= SHIPPING:
+            if ns >= start - NS:
+                assert text in new, "a container started while shipping runs: its whole run"
+            if ns < start - max(look_back_ns, NS) - NS:
+                assert text not in new, "nothing older than its look-back"
+        else:
+            if ns >= SHIPPING - look_back_ns:
+                assert text in new, "the look-back before shipping began"
+            if ns < SHIPPING - look_back_ns - NS:
+                assert text not in new, "nothing older than the look-back"
+    # Kafka took some of them; the next start reads on from there, none twice.
+    took = again.draw(st.integers(0, len(shipped)))
+    position = first
+    for ns, rank, text in shipped[:took]:
+        position = moved(position, [(ns, rank, digest(ns, text))]) or position
+    ranker, resume = Ranker(), Resume(position)
+    rest = []
+    for ns, text in _engine_since(log, position.since()):
+        line = ranker.stamp(ns, text)
+        if resume.new(line.ns, line.rank, line.text):
+            rest.append(text)
+    assert [text for _, _, text in shipped[:took]] + rest == [text for _, _, text in shipped]
+
+
+def test_a_first_position_is_kept_as_any_position(tmp_path: Path) -> None:
+    """Saved at once (a container that printed nothing yet keeps its starting point)."""
+    store = PositionStore(tmp_path / "positions")
+    first = Position.first("", SHIPPING, 300)
+    assert first == Position(SHIPPING - 300 * NS, 0) and first.seen == ()
+    store.save("ab" * 32, first, "pay")
+    assert store.load("ab" * 32) == first and store.load("ab" * 32).seen == ()
+    # A clock far off: never before the epoch.
+    assert Position.first("", NS // 2, 300).ns == NS
+    assert Position.first(_rfc3339(SHIPPING + 5 * NS), SHIPPING, 0).ns == SHIPPING + 4 * NS
+    # Podman's start, with an offset.
+    assert Position.first("2026-12-07T17:00:00.5+01:00", 0, 0).ns == 1796659200 * NS - NS // 2
+
+
+@given(st.text(max_size=100), st.integers(0, 4_000_000_000 * NS), st.floats(0, 365 * 86400))
+def test_any_start_the_engine_tells_gives_a_position_within_the_look_back(
+    started_at, shipping, look_back
+) -> None:
+    """The engine's StartedAt comes from a stranger: any text gives a position, never later
+    than shipping's start minus the look-back unless it is a start after shipping began."""
+    first = Position.first(started_at, shipping, look_back)
+    assert first.ns >= NS and first.rank == 0 and first.seen == ()
+    started = stamp_ns(started_at[:40])
+    if started is None or started < shipping:
+        assert first.ns == max(NS, shipping - int(look_back * NS))
 
 
 def test_positions_are_kept_per_container_id_and_junk_is_none(tmp_path: Path) -> None:

@@ -33,3 +33,8 @@ class ShipConfig:
     max_entry_bytes: int = 65536
     # At most this many containers are followed at once (the rest are named, not followed).
     max_containers: int = 64
+    # A container shipped for the first time (no position yet) is read from this many seconds
+    # before shipping started, when it already ran then: not its whole log (a week of old
+    # lines would flood Kafka, and their errors count at their own times). One that starts
+    # while shipping runs is read from its first line of that run (and the same look-back).
+    first_look_back_s: float = 300.0

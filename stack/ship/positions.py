@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logtray.stack.ship.stamped import NS
+from logtray.stack.ship.stamped import NS, stamp_ns
 
 # Container ids are hex; anything else is not used as a file name.
 _ID = re.compile(r"^[0-9a-f]{12,64}$")
@@ -53,6 +53,23 @@ class Position:
     def since(self) -> int:
         """The engine's `since` (whole seconds, inclusive) that re-reads this line's second."""
         return max(1, self.ns // NS)
+
+    @classmethod
+    def first(cls, started_at: str, shipping_ns: int, look_back_s: float) -> Position:
+        """Where a container with no position starts. `started_at` is the engine's time of its
+        start (RFC 3339; anything else: not known). When it already ran as shipping began
+        (`shipping_ns`): `look_back_s` before that. When it started later: `look_back_s`
+        before its start (at least a second: the engine may stamp a first line a hair before
+        it records the start), so its whole run is shipped. The position holds no line of its
+        second: every line of that second is new (whole seconds, as the engine's `since`),
+        none of an earlier one."""
+        started = stamp_ns(started_at[:40])
+        look_back = int(look_back_s * NS)
+        if started is not None and started >= shipping_ns:
+            cutoff = started - max(look_back, NS)
+        else:
+            cutoff = shipping_ns - look_back
+        return cls(max(NS, cutoff), 0, ())
 
 
 def after(position: Position | None, ns: int, rank: int) -> bool:

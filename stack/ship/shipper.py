@@ -173,9 +173,13 @@ class Shipper:
         # it takes them, however slowly, the followers wait for room instead).
         self.kafka_down = False
         self._pruned = False
+        # When shipping began (this machine's clock, as the engine's stamps here): a container
+        # shipped for the first time starts a look-back before it (Position.first).
+        self.started_ns = time.time_ns()
 
     # -- lifecycle (any thread) -----------------------------------------------------------------
     def start(self) -> None:
+        self.started_ns = time.time_ns()
         ready = threading.Event()
         sender = threading.Thread(target=self._run_loop, args=(ready,), name="ship-send")
         sender.daemon = True
@@ -285,10 +289,29 @@ class Shipper:
                     )
                     self._watched[cid] = watched
             if running and watched.settled() and not self._stopping.is_set():
+                if watched.position is None:
+                    try:
+                        self._first_position(client, watched)
+                    except docker.errors.NotFound:
+                        continue  # removed since the listing
                 self._follow(watched)
         with self._watched_lock:
             for cid in [c for c, w in self._watched.items() if c not in present and w.settled()]:
                 del self._watched[cid]
+
+    def _first_position(self, client: docker.DockerClient, watched: _Watched) -> None:
+        """A container shipped for the first time starts at [ship] first_look_back_s before
+        shipping began, or its whole run (Position.first). That is its position at once, saved
+        by the sender: a later start of the shipper reads on from there even if it printed
+        nothing meanwhile. No follower runs and nothing is in flight for it (settled): nothing
+        else moves it now."""
+        info = client.api.inspect_container(watched.id)
+        state = info.get("State") if isinstance(info, dict) else None
+        started = state.get("StartedAt") if isinstance(state, dict) else None
+        watched.position = Position.first(
+            str(started or ""), self.started_ns, self.config.first_look_back_s
+        )
+        self._wake_loop()
 
     def _watch_events(self) -> None:
         """Each container start, stop or removal asks for a reconciliation at once."""

@@ -176,7 +176,10 @@ class Printers:
         delay_us: int = 0,
         tty: bool = False,
         name: str | None = None,
+        **create: Any,
     ) -> Any:
+        """A started printer; `create` goes to the engine's create as is (a restart policy, a
+        volume)."""
         key, _, value = self.mark.partition("=")
         container = self.client.containers.create(
             self.image,
@@ -186,6 +189,7 @@ class Printers:
             init=True,
             network_mode="none",
             tty=tty,
+            **create,
         )
         self.created.append(container)
         container.start()

@@ -391,6 +391,7 @@ _CHECKS: dict[tuple[str, str], _Check] = {
     ("ship", "max_entry_lines"): _ints(1, 100_000),
     ("ship", "max_entry_bytes"): _ints(1024, 16 * 1024 * 1024),
     ("ship", "max_containers"): _ints(1, 1000),
+    ("ship", "first_look_back_s"): _seconds(0, 365 * DAY_S),
     ("ship", "labels"): (
         lambda v: all(item.partition("=")[0].strip() for item in v),
         'labels as "key=value" or "key", e.g. ["logtray.logs=true"]',
