@@ -1,8 +1,9 @@
 """Container engines a test owns, to stop and start them without touching the machine's own.
 
-- `OwnDockerd`: a second dockerd with its own data root, exec root (and so its own managed
-  containerd), pid file, socket and containerd namespace, no bridge and no iptables rules; all
-  of it under one short folder in /tmp (containerd's socket path must stay under 108 bytes).
+- `OwnDockerd`: a second dockerd in a network namespace of its own, with its own data root,
+  exec root (and so its own managed containerd), pid file, socket and containerd namespace, no
+  bridge and no iptables rules; all of it under one short folder in /tmp (containerd's socket
+  path must stay under 108 bytes).
 - `OwnPodmanService`: a second `podman system service` on a socket of its own, rootful or as the
   rootless user (tests/stack/engines.py), over the same storage as the machine's service: the
   containers stay with their conmon when it goes away, as they do when the user's service dies.
@@ -73,7 +74,13 @@ class OwnDockerd:
         namespace = f"logtray-test-{uuid.uuid4().hex[:12]}"
         # Its own daemon.json: the machine's /etc/docker/daemon.json is the machine's engine's.
         (self.root / "daemon.json").write_text("{}")
+        # In a network namespace of its own: a dockerd with --bridge=none deletes the bridge
+        # named docker0 at start (moby's removeDefaultBridgeInterface), which in the machine's
+        # namespace is the machine's engine's bridge (its containers' gateway).
         self.args = [
+            "unshare",
+            "--net",
+            "--",
             "dockerd",
             f"--config-file={self.root / 'daemon.json'}",
             f"--data-root={self.root / 'data'}",

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import docker
 import pytest
 
+from logtray.stack.alert_route import bridge_addresses
 from logtray.stack.ship.shipper import Shipper
 from tests.conftest import need
 from tests.pipeline.conftest import Broker
@@ -169,10 +170,14 @@ def test_a_restart_of_dockerd_loses_and_doubles_no_line(
     live_restore: bool,
 ) -> None:
     need(os.geteuid() == 0, "a second dockerd needs root")
+    docker0 = bridge_addresses().get("docker0")
     own = OwnDockerd(live_restore=live_restore)
     printers: Printers | None = None
     try:
         own.start()
+        # The test's dockerd leaves the machine's engine's bridge alone (other tests'
+        # containers reach the host through it).
+        assert bridge_addresses().get("docker0") == docker0, "the test's dockerd took docker0"
         client = own.client()
         # The printer image, from the machine's engine: the test's engine pulls nothing.
         client.images.load(b"".join(engine_client.images.get(printer_image).save(named=True)))
