@@ -195,3 +195,30 @@ def test_a_history_file_that_cannot_be_used_never_stops_alerts(kind, tmp_path):
         listener.stop()
         if kind == "full disk":
             subprocess.run(["umount", "-l", str(path.parent)], capture_output=True)
+
+
+_BOOTSTRAP_FORM = 'is not valid: expected a list of host:port, e.g. "127.0.0.1:9094"'
+
+
+@pytest.mark.parametrize("value", ["", "localhost", "kafka:99999", "x y:1", "a:1,"])
+@pytest.mark.parametrize(
+    "command, option",
+    [
+        (("kinds",), "command line: [engine] bootstrap"),
+        (("kinds", "resolve", "0123456789ab"), "command line: [engine] bootstrap"),
+        (("engine", "--notifier", "console"), "command line: [engine] bootstrap"),
+        (("ship",), "command line: [engine] bootstrap"),
+        (("team", "invite"), "command line: --bootstrap"),
+        (("demo", "--http", ""), "command line: --bootstrap"),
+    ],
+    ids=["kinds", "kinds-resolve", "engine", "ship", "team-invite", "demo"],
+)
+def test_a_bootstrap_option_is_checked_as_the_config_key(command, option, value):
+    """Every command's --bootstrap is refused as `[engine] bootstrap` is, before any Kafka is
+    tried: one sentence, exit 1, no traceback (never a retry loop, nor a block naming it)."""
+    result = logtray(*command, "--bootstrap", value, timeout=60)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert f"logtray: {option} {'= ' if '[' in option else ''}{value!r} {_BOOTSTRAP_FORM}" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr and result.stdout == ""

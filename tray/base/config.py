@@ -405,6 +405,19 @@ _CHECKS: dict[tuple[str, str], _Check] = {
 }
 
 
+def check_option(option: str, value: Any, section: str, key: str) -> Any:
+    """`value`, given as a command's `option` for what `[section] key` holds elsewhere (e.g.
+    `team invite --bootstrap`: the teammate's [alerts_topic] bootstrap), checked as
+    load_config checks that key, so a bad one is the same sentence, not a failure later."""
+    test, form = _CHECKS[(section, key)]
+    if not test(value):
+        raise ConfigError(
+            f"command line: {option} {value!r} is not valid: expected {form}",
+            fix=f"correct {option} or leave it out",
+        )
+    return value
+
+
 def _splits(command: str) -> bool:
     try:
         shlex.split(command)

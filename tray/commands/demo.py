@@ -8,6 +8,8 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
+from logtray.tray.base.config import check_option
+
 if TYPE_CHECKING:
     # The demo (http.server, the Kafka log handler) is imported when `logtray demo` runs:
     # every command, the tray included, builds this parser.
@@ -33,8 +35,10 @@ def settings_from(args: argparse.Namespace, environ: dict[str, str]) -> DemoSett
     from logtray.stack.demo.app import DemoSettings
 
     base = DemoSettings.from_env(environ)
+    if args.bootstrap is not None:  # checked as [engine] bootstrap is: one sentence, no retries
+        check_option("--bootstrap", args.bootstrap, "engine", "bootstrap")
     return DemoSettings(
-        bootstrap=args.bootstrap or base.bootstrap,
+        bootstrap=base.bootstrap if args.bootstrap is None else args.bootstrap,
         topic=args.topic or base.topic,
         service=base.service,
         info_rate=base.info_rate,

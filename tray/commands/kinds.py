@@ -43,9 +43,16 @@ def add_parser(sub: Any) -> None:
         one.set_defaults(run=run_state, state=state)
 
 
-def _where(config: Config, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    bootstrap = args.bootstrap or stack_kafka(config).bootstrap
-    return bootstrap, security_options(config.engine)
+def _config(args: argparse.Namespace) -> Config:
+    # --bootstrap is [engine] bootstrap from the command line, checked as that key is (a
+    # bad one is one sentence, not a Kafka error later); stack_kafka then takes it as written.
+    if args.bootstrap is None:
+        return load_config()
+    return load_config({"engine": {"bootstrap": args.bootstrap}})
+
+
+def _where(config: Config) -> tuple[str, dict[str, Any]]:
+    return stack_kafka(config).bootstrap, security_options(config.engine)
 
 
 def _read(config: Config, bootstrap: str, options: dict[str, Any]) -> list[KnownKind]:
@@ -64,8 +71,8 @@ def _when(seconds: float) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    config = load_config()
-    bootstrap, options = _where(config, args)
+    config = _config(args)
+    bootstrap, options = _where(config)
     kinds = sorted(_read(config, bootstrap, options), key=lambda k: -k.last_seen)
     if args.json:
         print(json.dumps([k.to_json() for k in kinds], ensure_ascii=False, indent=1))
@@ -90,8 +97,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_state(args: argparse.Namespace) -> int:
-    config = load_config()
-    bootstrap, options = _where(config, args)
+    config = _config(args)
+    bootstrap, options = _where(config)
     state: State = args.state
     changed = asyncio.run(
         set_kind_state(bootstrap, config.kinds.topic, options, args.kind, args.service, state)

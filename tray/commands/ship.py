@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
 
 def flags_from(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     flags: dict[str, dict[str, Any]] = {}
-    if args.bootstrap:
+    if args.bootstrap is not None:  # "" too: refused as [engine] bootstrap, not ignored
         flags.setdefault("engine", {})["bootstrap"] = args.bootstrap
     if args.names:
         flags.setdefault("ship", {})["names"] = list(args.names)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from logtray.tray.base.config import Config, load_config
+from logtray.tray.base.config import Config, check_option, load_config
 from logtray.tray.base.errors import LogtrayError
 
 TEAMMATE_CA = "~/.config/logtray/team-ca.pem"
@@ -50,7 +50,7 @@ def invite_block(config: Config, user: str | None = None, bootstrap: str | None 
     engine = config.engine
     table = tomlkit.table()
     table["enabled"] = True
-    table["bootstrap"] = bootstrap or engine.bootstrap
+    table["bootstrap"] = engine.bootstrap if bootstrap is None else bootstrap
     table["topic"] = config.alerts_topic.topic
     table["security_protocol"] = engine.security_protocol
     if engine.security_protocol.startswith("SASL"):
@@ -113,7 +113,7 @@ def _run_team_profile(config: Config, args: argparse.Namespace) -> int:
     riemann = config.stack.services.get("riemann")
     topic = (riemann.env.get("ALERTS_TOPIC") if riemann else None) or TEAM_ALERTS_TOPIC
     host = f"[{address.host}]" if ":" in address.host else address.host
-    bootstrap = args.bootstrap or f"{host}:{address.port}"
+    bootstrap = args.bootstrap if args.bootstrap is not None else f"{host}:{address.port}"
     block = team_profile_block(bootstrap, topic, user, material.logins[user], TEAM_MECHANISM)
     print(block, end="")
     print(
@@ -131,6 +131,8 @@ def _run_team_profile(config: Config, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config()
+    if args.bootstrap is not None:  # the teammate's [alerts_topic] bootstrap: checked as it is
+        check_option("--bootstrap", args.bootstrap, "alerts_topic", "bootstrap")
     if config.stack.profile == "team":
         return _run_team_profile(config, args)
     print(invite_block(config, args.user, args.bootstrap), end="")
