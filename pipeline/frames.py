@@ -79,13 +79,16 @@ def _frame(file: str, line: str | None, function: str | None, runtime: str) -> F
 
 
 def _java(function: str, place: str) -> Frame | None:
-    # `java.base/java.lang.Thread.run`, `app//com.shop.Pay.charge`: the module or loader goes.
-    function = function[function.rfind("/") + 1 :]
     match = _PLACE.fullmatch(place)
     file, line = (match.group("file"), match.group("line")) if match else (place, None)
     if not file or file in ("Native Method", "Unknown Source") or " " in file:
         return None
     runtime = "go" if file.endswith((".go", ".s")) else "java"
+    if runtime == "java":
+        # `java.base/java.lang.Thread.run`, `app//com.shop.Pay.charge`: the module or loader
+        # goes. A Go function keeps its import path (`net/http.serve`): it tells the standard
+        # library from a module (`github.com/...`), as in a panic's frames.
+        function = function[function.rfind("/") + 1 :]
     return _frame(file, line, function, runtime)
 
 

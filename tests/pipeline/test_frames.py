@@ -153,6 +153,36 @@ def test_go_module_cache_and_bare_goroot_are_not_own():
     assert first_own(stack) == Frame("/srv/app/serve.go", 40, "main.serve", "go")
 
 
+@pytest.mark.parametrize(
+    "function, own",
+    [
+        ("net/http.serve", False),
+        ("encoding/json.Unmarshal", False),
+        ("runtime.gopanic", False),
+        ("github.com/shop/payments/gateway.Charge", True),
+        ("example.com/pay.charge", True),
+        ("main.charge", True),
+    ],
+)
+def test_go_frames_written_as_at_lines_keep_their_import_path(function: str, own: bool):
+    """pkg/errors' %+v or a logger's frame array rendered as `at fn(file:line)`: the import
+    path decides, as in a panic's frames (the standard library's first element has no dot)."""
+    [frame] = frames(f"at {function}(/srv/app/x.go:7)")
+    assert frame == Frame("/srv/app/x.go", 7, function, "go")
+    assert is_own(frame) is own
+
+
+def test_a_go_standard_library_at_frame_is_not_the_users_code():
+    stack = (
+        "at net/http.serve(/srv/app/vendor/server.go:2009)\n"
+        "at encoding/json.Unmarshal(/srv/app/vendor/decode.go:108)\n"
+        "at github.com/shop/payments/api.handle(/srv/app/api/handle.go:31)\n"
+    )
+    assert first_own(stack) == Frame(
+        "/srv/app/api/handle.go", 31, "github.com/shop/payments/api.handle", "go"
+    )
+
+
 RUSTC = "/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library"
 CRATES = "/home/dev/.cargo/registry/src/index.crates.io-6f17d22bba15001f"
 
