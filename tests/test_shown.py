@@ -6,15 +6,29 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logtray.tray.alerts.alert import MAX_ID_CHARS
 from logtray.tray.alerts.history import AlertHistory
 from logtray.tray.alerts.shown import parse_marks
+
+# Every path this process opens while a test collects them (an audit hook cannot be removed:
+# it records only while `_OPENED` is a list).
+_OPENED: list[str] | None = None
+
+
+def _record_open(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _OPENED is not None:
+        _OPENED.append(os.fsdecode(args[0]) if isinstance(args[0], (str, bytes)) else "")
+
+
+sys.addaudithook(_record_open)
 
 IDS = st.text(min_size=1, max_size=MAX_ID_CHARS)
 
@@ -162,3 +176,31 @@ def test_the_marks_stay_bounded_when_the_history_is_kept_in_memory(tmp_path: Pat
     assert len(history.shown) <= 2 * 10 and "id-499" in history.shown
     assert history.unshown(0) == []
     history.close()
+
+
+def test_read_only_readers_never_read_the_marks(tmp_path: Path) -> None:
+    """`logtray alerts` and doctor read the history read-only: they never ask which alerts
+    were told, so the marks file (up to 16 MB of it) is never opened."""
+    global _OPENED
+    path = tmp_path / "alerts.jsonl"
+    history = AlertHistory(path)
+    for n in range(3):
+        kept(history, n)
+    history.mark_shown(["id-0", "id-1"])
+    history.flush()
+    history.close()
+    marks = path.with_suffix(".shown")
+    assert marks.read_text().splitlines() == ['"id-0"', '"id-1"']
+    _OPENED = []
+    try:
+        reader = AlertHistory(path, read_only=True)
+        assert [e["id"] for e in reader.recent()] == ["id-2", "id-1", "id-0"]
+        reader.close()
+        opened = _OPENED
+    finally:
+        _OPENED = None
+    assert str(path) in opened and str(marks) not in opened
+    with pytest.raises(RuntimeError, match="read-only"):
+        reader.unshown(0)
+    # The listener's own start still reads them.
+    assert [e["id"] for e in AlertHistory(path).unshown(0)] == ["id-2"]

@@ -61,7 +61,8 @@ class AlertHistory:
         read_only: bool = False,
     ) -> None:
         """`read_only` for readers beside a running listener (`logtray alerts`): never rewrite
-        the file under it (its appends would go to the replaced file)."""
+        the file under it (its appends would go to the replaced file), and never read which
+        alerts were told (`unshown` is for the listener's own start)."""
         self.path = path
         self.limit = limit
         self.url_prefixes = tuple(url_prefixes)
@@ -77,8 +78,9 @@ class AlertHistory:
         self.problem: str | None = None
         self.failure: str | None = None
         self._file: IO[str] | None = None
-        # Which alerts were told (tray/alerts/shown.py), beside the history.
-        self.shown = ShownMarks(path.with_suffix(".shown"), read_only)
+        # Which alerts were told (tray/alerts/shown.py), beside the history. Read-only
+        # readers (`logtray alerts`, doctor) never ask: up to 16 MB of marks go unread.
+        self.shown = ShownMarks(path.with_suffix(".shown"), read_only, read=not read_only)
         try:
             rewrite = self._load()
         except OSError as exc:
@@ -255,6 +257,8 @@ class AlertHistory:
     def unshown(self, since: float) -> list[dict[str, Any]]:
         """The alerts received at or after `since` that were kept but never marked told
         (the process died between the two), oldest first."""
+        if self.read_only:
+            raise RuntimeError("this alert history was opened read-only: its marks are not read")
         found = []
         for line in self._in_order():
             entry = json.loads(line)

@@ -57,7 +57,8 @@ def parse_marks(data: bytes) -> tuple[list[str], bool]:
 
 
 class ShownMarks:
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False, read: bool = True) -> None:
+        """`read` False: the file is not read (a reader that never asks which were told)."""
         self.path = path
         self.read_only = read_only
         self._ids: dict[str, None] = {}  # ordered: the oldest mark first
@@ -66,6 +67,8 @@ class ShownMarks:
         self.problem: str | None = None
         self.existed = False
         self.damaged = False  # lines skipped on load: rewrite before appending
+        if not read:
+            return
         try:
             self.existed = path.exists()
             ids, self.damaged = parse_marks(read_tail(path, MAX_READ_BYTES))
