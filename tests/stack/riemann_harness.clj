@@ -615,9 +615,59 @@
                   :written (count @kinds-log)
                   :logged (- (count (logged-about "could not be written within")) logged-before)}]
         (.countDown latch)   ; the writer left behind ends (in Riemann the JVM has exited)
+        ; ... before the next scenario: its late write would land in that one's topic.
+        (doseq [^Thread t (keys (Thread/getAllStackTraces))
+                :when (= "logtray-kinds-stop" (.getName t))]
+          (.join t 30000))
         (reset! kinds-blocked nil)
         {:told told :before-stop before-stop :stopped stopped :closed closed
          :restarted restarted :ordered ordered :down down}))))
+
+(defn kinds-rewritten
+  "A kinds write that fails (the producer's send throws) and one the full queue drops: the
+  kinds they carried are written on the next tick, in their state then (the same kind seen
+  again meanwhile: count 2); the forgotten keys put back are at most max_kinds."
+  []
+  (when-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
+    (let [{:keys [records]} (json/parse-string (slurp path :encoding "UTF-8") true)
+          value #(get records (keyword %))
+          kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
+                                                                           "UTF-8")))))
+          written (fn [] (mapv (fn [{:keys [key value]}]
+                                 (let [v (json/parse-string value true)]
+                                   [key (:count v) (:state v)]))
+                               @kinds-log))
+          tick (second (first @scheduled))]
+      (fresh! t0)
+      (reset! kinds-log [])
+      (reset! kinds-writing 0)
+      (reset! kind-state (book-load (kind-book kinds-config)
+                                    [{:kind (kind-named "python-logtray") :first (- t0 60)
+                                      :last (- t0 60) :count 1 :example "" :state "open"}]))
+      (reset! threaded? false)   ; the queue writes on the caller's thread: in order, at once
+      (reset! delivered #{:kinds-topic})
+      (try
+        (let [_ (reset! kinds-refused true)
+              _ (consume! [(value "node-pino")])
+              _ (tick)
+              failed (written)
+              _ (reset! kinds-refused false)
+              _ (consume! [(value "node-bunyan")])   ; the same kind again, before the next tick
+              _ (tick)
+              after-failure (written)
+              _ (reset! kinds-log [])
+              _ (with-redefs [kinds-out (fn [_] (throw (java.util.concurrent.RejectedExecutionException.
+                                                         "full")))]
+                  (consume! [(value "python-ecs-logging")])
+                  (tick))
+              dropped (written)
+              _ (tick)
+              after-drop (written)
+              small (assoc-in (kind-book kinds-config) [:config :max_kinds] 2)]
+          {:failed failed :after-failure after-failure :dropped dropped :after-drop after-drop
+           :gone-bounded (count (:gone (book-unwritten small [] (for [i (range 5)]
+                                                                   ["s" (str i)]))))})
+        (finally (reset! kinds-refused false) (reset! delivered #{}))))))
 
 (defn shapes
   "The shape table (tests/shapes, SHAPES_DIR): per logger, what the consumer path reads from its
@@ -890,6 +940,7 @@
          :kinds-kept (kinds-kept)
          :kinds-strangers (kinds-strangers)
          :kinds-stop (kinds-stop)
+         :kinds-rewritten (kinds-rewritten)
          :fuzz (fuzz)
          :down down-results
          :crossing (crossing)
@@ -911,15 +962,64 @@
          :topic-overflow (topic-overflow)
          :durable-before-told (durable-before-told)))
 
-; A config reload (the config loaded again, as Riemann does in its namespace) gives the consumer
-; options equal to the running one's: riemann.kafka's service is then kept (ServiceEquiv: `=`
-; on the options), not restarted.
+(defn kinds-reload
+  "A config reload (SIGHUP: the config loaded again, as Riemann does in its namespace, into a
+  new core: only the new streams and tasks run) while the book has a kind not yet written:
+  the kind is not told New again after it and is written on the next tick; the producer the
+  earlier evaluation made is closed, one is left open."
+  []
+  (if-let [path (not-empty (System/getenv "KINDS_TOPIC_MESSAGES"))]
+    (let [{:keys [records]} (json/parse-string (slurp path :encoding "UTF-8") true)
+          value #(get records (keyword %))
+          kind-named (fn [name] (:kind (:logtray (record-of (.getBytes ^String (value name)
+                                                                           "UTF-8")))))
+          known (fn [name] {:kind (kind-named name) :first (- t0 60) :last (- t0 60) :count 1
+                            :example "" :state "open"})
+          written (fn [] (mapv (fn [{:keys [key value]}]
+                                 (let [v (json/parse-string value true)]
+                                   [key (:count v) (:state v)]))
+                               (drop 1 @kinds-log)))]
+      (fresh! t0)
+      (reset! kinds-log [{:topic kinds-topic
+                          :key (kind-message-key "payments" (:id (kind-named "python-logtray")))
+                          :value (json/generate-string (known->json (known "python-logtray")))}])
+      (reset! kinds-writing 0)
+      (reset! kinds-producer nil)   ; an earlier scenario's: this one counts its own
+      (reset! threaded? false)
+      (reset! producers-made 0)
+      (reset! producers-closed 0)
+      (reset! kinds-broker-up true)
+      (reset! kind-state (book-load (kind-book kinds-config) [(known "python-logtray")]))
+      (reset! delivered #{:kinds-topic})
+      (consume! [(value "python-ecs-logging")])
+      ((second (first @scheduled)))   ; a write before the reload makes the producer
+      (consume! [(value "node-pino")])   ; new, not yet written at the reload
+      (let [told (mapv :told (kind-alerts))
+            made @producers-made
+            _ (reset! top-streams [])
+            _ (reset! scheduled [])
+            _ (reset! batches [])
+            _ (load-file config-path)
+            _ (wait-for "the reloaded config's book loaded" 30 #(not (:loading @kind-state)))
+            closed (try (wait-for "the old producer closed" 30 #(pos? @producers-closed))
+                        (catch clojure.lang.ExceptionInfo _ false))
+            before (count (kind-alerts))
+            _ (consume! [(value "node-bunyan")])   ; pino's kind again, another logger's record
+            after (mapv :told (drop before (kind-alerts)))
+            _ ((second (first @scheduled)))]
+        (swap! kinds-reader-generation inc)   ; the reloaded config's follower ends
+        (reset! delivered #{})
+        {:told told :made-before made :closed (boolean closed) :after after :written (written)
+         :open (- @producers-made @producers-closed)}))
+    (load-file config-path)))
+
+; A config reload gives the consumer options equal to the running one's: riemann.kafka's service
+; is then kept (ServiceEquiv: `=` on the options), not restarted.
 ; The kinds' stop hook is registered once: the reload keeps it (and no other is added).
 (def hook-before kinds-stop-hook)
-(def reload-keeps-consumer
-  (let [before @consumer-opts]
-    (load-file config-path)
-    (= before @consumer-opts)))
+(def consumer-before @consumer-opts)
+(def kinds-reloaded (kinds-reload))
+(def reload-keeps-consumer (= consumer-before @consumer-opts))
 (def reload-keeps-hook
   {:same (identical? hook-before kinds-stop-hook)
    ; Registered: removed once (then not: it was there once). The harness's exit runs none.
@@ -928,6 +1028,7 @@
 
 ; Escaped: the JVM writes stdout in the locale's charset, ASCII in the test's bare environment.
 (println "RESULTS" (json/generate-string (assoc results :reload-keeps-consumer reload-keeps-consumer
-                                                :reload-keeps-hook reload-keeps-hook)
+                                                :reload-keeps-hook reload-keeps-hook
+                                                :kinds-reload kinds-reloaded)
                                          {:escape-non-ascii true}))
 (shutdown-agents)

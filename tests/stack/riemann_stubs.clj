@@ -210,14 +210,20 @@
 (intern 'kinsky.client 'string-serializer (fn [] ::string))
 (intern 'kinsky.client 'string-deserializer (fn [] ::string))
 (intern 'kinsky.client '->topic-partition (fn [{:keys [topic partition]}] [topic partition]))
-(intern 'kinsky.client 'producer (fn [config _ _] {:config config}))
+;; Making a producer is counted in `producers-made`.
+(def producers-made (atom 0))
+(intern 'kinsky.client 'producer (fn [config _ _] (swap! producers-made inc) {:config config}))
 ;; While `kinds-blocked` holds a latch, send! waits on it like KafkaProducer.send on a broker
-;; that is down (for its metadata, at most max.block.ms, then throws); closing a producer is
-;; counted in `producers-closed`.
+;; that is down (for its metadata, at most max.block.ms, then throws); while `kinds-refused` is
+;; true, send! throws at once (a record the broker refused, or a producer closed); closing a
+;; producer is counted in `producers-closed`.
 (def kinds-blocked (atom nil))
+(def kinds-refused (atom false))
 (def producers-closed (atom 0))
 (intern 'kinsky.client 'send!
         (fn [producer topic k v]
+          (when @kinds-refused
+            (throw (ex-info "Cannot perform operation after producer has been closed" {})))
           (when-let [^java.util.concurrent.CountDownLatch latch @kinds-blocked]
             (let [ms (Long/parseLong (str (get-in producer [:config :max.block.ms] 60000)))]
               (when-not (.await latch ms java.util.concurrent.TimeUnit/MILLISECONDS)

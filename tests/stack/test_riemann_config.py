@@ -1311,6 +1311,38 @@ def test_a_stop_writes_what_the_kinds_book_has_not_written_yet(harness: HarnessR
     assert code.count(".addShutdownHook") == 1 and "(defonce kinds-stop-hook" in code
 
 
+def test_a_failed_kinds_write_is_written_again_on_the_next_tick(harness: HarnessRun) -> None:
+    """A kinds write that fails (the producer's send throws) or that the full queue drops:
+    the kinds it carried are written on the next tick, in their state then (seen again
+    meanwhile: count 2); the forgotten keys put back are at most max_kinds."""
+    again = harness.results["kinds-rewritten"]
+    pino, ecs = kind_named("node-pino"), kind_named("python-ecs-logging")
+    assert pino is not None and ecs is not None
+    assert again["failed"] == []
+    assert again["after-failure"] == [[f"{pino.service}\n{pino.id}", 2, "open"]]
+    assert again["dropped"] == []
+    assert again["after-drop"] == [[f"{ecs.service}\n{ecs.id}", 1, "open"]]
+    assert again["gone-bounded"] == 2
+
+
+def test_a_reload_carries_the_kinds_book_and_closes_the_old_producer(harness: HarnessRun) -> None:
+    """A config reload (SIGHUP) while the book has a kind not yet written: it is not told New
+    again after the reload, and the next tick writes it with its count; the producer the
+    earlier evaluation made is closed, one is left open."""
+    reload = harness.results["kinds-reload"]
+    pino, ecs = kind_named("node-pino"), kind_named("python-ecs-logging")
+    assert pino is not None and ecs is not None
+    assert reload["told"] == ["new", "new"]
+    assert reload["made-before"] == 1
+    assert reload["after"] == []
+    assert reload["written"] == [
+        [f"{ecs.service}\n{ecs.id}", 1, "open"],
+        [f"{pino.service}\n{pino.id}", 2, "open"],
+    ]
+    assert reload["closed"] is True
+    assert reload["open"] == 1
+
+
 def test_both_profiles_find_the_same_kind_in_every_record(harness: HarnessRun) -> None:
     """The hand-written readings, 3,000 seeded records mixing every shape's keys with values of
     every JSON type, and 2,000 seeded error records built from the parts a kind is read from
